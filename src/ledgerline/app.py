@@ -1,0 +1,51 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from ledgerline import __version__
+from ledgerline.config import Settings
+from ledgerline.db.engine import Database
+from ledgerline.db.roles import verify_runtime_role
+from ledgerline.errors import install_error_handlers
+from ledgerline.health.router import router as health_router
+from ledgerline.log import configure_logging
+from ledgerline.middleware import RequestContextMiddleware
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = Database(settings)
+        try:
+            await verify_runtime_role(database)
+            app.state.database = database
+            yield
+        finally:
+            await database.dispose()
+
+    app = FastAPI(
+        title="Ledgerline",
+        version=__version__,
+        summary="Multi-tenant finance operations: supplier invoices and fixed assets.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(health_router)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """Entry point for uvicorn (`--factory`): settings from the environment."""
+    settings = Settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)

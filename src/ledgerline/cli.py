@@ -1,0 +1,229 @@
+"""The `ledgerline` command: serve, migrate, and create tenants and admins."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import signal
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from ledgerline.config import Settings
+from ledgerline.db import migrate
+from ledgerline.db.embedded import embedded_server, owner_url_for
+from ledgerline.db.roles import UnsafeDatabaseRole, bootstrap_database
+from ledgerline.log import configure_logging
+
+logger = logging.getLogger("ledgerline.cli")
+
+ADMIN_PASSWORD_ENV = "LEDGERLINE_ADMIN_PASSWORD"  # noqa: S105 - a variable name
+
+
+class CommandError(Exception):
+    """A failure the command reports in one line, with exit status 1."""
+
+
+@contextmanager
+def database_ready(settings: Settings) -> Iterator[Settings]:
+    """Settings whose DATABASE_URL points at a bootstrapped database.
+
+    With DATABASE_URL unset, starts the embedded server (or joins a running one) for the
+    duration of the block. With DATABASE_ADMIN_URL set, creates the roles and database.
+    """
+    if settings.embedded_database:
+        with embedded_server(settings.embedded_data_dir) as admin_url:
+            owner_url = owner_url_for(admin_url).render_as_string(hide_password=False)
+            ready = settings.model_copy(update={"database_url": owner_url})
+            asyncio.run(bootstrap_database(ready, admin_url.render_as_string(hide_password=False)))
+            yield ready
+        return
+    if settings.database_admin_url:
+        asyncio.run(bootstrap_database(settings, settings.database_admin_url))
+    yield settings
+
+
+async def check_runtime_role(settings: Settings) -> None:
+    """The app's start-up check, run once before uvicorn so a refusal is one clear line."""
+    from ledgerline.db.engine import Database
+    from ledgerline.db.roles import verify_runtime_role
+
+    database = Database(settings)
+    try:
+        await verify_runtime_role(database)
+    finally:
+        await database.dispose()
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
+    import uvicorn
+
+    # uvicorn re-raises a captured SIGTERM after its graceful shutdown; with the default
+    # handler that would end the process before the embedded server is stopped.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    with database_ready(settings) as ready:
+        migrate.upgrade(ready)
+        asyncio.run(check_runtime_role(ready))
+        assert ready.database_url is not None
+        # Worker processes build their settings from the environment.
+        os.environ["DATABASE_URL"] = ready.database_url
+        uvicorn.run(
+            "ledgerline.app:app_from_environment",
+            factory=True,
+            host=args.host or settings.host,
+            port=args.port or settings.port,
+            workers=args.workers,
+            log_config=None,
+            access_log=False,
+            proxy_headers=False,
+            server_header=False,
+        )
+
+
+def cmd_db(settings: Settings, args: argparse.Namespace) -> None:
+    with database_ready(settings) as ready:
+        if args.db_command == "upgrade":
+            migrate.upgrade(ready, args.revision)
+        elif args.db_command == "downgrade":
+            migrate.downgrade(ready, args.revision)
+        elif args.db_command == "current":
+            migrate.current(ready)
+        # "bootstrap" is done by database_ready itself.
+
+
+def cmd_create_tenant(settings: Settings, args: argparse.Namespace) -> None:
+    from ledgerline.db.engine import Database
+    from ledgerline.tenants.service import InvalidSlug, SlugTaken, create_tenant
+
+    async def run(ready: Settings) -> None:
+        database = Database(ready)
+        try:
+            async with database.platform_sessions() as session, session.begin():
+                tenant = await create_tenant(
+                    session, name=args.name, slug=args.slug, plan=args.plan
+                )
+            print(f"created tenant {tenant.slug} with id {tenant.id}")  # noqa: T201
+        except (InvalidSlug, SlugTaken) as error:
+            raise CommandError(str(error)) from error
+        finally:
+            await database.dispose()
+
+    with database_ready(settings) as ready:
+        migrate.upgrade(ready)
+        asyncio.run(run(ready))
+
+
+def read_admin_password() -> str:
+    password = os.environ.get(ADMIN_PASSWORD_ENV)
+    if password:
+        return password
+    if not sys.stdin.isatty():
+        raise CommandError(f"no terminal to prompt on: set {ADMIN_PASSWORD_ENV}")
+    password = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat: ") != password:
+        raise CommandError("the passwords differ")
+    return password
+
+
+def cmd_create_admin(settings: Settings, args: argparse.Namespace) -> None:
+    from sqlalchemy import select
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from ledgerline.security.passwords import (
+        WeakPassword,
+        check_password_policy,
+        hash_password,
+        password_hasher,
+    )
+    from ledgerline.users.models import PlatformAdmin
+
+    email = args.email.strip().lower()
+    password = read_admin_password()
+    try:
+        check_password_policy(password)
+    except WeakPassword as error:
+        raise CommandError(str(error)) from error
+
+    async def run(ready: Settings) -> None:
+        from sqlalchemy.ext.asyncio import AsyncSession
+
+        password_hash = await hash_password(password_hasher(ready), password)
+        engine = create_async_engine(ready.owner_url())
+        try:
+            async with AsyncSession(engine) as session, session.begin():
+                taken = await session.scalar(
+                    select(PlatformAdmin.id).where(PlatformAdmin.email == email)
+                )
+                if taken is not None:
+                    raise CommandError(f"an admin with email {email} exists")
+                session.add(
+                    PlatformAdmin(
+                        email=email, full_name=args.full_name, password_hash=password_hash
+                    )
+                )
+        finally:
+            await engine.dispose()
+        print(f"created platform admin {email}")  # noqa: T201
+
+    with database_ready(settings) as ready:
+        migrate.upgrade(ready)
+        asyncio.run(run(ready))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ledgerline", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="migrate to head, then serve HTTP")
+    serve.add_argument("--host", help="default: HOST")
+    serve.add_argument("--port", type=int, help="default: PORT")
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(handler=cmd_serve)
+
+    db = commands.add_parser("db", help="database schema")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("bootstrap", help="create the roles and database (needs an admin URL)")
+    upgrade = db_commands.add_parser("upgrade", help="migrate up")
+    upgrade.add_argument("revision", nargs="?", default="head")
+    downgrade = db_commands.add_parser("downgrade", help="migrate down")
+    downgrade.add_argument("revision", help="e.g. -1 or base")
+    db_commands.add_parser("current", help="print the current revision")
+    db.set_defaults(handler=cmd_db)
+
+    tenant = commands.add_parser("create-tenant", help="create a tenant")
+    tenant.add_argument("--name", required=True)
+    tenant.add_argument("--slug", required=True)
+    tenant.add_argument("--plan", default="standard")
+    tenant.set_defaults(handler=cmd_create_tenant)
+
+    admin = commands.add_parser(
+        "create-admin",
+        help=f"create a platform ADMIN (password prompted or from ${ADMIN_PASSWORD_ENV})",
+    )
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--full-name", default="Platform administrator")
+    admin.set_defaults(handler=cmd_create_admin)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except ValueError as error:
+        print(f"ledgerline: invalid settings: {error}", file=sys.stderr)  # noqa: T201
+        return 2
+    configure_logging(settings.log_level)
+    try:
+        args.handler(settings, args)
+    except (CommandError, UnsafeDatabaseRole) as error:
+        print(f"ledgerline: {error}", file=sys.stderr)  # noqa: T201
+        return 1
+    return 0

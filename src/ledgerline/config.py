@@ -1,0 +1,91 @@
+"""Settings, read from the environment and `.env` (plain variable names)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+
+EXAMPLE_SECRET_KEY = "change-me-to-a-long-random-string"  # noqa: S105 - the refused placeholder
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """Every setting of the service; `.env.example` documents each one."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    environment: Environment = Environment.DEVELOPMENT
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    log_level: str = "INFO"
+    secret_key: SecretStr = SecretStr(EXAMPLE_SECRET_KEY)
+    data_dir: Path = Path(".data")
+
+    # Owner role: runs migrations and owns every table. Unset: the embedded server.
+    database_url: str | None = None
+    # A superuser (or CREATEROLE + BYPASSRLS) connection used only to create the roles
+    # and the database (`ledgerline db bootstrap`). The embedded server sets it itself.
+    database_admin_url: str | None = None
+    database_runtime_user: str = "ledgerline_app"
+    database_runtime_password: SecretStr = SecretStr("")
+    database_platform_user: str = "ledgerline_platform"
+    database_platform_password: SecretStr = SecretStr("")
+    database_pool_size: Annotated[int, Field(ge=1, le=200)] = 10
+    database_max_overflow: Annotated[int, Field(ge=0, le=200)] = 10
+
+    # argon2id cost (OWASP: m=19456 KiB, t=2, p=1)
+    password_argon2_memory_kib: Annotated[int, Field(ge=8)] = 19456
+    password_argon2_time_cost: Annotated[int, Field(ge=1)] = 2
+    password_argon2_parallelism: Annotated[int, Field(ge=1)] = 1
+
+    @model_validator(mode="after")
+    def _refuse_example_secret_in_production(self) -> Settings:
+        if (
+            self.environment is Environment.PRODUCTION
+            and self.secret_key.get_secret_value() == EXAMPLE_SECRET_KEY
+        ):
+            raise ValueError("SECRET_KEY is the example value; set a long random secret")
+        if self.environment is Environment.PRODUCTION and len(self.secret_key) < 32:
+            raise ValueError("SECRET_KEY must be at least 32 characters in production")
+        return self
+
+    @property
+    def embedded_database(self) -> bool:
+        return self.database_url is None
+
+    @cached_property
+    def embedded_data_dir(self) -> Path:
+        return (self.data_dir / "postgres").resolve()
+
+    def owner_url(self) -> URL:
+        if self.database_url is None:
+            raise RuntimeError("DATABASE_URL is not set and the embedded server has not started")
+        return as_asyncpg(make_url(self.database_url))
+
+    def runtime_url(self) -> URL:
+        return self.owner_url().set(
+            username=self.database_runtime_user,
+            password=self.database_runtime_password.get_secret_value() or None,
+        )
+
+    def platform_url(self) -> URL:
+        return self.owner_url().set(
+            username=self.database_platform_user,
+            password=self.database_platform_password.get_secret_value() or None,
+        )
+
+
+def as_asyncpg(url: URL) -> URL:
+    """The same URL with SQLAlchemy's asyncpg driver, whatever scheme it was given in."""
+    return url.set(drivername="postgresql+asyncpg")

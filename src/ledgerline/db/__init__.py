@@ -1,0 +1,1 @@
+"""Database plumbing: embedded server, roles, engines, tenant context, migrations."""

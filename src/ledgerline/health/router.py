@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from ledgerline.db.migrate import head_revision
+from ledgerline.deps import DatabaseDep
+from ledgerline.errors import Problem
+
+router = APIRouter(tags=["health"])
+
+READINESS_TIMEOUT_SECONDS = 3.0
+# Before the first migration (or after a downgrade to base) the table is missing or not
+# granted to the runtime role: that is "migrations pending", not "database down".
+_VERSION_TABLE_READABLE = text(
+    "SELECT coalesce(has_table_privilege(to_regclass('public.alembic_version'), 'SELECT'), false)"
+)
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    status: str
+    migration: str
+
+
+@router.get("/health", operation_id="health")
+async def health() -> Health:
+    """The process is alive (no dependency is checked)."""
+    return Health(status="ok")
+
+
+@router.get(
+    "/ready",
+    operation_id="ready",
+    responses={503: {"description": "Database unreachable or migrations not at head"}},
+)
+async def ready(database: DatabaseDep) -> Readiness:
+    """The database answers and its schema is at the head migration."""
+    try:
+        async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
+            async with database.runtime_sessions() as session:
+                current = None
+                if await session.scalar(_VERSION_TABLE_READABLE):
+                    current = await session.scalar(text("SELECT version_num FROM alembic_version"))
+    except Exception as error:
+        raise Problem(503, "database_unavailable", "The database is not reachable.") from error
+    head = head_revision()
+    if current != head:
+        raise Problem(
+            503,
+            "migrations_pending",
+            f"The database is at migration {current or 'none'}, not at head {head}.",
+        )
+    return Readiness(status="ready", migration=current)

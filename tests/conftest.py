@@ -1,0 +1,150 @@
+"""Test harness: real PostgreSQL, the app's own engines and lifespan, HTTP through httpx.
+
+One embedded server serves the whole run (or TEST_DATABASE_ADMIN_URL, a superuser URL
+of an external server). The schema is migrated once per run into a template database;
+each xdist worker clones its own database from it and empties the tables before each
+test that asks for the app. Nothing replaces the session or transaction machinery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import fasteners
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from sqlalchemy.engine import URL, make_url
+
+from ledgerline.app import create_app
+from ledgerline.config import Settings
+from ledgerline.db import migrate
+from ledgerline.db.embedded import embedded_server, owner_url_for
+from ledgerline.db.engine import Database
+from ledgerline.db.roles import asyncpg_dsn, bootstrap_database
+
+ROOT = Path(__file__).resolve().parents[1]
+TEST_DATA_DIR = ROOT / ".data" / "test-postgres"
+TEMPLATE_DATABASE = "ledgerline_template"
+
+
+def make_settings(admin_url: URL, database: str, **overrides: object) -> Settings:
+    """Test settings, independent of the developer's environment and `.env`."""
+    values: dict[str, object] = {
+        "environment": "test",
+        "database_url": owner_url_for(admin_url, database).render_as_string(hide_password=False),
+        "database_admin_url": None,
+        "database_runtime_user": "ledgerline_app",
+        "database_platform_user": "ledgerline_platform",
+        "database_pool_size": 5,
+        "password_argon2_memory_kib": 8,
+        "password_argon2_time_cost": 1,
+        "log_level": "WARNING",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+async def admin_execute(admin_url: URL, *statements: str) -> None:
+    conn = await asyncpg.connect(asyncpg_dsn(admin_url))
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+async def recreate_database(admin_url: URL, name: str, template: str | None = None) -> None:
+    clause = f" TEMPLATE {template}" if template else ""
+    await admin_execute(
+        admin_url,
+        f"DROP DATABASE IF EXISTS {name} WITH (FORCE)",
+        f"CREATE DATABASE {name} OWNER ledgerline_owner{clause}",
+    )
+
+
+@pytest.fixture(scope="session")
+def admin_url() -> Iterator[URL]:
+    external = os.environ.get("TEST_DATABASE_ADMIN_URL")
+    if external:
+        yield make_url(external)
+        return
+    with embedded_server(TEST_DATA_DIR) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def run_id(request: pytest.FixtureRequest) -> str:
+    """Shared by every worker of one pytest run (xdist's testrun_uid), else per process."""
+    worker_input = getattr(request.config, "workerinput", None)
+    if worker_input is not None:
+        return str(worker_input["testrunuid"])
+    return f"solo-{os.getpid()}"
+
+
+@pytest.fixture(scope="session")
+def worker_id(request: pytest.FixtureRequest) -> str:
+    worker_input = getattr(request.config, "workerinput", None)
+    return str(worker_input["workerid"]) if worker_input else "main"
+
+
+@pytest.fixture(scope="session")
+async def template_database(admin_url: URL, run_id: str) -> str:
+    """Roles bootstrapped and the schema migrated once per run, whichever worker comes first."""
+    TEST_DATA_DIR.parent.mkdir(parents=True, exist_ok=True)
+    marker = TEST_DATA_DIR.parent / "test-template.run"
+    with fasteners.InterProcessLock(str(TEST_DATA_DIR.parent / "test-template.lock")):
+        if not marker.exists() or marker.read_text() != run_id:
+            settings = make_settings(admin_url, TEMPLATE_DATABASE)
+            await bootstrap_database(settings, admin_url.render_as_string(hide_password=False))
+            await recreate_database(admin_url, TEMPLATE_DATABASE)
+            await asyncio.to_thread(migrate.upgrade, settings)
+            marker.write_text(run_id)
+    return TEMPLATE_DATABASE
+
+
+@pytest.fixture(scope="session")
+async def settings(admin_url: URL, template_database: str, worker_id: str) -> Settings:
+    name = f"ledgerline_test_{worker_id}"
+    await recreate_database(admin_url, name, template=template_database)
+    return make_settings(admin_url, name)
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with LifespanManager(application):
+        yield application
+
+
+@pytest.fixture
+async def empty_tables(settings: Settings) -> None:
+    """Every table emptied (as the owner) before the test; the schema stays."""
+    conn = await asyncpg.connect(asyncpg_dsn(settings.owner_url()))
+    try:
+        tables = await conn.fetchval(
+            "SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables"
+            " WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+        )
+        await conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def database(app: FastAPI, empty_tables: None) -> Database:
+    """The running app's own engines and session factories."""
+    db: Database = app.state.database
+    return db
+
+
+@pytest.fixture
+async def client(app: FastAPI, empty_tables: None) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
