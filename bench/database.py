@@ -9,11 +9,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL
 
 from ledgerline.config import Settings
 from ledgerline.db import migrate
-from ledgerline.db.embedded import embedded_server, owner_url_for
+from ledgerline.db.embedded import external_or_embedded, owner_url_for
 from ledgerline.db.roles import asyncpg_dsn, bootstrap_database
 
 BENCH_DATA_DIR = Path(__file__).resolve().parents[1] / ".data" / "bench-postgres"
@@ -21,11 +21,7 @@ BENCH_DATA_DIR = Path(__file__).resolve().parents[1] / ".data" / "bench-postgres
 
 @contextmanager
 def admin_url() -> Iterator[URL]:
-    external = os.environ.get("BENCH_DATABASE_ADMIN_URL")
-    if external:
-        yield make_url(external)
-        return
-    with embedded_server(BENCH_DATA_DIR) as url:
+    with external_or_embedded(os.environ.get("BENCH_DATABASE_ADMIN_URL"), BENCH_DATA_DIR) as url:
         yield url
 
 

@@ -101,7 +101,7 @@ async def run() -> dict[str, float]:
         readers = {"app": app_read, "reference": reference_read, "naive": naive_read}
         rates: dict[str, list[float]] = {name: [] for name in readers}
         try:
-            for name, read in readers.items():  # warm pools and statement caches
+            for read in readers.values():  # warm pools and statement caches
                 await rate(read, random.sample(keys, 300))
             for _ in range(ROUNDS):  # interleaved, so drift hits every variant alike
                 sample = random.sample(keys, READS_PER_ROUND)

@@ -19,12 +19,12 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL
 
 from ledgerline.app import create_app
 from ledgerline.config import Settings
 from ledgerline.db import migrate
-from ledgerline.db.embedded import embedded_server, owner_url_for
+from ledgerline.db.embedded import external_or_embedded, owner_url_for
 from ledgerline.db.engine import Database
 from ledgerline.db.roles import asyncpg_dsn, bootstrap_database
 
@@ -70,11 +70,7 @@ async def recreate_database(admin_url: URL, name: str, template: str | None = No
 
 @pytest.fixture(scope="session")
 def admin_url() -> Iterator[URL]:
-    external = os.environ.get("TEST_DATABASE_ADMIN_URL")
-    if external:
-        yield make_url(external)
-        return
-    with embedded_server(TEST_DATA_DIR) as url:
+    with external_or_embedded(os.environ.get("TEST_DATABASE_ADMIN_URL"), TEST_DATA_DIR) as url:
         yield url
 
 

@@ -58,24 +58,18 @@ class Problem(Exception):
         self.headers = dict(headers or {})
 
 
-def problem_response(
-    status: int,
-    code: str,
-    detail: str,
-    *,
-    title: str | None = None,
-    extra: Mapping[str, Any] | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> JSONResponse:
+def problem_response(problem: Problem) -> JSONResponse:
     body: dict[str, Any] = {
-        "type": f"urn:ledgerline:problem:{code}",
-        "title": title or HTTPStatus(status).phrase,
-        "status": status,
-        "detail": detail,
-        "code": code,
+        "type": f"urn:ledgerline:problem:{problem.code}",
+        "title": problem.title,
+        "status": problem.status,
+        "detail": problem.detail,
+        "code": problem.code,
     }
-    body.update(extra or {})
-    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
+    body.update(problem.extra)
+    return JSONResponse(
+        body, status_code=problem.status, headers=problem.headers, media_type=PROBLEM_MEDIA_TYPE
+    )
 
 
 def code_for_status(status: int) -> str:
@@ -83,7 +77,7 @@ def code_for_status(status: int) -> str:
 
 
 def internal_error_response() -> JSONResponse:
-    return problem_response(500, "internal_error", "An unexpected error occurred.")
+    return problem_response(Problem(500, "internal_error", "An unexpected error occurred."))
 
 
 def _validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
@@ -96,9 +90,7 @@ def _validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
 
 async def _on_problem(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, Problem)
-    return problem_response(
-        exc.status, exc.code, exc.detail, title=exc.title, extra=exc.extra, headers=exc.headers
-    )
+    return problem_response(exc)
 
 
 async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
@@ -110,19 +102,20 @@ async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
     else:
         detail = str(exc.detail)
     return problem_response(
-        exc.status_code, code_for_status(exc.status_code), detail, headers=exc.headers
+        Problem(exc.status_code, code_for_status(exc.status_code), detail, headers=exc.headers)
     )
 
 
 async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = _validation_errors(exc.errors())
+    extra = {"errors": errors}
     if any(error["type"] == "json_invalid" for error in errors):
         return problem_response(
-            400, "malformed_json", "The request body is not valid JSON.", extra={"errors": errors}
+            Problem(400, "malformed_json", "The request body is not valid JSON.", extra=extra)
         )
     return problem_response(
-        422, "validation_failed", "The request is not valid.", extra={"errors": errors}
+        Problem(422, "validation_failed", "The request is not valid.", extra=extra)
     )
 
 

@@ -80,6 +80,16 @@ def embedded_server(data_dir: Path) -> Iterator[URL]:
         server.cleanup()
 
 
+@contextmanager
+def external_or_embedded(external_admin_url: str | None, data_dir: Path) -> Iterator[URL]:
+    """A superuser URL: the external one when given, else an embedded server's."""
+    if external_admin_url:
+        yield make_url(external_admin_url)
+        return
+    with embedded_server(data_dir) as url:
+        yield url
+
+
 def owner_url_for(admin_url: URL, database: str = DATABASE_NAME) -> URL:
     """The owner role's URL on the embedded server's socket (trust authentication)."""
     return admin_url.set(

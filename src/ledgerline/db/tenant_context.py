@@ -4,10 +4,10 @@ Row-level security policies read `app.tenant_id`. Instead of a separate round tr
 transaction, the runtime engine's asyncpg connections append
 `SET LOCAL app.tenant_id = '<uuid>'` to the `BEGIN` they already send: both go to the
 server in one simple-query message. (`SET LOCAL` rather than `SELECT set_config(...)`:
-a utility statement skips the planner; `make bench` measured 3.6-4.0% against 5.3-5.5%.) The value is transaction-local, so a
-pooled connection never carries one tenant into the next transaction, behind PgBouncer
-in transaction mode too. With no tenant set nothing is appended and the policies see
-NULL: zero rows.
+a utility statement skips the planner; `make bench` measured 3.6-4.0% against 5.3-5.5%.)
+The value is transaction-local, so a pooled connection never carries one tenant into the
+next transaction, behind PgBouncer in transaction mode too. With no tenant set nothing is
+appended and the policies see NULL: zero rows.
 """
 
 from __future__ import annotations
