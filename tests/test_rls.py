@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from uuid import UUID
 
+import asyncpg
 import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import DBAPIError
@@ -12,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from ledgerline.config import Settings
 from ledgerline.db.base import new_id
 from ledgerline.db.engine import Database
+from ledgerline.db.roles import asyncpg_dsn
 from ledgerline.db.tenant_context import tenant_scope
 from ledgerline.tenants.models import Tenant
 from ledgerline.tenants.service import create_tenant
@@ -163,3 +165,17 @@ def test_only_a_uuid_can_become_the_tenant() -> None:
         pass
     with tenant_scope(new_id()) as tenant:
         assert isinstance(tenant, UUID)
+
+
+async def test_even_the_owner_is_confined_because_row_security_is_forced(
+    settings: Settings, two_tenants: tuple[UUID, UUID]
+) -> None:
+    a, _ = two_tenants
+    owner = await asyncpg.connect(asyncpg_dsn(settings.owner_url()))
+    try:
+        assert await owner.fetchval("SELECT count(*) FROM users") == 0
+        async with owner.transaction():
+            await owner.execute(f"SET LOCAL app.tenant_id = '{a}'")
+            assert await owner.fetchval("SELECT count(*) FROM users") == 2
+    finally:
+        await owner.close()
