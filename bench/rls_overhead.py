@@ -6,7 +6,11 @@ sessions on asyncpg:
              on tenant_id (the policy supplies it);
 - reference: a copy of the table without RLS, `WHERE tenant_id = ... AND id = ...`, plain
              asyncpg connections;
-- naive:     RLS, with the tenant set by a separate `set_config` statement per transaction.
+- naive:     RLS, with the tenant set by a separate `set_config` statement per transaction;
+- begin-only: the app's engine on the table without RLS: what riding on BEGIN costs alone.
+
+Rounds interleave the variants; each cost is the median over rounds of the ratio within
+a round, so drift of the machine between rounds cancels out.
 """
 
 from __future__ import annotations
@@ -29,8 +33,8 @@ from ledgerline.db.roles import asyncpg_dsn
 
 TENANTS = 200
 USERS_PER_TENANT = 50
-READS_PER_ROUND = 3000
-ROUNDS = 5
+READS_PER_ROUND = 2000
+ROUNDS = 9
 
 
 async def seed(admin_dsn: str, runtime_role: str) -> list[tuple[UUID, UUID]]:
@@ -80,7 +84,7 @@ async def run() -> dict[str, float]:
         keys = await seed(asyncpg_dsn(bench_admin), settings.database_runtime_user)
         database = Database(settings)
         plain_engine = create_engine_for(settings.runtime_url(), settings, tenant_aware=False)
-        plain_sessions = async_sessionmaker(plain_engine)
+        plain_sessions = async_sessionmaker(plain_engine, expire_on_commit=False)
         by_id = text("SELECT email FROM users WHERE id = :id")
         plain = text("SELECT email FROM plain_users WHERE tenant_id = :tenant AND id = :id")
         set_tenant = text("SELECT set_config('app.tenant_id', :tenant, true)")
@@ -89,16 +93,31 @@ async def run() -> dict[str, float]:
             async with database.tenant_transaction(tenant) as session:
                 return await session.scalar(by_id, {"id": user})
 
+        # The same transaction pattern as the app's TenantTransaction: autobegin on the
+        # first statement, commit, close.
         async def reference_read(tenant: UUID, user: UUID) -> object:
-            async with plain_sessions() as session, session.begin():
-                return await session.scalar(plain, {"tenant": tenant, "id": user})
+            async with plain_sessions() as session:
+                row = await session.scalar(plain, {"tenant": tenant, "id": user})
+                await session.commit()
+                return row
 
         async def naive_read(tenant: UUID, user: UUID) -> object:
-            async with plain_sessions() as session, session.begin():
+            async with plain_sessions() as session:
                 await session.execute(set_tenant, {"tenant": str(tenant)})
-                return await session.scalar(by_id, {"id": user})
+                row = await session.scalar(by_id, {"id": user})
+                await session.commit()
+                return row
 
-        readers = {"app": app_read, "reference": reference_read, "naive": naive_read}
+        async def begin_only_read(tenant: UUID, user: UUID) -> object:
+            async with database.tenant_transaction(tenant) as session:
+                return await session.scalar(plain, {"tenant": tenant, "id": user})
+
+        readers = {
+            "app": app_read,
+            "reference": reference_read,
+            "naive": naive_read,
+            "begin_only": begin_only_read,
+        }
         rates: dict[str, list[float]] = {name: [] for name in readers}
         try:
             for read in readers.values():  # warm pools and statement caches
@@ -110,15 +129,23 @@ async def run() -> dict[str, float]:
         finally:
             await database.dispose()
             await plain_engine.dispose()
-    return {name: statistics.median(values) for name, values in rates.items()}
+    return rates
+
+
+def cost(rates: dict[str, list[float]], name: str) -> float:
+    """Median over rounds of how much slower `name` was than the reference, in %."""
+    pairs = zip(rates["reference"], rates[name], strict=True)
+    return 100 * statistics.median(reference / other - 1 for reference, other in pairs)
 
 
 def main() -> None:
     rates = asyncio.run(run())
-    app, reference, naive = rates["app"], rates["reference"], rates["naive"]
-    print("rls_overhead: primary-key reads, one transaction each (median of rounds)")
-    print(f"  reference (no RLS, WHERE tenant_id)      {reference:9.0f} reads/s")
-    print(f"  app (RLS, tenant on BEGIN)               {app:9.0f} reads/s")
-    print(f"  naive (RLS, separate set_config)         {naive:9.0f} reads/s")
-    print(f"  app cost vs reference:   {100 * (reference / app - 1):5.1f}% (target < 5%)")
-    print(f"  naive cost vs reference: {100 * (reference / naive - 1):5.1f}%")
+    median = {name: statistics.median(values) for name, values in rates.items()}
+    print(f"rls_overhead: primary-key reads, one transaction each, {ROUNDS} rounds")
+    print(f"  reference (no RLS, WHERE tenant_id)   {median['reference']:7.0f} reads/s")
+    print(f"  app (RLS, tenant on BEGIN)            {median['app']:7.0f} reads/s")
+    print(f"  begin-only (tenant on BEGIN, no RLS)  {median['begin_only']:7.0f} reads/s")
+    print(f"  naive (RLS, separate set_config)      {median['naive']:7.0f} reads/s")
+    print(f"  app cost vs reference:        {cost(rates, 'app'):5.1f}% (target < 5%)")
+    print(f"  begin-only cost vs reference: {cost(rates, 'begin_only'):5.1f}%")
+    print(f"  naive cost vs reference:      {cost(rates, 'naive'):5.1f}%")

@@ -14,7 +14,7 @@ from ledgerline.config import Settings
 from ledgerline.db.base import new_id
 from ledgerline.db.engine import Database
 from ledgerline.db.roles import asyncpg_dsn
-from ledgerline.db.tenant_context import tenant_scope
+from ledgerline.db.tenant_context import TenantContextError, begin_statement, tenant_scope
 from ledgerline.tenants.models import Tenant
 from ledgerline.tenants.service import create_tenant
 from ledgerline.users.models import TenantRole, User
@@ -160,11 +160,56 @@ async def test_concurrent_transactions_each_see_their_own_tenant(
     assert results == [{"ann@alpha.test", "art@alpha.test"}, {"bob@beta.test"}] * 10
 
 
-def test_only_a_uuid_can_become_the_tenant() -> None:
+class RenderedUUID(UUID):
+    """A UUID subclass that renders itself as SQL."""
+
+    def __str__(self) -> str:
+        return "'; RESET ROLE; SELECT '"
+
+
+def test_only_a_genuine_uuid_reaches_the_sql_text() -> None:
     with pytest.raises(TypeError), tenant_scope("' OR true --"):  # type: ignore[arg-type]
         pass
-    with tenant_scope(new_id()) as tenant:
-        assert isinstance(tenant, UUID)
+    hostile = RenderedUUID(int=new_id().int)
+    with tenant_scope(hostile) as tenant:
+        assert type(tenant) is UUID
+        statement = begin_statement("BEGIN;")
+    assert statement == f"BEGIN; SET LOCAL app.tenant_id = '{UUID(int=hostile.int)}';"
+    assert begin_statement("BEGIN;") == "BEGIN; SET LOCAL app.tenant_id = '';"
+
+
+def test_scopes_do_not_nest_across_tenants() -> None:
+    a, b = new_id(), new_id()
+    with tenant_scope(a), tenant_scope(a):
+        pass
+    with tenant_scope(a), pytest.raises(TenantContextError), tenant_scope(b):
+        pass
+
+
+async def test_a_transaction_begun_without_a_tenant_stays_without_one(
+    database: Database, two_tenants: tuple[UUID, UUID]
+) -> None:
+    a, _ = two_tenants
+    async with database.runtime_sessions() as session, session.begin():
+        assert await session.scalar(select(func.count()).select_from(User)) == 0
+        with tenant_scope(a):
+            assert await session.scalar(select(func.count()).select_from(User)) == 0
+
+
+async def test_a_session_level_setting_never_leaks_into_a_transaction_without_tenant(
+    settings: Settings, two_tenants: tuple[UUID, UUID]
+) -> None:
+    a, _ = two_tenants
+    single = Database(
+        settings.model_copy(update={"database_pool_size": 1, "database_max_overflow": 0})
+    )
+    try:
+        async with single.runtime_sessions() as session, session.begin():
+            await session.execute(text(f"SELECT set_config('app.tenant_id', '{a}', false)"))
+        async with single.runtime_sessions() as session:
+            assert await session.scalar(select(func.count()).select_from(User)) == 0
+    finally:
+        await single.dispose()
 
 
 async def test_even_the_owner_is_confined_because_row_security_is_forced(
@@ -179,3 +224,16 @@ async def test_even_the_owner_is_confined_because_row_security_is_forced(
             assert await owner.fetchval("SELECT count(*) FROM users") == 2
     finally:
         await owner.close()
+
+
+async def test_a_tenant_transaction_rolls_back_when_its_block_raises(
+    database: Database, two_tenants: tuple[UUID, UUID]
+) -> None:
+    a, _ = two_tenants
+    with pytest.raises(LookupError):  # noqa: PT012 - the transaction block is the subject
+        async with database.tenant_transaction(a) as session:
+            session.add(User(tenant_id=a, email="gone@alpha.test", full_name="G", role="ASSISTANT"))
+            await session.flush()
+            raise LookupError
+    async with database.tenant_transaction(a) as session:
+        assert "gone@alpha.test" not in set(await session.scalars(select(User.email)))

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from types import TracebackType
 from uuid import UUID
 
 from sqlalchemy.engine import URL
@@ -22,13 +21,50 @@ def create_engine_for(url: URL, settings: Settings, *, tenant_aware: bool) -> As
     connect_args: dict[str, object] = {"server_settings": {"application_name": "ledgerline"}}
     if tenant_aware:
         connect_args["connection_class"] = TenantConnection
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
         pool_recycle=1800,
+        hide_parameters=True,
         connect_args=connect_args,
     )
+    return engine
+
+
+class TenantTransaction:
+    """One transaction in one tenant: commit on success, roll back on error, then close.
+
+    A plain class rather than an async generator: it sits on every tenant request.
+    """
+
+    __slots__ = ("_scope", "_session")
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], tenant_id: UUID) -> None:
+        self._scope = tenant_scope(tenant_id)
+        self._session = sessions()
+
+    async def __aenter__(self) -> AsyncSession:
+        self._scope.__enter__()
+        return await self._session.__aenter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            if exc_type is None:
+                await self._session.commit()
+            else:
+                await self._session.rollback()
+        finally:
+            try:
+                # The session's own exit: it closes shielded from cancellation.
+                await self._session.__aexit__(exc_type, exc, traceback)
+            finally:
+                self._scope.__exit__()
 
 
 class Database:
@@ -46,12 +82,9 @@ class Database:
         self.runtime_sessions = async_sessionmaker(self.runtime_engine, expire_on_commit=False)
         self.platform_sessions = async_sessionmaker(self.platform_engine, expire_on_commit=False)
 
-    @asynccontextmanager
-    async def tenant_transaction(self, tenant_id: UUID) -> AsyncIterator[AsyncSession]:
-        """A session whose transaction acts in `tenant_id`; commits on success."""
-        with tenant_scope(tenant_id):
-            async with self.runtime_sessions() as session, session.begin():
-                yield session
+    def tenant_transaction(self, tenant_id: UUID) -> TenantTransaction:
+        """`async with`: a session whose transaction acts in `tenant_id`; commits on success."""
+        return TenantTransaction(self.runtime_sessions, tenant_id)
 
     async def dispose(self) -> None:
         await self.runtime_engine.dispose()

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import asyncpg
 from sqlalchemy import text
@@ -87,29 +88,74 @@ async def bootstrap_database(settings: Settings, admin_url: str) -> None:
         await conn.close()
 
 
+# What the role logged in as (session_user, so a role default or SET ROLE cannot hide a
+# privileged login) may do beyond plain DML under row-level security.
 _RUNTIME_ROLE_REPORT = text(
     """
-    SELECT r.rolsuper AS is_superuser,
-           r.rolbypassrls AS bypasses_rls,
-           ARRAY(
-               SELECT c.relname::text FROM pg_class c
-               JOIN pg_namespace n ON n.oid = c.relnamespace
-               WHERE n.nspname = :schema
-                 AND c.relkind IN ('r', 'p', 'v', 'm')
-                 AND pg_has_role(r.oid, c.relowner, 'MEMBER')
-               ORDER BY c.relname
-           ) AS owned_tables,
-           ARRAY(
-               SELECT m.rolname::text FROM pg_roles m
-               WHERE m.oid <> r.oid
-                 AND (m.rolsuper OR m.rolbypassrls)
-                 AND pg_has_role(r.oid, m.oid, 'MEMBER')
-               ORDER BY m.rolname
-           ) AS privileged_memberships
-    FROM pg_roles r
-    WHERE r.rolname = current_user
+    WITH me AS (SELECT * FROM pg_roles WHERE rolname = session_user)
+    SELECT session_user::text AS login, current_user::text AS acting,
+           me.rolsuper, me.rolbypassrls, me.rolcreaterole, me.rolcreatedb, me.rolreplication,
+           ARRAY(SELECT r.rolname::text FROM pg_auth_members m
+                 JOIN pg_roles r ON r.oid = m.roleid WHERE m.member = me.oid
+                 ORDER BY 1) AS memberships,
+           ARRAY(SELECT n.nspname || '.' || c.relname FROM pg_class c
+                 JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE c.relowner = me.oid AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+                   AND n.nspname !~ '^(pg_|information_schema$)'
+                 ORDER BY 1) AS owned_relations,
+           ARRAY(SELECT n.nspname::text FROM pg_namespace n
+                 WHERE n.nspowner = me.oid ORDER BY 1) AS owned_schemas,
+           (SELECT d.datdba = me.oid FROM pg_database d
+            WHERE d.datname = current_database()) AS owns_database,
+           has_database_privilege(me.oid, current_database(), 'CREATE') AS creates_schemas,
+           ARRAY(SELECT n.nspname::text FROM pg_namespace n
+                 WHERE n.nspname !~ '^(pg_|information_schema$)'
+                   AND has_schema_privilege(me.oid, n.oid, 'CREATE')
+                 ORDER BY 1) AS creatable_schemas,
+           ARRAY(SELECT n.nspname || '.' || c.relname FROM pg_class c
+                 JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE n.nspname !~ '^(pg_|information_schema$)'
+                   AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+                   AND has_table_privilege(me.oid, c.oid, 'TRUNCATE, TRIGGER, REFERENCES')
+                 ORDER BY 1) AS beyond_dml
+    FROM me
     """
 )
+
+
+def runtime_role_problems(report: Any) -> list[str]:
+    """Everything that lets the runtime role escape row-level security; empty when safe.
+
+    An allowlist: a plain LOGIN role, member of no role, owning nothing, creating
+    nothing, with no table privilege beyond SELECT, INSERT, UPDATE and DELETE (TRUNCATE
+    ignores row security).
+    """
+    problems = []
+    if report.login != report.acting:
+        problems.append(f"logs in as {report.login!r} but acts as {report.acting!r}")
+    attributes = {
+        "SUPERUSER": report.rolsuper,
+        "BYPASSRLS": report.rolbypassrls,
+        "CREATEROLE": report.rolcreaterole,
+        "CREATEDB": report.rolcreatedb,
+        "REPLICATION": report.rolreplication,
+    }
+    if held := [name for name, present in attributes.items() if present]:
+        problems.append(f"has {', '.join(held)}")
+    if report.memberships:
+        problems.append(f"is a member of {', '.join(report.memberships)}")
+    owned = [*report.owned_relations, *(f"schema {n}" for n in report.owned_schemas)]
+    if report.owns_database:
+        owned.append("the database")
+    if owned:
+        problems.append(f"owns {', '.join(owned)}")
+    if report.creates_schemas:
+        problems.append("may create schemas in the database")
+    if report.creatable_schemas:
+        problems.append(f"may create objects in schema {', '.join(report.creatable_schemas)}")
+    if report.beyond_dml:
+        problems.append(f"holds TRUNCATE, TRIGGER or REFERENCES on {', '.join(report.beyond_dml)}")
+    return problems
 
 
 async def verify_runtime_role(database: Database) -> None:
@@ -119,25 +165,14 @@ async def verify_runtime_role(database: Database) -> None:
     tenant, and that one opened without a tenant carries none.
     """
     async with database.runtime_sessions() as session:
-        row = (await session.execute(_RUNTIME_ROLE_REPORT, {"schema": APP_SCHEMA})).one()
-        user = await session.scalar(text("SELECT current_user"))
-    problems = []
-    if row.is_superuser:
-        problems.append("is a superuser")
-    if row.bypasses_rls:
-        problems.append("has BYPASSRLS")
-    if row.owned_tables:
-        problems.append(f"owns (or is a member of the owner of) {', '.join(row.owned_tables)}")
-    if row.privileged_memberships:
-        problems.append(
-            f"is a member of privileged role(s) {', '.join(row.privileged_memberships)}"
-        )
-    if problems:
+        report = (await session.execute(_RUNTIME_ROLE_REPORT)).one()
+    if problems := runtime_role_problems(report):
         raise UnsafeDatabaseRole(
-            f"refusing to start: the runtime database role {user!r} "
+            f"refusing to start: the runtime database role {report.login!r} "
             + "; ".join(problems)
-            + ". Row-level security would not isolate tenants. Use a role that is"
-            " NOSUPERUSER, NOBYPASSRLS and owns no table (see README, 'Tenant isolation')."
+            + ". Row-level security would not isolate tenants. Use a plain LOGIN role that"
+            " owns nothing and holds only SELECT, INSERT, UPDATE, DELETE grants"
+            " (see README, 'Tenant isolation')."
         )
 
     probe = uuid.uuid4()

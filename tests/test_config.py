@@ -1,0 +1,27 @@
+"""Settings refuse what must never run in production."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from ledgerline.config import EXAMPLE_SECRET_KEY, Settings
+
+
+def test_production_refuses_the_example_secret_key() -> None:
+    with pytest.raises(ValidationError, match="SECRET_KEY is the example value"):
+        Settings(_env_file=None, environment="production", secret_key=EXAMPLE_SECRET_KEY)  # type: ignore[call-arg]
+
+
+def test_production_refuses_a_short_secret_key() -> None:
+    with pytest.raises(ValidationError, match="at least 32 characters"):
+        Settings(_env_file=None, environment="production", secret_key="short")  # type: ignore[call-arg]
+
+
+def test_production_accepts_a_long_random_secret_key() -> None:
+    settings = Settings(_env_file=None, environment="production", secret_key="k" * 48)  # type: ignore[call-arg]
+    assert settings.secret_key.get_secret_value() == "k" * 48
+
+
+def test_development_tolerates_the_example_secret_key() -> None:
+    assert Settings(_env_file=None, secret_key=EXAMPLE_SECRET_KEY)  # type: ignore[call-arg]
