@@ -23,28 +23,38 @@ _POLICY = re.compile(
 )
 
 _TABLES = """
-SELECT c.oid, c.relname, c.relrowsecurity, c.relforcerowsecurity,
+SELECT c.oid, c.relkind::text AS relkind,
+       CASE WHEN n.nspname = 'public' THEN c.relname ELSE n.nspname || '.' || c.relname END
+           AS relname,
+       c.relrowsecurity, c.relforcerowsecurity,
+       coalesce('security_invoker=true' = ANY (c.reloptions), false) AS security_invoker,
+       has_table_privilege($1, c.oid, 'TRUNCATE, TRIGGER, REFERENCES') AS runtime_beyond_dml,
        EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid
                AND a.attname = 'tenant_id' AND NOT a.attisdropped) AS has_tenant_id,
        (SELECT format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' not null'
                ELSE '' END FROM pg_attribute a
         WHERE a.attrelid = c.oid AND a.attname = 'tenant_id') AS tenant_id_type
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
-ORDER BY c.relname
+WHERE n.nspname !~ '^(pg_|information_schema$)' AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+ORDER BY 3
 """
 
 _POLICIES = """
-SELECT policyname, permissive, roles::text[] AS roles, cmd, qual, with_check
-FROM pg_policies WHERE schemaname = 'public' AND tablename = $1
+SELECT pol.polname AS policyname, pol.polpermissive AS permissive, pol.polcmd::text AS cmd,
+       ARRAY(SELECT CASE WHEN r = 0 THEN 'public' ELSE pg_get_userbyid(r)::text END
+             FROM unnest(pol.polroles) AS r) AS roles,
+       pg_get_expr(pol.polqual, pol.polrelid) AS qual,
+       pg_get_expr(pol.polwithcheck, pol.polrelid) AS with_check
+FROM pg_policy pol WHERE pol.polrelid = $1
 """
 
-# Primary key, unique constraints and unique indexes, with their first column.
+# Primary key, unique constraints and indexes, exclusion constraints: their first column.
 _KEYS = """
 SELECT i.indexrelid::regclass::text AS name, i.indisprimary AS is_primary,
+       i.indisexclusion AS is_exclusion,
        (SELECT attname FROM pg_attribute WHERE attrelid = i.indrelid
         AND attnum = i.indkey[0]) AS first_column
-FROM pg_index i WHERE i.indrelid = $1 AND (i.indisunique OR i.indisprimary)
+FROM pg_index i WHERE i.indrelid = $1 AND (i.indisunique OR i.indisprimary OR i.indisexclusion)
 """
 
 _FOREIGN_KEYS = """
@@ -62,11 +72,23 @@ WHERE con.conrelid = $1 AND con.contype = 'f'
 """
 
 
+_KIND = {"v": "view", "m": "materialized view", "f": "foreign table"}
+
+
 async def catalog_violations(conn: asyncpg.Connection, runtime_role: str) -> list[str]:
     problems: list[str] = []
-    for table in await conn.fetch(_TABLES):
+    for table in await conn.fetch(_TABLES, runtime_role):
         name = table["relname"]
         tenant_owned = table["has_tenant_id"]
+        if table["runtime_beyond_dml"]:
+            problems.append(f"{name}: the runtime role holds TRUNCATE, TRIGGER or REFERENCES")
+        if table["relkind"] == "v":
+            if not table["security_invoker"]:
+                problems.append(f"{name}: a view must be security_invoker (else it skips RLS)")
+            continue
+        if table["relkind"] in _KIND:
+            problems.append(f"{name}: a {_KIND[table['relkind']]} cannot carry row security")
+            continue
         if not tenant_owned and name not in GLOBAL_TABLES:
             problems.append(f"{name}: no tenant_id column and not a declared global table")
             continue
@@ -87,7 +109,7 @@ async def catalog_violations(conn: asyncpg.Connection, runtime_role: str) -> lis
             problems.append(f"{name}: row level security is not enabled")
         if not table["relforcerowsecurity"]:
             problems.append(f"{name}: row level security is not forced")
-        problems += _policy_problems(name, key_column, await conn.fetch(_POLICIES, name))
+        problems += _policy_problems(name, key_column, await conn.fetch(_POLICIES, table["oid"]))
         if tenant_owned:
             problems += _key_problems(name, await conn.fetch(_KEYS, table["oid"]))
             problems += _foreign_key_problems(name, await conn.fetch(_FOREIGN_KEYS, table["oid"]))
@@ -100,7 +122,7 @@ def _policy_problems(table: str, key_column: str, policies: list[asyncpg.Record]
     problems = []
     for policy in policies:
         label = f"{table}: policy {policy['policyname']}"
-        if policy["permissive"] != "PERMISSIVE" or policy["cmd"] != "ALL":
+        if not policy["permissive"] or policy["cmd"] != "*":
             problems.append(f"{label} must be PERMISSIVE and FOR ALL")
         if policy["roles"] != ["public"]:
             problems.append(f"{label} must apply to every role, not {policy['roles']}")
@@ -120,7 +142,13 @@ def _key_problems(table: str, keys: list[asyncpg.Record]) -> list[str]:
         problems.append(f"{table}: no primary key")
     for key in keys:
         if key["first_column"] != "tenant_id":
-            kind = "primary key" if key["is_primary"] else "unique key"
+            kind = (
+                "primary key"
+                if key["is_primary"]
+                else "exclusion constraint"
+                if key["is_exclusion"]
+                else "unique key"
+            )
             problems.append(
                 f"{table}: {kind} {key['name']} starts with {key['first_column']}, not tenant_id"
             )

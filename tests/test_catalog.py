@@ -159,3 +159,61 @@ async def test_runtime_access_to_platform_admins_fails(
     assert await violations(owner, settings) == [
         "platform_admins: the runtime role has a privilege on it"
     ]
+
+
+async def test_a_tenant_table_in_another_schema_is_checked_too(
+    owner: asyncpg.Connection, settings: Settings
+) -> None:
+    await owner.execute(
+        "CREATE SCHEMA billing;"
+        " CREATE TABLE billing.payments (tenant_id uuid NOT NULL, id uuid PRIMARY KEY)"
+    )
+    problems = await violations(owner, settings)
+    assert "billing.payments: row level security is not enabled" in problems
+    assert "billing.payments: primary key billing.payments_pkey starts with id, not tenant_id" in (
+        problems
+    )
+
+
+async def test_a_materialized_view_fails(owner: asyncpg.Connection, settings: Settings) -> None:
+    await owner.execute(
+        "CREATE MATERIALIZED VIEW user_counts AS SELECT tenant_id, count(*) FROM users GROUP BY 1"
+    )
+    assert await violations(owner, settings) == [
+        "user_counts: a materialized view cannot carry row security"
+    ]
+
+
+async def test_a_view_must_run_with_the_callers_row_security(
+    owner: asyncpg.Connection, settings: Settings
+) -> None:
+    await owner.execute("CREATE VIEW user_emails AS SELECT tenant_id, email FROM users")
+    assert await violations(owner, settings) == [
+        "user_emails: a view must be security_invoker (else it skips RLS)"
+    ]
+    await owner.execute("ALTER VIEW user_emails SET (security_invoker = true)")
+    assert await violations(owner, settings) == []
+
+
+async def test_an_exclusion_constraint_across_tenants_fails(
+    owner: asyncpg.Connection, settings: Settings
+) -> None:
+    await add_table(
+        owner,
+        """CREATE TABLE widgets (tenant_id uuid NOT NULL, id uuid NOT NULL, code text,
+           PRIMARY KEY (tenant_id, id), EXCLUDE USING btree (code WITH =))""",
+    )
+    problems = await violations(owner, settings)
+    assert problems == [
+        "widgets: exclusion constraint widgets_code_excl starts with code, not tenant_id"
+    ]
+
+
+@pytest.mark.parametrize("privilege", ["TRUNCATE", "TRIGGER", "REFERENCES"])
+async def test_a_runtime_grant_beyond_plain_dml_fails(
+    owner: asyncpg.Connection, settings: Settings, privilege: str
+) -> None:
+    await owner.execute(f'GRANT {privilege} ON users TO "{settings.database_runtime_user}"')
+    assert await violations(owner, settings) == [
+        "users: the runtime role holds TRUNCATE, TRIGGER or REFERENCES"
+    ]
