@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 
 import httpx
@@ -15,7 +16,7 @@ from sqlalchemy.engine import URL
 from ledgerline.app import create_app
 from ledgerline.config import Settings
 from ledgerline.db import migrate
-from ledgerline.errors import PROBLEM_MEDIA_TYPE
+from ledgerline.errors import PROBLEM_MEDIA_TYPE, Problem, problem_response
 from tests.conftest import admin_execute, make_settings, recreate_database
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "code"}
@@ -159,3 +160,10 @@ async def test_not_ready_while_migrations_are_pending(behind_schema: Settings) -
             response = await http.get("/ready")
     body = assert_problem(response, 503, "migrations_pending")
     assert "none" in str(body["detail"])
+
+
+def test_a_problems_extra_members_cannot_replace_its_core_members() -> None:
+    problem = Problem(409, "conflict", "Taken.", extra={"status": 200, "code": "ok", "id": "x"})
+    body = json.loads(problem_response(problem).body)
+    assert (body["status"], body["code"], body["id"]) == (409, "conflict", "x")
+    assert Problem(599, "odd", "Odd.").title == "Error"

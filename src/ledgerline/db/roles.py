@@ -42,39 +42,46 @@ def _placeholders(values: tuple[str, ...]) -> str:
     return ", ".join(f"${i}::text" for i in range(1, len(values) + 1))
 
 
-async def _ensure_role(
+async def _create_role_if_missing(
     conn: asyncpg.Connection, name: str, attributes: str, password: str | None
 ) -> None:
-    exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", name)
-    verb = "ALTER" if exists else "CREATE"
-    await _execute_formatted(conn, f"{verb} ROLE %I WITH {attributes}", name)
+    """An existing role is left exactly as it is: bootstrap never alters or demotes one
+    (the start-up check then judges the runtime role as it finds it)."""
+    if await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", name):
+        return
     if password:
-        await _execute_formatted(conn, "ALTER ROLE %I WITH PASSWORD %L", name, password)
+        await _execute_formatted(
+            conn, f"CREATE ROLE %I WITH {attributes} PASSWORD %L", name, password
+        )
+    else:
+        await _execute_formatted(conn, f"CREATE ROLE %I WITH {attributes}", name)
 
 
 async def bootstrap_database(settings: Settings, admin_url: str) -> None:
-    """Create (or bring in line) the three roles and the database. Idempotent.
+    """Create whatever is missing of the three roles and the database. Idempotent.
 
     `admin_url` is a superuser connection: only a superuser may create a BYPASSRLS role.
+    Statement logging is off for this session, so no password reaches the server log.
     """
     owner = settings.owner_url()
     if not owner.username or not owner.database:
         raise ValueError("DATABASE_URL must name a user and a database")
     conn = await asyncpg.connect(asyncpg_dsn(make_url(admin_url)))
     try:
-        await _ensure_role(
+        await conn.execute("SET log_statement = 'none'; SET log_min_duration_statement = -1")
+        await _create_role_if_missing(
             conn,
             owner.username,
             "LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE NOCREATEDB",
             owner.password if isinstance(owner.password, str) else None,
         )
-        await _ensure_role(
+        await _create_role_if_missing(
             conn,
             settings.database_runtime_user,
             "LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE NOCREATEDB NOREPLICATION",
             settings.database_runtime_password.get_secret_value() or None,
         )
-        await _ensure_role(
+        await _create_role_if_missing(
             conn,
             settings.database_platform_user,
             "LOGIN NOSUPERUSER BYPASSRLS NOCREATEROLE NOCREATEDB NOREPLICATION",

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from fastapi import APIRouter
 from pydantic import BaseModel
@@ -11,6 +12,7 @@ from ledgerline.deps import DatabaseDep
 from ledgerline.errors import Problem
 
 router = APIRouter(tags=["health"])
+logger = logging.getLogger(__name__)
 
 READINESS_TIMEOUT_SECONDS = 3.0
 # Before the first migration (or after a downgrade to base) the table is missing or not
@@ -49,6 +51,7 @@ async def ready(database: DatabaseDep) -> Readiness:
                 if await session.scalar(_VERSION_TABLE_READABLE):
                     current = await session.scalar(text("SELECT version_num FROM alembic_version"))
     except Exception as error:
+        logger.warning("readiness: database check failed", exc_info=True)
         raise Problem(503, "database_unavailable", "The database is not reachable.") from error
     head = head_revision()
     if current != head:
