@@ -12,9 +12,21 @@ GLOBAL_TABLES = {
     "alembic_version": "migration bookkeeping",
     "tenants": "the tenant itself: row security keyed by id",
     "platform_admins": "platform operators; the runtime role has no privilege on it",
+    "admin_sessions": "platform operators' refresh families; platform role only",
+    "admin_refresh_tokens": "platform operators' refresh tokens; platform role only",
+    "denied_access_tokens": "signed-out access token ids and expiry; no tenant data",
 }
 RLS_KEY_COLUMN = {"tenants": "id"}
-RUNTIME_FORBIDDEN_TABLES = {"platform_admins"}
+RUNTIME_FORBIDDEN_TABLES = {"platform_admins", "admin_sessions", "admin_refresh_tokens"}
+
+# The only policies besides the tenant policy: (table, name) -> (command, USING).
+EXTRA_POLICIES = {
+    ("tenants", "tenant_by_slug"): (
+        "r",
+        "((slug)::text = ( SELECT NULLIF(current_setting('app.tenant_slug'::text, true),"
+        " ''::text) AS \"nullif\"))",
+    ),
+}
 
 _POLICY = re.compile(
     r"^\((?P<column>\w+) = \( SELECT \(NULLIF\(current_setting\('app\.tenant_id'::text, true\),"
@@ -122,6 +134,12 @@ def _policy_problems(table: str, key_column: str, policies: list[asyncpg.Record]
     problems = []
     for policy in policies:
         label = f"{table}: policy {policy['policyname']}"
+        extra = EXTRA_POLICIES.get((table, policy["policyname"]))
+        if extra is not None:
+            command, using = extra
+            if (policy["cmd"], policy["qual"], policy["with_check"]) != (command, using, None):
+                problems.append(f"{label} differs from its declared form")
+            continue
         if not policy["permissive"] or policy["cmd"] != "*":
             problems.append(f"{label} must be PERMISSIVE and FOR ALL")
         if policy["roles"] != ["public"]:

@@ -33,7 +33,7 @@ async def test_the_configured_runtime_role_starts(settings: Settings) -> None:
     ("runtime_user", "reason"),
     [
         ("postgres", "has SUPERUSER, BYPASSRLS, CREATEROLE, CREATEDB, REPLICATION"),
-        ("ledgerline_owner", "owns public.alembic_version, public.platform_admins"),
+        ("ledgerline_owner", "owns public.admin_refresh_tokens, public.admin_sessions"),
         ("ledgerline_platform", "has BYPASSRLS"),
     ],
     ids=["superuser", "table-owner", "bypassrls"],

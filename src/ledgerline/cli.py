@@ -136,12 +136,7 @@ def cmd_create_admin(settings: Settings, args: argparse.Namespace) -> None:
     from sqlalchemy import select
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from ledgerline.security.passwords import (
-        WeakPassword,
-        check_password_policy,
-        hash_password,
-        password_hasher,
-    )
+    from ledgerline.security.passwords import Passwords, WeakPassword, check_password_policy
     from ledgerline.users.models import PlatformAdmin
 
     email = args.email.strip().lower()
@@ -154,7 +149,7 @@ def cmd_create_admin(settings: Settings, args: argparse.Namespace) -> None:
     async def run(ready: Settings) -> None:
         from sqlalchemy.ext.asyncio import AsyncSession
 
-        password_hash = await hash_password(password_hasher(ready), password)
+        password_hash = await Passwords(ready).hash(password)
         engine = create_async_engine(ready.owner_url())
         try:
             async with AsyncSession(engine) as session, session.begin():

@@ -44,6 +44,23 @@ class Settings(BaseSettings):
     database_pool_size: Annotated[int, Field(ge=1, le=200)] = 10
     database_max_overflow: Annotated[int, Field(ge=0, le=200)] = 10
 
+    # Tokens. Access tokens are JWTs signed with SECRET_KEY under JWT_KEY_ID; keys in
+    # JWT_PREVIOUS_KEYS ({"kid": "secret"}) still verify, so the signing key can rotate.
+    jwt_key_id: str = "k1"
+    jwt_previous_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    jwt_issuer: str = "ledgerline"
+    jwt_audience: str = "ledgerline-api"
+    access_token_ttl_seconds: Annotated[int, Field(ge=30, le=86400)] = 900
+    # Absolute lifetime of a refresh-token family (one login on one device).
+    refresh_token_ttl_days: Annotated[int, Field(ge=1, le=365)] = 30
+    # A refresh token reused this soon after its rotation is refused without revoking
+    # the family (two tabs racing); any later reuse revokes the family.
+    refresh_reuse_grace_seconds: Annotated[int, Field(ge=0, le=60)] = 5
+
+    # Account lockout after consecutive failed logins.
+    lockout_threshold: Annotated[int, Field(ge=1, le=100)] = 5
+    lockout_minutes: Annotated[int, Field(ge=1, le=10080)] = 30
+
     # argon2id cost (OWASP: m=19456 KiB, t=2, p=1)
     password_argon2_memory_kib: Annotated[int, Field(ge=8)] = 19456
     password_argon2_time_cost: Annotated[int, Field(ge=1)] = 2

@@ -1,7 +1,26 @@
 """Imports every model so that `Base.metadata` knows all tables (Alembic, tests)."""
 
+from ledgerline.audit.models import AuditEvent
+from ledgerline.auth.models import (
+    AdminRefreshToken,
+    AdminSession,
+    AuthSession,
+    DeniedAccessToken,
+    RefreshToken,
+)
 from ledgerline.db.base import Base
 from ledgerline.tenants.models import Tenant
 from ledgerline.users.models import PlatformAdmin, User
 
-__all__ = ["Base", "PlatformAdmin", "Tenant", "User"]
+__all__ = [
+    "AdminRefreshToken",
+    "AdminSession",
+    "AuditEvent",
+    "AuthSession",
+    "Base",
+    "DeniedAccessToken",
+    "PlatformAdmin",
+    "RefreshToken",
+    "Tenant",
+    "User",
+]

@@ -13,6 +13,7 @@ from alembic import op
 
 from ledgerline.db.tenant_context import TENANT_SETTING
 
+TENANT_SLUG_SETTING = "app.tenant_slug"
 CURRENT_TENANT_SQL = f"(SELECT NULLIF(current_setting('{TENANT_SETTING}', true), '')::uuid)"
 POLICY_NAME = "tenant_isolation"
 
@@ -29,6 +30,15 @@ def tenant_rls_statements(table: str, key_column: str = "tenant_id") -> list[str
 def enable_tenant_rls(table: str, key_column: str = "tenant_id") -> None:
     for statement in tenant_rls_statements(table, key_column):
         op.execute(statement)
+
+
+def tenant_slug_policy() -> str:
+    """The one extra policy on `tenants`: read (only) the row whose slug the transaction
+    names. Login uses it to turn a slug into the tenant's id before it has the id."""
+    return (
+        "CREATE POLICY tenant_by_slug ON tenants FOR SELECT USING"
+        f" (slug = (SELECT NULLIF(current_setting('{TENANT_SLUG_SETTING}', true), '')))"
+    )
 
 
 def grant(table: str, role: str, privileges: Iterable[str]) -> None:

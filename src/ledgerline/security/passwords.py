@@ -1,11 +1,17 @@
-"""Password hashing: argon2id through pwdlib, off the event loop."""
+"""Passwords: argon2id through pwdlib, off the event loop, with a policy.
+
+Unknown accounts verify against a dummy hash made with the same parameters, so a login
+for an unknown email costs what a login with a wrong password costs.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from functools import cache
 
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
+from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from ledgerline.config import Settings
 
@@ -17,16 +23,10 @@ class WeakPassword(ValueError):
     pass
 
 
-def password_hasher(settings: Settings) -> PasswordHash:
-    return PasswordHash(
-        (
-            Argon2Hasher(
-                time_cost=settings.password_argon2_time_cost,
-                memory_cost=settings.password_argon2_memory_kib,
-                parallelism=settings.password_argon2_parallelism,
-            ),
-        )
-    )
+@cache
+def _common_passwords() -> frozenset[str]:
+    """The 30,000 most common passwords of zxcvbn's maintained frequency list."""
+    return frozenset(FREQUENCY_LISTS["passwords"])
 
 
 def check_password_policy(password: str) -> None:
@@ -34,7 +34,37 @@ def check_password_policy(password: str) -> None:
         raise WeakPassword(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
     if len(password) > MAX_PASSWORD_LENGTH:
         raise WeakPassword(f"a password has at most {MAX_PASSWORD_LENGTH} characters")
+    if password.lower() in _common_passwords() or len(set(password)) < 4:
+        raise WeakPassword("this password is too common or too easy to guess")
 
 
-async def hash_password(hasher: PasswordHash, password: str) -> str:
-    return await asyncio.to_thread(hasher.hash, password)
+class Passwords:
+    """Hashing and verification with the configured argon2id cost."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._hasher = PasswordHash(
+            (
+                Argon2Hasher(
+                    time_cost=settings.password_argon2_time_cost,
+                    memory_cost=settings.password_argon2_memory_kib,
+                    parallelism=settings.password_argon2_parallelism,
+                ),
+            )
+        )
+        self._dummy_hash = self._hasher.hash("ledgerline dummy password")
+
+    async def hash(self, password: str) -> str:
+        return await asyncio.to_thread(self._hasher.hash, password)
+
+    async def verify(self, password: str, password_hash: str | None) -> tuple[bool, str | None]:
+        """(matches, new hash when the stored one used older parameters).
+
+        With no stored hash it verifies against the dummy one and answers no.
+        """
+        if password_hash is None:
+            await asyncio.to_thread(self._hasher.verify, password, self._dummy_hash)
+            return False, None
+        try:
+            return await asyncio.to_thread(self._hasher.verify_and_update, password, password_hash)
+        except Exception:  # an unreadable stored hash is a failed verification
+            return False, None

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
@@ -14,7 +15,15 @@ class TenantRole(StrEnum):
     ASSISTANT = "ASSISTANT"
 
 
-class User(TenantScoped, TimestampMixin, Base):
+class LoginTracking:
+    """Consecutive failed logins and the lock they lead to."""
+
+    failed_login_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    locked_until: Mapped[datetime | None]
+    last_login_at: Mapped[datetime | None]
+
+
+class User(LoginTracking, TenantScoped, TimestampMixin, Base):
     """A person of a tenant. Platform ADMINs belong to no tenant and live elsewhere."""
 
     __tablename__ = "users"
@@ -34,7 +43,7 @@ class User(TenantScoped, TimestampMixin, Base):
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
 
-class PlatformAdmin(TimestampMixin, Base):
+class PlatformAdmin(LoginTracking, TimestampMixin, Base):
     """A platform operator (role ADMIN). Belongs to no tenant; the runtime role cannot see it."""
 
     __tablename__ = "platform_admins"

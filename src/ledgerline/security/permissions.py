@@ -1,0 +1,74 @@
+"""The one permission table: every endpoint names the permission it needs.
+
+ADMIN is the platform operator (no tenant of its own; acts in a tenant through
+X-Tenant-ID, audited). TENANT_OWNER has everything in its tenant. ASSISTANT does the
+day-to-day work: no approvals, no user or key management, no audit trail, no deletes, no
+disposal. API keys (scopes) never exceed TENANT_OWNER.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ADMIN = "ADMIN"
+    TENANT_OWNER = "TENANT_OWNER"
+    ASSISTANT = "ASSISTANT"
+
+
+class Permission(StrEnum):
+    PROFILE = "profile"  # one's own account
+    USERS_READ = "users:read"
+    USERS_MANAGE = "users:manage"
+    AUDIT_READ = "audit:read"
+    INVOICES_READ = "invoices:read"
+    INVOICES_WRITE = "invoices:write"
+    INVOICES_APPROVE = "invoices:approve"
+    INVOICES_DELETE = "invoices:delete"
+    ASSETS_READ = "assets:read"
+    ASSETS_WRITE = "assets:write"
+    ASSETS_DELETE = "assets:delete"
+    ASSETS_DISPOSE = "assets:dispose"
+    API_KEYS_MANAGE = "api-keys:manage"
+    PLATFORM_MANAGE = "platform:manage"
+
+
+_TENANT_WORK = frozenset(
+    {
+        Permission.PROFILE,
+        Permission.USERS_READ,
+        Permission.INVOICES_READ,
+        Permission.INVOICES_WRITE,
+        Permission.ASSETS_READ,
+        Permission.ASSETS_WRITE,
+    }
+)
+_TENANT_OWNER = _TENANT_WORK | {
+    Permission.USERS_MANAGE,
+    Permission.AUDIT_READ,
+    Permission.INVOICES_APPROVE,
+    Permission.INVOICES_DELETE,
+    Permission.ASSETS_DELETE,
+    Permission.ASSETS_DISPOSE,
+    Permission.API_KEYS_MANAGE,
+}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(Permission),
+    Role.TENANT_OWNER: frozenset(_TENANT_OWNER),
+    Role.ASSISTANT: _TENANT_WORK,
+}
+
+
+def permission_table_markdown() -> str:
+    """The role-by-permission table, as the README prints it."""
+    roles = list(Role)
+    lines = [
+        "| permission | " + " | ".join(roles) + " |",
+        "| --- | " + " | ".join("---" for _ in roles) + " |",
+    ]
+    for permission in Permission:
+        marks = ["yes" if permission in ROLE_PERMISSIONS[role] else "" for role in roles]
+        lines.append(f"| `{permission}` | " + " | ".join(marks) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,140 @@
+"""Access tokens (JWT, PyJWT) and opaque refresh tokens.
+
+Access tokens carry iss, aud, sub, tid, role, jti, typ, sid (the refresh family), iat and
+exp; HS256 only, the algorithm pinned when decoding; `kid` names the key. Refresh tokens
+are random, prefixed with what they belong to (`llr_<tenant>_...` for a tenant user,
+`lla_...` for a platform admin), and stored only as an HMAC-SHA256 under SECRET_KEY.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import jwt
+
+from ledgerline.config import Settings
+from ledgerline.db.base import new_id
+
+ALGORITHM = "HS256"
+ACCESS = "access"
+TENANT_REFRESH_PREFIX = "llr_"
+ADMIN_REFRESH_PREFIX = "lla_"
+_REQUIRED_CLAIMS = ["iss", "aud", "sub", "jti", "typ", "iat", "exp", "role", "sid"]
+
+
+class InvalidToken(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    subject: UUID
+    tenant_id: UUID | None
+    role: str
+    jti: UUID
+    session_id: UUID
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedAccessToken:
+    token: str
+    jti: UUID
+    expires_in: int
+
+
+def issue_access_token(
+    settings: Settings, *, subject: UUID, tenant_id: UUID | None, role: str, session_id: UUID
+) -> IssuedAccessToken:
+    now = datetime.now(UTC)
+    jti = new_id()
+    claims = {
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "sub": str(subject),
+        "tid": str(tenant_id) if tenant_id else None,
+        "role": role,
+        "jti": str(jti),
+        "sid": str(session_id),
+        "typ": ACCESS,
+        "iat": now,
+        "exp": now + timedelta(seconds=settings.access_token_ttl_seconds),
+    }
+    token = jwt.encode(
+        claims,
+        settings.secret_key.get_secret_value(),
+        algorithm=ALGORITHM,
+        headers={"kid": settings.jwt_key_id},
+    )
+    return IssuedAccessToken(token, jti, settings.access_token_ttl_seconds)
+
+
+def _verification_key(settings: Settings, token: str) -> str:
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as error:
+        raise InvalidToken("malformed token") from error
+    kid = header.get("kid")
+    if kid == settings.jwt_key_id:
+        return settings.secret_key.get_secret_value()
+    previous = settings.jwt_previous_keys.get(str(kid))
+    if previous is None:
+        raise InvalidToken("unknown signing key")
+    return previous.get_secret_value()
+
+
+def decode_access_token(settings: Settings, token: str) -> AccessClaims:
+    """Verify signature (HS256 only), issuer, audience, expiry and type."""
+    try:
+        claims = jwt.decode(
+            token,
+            _verification_key(settings, token),
+            algorithms=[ALGORITHM],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            options={"require": _REQUIRED_CLAIMS},
+        )
+        if claims["typ"] != ACCESS:
+            raise InvalidToken("not an access token")
+        return AccessClaims(
+            subject=UUID(claims["sub"]),
+            tenant_id=UUID(claims["tid"]) if claims.get("tid") else None,
+            role=str(claims["role"]),
+            jti=UUID(claims["jti"]),
+            session_id=UUID(claims["sid"]),
+            expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+        )
+    except (jwt.PyJWTError, ValueError, TypeError, KeyError) as error:
+        raise InvalidToken(str(error)) from error
+
+
+def new_refresh_token(tenant_id: UUID | None) -> str:
+    secret = secrets.token_urlsafe(32)
+    if tenant_id is None:
+        return f"{ADMIN_REFRESH_PREFIX}{secret}"
+    return f"{TENANT_REFRESH_PREFIX}{tenant_id.hex}_{secret}"
+
+
+def refresh_token_tenant(token: str) -> UUID | None:
+    """The tenant a refresh token belongs to (None: a platform admin's)."""
+    if token.startswith(ADMIN_REFRESH_PREFIX):
+        return None
+    if token.startswith(TENANT_REFRESH_PREFIX):
+        tenant_hex, _, secret = token[len(TENANT_REFRESH_PREFIX) :].partition("_")
+        if secret:
+            try:
+                return UUID(hex=tenant_hex)
+            except ValueError:
+                pass
+    raise InvalidToken("malformed refresh token")
+
+
+def token_digest(settings: Settings, token: str) -> bytes:
+    """Keyed hash of a secret token: what the database stores and looks up."""
+    key = settings.secret_key.get_secret_value().encode()
+    return hmac.new(key, token.encode(), hashlib.sha256).digest()
