@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from ledgerline import __version__
+from ledgerline.audit.router import router as audit_router
+from ledgerline.auth.router import router as auth_router
 from ledgerline.config import Settings
 from ledgerline.db.engine import Database
 from ledgerline.db.roles import verify_runtime_role
@@ -15,6 +17,11 @@ from ledgerline.errors import install_error_handlers
 from ledgerline.health.router import router as health_router
 from ledgerline.log import configure_logging
 from ledgerline.middleware import RequestContextMiddleware
+from ledgerline.security.passwords import Passwords
+from ledgerline.tenants.router import router as tenants_router
+from ledgerline.users.router import router as users_router
+
+API_PREFIX = "/api/v1"
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -24,6 +31,7 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             await verify_runtime_role(database)
             app.state.database = database
+            app.state.passwords = Passwords(settings)
             yield
         finally:
             await database.dispose()
@@ -41,6 +49,8 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health_router)
+    for router in (auth_router, users_router, audit_router, tenants_router):
+        app.include_router(router, prefix=API_PREFIX)
     return app
 
 

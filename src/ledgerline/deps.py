@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 
 from ledgerline.config import Settings
 from ledgerline.db.engine import Database
+from ledgerline.security.passwords import Passwords
 
 
 def get_database(request: Request) -> Database:
@@ -22,3 +23,11 @@ def get_settings(request: Request) -> Settings:
 
 DatabaseDep = Annotated[Database, Depends(get_database)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_passwords(request: Request) -> Passwords:
+    passwords: Passwords = request.app.state.passwords
+    return passwords
+
+
+PasswordsDep = Annotated[Passwords, Depends(get_passwords)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from uuid import UUID
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -32,14 +33,19 @@ def normalize_slug(slug: str) -> str:
 
 
 async def create_tenant(
-    session: AsyncSession, *, name: str, slug: str, plan: str = "standard"
+    session: AsyncSession,
+    *,
+    name: str,
+    slug: str,
+    plan: str = "standard",
+    tenant_id: UUID | None = None,
 ) -> Tenant:
     """Insert a tenant. The session must be allowed to write it: the platform role, or a
     runtime transaction whose tenant context is the new tenant's id."""
     name = name.strip()
     if not name:
         raise ValueError("a tenant needs a name")
-    tenant = Tenant(id=new_id(), name=name, slug=normalize_slug(slug), plan=plan)
+    tenant = Tenant(id=tenant_id or new_id(), name=name, slug=normalize_slug(slug), plan=plan)
     session.add(tenant)
     try:
         async with session.begin_nested():

@@ -1,0 +1,87 @@
+"""The one audit writer: every mutation calls `record` in the transaction it changes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledgerline.audit.models import ActorType, AuditEvent
+
+# Never written to the trail, whatever a caller passes in `changes`.
+_SECRET_FIELDS = frozenset({"password", "password_hash", "token", "token_hash", "secret"})
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    type: ActorType
+    id: UUID | None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestMeta:
+    request_id: str | None
+    ip: str | None
+    user_agent: str | None
+
+
+def _scrub(changes: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: "[redacted]" if key in _SECRET_FIELDS else value for key, value in changes.items()}
+
+
+def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
+    """{field: {"before": x, "after": y}} for the fields that changed."""
+    return {
+        key: {"before": before.get(key), "after": value}
+        for key, value in after.items()
+        if before.get(key) != value
+    }
+
+
+def record(
+    session: AsyncSession,
+    *,
+    tenant_id: UUID,
+    actor: Actor,
+    action: str,
+    meta: RequestMeta,
+    target_type: str | None = None,
+    target_id: UUID | None = None,
+    changes: Mapping[str, Any] | None = None,
+) -> None:
+    session.add(
+        AuditEvent(
+            tenant_id=tenant_id,
+            actor_type=actor.type,
+            actor_id=actor.id,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            changes=_scrub(changes) if changes else None,
+            request_id=meta.request_id,
+            ip=meta.ip,
+            user_agent=meta.user_agent[:512] if meta.user_agent else None,
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AuditContext:
+    """Who acts, in which tenant, from which request: what services record with."""
+
+    tenant_id: UUID
+    actor: Actor
+    meta: RequestMeta
+
+    def record(self, session: AsyncSession, action: str, **fields: Any) -> None:
+        record(
+            session,
+            tenant_id=self.tenant_id,
+            actor=self.actor,
+            action=action,
+            meta=self.meta,
+            **fields,
+        )

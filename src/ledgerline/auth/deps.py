@@ -1,0 +1,249 @@
+"""Who is calling, in which tenant, allowed to do what: the one tenant-context hook.
+
+`Requires(permission)` is the dependency of every tenant endpoint. It verifies the bearer
+token, checks X-Tenant-ID against the caller (a tenant user's own tenant, or any tenant
+for a platform ADMIN, whose every such request is audited), opens the request's
+transaction in that tenant, re-reads the caller there (active, session not revoked, token
+not signed out, role as it is now, tenant status) and checks the permission. The
+transaction commits before the response is sent, or rolls back on error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledgerline.audit.models import ActorType
+from ledgerline.audit.service import Actor, AuditContext, RequestMeta
+from ledgerline.deps import DatabaseDep, SettingsDep
+from ledgerline.errors import Problem
+from ledgerline.log import request_id_var
+from ledgerline.security.permissions import ROLE_PERMISSIONS, Permission, Role
+from ledgerline.security.tokens import AccessClaims, InvalidToken, decode_access_token
+from ledgerline.tenants.models import TenantStatus
+
+TENANT_HEADER = "X-Tenant-ID"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_bearer = HTTPBearer(auto_error=False, description="Access token from /api/v1/auth/login")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    kind: ActorType
+    id: UUID
+    role: Role
+    home_tenant_id: UUID | None
+    session_id: UUID
+    jti: UUID
+    expires_at: datetime
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(self.kind, self.id)
+
+    def can(self, permission: Permission) -> bool:
+        return permission in ROLE_PERMISSIONS[self.role]
+
+
+@dataclass(frozen=True, slots=True)
+class TenantRequest:
+    """What a tenant endpoint works with: its transaction, caller and tenant."""
+
+    session: AsyncSession
+    principal: Principal
+    tenant_id: UUID
+    meta: RequestMeta
+
+    @property
+    def audit_context(self) -> AuditContext:
+        return AuditContext(self.tenant_id, self.principal.actor, self.meta)
+
+    def audit(self, action: str, **fields: Any) -> None:
+        self.audit_context.record(self.session, action, **fields)
+
+
+@dataclass(frozen=True, slots=True)
+class AdminRequest:
+    """What a platform-console endpoint works with (platform role, BYPASSRLS)."""
+
+    session: AsyncSession
+    principal: Principal
+    meta: RequestMeta
+
+
+def unauthorized(detail: str, code: str = "invalid_token") -> Problem:
+    return Problem(401, code, detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def request_meta(request: Request) -> RequestMeta:
+    return RequestMeta(
+        request_id=request_id_var.get(),
+        ip=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+    )
+
+
+def access_claims(
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> AccessClaims:
+    if credentials is None:
+        raise unauthorized("Send an access token as 'Authorization: Bearer <token>'.")
+    try:
+        return decode_access_token(settings, credentials.credentials)
+    except InvalidToken as error:
+        raise unauthorized("The access token is invalid or expired.") from error
+
+
+def tenant_header(request: Request) -> UUID:
+    value = request.headers.get(TENANT_HEADER)
+    if not value:
+        raise Problem(400, "tenant_header_missing", f"Send the {TENANT_HEADER} header.")
+    try:
+        return UUID(value)
+    except ValueError as error:
+        raise Problem(
+            400, "tenant_header_invalid", f"{TENANT_HEADER} must be the tenant's UUID."
+        ) from error
+
+
+_USER_NOW = text(
+    """
+    SELECT u.role, u.is_active, t.status,
+           coalesce(s.revoked_at IS NULL AND s.expires_at > now(), false) AS session_live,
+           EXISTS (SELECT 1 FROM denied_access_tokens d WHERE d.jti = :jti) AS signed_out
+    FROM users u
+    JOIN tenants t ON t.id = u.tenant_id
+    LEFT JOIN auth_sessions s ON s.tenant_id = u.tenant_id AND s.id = :sid AND s.user_id = u.id
+    WHERE u.id = :uid
+    """
+)
+
+_ADMIN_NOW = text(
+    """
+    SELECT a.is_active,
+           coalesce(s.revoked_at IS NULL AND s.expires_at > now(), false) AS session_live,
+           EXISTS (SELECT 1 FROM denied_access_tokens d WHERE d.jti = :jti) AS signed_out
+    FROM platform_admins a
+    LEFT JOIN admin_sessions s ON s.id = :sid AND s.admin_id = a.id
+    WHERE a.id = :aid
+    """
+)
+
+_TENANT_STATUS = text("SELECT status FROM tenants")
+
+
+async def verified_admin(session: AsyncSession, claims: AccessClaims) -> Principal:
+    """The admin of `claims`, checked on the platform connection."""
+    row = (
+        await session.execute(
+            _ADMIN_NOW, {"aid": claims.subject, "sid": claims.session_id, "jti": claims.jti}
+        )
+    ).one_or_none()
+    if row is None or not row.is_active or not row.session_live or row.signed_out:
+        raise unauthorized("The access token is no longer valid.")
+    return Principal(
+        ActorType.ADMIN,
+        claims.subject,
+        Role.ADMIN,
+        None,
+        claims.session_id,
+        claims.jti,
+        claims.expires_at,
+    )
+
+
+def _check_tenant_status(status: str, method: str, *, is_admin: bool) -> None:
+    if status == TenantStatus.SUSPENDED and not is_admin:
+        raise Problem(403, "tenant_suspended", "This tenant is suspended.")
+    if status == TenantStatus.READ_ONLY and method not in _SAFE_METHODS:
+        raise Problem(403, "tenant_read_only", "This tenant is read-only: nothing can change.")
+
+
+class Requires:
+    """`Depends(Requires(Permission.X))`: a tenant request allowed to do X."""
+
+    def __init__(self, permission: Permission) -> None:
+        self.permission = permission
+
+    async def __call__(
+        self,
+        request: Request,
+        database: DatabaseDep,
+        claims: Annotated[AccessClaims, Depends(access_claims)],
+        tenant_id: Annotated[UUID, Depends(tenant_header)],
+    ) -> AsyncIterator[TenantRequest]:
+        admin: Principal | None = None
+        if claims.role == Role.ADMIN:
+            async with database.platform_sessions() as platform:
+                admin = await verified_admin(platform, claims)
+        elif claims.tenant_id != tenant_id:
+            raise Problem(403, "tenant_mismatch", f"{TENANT_HEADER} is not your tenant.")
+
+        async with database.tenant_transaction(tenant_id) as session:
+            if admin is not None:
+                principal = admin
+                status = await session.scalar(_TENANT_STATUS)
+                if status is None:
+                    raise Problem(404, "tenant_not_found", "No such tenant.")
+            else:
+                row = (
+                    await session.execute(
+                        _USER_NOW,
+                        {"uid": claims.subject, "sid": claims.session_id, "jti": claims.jti},
+                    )
+                ).one_or_none()
+                if row is None or not row.is_active or not row.session_live or row.signed_out:
+                    raise unauthorized("The access token is no longer valid.")
+                principal = Principal(
+                    ActorType.USER,
+                    claims.subject,
+                    Role(row.role),
+                    tenant_id,
+                    claims.session_id,
+                    claims.jti,
+                    claims.expires_at,
+                )
+                status = row.status
+            _check_tenant_status(status, request.method, is_admin=admin is not None)
+            if not principal.can(self.permission):
+                raise Problem(
+                    403, "permission_denied", f"This needs the '{self.permission}' permission."
+                )
+            request.state.tenant_id = tenant_id
+            context = TenantRequest(session, principal, tenant_id, request_meta(request))
+            if admin is not None:
+                context.audit(
+                    "admin.tenant_access",
+                    changes={"method": request.method, "path": request.url.path},
+                )
+            yield context
+
+
+async def require_admin(
+    request: Request,
+    database: DatabaseDep,
+    claims: Annotated[AccessClaims, Depends(access_claims)],
+) -> AsyncIterator[AdminRequest]:
+    if claims.role != Role.ADMIN:
+        raise Problem(403, "permission_denied", "This is for platform administrators.")
+    async with database.platform_sessions() as session, session.begin():
+        principal = await verified_admin(session, claims)
+        yield AdminRequest(session, principal, request_meta(request))
+
+
+def tenant_request(permission: Permission) -> Any:
+    """`Annotated[TenantRequest, tenant_request(Permission.X)]` for an endpoint."""
+    return Depends(Requires(permission), scope="function")
+
+
+AdminDep = Annotated[AdminRequest, Depends(require_admin, scope="function")]
+ClaimsDep = Annotated[AccessClaims, Depends(access_claims)]

@@ -1,0 +1,178 @@
+"""Sign-up, login (JSON or the OAuth2 password form), refresh, sign-out."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from ledgerline.auth import service
+from ledgerline.auth.deps import TENANT_HEADER, ClaimsDep, request_meta
+from ledgerline.auth.schemas import (
+    LoginRequest,
+    RefreshRequest,
+    SignupRequest,
+    SignupResponse,
+    TokenResponse,
+)
+from ledgerline.deps import DatabaseDep, PasswordsDep, SettingsDep
+from ledgerline.errors import Problem
+from ledgerline.security.passwords import WeakPassword
+from ledgerline.tenants.schemas import TenantOut
+from ledgerline.tenants.service import InvalidSlug, SlugTaken
+from ledgerline.users.schemas import UserOut
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+def _problem(error: service.AuthError) -> Problem:
+    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+    return Problem(error.status, error.code, error.detail, headers=headers)
+
+
+def _tokens(pair: service.TokenPair) -> TokenResponse:
+    return TokenResponse(
+        access_token=pair.access_token,
+        refresh_token=pair.refresh_token,
+        token_type=pair.token_type,
+        expires_in=pair.expires_in,
+    )
+
+
+@router.post(
+    "/signup",
+    operation_id="signup",
+    status_code=201,
+    responses={409: {"description": "Slug taken"}},
+)
+async def signup(
+    body: SignupRequest,
+    request: Request,
+    database: DatabaseDep,
+    settings: SettingsDep,
+    passwords: PasswordsDep,
+) -> SignupResponse:
+    """Create a tenant and its first TENANT_OWNER; answers with tokens for the owner."""
+    try:
+        tenant, user, tokens = await service.signup(
+            database,
+            settings,
+            passwords,
+            tenant_name=body.tenant.name,
+            slug=body.tenant.slug,
+            email=body.owner.email,
+            password=body.owner.password,
+            full_name=body.owner.full_name,
+            meta=request_meta(request),
+        )
+    except WeakPassword as error:
+        raise Problem(422, "weak_password", str(error)) from error
+    except InvalidSlug as error:
+        raise Problem(422, "invalid_slug", str(error)) from error
+    except SlugTaken as error:
+        raise Problem(409, "slug_taken", str(error)) from error
+    return SignupResponse(
+        tenant=TenantOut.model_validate(tenant),
+        user=UserOut.model_validate(user),
+        tokens=_tokens(tokens),
+    )
+
+
+_LOGIN_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": LoginRequest.model_json_schema()},
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "required": ["username", "password"],
+                    "properties": {
+                        "username": {"type": "string", "description": "email"},
+                        "password": {"type": "string"},
+                        "client_id": {
+                            "type": "string",
+                            "description": "tenant UUID or slug (when X-Tenant-ID is not sent)",
+                        },
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+async def _read_login(request: Request) -> tuple[LoginRequest, str | None]:
+    tenant = request.headers.get(TENANT_HEADER)
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        form = await request.form()
+        data = {"email": form.get("username"), "password": form.get("password")}
+        tenant = tenant or (str(form["client_id"]) if form.get("client_id") else None)
+        try:
+            return LoginRequest.model_validate(data), tenant
+        except ValidationError as error:
+            raise RequestValidationError(error.errors()) from error
+    try:
+        return LoginRequest.model_validate_json(await request.body()), tenant
+    except ValidationError as error:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in error.errors()]
+        ) from error
+
+
+@router.post("/login", operation_id="login", openapi_extra=_LOGIN_BODY)
+async def login(
+    request: Request, database: DatabaseDep, settings: SettingsDep, passwords: PasswordsDep
+) -> TokenResponse:
+    """Log in. With X-Tenant-ID (UUID or slug): a tenant user; without: a platform ADMIN.
+
+    Wrong password, unknown email and locked account all answer the same 401.
+    """
+    body, tenant = await _read_login(request)
+    meta = request_meta(request)
+    try:
+        if tenant:
+            pair = await service.login_tenant_user(
+                database,
+                settings,
+                passwords,
+                tenant_reference=tenant,
+                email=body.email,
+                password=body.password,
+                meta=meta,
+            )
+        else:
+            pair = await service.login_admin(
+                database, settings, passwords, email=body.email, password=body.password, meta=meta
+            )
+    except service.AuthError as error:
+        raise _problem(error) from error
+    return _tokens(pair)
+
+
+@router.post("/refresh", operation_id="refresh")
+async def refresh(
+    body: RefreshRequest, request: Request, database: DatabaseDep, settings: SettingsDep
+) -> TokenResponse:
+    """Spend a refresh token for a new pair. A reused token revokes its whole family."""
+    try:
+        pair = await service.refresh(
+            database, settings, refresh_token=body.refresh_token, meta=request_meta(request)
+        )
+    except service.AuthError as error:
+        raise _problem(error) from error
+    return _tokens(pair)
+
+
+@router.post("/logout", operation_id="logout", status_code=204)
+async def logout(claims: ClaimsDep, database: DatabaseDep) -> Response:
+    """Revoke this login's refresh family and deny this access token until it expires."""
+    await service.logout(database, claims, everywhere=False)
+    return Response(status_code=204)
+
+
+@router.post("/logout-all", operation_id="logout_all", status_code=204)
+async def logout_all(claims: ClaimsDep, database: DatabaseDep) -> Response:
+    """Revoke every refresh family of the caller, and deny this access token."""
+    await service.logout(database, claims, everywhere=True)
+    return Response(status_code=204)

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from pydantic import BaseModel, EmailStr, Field
+
+from ledgerline.tenants.schemas import TenantOut
+from ledgerline.users.schemas import Password, UserOut
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: str
+    expires_in: int
+
+
+class LoginRequest(BaseModel):
+    email: str = Field(min_length=1, max_length=320)
+    password: str = Password
+
+
+class TenantSignup(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    slug: str = Field(min_length=1, max_length=63)
+
+
+class OwnerSignup(BaseModel):
+    email: EmailStr
+    password: str = Password
+    full_name: str = Field(min_length=1, max_length=200)
+
+
+class SignupRequest(BaseModel):
+    tenant: TenantSignup
+    owner: OwnerSignup
+
+
+class SignupResponse(BaseModel):
+    tenant: TenantOut
+    user: UserOut
+    tokens: TokenResponse
+
+
+class RefreshRequest(BaseModel):
+    refresh_token: str = Field(min_length=1, max_length=512)

@@ -1,0 +1,432 @@
+"""Sign-up, login, refresh rotation, sign-out: the identity rules.
+
+Flows that must remember a failure (a failed login, a lockout, a reused refresh token)
+commit their own transaction first and raise only afterwards: the 401 never rolls back
+what it is about.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import cast
+from uuid import UUID
+
+from sqlalchemy import delete, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledgerline.audit import service as audit
+from ledgerline.audit.models import ActorType
+from ledgerline.audit.service import Actor, RequestMeta
+from ledgerline.auth.models import (
+    AdminRefreshToken,
+    AdminSession,
+    AuthSession,
+    DeniedAccessToken,
+    RefreshToken,
+)
+from ledgerline.config import Settings
+from ledgerline.db.base import new_id
+from ledgerline.db.engine import Database
+from ledgerline.db.rls import TENANT_SLUG_SETTING
+from ledgerline.security.passwords import Passwords, check_password_policy
+from ledgerline.security.permissions import Role
+from ledgerline.security.tokens import (
+    AccessClaims,
+    InvalidToken,
+    issue_access_token,
+    new_refresh_token,
+    refresh_token_tenant,
+    token_digest,
+)
+from ledgerline.tenants.models import Tenant, TenantStatus
+from ledgerline.tenants.service import create_tenant
+from ledgerline.users.models import PlatformAdmin, TenantRole, User
+
+ANONYMOUS = Actor(ActorType.ANONYMOUS, None)
+
+
+class AuthError(Exception):
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail = status, code, detail
+
+
+def invalid_credentials() -> AuthError:
+    return AuthError(401, "invalid_credentials", "The email or password is not right.")
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+async def _open_tenant_session(
+    session: AsyncSession, settings: Settings, user: User, meta: RequestMeta
+) -> TokenPair:
+    family = AuthSession(
+        tenant_id=user.tenant_id,
+        id=new_id(),
+        user_id=user.id,
+        expires_at=_now() + timedelta(days=settings.refresh_token_ttl_days),
+        user_agent=(meta.user_agent or "")[:512] or None,
+        ip=meta.ip,
+    )
+    session.add(family)
+    return await _issue(session, settings, family, user.id, user.tenant_id, user.role)
+
+
+async def _issue(
+    session: AsyncSession,
+    settings: Settings,
+    family: AuthSession | AdminSession,
+    subject: UUID,
+    tenant_id: UUID | None,
+    role: str,
+) -> TokenPair:
+    refresh = new_refresh_token(tenant_id)
+    digest = token_digest(settings, refresh)
+    await session.flush()  # the family row first: its token references it
+    if isinstance(family, AuthSession):
+        session.add(
+            RefreshToken(tenant_id=family.tenant_id, session_id=family.id, token_hash=digest)
+        )
+    else:
+        session.add(AdminRefreshToken(session_id=family.id, token_hash=digest))
+    access = issue_access_token(
+        settings, subject=subject, tenant_id=tenant_id, role=role, session_id=family.id
+    )
+    await session.flush()
+    return TokenPair(access.token, refresh, access.expires_in)
+
+
+async def signup(
+    database: Database,
+    settings: Settings,
+    passwords: Passwords,
+    *,
+    tenant_name: str,
+    slug: str,
+    email: str,
+    password: str,
+    full_name: str,
+    meta: RequestMeta,
+) -> tuple[Tenant, User, TokenPair]:
+    """A new tenant and its first TENANT_OWNER, in one transaction."""
+    check_password_policy(password)
+    password_hash = await passwords.hash(password)
+    tenant_id = new_id()
+    async with database.tenant_transaction(tenant_id) as session:
+        tenant = await create_tenant(session, tenant_id=tenant_id, name=tenant_name, slug=slug)
+        user = User(
+            tenant_id=tenant_id,
+            id=new_id(),
+            email=normalize_email(email),
+            full_name=full_name.strip(),
+            role=TenantRole.TENANT_OWNER,
+            password_hash=password_hash,
+            last_login_at=_now(),
+        )
+        session.add(user)
+        await session.flush()
+        actor = Actor(ActorType.USER, user.id)
+        audit.record(
+            session,
+            tenant_id=tenant_id,
+            actor=actor,
+            action="tenant.signed_up",
+            meta=meta,
+            target_type="tenant",
+            target_id=tenant_id,
+            changes={"name": tenant.name, "slug": tenant.slug, "owner_email": user.email},
+        )
+        tokens = await _open_tenant_session(session, settings, user, meta)
+    return tenant, user, tokens
+
+
+async def resolve_tenant(database: Database, reference: str) -> UUID | None:
+    """A tenant's id from its UUID or slug, read under row-level security."""
+    try:
+        return UUID(reference)
+    except ValueError:
+        pass
+    async with database.runtime_sessions() as session, session.begin():
+        await session.execute(
+            text("SELECT set_config(:name, :slug, true)"),
+            {"name": TENANT_SLUG_SETTING, "slug": reference.strip().lower()},
+        )
+        tenant_id: UUID | None = await session.scalar(select(Tenant.id))
+    return tenant_id
+
+
+async def _register_failure(
+    session: AsyncSession, settings: Settings, account: User | PlatformAdmin
+) -> bool:
+    """Count a failed login; lock the account at the threshold. True when it locked."""
+    account.failed_login_count += 1
+    if account.failed_login_count >= settings.lockout_threshold:
+        account.locked_until = _now() + timedelta(minutes=settings.lockout_minutes)
+        account.failed_login_count = 0
+        return True
+    return False
+
+
+def _locked(account: User | PlatformAdmin) -> bool:
+    return account.locked_until is not None and account.locked_until > _now()
+
+
+async def login_tenant_user(
+    database: Database,
+    settings: Settings,
+    passwords: Passwords,
+    *,
+    tenant_reference: str,
+    email: str,
+    password: str,
+    meta: RequestMeta,
+) -> TokenPair:
+    email = normalize_email(email)
+    tenant_id = await resolve_tenant(database, tenant_reference)
+    if tenant_id is None:
+        await passwords.verify(password, None)
+        raise invalid_credentials()
+    failure: AuthError | None = None
+    async with database.tenant_transaction(tenant_id) as session:
+        status = await session.scalar(select(Tenant.status))
+        user = await session.scalar(select(User).where(User.email == email).with_for_update())
+
+        def record(action: str, actor: Actor = ANONYMOUS, **changes: object) -> None:
+            audit.record(
+                session,
+                tenant_id=tenant_id,
+                actor=actor,
+                action=action,
+                meta=meta,
+                target_type="user",
+                target_id=user.id if user else None,
+                changes={"email": email, **changes},
+            )
+
+        if status is None:  # no such tenant
+            await passwords.verify(password, None)
+            raise invalid_credentials()
+        if user is None or not user.is_active:
+            await passwords.verify(password, None)
+            record("auth.login_failed", reason="unknown_or_inactive")
+            failure = invalid_credentials()
+        elif _locked(user):
+            await passwords.verify(password, None)
+            record("auth.login_failed", reason="locked")
+            failure = invalid_credentials()
+        else:
+            matches, new_hash = await passwords.verify(password, user.password_hash)
+            if not matches:
+                locked_now = await _register_failure(session, settings, user)
+                record("auth.login_failed", reason="bad_password")
+                if locked_now:
+                    record("auth.account_locked", locked_until=user.locked_until.isoformat())  # type: ignore[union-attr]
+                failure = invalid_credentials()
+            elif status == TenantStatus.SUSPENDED:
+                failure = AuthError(403, "tenant_suspended", "This tenant is suspended.")
+            else:
+                user.failed_login_count = 0
+                user.locked_until = None
+                user.last_login_at = _now()
+                if new_hash is not None:
+                    user.password_hash = new_hash
+                record("auth.login", Actor(ActorType.USER, user.id))
+                tokens = await _open_tenant_session(session, settings, user, meta)
+    if failure is not None:
+        raise failure
+    return tokens
+
+
+async def login_admin(
+    database: Database,
+    settings: Settings,
+    passwords: Passwords,
+    *,
+    email: str,
+    password: str,
+    meta: RequestMeta,
+) -> TokenPair:
+    email = normalize_email(email)
+    failure: AuthError | None = None
+    async with database.platform_sessions() as session, session.begin():
+        admin = await session.scalar(
+            select(PlatformAdmin).where(PlatformAdmin.email == email).with_for_update()
+        )
+        if admin is None or not admin.is_active or _locked(admin):
+            await passwords.verify(password, None)
+            failure = invalid_credentials()
+        else:
+            matches, new_hash = await passwords.verify(password, admin.password_hash)
+            if not matches:
+                await _register_failure(session, settings, admin)
+                failure = invalid_credentials()
+            else:
+                admin.failed_login_count = 0
+                admin.locked_until = None
+                admin.last_login_at = _now()
+                if new_hash is not None:
+                    admin.password_hash = new_hash
+                family = AdminSession(
+                    id=new_id(),
+                    admin_id=admin.id,
+                    expires_at=_now() + timedelta(days=settings.refresh_token_ttl_days),
+                    user_agent=(meta.user_agent or "")[:512] or None,
+                    ip=meta.ip,
+                )
+                session.add(family)
+                tokens = await _issue(session, settings, family, admin.id, None, Role.ADMIN)
+    if failure is not None:
+        raise failure
+    return tokens
+
+
+def _invalid_refresh() -> AuthError:
+    return AuthError(401, "invalid_refresh_token", "The refresh token is not valid.")
+
+
+async def refresh(
+    database: Database, settings: Settings, *, refresh_token: str, meta: RequestMeta
+) -> TokenPair:
+    """Spend `refresh_token` for a new pair of the same family.
+
+    The token's row is locked, so of two concurrent refreshes exactly one wins. A token
+    spent within the grace period is refused without harm (tabs racing); a token spent
+    earlier than that means it was stolen or replayed: the whole family is revoked.
+    """
+    try:
+        tenant_id = refresh_token_tenant(refresh_token)
+    except InvalidToken as error:
+        raise _invalid_refresh() from error
+    digest = token_digest(settings, refresh_token)
+    outcome: TokenPair | AuthError
+    if tenant_id is None:
+        async with database.platform_sessions() as session, session.begin():
+            outcome = await _rotate(session, settings, digest, None, meta)
+    else:
+        async with database.tenant_transaction(tenant_id) as session:
+            outcome = await _rotate(session, settings, digest, tenant_id, meta)
+    if isinstance(outcome, AuthError):
+        raise outcome  # after the revocation was committed
+    return outcome
+
+
+async def _rotate(
+    session: AsyncSession,
+    settings: Settings,
+    digest: bytes,
+    tenant_id: UUID | None,
+    meta: RequestMeta,
+) -> TokenPair | AuthError:
+    """The new pair; or, for a replayed token, the error to raise once the family's
+    revocation is committed. Errors that change nothing are raised at once."""
+    token_model: type[RefreshToken] | type[AdminRefreshToken]
+    family_model: type[AuthSession] | type[AdminSession]
+    if tenant_id is None:
+        token_model, family_model = AdminRefreshToken, AdminSession
+    else:
+        token_model, family_model = RefreshToken, AuthSession
+    found = (
+        await session.execute(
+            select(token_model, family_model)
+            .join(family_model, family_model.id == token_model.session_id)
+            .where(token_model.token_hash == digest)
+            .with_for_update()
+        )
+    ).one_or_none()
+    if found is None:
+        raise _invalid_refresh()
+    token = cast(RefreshToken | AdminRefreshToken, found[0])
+    family = cast(AuthSession | AdminSession, found[1])
+    now = _now()
+    if family.revoked_at is not None or family.expires_at <= now:
+        raise _invalid_refresh()
+    if token.spent_at is not None:
+        if now - token.spent_at <= timedelta(seconds=settings.refresh_reuse_grace_seconds):
+            raise AuthError(
+                409,
+                "refresh_token_just_rotated",
+                "This refresh token was just used by another request; use the newer one.",
+            )
+        family.revoked_at, family.revoked_reason = now, "reuse_detected"
+        if isinstance(family, AuthSession):
+            audit.record(
+                session,
+                tenant_id=family.tenant_id,
+                actor=ANONYMOUS,
+                action="auth.refresh_reuse_detected",
+                meta=meta,
+                target_type="auth_session",
+                target_id=family.id,
+            )
+        return AuthError(
+            401, "refresh_token_reused", "This refresh token was already used; sign in again."
+        )
+    token.spent_at = now
+    family.last_used_at = now
+    if isinstance(family, AuthSession):
+        user = await session.get(User, (family.tenant_id, family.user_id))
+        if user is None or not user.is_active:
+            raise _invalid_refresh()
+        return await _issue(session, settings, family, user.id, user.tenant_id, user.role)
+    admin = await session.get(PlatformAdmin, family.admin_id)
+    if admin is None or not admin.is_active:
+        raise _invalid_refresh()
+    return await _issue(session, settings, family, admin.id, None, Role.ADMIN)
+
+
+async def logout(database: Database, claims: AccessClaims, *, everywhere: bool) -> None:
+    """Revoke the caller's refresh family (or all of the user's) and deny this access
+    token until it expires."""
+    now = _now()
+    if claims.tenant_id is None:
+        async with database.platform_sessions() as session, session.begin():
+            families = update(AdminSession).where(AdminSession.revoked_at.is_(None))
+            families = families.where(
+                AdminSession.admin_id == claims.subject
+                if everywhere
+                else AdminSession.id == claims.session_id
+            )
+            await session.execute(families.values(revoked_at=now, revoked_reason="logout"))
+            await _deny(session, claims)
+        return
+    async with database.tenant_transaction(claims.tenant_id) as session:
+        revoke = update(AuthSession).where(AuthSession.revoked_at.is_(None))
+        revoke = revoke.where(
+            AuthSession.user_id == claims.subject
+            if everywhere
+            else AuthSession.id == claims.session_id
+        )
+        await session.execute(revoke.values(revoked_at=now, revoked_reason="logout"))
+        await _deny(session, claims)
+
+
+async def _deny(session: AsyncSession, claims: AccessClaims) -> None:
+    await session.execute(delete(DeniedAccessToken).where(DeniedAccessToken.expires_at < _now()))
+    session.add(DeniedAccessToken(jti=claims.jti, expires_at=claims.expires_at))
+
+
+async def revoke_user_sessions(
+    session: AsyncSession, *, user_id: UUID, reason: str, keep: UUID | None = None
+) -> None:
+    """Revoke every live refresh family of a user (but `keep`), in the caller's transaction."""
+    statement = update(AuthSession).where(
+        AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None)
+    )
+    if keep is not None:
+        statement = statement.where(AuthSession.id != keep)
+    await session.execute(statement.values(revoked_at=_now(), revoked_reason=reason))

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ledgerline.tenants.models import TenantStatus
+
+
+class TenantOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: UUID
+    slug: str
+    name: str
+    status: TenantStatus
+    plan: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class TenantCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    slug: str = Field(min_length=1, max_length=63)
+    plan: str = Field(default="standard", min_length=1, max_length=32)
+
+
+class TenantUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    status: TenantStatus | None = None
+    plan: str | None = Field(default=None, min_length=1, max_length=32)

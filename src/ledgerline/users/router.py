@@ -1,0 +1,173 @@
+"""One's own account, and the tenant owner's management of users."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlalchemy import or_, select
+
+from ledgerline.audit.models import ActorType
+from ledgerline.auth.deps import TenantRequest, tenant_request
+from ledgerline.deps import PasswordsDep
+from ledgerline.errors import Problem
+from ledgerline.etags import require_if_match, set_etag
+from ledgerline.pagination import Page, PageRequest, keyset_page, page_request
+from ledgerline.security.passwords import WeakPassword
+from ledgerline.security.permissions import Permission
+from ledgerline.users import service
+from ledgerline.users.models import TenantRole, User
+from ledgerline.users.schemas import (
+    PasswordChange,
+    ProfileUpdate,
+    UserCreate,
+    UserOut,
+    UserUpdate,
+)
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+Profile = Annotated[TenantRequest, tenant_request(Permission.PROFILE)]
+ReadUsers = Annotated[TenantRequest, tenant_request(Permission.USERS_READ)]
+ManageUsers = Annotated[TenantRequest, tenant_request(Permission.USERS_MANAGE)]
+
+
+def _problem(error: service.UserError | WeakPassword) -> Problem:
+    if isinstance(error, WeakPassword):
+        return Problem(422, "weak_password", str(error))
+    return Problem(error.status, error.code, error.detail)
+
+
+async def _me(context: TenantRequest, *, for_update: bool = False) -> User:
+    if context.principal.kind is not ActorType.USER:
+        raise Problem(403, "not_a_tenant_user", "Only a tenant user has a profile here.")
+    try:
+        return await service.get_user(context.session, context.principal.id, for_update=for_update)
+    except service.UserError as error:
+        raise _problem(error) from error
+
+
+async def _user(context: TenantRequest, user_id: UUID, *, for_update: bool = False) -> User:
+    try:
+        return await service.get_user(context.session, user_id, for_update=for_update)
+    except service.UserError as error:
+        raise _problem(error) from error
+
+
+def _out(user: User, response: Response) -> UserOut:
+    set_etag(response, user.version)
+    return UserOut.model_validate(user)
+
+
+@router.get("/me", operation_id="get_me")
+async def get_me(context: Profile, response: Response) -> UserOut:
+    return _out(await _me(context), response)
+
+
+@router.patch("/me", operation_id="update_me")
+async def update_me(
+    body: ProfileUpdate, context: Profile, request: Request, response: Response
+) -> UserOut:
+    user = await _me(context, for_update=True)
+    require_if_match(request, user.version)
+    await service.update_user(context.session, context.audit_context, user, body.model_dump())
+    return _out(user, response)
+
+
+@router.post("/me/password", operation_id="change_my_password", status_code=204)
+async def change_my_password(
+    body: PasswordChange, context: Profile, passwords: PasswordsDep
+) -> Response:
+    """Needs the current password; signs the user out everywhere else."""
+    user = await _me(context, for_update=True)
+    try:
+        await service.change_password(
+            context.session,
+            context.audit_context,
+            passwords,
+            user,
+            current_password=body.current_password,
+            new_password=body.new_password,
+            keep_session=context.principal.session_id,
+        )
+    except (service.UserError, WeakPassword) as error:
+        raise _problem(error) from error
+    return Response(status_code=204)
+
+
+@router.post("", operation_id="create_user", status_code=201)
+async def create_user(
+    body: UserCreate, context: ManageUsers, passwords: PasswordsDep, response: Response
+) -> UserOut:
+    try:
+        user = await service.create_user(
+            context.session,
+            context.audit_context,
+            passwords,
+            email=body.email,
+            full_name=body.full_name,
+            role=body.role,
+            password=body.password,
+        )
+    except (service.UserError, WeakPassword) as error:
+        raise _problem(error) from error
+    return _out(user, response)
+
+
+@router.get("", operation_id="list_users")
+async def list_users(
+    context: ReadUsers,
+    page: Annotated[PageRequest, Depends(page_request)],
+    role: TenantRole | None = None,
+    is_active: bool | None = None,
+    q: Annotated[str | None, Query(max_length=200, description="in email or name")] = None,
+) -> Page[UserOut]:
+    statement = select(User)
+    if role is not None:
+        statement = statement.where(User.role == role)
+    if is_active is not None:
+        statement = statement.where(User.is_active == is_active)
+    if q:
+        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        statement = statement.where(or_(User.email.ilike(pattern), User.full_name.ilike(pattern)))
+    rows, next_cursor = await keyset_page(context.session, statement, User.id, page)
+    return Page(items=[UserOut.model_validate(u) for u in rows], next_cursor=next_cursor)
+
+
+@router.get("/{user_id}", operation_id="get_user")
+async def get_user(user_id: UUID, context: ReadUsers, response: Response) -> UserOut:
+    return _out(await _user(context, user_id), response)
+
+
+@router.patch("/{user_id}", operation_id="update_user")
+async def update_user(
+    user_id: UUID, body: UserUpdate, context: ManageUsers, request: Request, response: Response
+) -> UserOut:
+    user = await _user(context, user_id, for_update=True)
+    require_if_match(request, user.version)
+    try:
+        await service.update_user(
+            context.session, context.audit_context, user, body.model_dump(exclude_unset=True)
+        )
+    except service.UserError as error:
+        raise _problem(error) from error
+    return _out(user, response)
+
+
+@router.delete("/{user_id}", operation_id="deactivate_user", status_code=204)
+async def deactivate_user(user_id: UUID, context: ManageUsers) -> Response:
+    """Deactivates (users are never deleted: the audit trail points at them)."""
+    user = await _user(context, user_id, for_update=True)
+    try:
+        await service.deactivate_user(context.session, context.audit_context, user)
+    except service.UserError as error:
+        raise _problem(error) from error
+    return Response(status_code=204)
+
+
+@router.post("/{user_id}/unlock", operation_id="unlock_user", status_code=204)
+async def unlock_user(user_id: UUID, context: ManageUsers) -> Response:
+    user = await _user(context, user_id, for_update=True)
+    await service.unlock_user(context.session, context.audit_context, user)
+    return Response(status_code=204)

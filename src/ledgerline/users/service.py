@@ -1,0 +1,157 @@
+"""Tenant users: create, change, deactivate, unlock; one's own profile and password."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledgerline.audit.service import AuditContext, diff
+from ledgerline.auth.service import normalize_email, revoke_user_sessions
+from ledgerline.security.passwords import Passwords, check_password_policy
+from ledgerline.users.models import TenantRole, User
+
+
+class UserError(Exception):
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail = status, code, detail
+
+
+def _snapshot(user: User) -> dict[str, Any]:
+    return {"full_name": user.full_name, "role": user.role, "is_active": user.is_active}
+
+
+async def get_user(session: AsyncSession, user_id: UUID, *, for_update: bool = False) -> User:
+    statement = select(User).where(User.id == user_id)
+    if for_update:
+        statement = statement.with_for_update()
+    user = await session.scalar(statement)
+    if user is None:
+        raise UserError(404, "user_not_found", "No such user.")
+    return user
+
+
+async def create_user(
+    session: AsyncSession,
+    audit: AuditContext,
+    passwords: Passwords,
+    *,
+    email: str,
+    full_name: str,
+    role: TenantRole,
+    password: str,
+) -> User:
+    check_password_policy(password)
+    user = User(
+        tenant_id=audit.tenant_id,
+        email=normalize_email(email),
+        full_name=full_name.strip(),
+        role=role,
+        password_hash=await passwords.hash(password),
+    )
+    session.add(user)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as error:
+        raise UserError(409, "email_taken", "A user with this email exists.") from error
+    audit.record(
+        session,
+        "user.created",
+        target_type="user",
+        target_id=user.id,
+        changes={"email": user.email, **_snapshot(user)},
+    )
+    return user
+
+
+async def _other_active_owners(session: AsyncSession, user_id: UUID) -> int:
+    count = await session.scalar(
+        select(func.count())
+        .select_from(User)
+        .where(User.role == TenantRole.TENANT_OWNER, User.is_active, User.id != user_id)
+    )
+    return count or 0
+
+
+async def _keep_an_owner(session: AsyncSession, user: User, after: dict[str, Any]) -> None:
+    """Refuse a change that would leave the tenant without an active owner."""
+    stays_owner = after.get("role", user.role) == TenantRole.TENANT_OWNER and after.get(
+        "is_active", user.is_active
+    )
+    if user.role == TenantRole.TENANT_OWNER and user.is_active and not stays_owner:
+        # Lock the owners so two concurrent demotions cannot both pass the count.
+        await session.execute(
+            select(User.id).where(User.role == TenantRole.TENANT_OWNER).with_for_update()
+        )
+        if await _other_active_owners(session, user.id) == 0:
+            raise UserError(409, "last_owner", "A tenant keeps at least one active owner.")
+
+
+async def update_user(
+    session: AsyncSession, audit: AuditContext, user: User, changes: dict[str, Any]
+) -> User:
+    await _keep_an_owner(session, user, changes)
+    before = _snapshot(user)
+    for field, value in changes.items():
+        setattr(user, field, value)
+    if changes.get("is_active") is False:
+        await revoke_user_sessions(session, user_id=user.id, reason="deactivated")
+    await session.flush()
+    audit.record(
+        session,
+        "user.updated",
+        target_type="user",
+        target_id=user.id,
+        changes=diff(before, _snapshot(user)),
+    )
+    return user
+
+
+async def deactivate_user(session: AsyncSession, audit: AuditContext, user: User) -> None:
+    if user.is_active:
+        await update_user(session, audit, user, {"is_active": False})
+
+
+async def unlock_user(session: AsyncSession, audit: AuditContext, user: User) -> None:
+    before = {"locked_until": user.locked_until, "failed_login_count": user.failed_login_count}
+    user.locked_until = None
+    user.failed_login_count = 0
+    audit.record(
+        session,
+        "user.unlocked",
+        target_type="user",
+        target_id=user.id,
+        changes={
+            "locked_until": {"before": str(before["locked_until"]), "after": None},
+            "failed_login_count": {"before": before["failed_login_count"], "after": 0},
+        },
+    )
+
+
+async def change_password(
+    session: AsyncSession,
+    audit: AuditContext,
+    passwords: Passwords,
+    user: User,
+    *,
+    current_password: str,
+    new_password: str,
+    keep_session: UUID,
+) -> None:
+    """Needs the current password; revokes the user's other sessions."""
+    matches, _ = await passwords.verify(current_password, user.password_hash)
+    if not matches:
+        raise UserError(403, "current_password_wrong", "The current password is not right.")
+    check_password_policy(new_password)
+    user.password_hash = await passwords.hash(new_password)
+    await revoke_user_sessions(
+        session, user_id=user.id, reason="password_changed", keep=keep_session
+    )
+    audit.record(
+        session, "user.password_changed", target_type="user", target_id=user.id, changes=None
+    )

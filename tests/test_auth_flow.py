@@ -1,0 +1,97 @@
+"""Sign-up, login and the profile, through HTTP."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from ledgerline.config import Settings
+from tests.identity import API, PASSWORD, bearer, create_admin, login, problem_code, signup
+
+
+async def test_signup_then_login_then_me(client: httpx.AsyncClient) -> None:
+    owner = await signup(client, "acme", "Olive@Acme.example.com")
+    me = await client.get(f"{API}/users/me", headers=owner.headers)
+    assert me.status_code == 200, me.text
+    assert me.json()["email"] == "olive@acme.example.com"
+    assert me.json()["role"] == "TENANT_OWNER"
+    assert me.headers["etag"] == '"1"'
+
+    for tenant in (owner.tenant_id, "acme", "ACME"):
+        again = await login(client, tenant, "olive@acme.example.com")
+        assert again.status_code == 200, again.text
+        assert set(again.json()) == {"access_token", "refresh_token", "token_type", "expires_in"}
+        assert again.json()["token_type"] == "bearer"
+        assert (
+            await client.get(
+                f"{API}/users/me", headers=bearer(again.json()["access_token"], owner.tenant_id)
+            )
+        ).status_code == 200
+
+
+async def test_a_taken_slug_is_409(client: httpx.AsyncClient) -> None:
+    await signup(client, "taken")
+    response = await client.post(
+        f"{API}/auth/signup",
+        json={
+            "tenant": {"name": "Other", "slug": "taken"},
+            "owner": {"email": "x@other.example.com", "password": PASSWORD, "full_name": "X"},
+        },
+    )
+    assert response.status_code == 409
+    assert problem_code(response) == "slug_taken"
+
+
+@pytest.mark.parametrize(
+    ("password", "code"),
+    [
+        ("short", "weak_password"),
+        ("password1234", "weak_password"),
+        ("aaaaaaaaaaaaaaa", "weak_password"),
+    ],
+)
+async def test_weak_passwords_are_refused(
+    client: httpx.AsyncClient, password: str, code: str
+) -> None:
+    response = await client.post(
+        f"{API}/auth/signup",
+        json={
+            "tenant": {"name": "Weak", "slug": "weak"},
+            "owner": {"email": "w@weak.example.com", "password": password, "full_name": "W"},
+        },
+    )
+    assert response.status_code == 422
+    assert problem_code(response) == code
+
+
+async def test_unknown_email_and_wrong_password_answer_alike(client: httpx.AsyncClient) -> None:
+    owner = await signup(client, "alike")
+    wrong = await login(client, owner.tenant_id, owner.email, "not the right passphrase")
+    unknown = await login(client, owner.tenant_id, "nobody@alike.example.com")
+    unknown_tenant = await login(client, "no-such-tenant", owner.email)
+    for response in (wrong, unknown, unknown_tenant):
+        assert response.status_code == 401
+        assert response.json() == wrong.json()
+        assert response.headers["www-authenticate"] == "Bearer"
+
+
+async def test_the_oauth2_password_form_logs_in(client: httpx.AsyncClient) -> None:
+    owner = await signup(client, "formco")
+    response = await client.post(
+        f"{API}/auth/login",
+        data={"username": owner.email, "password": PASSWORD, "client_id": "formco"},
+    )
+    assert response.status_code == 200, response.text
+
+
+async def test_a_platform_admin_logs_in_without_a_tenant(
+    client: httpx.AsyncClient, app: FastAPI, settings: Settings
+) -> None:
+    await create_admin(settings, app.state.passwords, "ada@platform.example.com")
+    response = await login(client, None, "ada@platform.example.com")
+    assert response.status_code == 200, response.text
+    assert response.json()["refresh_token"].startswith("lla_")
+    assert (
+        await login(client, None, "ada@platform.example.com", "wrong password here")
+    ).status_code == 401
