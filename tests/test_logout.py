@@ -1,0 +1,47 @@
+"""Sign-out really revokes: the access token is denied, the refresh family is dead."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.identity import API, bearer, login, problem_code, signup
+
+
+async def test_logout_denies_the_access_token_and_kills_the_refresh_token(
+    client: httpx.AsyncClient,
+) -> None:
+    owner = await signup(client, "bye")
+    other = (await login(client, owner.tenant_id, owner.email)).json()
+    assert (await client.post(f"{API}/auth/logout", headers=owner.headers)).status_code == 204
+
+    me = await client.get(f"{API}/users/me", headers=owner.headers)
+    assert me.status_code == 401
+    assert problem_code(me) == "invalid_token"
+    refreshed = await client.post(
+        f"{API}/auth/refresh", json={"refresh_token": owner.refresh_token}
+    )
+    assert refreshed.status_code == 401
+    # The other login is a different family: still alive.
+    assert (
+        await client.get(f"{API}/users/me", headers=bearer(other["access_token"], owner.tenant_id))
+    ).status_code == 200
+
+
+async def test_logout_all_ends_every_login_of_the_user(client: httpx.AsyncClient) -> None:
+    owner = await signup(client, "byeall")
+    other = (await login(client, owner.tenant_id, owner.email)).json()
+    assert (await client.post(f"{API}/auth/logout-all", headers=owner.headers)).status_code == 204
+    for access, refresh in (
+        (owner.access_token, owner.refresh_token),
+        (other["access_token"], other["refresh_token"]),
+    ):
+        me = await client.get(f"{API}/users/me", headers=bearer(access, owner.tenant_id))
+        assert me.status_code == 401
+        again = await client.post(f"{API}/auth/refresh", json={"refresh_token": refresh})
+        assert again.status_code == 401
+
+
+async def test_logout_needs_a_valid_access_token(client: httpx.AsyncClient) -> None:
+    assert (await client.post(f"{API}/auth/logout")).status_code == 401
+    response = await client.post(f"{API}/auth/logout", headers={"Authorization": "Bearer x.y.z"})
+    assert response.status_code == 401
