@@ -48,6 +48,7 @@ async def test_alg_none_is_refused(client: httpx.AsyncClient, owner: Account) ->
     assert await me(client, token, owner) == 401
 
 
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 async def test_another_algorithm_is_refused(
     client: httpx.AsyncClient, owner: Account, settings: Settings
 ) -> None:
