@@ -95,3 +95,24 @@ async def test_a_platform_admin_logs_in_without_a_tenant(
     assert (
         await login(client, None, "ada@platform.example.com", "wrong password here")
     ).status_code == 401
+
+
+async def test_an_unknown_email_still_verifies_a_hash(
+    client: httpx.AsyncClient, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """So that it takes as long as a wrong password: one argon2 verification each."""
+    owner = await signup(client, "timing")
+    passwords = app.state.passwords
+    verified: list[str | None] = []
+    real_verify = passwords.verify
+
+    async def counting_verify(password: str, password_hash: str | None) -> tuple[bool, str | None]:
+        verified.append(password_hash)
+        return await real_verify(password, password_hash)
+
+    monkeypatch.setattr(passwords, "verify", counting_verify)
+    await login(client, owner.tenant_id, "nobody@timing.example.com")
+    await login(client, "no-such-tenant", owner.email)
+    await login(client, owner.tenant_id, owner.email, "a wrong passphrase here")
+    assert len(verified) == 3
+    assert verified[:2] == [None, None]  # the dummy hash

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import httpx
+from uuid import UUID
 
+import httpx
+import jwt
+
+from ledgerline.config import Settings
+from tests.dbtools import owner_sql
 from tests.identity import API, bearer, login, problem_code, signup
 
 
@@ -45,3 +50,21 @@ async def test_logout_needs_a_valid_access_token(client: httpx.AsyncClient) -> N
     assert (await client.post(f"{API}/auth/logout")).status_code == 401
     response = await client.post(f"{API}/auth/logout", headers={"Authorization": "Bearer x.y.z"})
     assert response.status_code == 401
+
+
+async def test_a_denied_access_token_is_refused_even_while_its_family_lives(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    owner = await signup(client, "denyco")
+    claims = jwt.decode(owner.access_token, options={"verify_signature": False})
+    await owner_sql(
+        settings,
+        owner.tenant_id,
+        "INSERT INTO denied_access_tokens (jti, expires_at) VALUES ($1, now() + interval '1 h')",
+        UUID(claims["jti"]),
+    )
+    assert (await client.get(f"{API}/users/me", headers=owner.headers)).status_code == 401
+    fresh = (await login(client, owner.tenant_id, owner.email)).json()
+    assert (
+        await client.get(f"{API}/users/me", headers=bearer(fresh["access_token"], owner.tenant_id))
+    ).status_code == 200
