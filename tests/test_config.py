@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -25,3 +27,11 @@ def test_production_accepts_a_long_random_secret_key() -> None:
 
 def test_development_tolerates_the_example_secret_key() -> None:
     assert Settings(_env_file=None, secret_key=EXAMPLE_SECRET_KEY)  # type: ignore[call-arg]
+
+
+def test_every_setting_is_documented_in_env_example() -> None:
+    documented = (Path(__file__).resolve().parents[1] / ".env.example").read_text()
+    missing = [
+        name.upper() for name in Settings.model_fields if f"{name.upper()}=" not in documented
+    ]
+    assert missing == []

@@ -34,6 +34,8 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.passwords = Passwords(settings)
             yield
         finally:
+            if hasattr(app.state, "passwords"):
+                app.state.passwords.close()
             await database.dispose()
 
     app = FastAPI(

@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     password_argon2_memory_kib: Annotated[int, Field(ge=8)] = 19456
     password_argon2_time_cost: Annotated[int, Field(ge=1)] = 2
     password_argon2_parallelism: Annotated[int, Field(ge=1)] = 1
+    # Threads that hash passwords; 0: one per core but one, so the event loop keeps one.
+    password_hash_workers: Annotated[int, Field(ge=0, le=64)] = 0
 
     @model_validator(mode="after")
     def _refuse_example_secret_in_production(self) -> Settings:

@@ -7,7 +7,11 @@ for an unknown email costs what a login with a wrong password costs.
 from __future__ import annotations
 
 import asyncio
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
+from typing import Any, TypeVar
 
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
@@ -15,6 +19,7 @@ from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from ledgerline.config import Settings
 
+T = TypeVar("T")
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024
 
@@ -52,9 +57,19 @@ class Passwords:
             )
         )
         self._dummy_hash = self._hasher.hash("ledgerline dummy password")
+        # Hashes run here, off the event loop, at most one thread per core but one: a
+        # burst of logins queues for the hashing threads instead of starving the loop.
+        workers = settings.password_hash_workers or max(1, (os.cpu_count() or 2) - 1)
+        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="password-hash")
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def _run(self, function: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
 
     async def hash(self, password: str) -> str:
-        return await asyncio.to_thread(self._hasher.hash, password)
+        return await self._run(self._hasher.hash, password)
 
     async def verify(self, password: str, password_hash: str | None) -> tuple[bool, str | None]:
         """(matches, new hash when the stored one used older parameters).
