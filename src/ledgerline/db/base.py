@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import DateTime, ForeignKey, MetaData, func
@@ -29,8 +30,16 @@ class Base(DeclarativeBase):
 
 
 class TimestampMixin:
+    """created_at and updated_at, set by the database (the transaction's time).
+
+    Mappers using it set `eager_defaults`: an UPDATE then returns the new updated_at
+    (RETURNING) instead of expiring it, which async code could not lazy-load.
+    """
+
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+    __mapper_args__: Any = {"eager_defaults": True}  # noqa: RUF012 - SQLAlchemy's API
 
 
 class TenantScoped:

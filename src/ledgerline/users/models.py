@@ -40,7 +40,7 @@ class User(LoginTracking, TenantScoped, TimestampMixin, Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     version: Mapped[int] = mapped_column(default=1)
 
-    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+    __mapper_args__ = {"version_id_col": version, "eager_defaults": True}  # noqa: RUF012
 
 
 class PlatformAdmin(LoginTracking, TimestampMixin, Base):
