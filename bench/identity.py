@@ -90,6 +90,8 @@ async def run() -> dict[str, float]:
                 "--port",
                 str(port),
                 "--no-access-log",
+                "--log-level",
+                "warning",
             ],
             env=environment,
         )
