@@ -5,8 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 from fastapi import FastAPI
+from pwdlib.hashers.argon2 import Argon2Hasher
 
 from ledgerline.config import Settings
+from tests.dbtools import owner_sql
 from tests.identity import API, PASSWORD, bearer, create_admin, login, problem_code, signup
 
 
@@ -116,3 +118,28 @@ async def test_an_unknown_email_still_verifies_a_hash(
     await login(client, owner.tenant_id, owner.email, "a wrong passphrase here")
     assert len(verified) == 3
     assert verified[:2] == [None, None]  # the dummy hash
+
+
+async def test_a_hash_made_with_older_parameters_is_upgraded_at_login(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    owner = await signup(client, "rehash")
+    older = Argon2Hasher(time_cost=1, memory_cost=16, parallelism=1).hash(PASSWORD)
+    await owner_sql(settings, owner.tenant_id, "UPDATE users SET password_hash = $1", older)
+    assert (await login(client, owner.tenant_id, owner.email)).status_code == 200
+    rows = await owner_sql(settings, owner.tenant_id, "SELECT password_hash FROM users")
+    upgraded = rows[0]["password_hash"]
+    assert upgraded != older
+    assert f"m={settings.password_argon2_memory_kib}," in upgraded
+    assert (await login(client, owner.tenant_id, owner.email)).status_code == 200
+
+
+async def test_a_password_over_1024_characters_is_refused(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        f"{API}/auth/signup",
+        json={
+            "tenant": {"name": "Long", "slug": "long"},
+            "owner": {"email": "l@long.example.com", "password": "x1" * 513, "full_name": "L"},
+        },
+    )
+    assert response.status_code == 422

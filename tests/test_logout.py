@@ -9,7 +9,17 @@ import jwt
 
 from ledgerline.config import Settings
 from tests.dbtools import owner_sql
-from tests.identity import API, bearer, login, problem_code, signup
+from tests.identity import API, Account, audit_events, bearer, login, problem_code, signup
+
+
+def owner_account(owner: Account, tokens: dict[str, str]) -> Account:
+    return Account(
+        owner.tenant_id,
+        owner.user_id,
+        owner.email,
+        tokens["access_token"],
+        tokens["refresh_token"],
+    )
 
 
 async def test_logout_denies_the_access_token_and_kills_the_refresh_token(
@@ -68,3 +78,19 @@ async def test_a_denied_access_token_is_refused_even_while_its_family_lives(
     assert (
         await client.get(f"{API}/users/me", headers=bearer(fresh["access_token"], owner.tenant_id))
     ).status_code == 200
+
+
+async def test_sign_outs_are_in_the_audit_trail(client: httpx.AsyncClient) -> None:
+    owner = await signup(client, "byeaudit")
+    second = (await login(client, owner.tenant_id, owner.email)).json()
+    third = (await login(client, owner.tenant_id, owner.email)).json()
+    await client.post(f"{API}/auth/logout", headers=bearer(second["access_token"], owner.tenant_id))
+    await client.post(
+        f"{API}/auth/logout-all", headers=bearer(third["access_token"], owner.tenant_id)
+    )
+    fresh = (await login(client, owner.tenant_id, owner.email)).json()
+    events = await audit_events(client, owner_account(owner, fresh))
+    sign_outs = [e for e in events if e["action"].startswith("auth.logout")]
+    assert [e["action"] for e in sign_outs] == ["auth.logout_all", "auth.logout"]
+    assert len(sign_outs[0]["changes"]["revoked_sessions"]) == 2  # signup's and third's
+    assert len(sign_outs[1]["changes"]["revoked_sessions"]) == 1

@@ -389,7 +389,9 @@ async def _rotate(
     return await _issue(session, settings, family, admin.id, None, Role.ADMIN)
 
 
-async def logout(database: Database, claims: AccessClaims, *, everywhere: bool) -> None:
+async def logout(
+    database: Database, claims: AccessClaims, *, everywhere: bool, meta: RequestMeta
+) -> None:
     """Revoke the caller's refresh family (or all of the user's) and deny this access
     token until it expires."""
     now = _now()
@@ -411,8 +413,20 @@ async def logout(database: Database, claims: AccessClaims, *, everywhere: bool) 
             if everywhere
             else AuthSession.id == claims.session_id
         )
-        await session.execute(revoke.values(revoked_at=now, revoked_reason="logout"))
+        revoked = await session.scalars(
+            revoke.values(revoked_at=now, revoked_reason="logout").returning(AuthSession.id)
+        )
         await _deny(session, claims)
+        audit.record(
+            session,
+            tenant_id=claims.tenant_id,
+            actor=Actor(ActorType.USER, claims.subject),
+            action="auth.logout_all" if everywhere else "auth.logout",
+            meta=meta,
+            target_type="user",
+            target_id=claims.subject,
+            changes={"revoked_sessions": [str(family) for family in revoked]},
+        )
 
 
 async def _deny(session: AsyncSession, claims: AccessClaims) -> None:
