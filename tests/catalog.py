@@ -15,9 +15,15 @@ GLOBAL_TABLES = {
     "admin_sessions": "platform operators' refresh families; platform role only",
     "admin_refresh_tokens": "platform operators' refresh tokens; platform role only",
     "denied_access_tokens": "signed-out access token ids and expiry; no tenant data",
+    "platform_audit_events": "platform operators' own events; platform role only",
 }
 RLS_KEY_COLUMN = {"tenants": "id"}
-RUNTIME_FORBIDDEN_TABLES = {"platform_admins", "admin_sessions", "admin_refresh_tokens"}
+RUNTIME_FORBIDDEN_TABLES = {
+    "platform_admins",
+    "admin_sessions",
+    "admin_refresh_tokens",
+    "platform_audit_events",
+}
 
 # The only policies besides the tenant policy: (table, name) -> (command, USING).
 EXTRA_POLICIES = {

@@ -6,8 +6,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from pwdlib.hashers.argon2 import Argon2Hasher
+from sqlalchemy import select
 
+from ledgerline.audit.models import PlatformAuditEvent
 from ledgerline.config import Settings
+from ledgerline.db.engine import Database
 from tests.dbtools import owner_sql
 from tests.identity import API, PASSWORD, bearer, create_admin, login, problem_code, signup
 
@@ -143,3 +146,17 @@ async def test_a_password_over_1024_characters_is_refused(client: httpx.AsyncCli
         },
     )
     assert response.status_code == 422
+
+
+async def test_admin_logins_and_failures_are_in_the_platform_trail(
+    client: httpx.AsyncClient, app: FastAPI, settings: Settings, database: Database
+) -> None:
+    await create_admin(settings, app.state.passwords, "ada@platform.example.com")
+    await login(client, None, "ada@platform.example.com", "wrong password here")
+    tokens = (await login(client, None, "ada@platform.example.com")).json()
+    await client.post(f"{API}/auth/logout", headers=bearer(tokens["access_token"]))
+    async with database.platform_sessions() as session:
+        actions = list(
+            await session.scalars(select(PlatformAuditEvent.action).order_by(PlatformAuditEvent.id))
+        )
+    assert actions == ["auth.login_failed", "auth.login", "auth.logout"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
 from ledgerline.config import Settings
@@ -80,3 +82,28 @@ async def test_the_owner_unlocks_a_locked_user(
     assert (
         await login(client, owner.tenant_id, "ann@unlockco.example.com", right)
     ).status_code == 200
+
+
+async def test_a_strangers_failed_login_does_not_change_the_users_etag(
+    client: httpx.AsyncClient,
+) -> None:
+    owner = await signup(client, "etagco")
+    before = (await client.get(f"{API}/users/{owner.user_id}", headers=owner.headers)).headers
+    await login(client, owner.tenant_id, owner.email, WRONG)
+    after = (await client.get(f"{API}/users/{owner.user_id}", headers=owner.headers)).headers
+    assert after["etag"] == before["etag"]
+
+
+async def test_concurrent_guesses_cannot_pass_the_threshold(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    owner = await signup(client, "burst")
+    guesses = [login(client, owner.tenant_id, owner.email, f"{WRONG} {n}") for n in range(12)]
+    await asyncio.gather(*guesses)
+    checked = await owner_sql(
+        settings,
+        owner.tenant_id,
+        "SELECT count(*) AS n FROM audit_events WHERE changes->>'reason' = 'bad_password'",
+    )
+    assert checked[0]["n"] == settings.lockout_threshold
+    assert (await login(client, owner.tenant_id, owner.email)).status_code == 401  # locked

@@ -94,3 +94,17 @@ async def test_sign_outs_are_in_the_audit_trail(client: httpx.AsyncClient) -> No
     assert [e["action"] for e in sign_outs] == ["auth.logout_all", "auth.logout"]
     assert len(sign_outs[0]["changes"]["revoked_sessions"]) == 2  # signup's and third's
     assert len(sign_outs[1]["changes"]["revoked_sessions"]) == 1
+
+
+async def test_a_revoked_token_cannot_sign_anyone_out(client: httpx.AsyncClient) -> None:
+    """A stolen token whose session was revoked must not end the victim's other logins."""
+    owner = await signup(client, "stolen")
+    victim = (await login(client, owner.tenant_id, owner.email)).json()
+    assert (await client.post(f"{API}/auth/logout", headers=owner.headers)).status_code == 204
+    for path in ("logout", "logout-all"):
+        again = await client.post(f"{API}/auth/{path}", headers=owner.headers)
+        assert again.status_code == 401, path
+    alive = await client.get(
+        f"{API}/users/me", headers=bearer(victim["access_token"], owner.tenant_id)
+    )
+    assert alive.status_code == 200

@@ -120,3 +120,26 @@ async def test_the_refresh_token_is_stored_only_as_a_keyed_hash(
     stored = bytes(rows[0]["token_hash"])
     assert len(stored) == 32
     assert owner.refresh_token.encode() not in stored
+
+
+async def test_an_older_token_is_no_race_even_within_the_grace_period(
+    client: httpx.AsyncClient,
+) -> None:
+    """Only the token just replaced gets the grace; one two rotations back is a replay."""
+    owner = await signup(client, "chain")
+    second = (await refresh(client, owner.refresh_token)).json()
+    third = (await refresh(client, second["refresh_token"])).json()
+    replay = await refresh(client, owner.refresh_token)
+    assert replay.status_code == 401
+    assert problem_code(replay) == "refresh_token_reused"
+    assert (await refresh(client, third["refresh_token"])).status_code == 401
+
+
+async def test_a_suspended_tenant_cannot_refresh(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    owner = await signup(client, "frozen")
+    await owner_sql(settings, owner.tenant_id, "UPDATE tenants SET status = 'suspended'")
+    response = await refresh(client, owner.refresh_token)
+    assert response.status_code == 403
+    assert problem_code(response) == "tenant_suspended"

@@ -11,7 +11,7 @@ from sqlalchemy import CheckConstraint, Index, String, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ledgerline.db.base import Base, TenantScoped
+from ledgerline.db.base import Base, TenantScoped, new_id
 
 
 class ActorType(StrEnum):
@@ -21,7 +21,19 @@ class ActorType(StrEnum):
     ANONYMOUS = "anonymous"
 
 
-class AuditEvent(TenantScoped, Base):
+class AuditColumns:
+    occurred_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    actor_id: Mapped[UUID | None]
+    action: Mapped[str] = mapped_column(String(64))
+    target_type: Mapped[str | None] = mapped_column(String(32))
+    target_id: Mapped[UUID | None]
+    changes: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditEvent(AuditColumns, TenantScoped, Base):
     __tablename__ = "audit_events"
     __table_args__ = (
         CheckConstraint(
@@ -32,13 +44,16 @@ class AuditEvent(TenantScoped, Base):
         Index(None, "tenant_id", "target_type", "target_id"),
     )
 
-    occurred_at: Mapped[datetime] = mapped_column(server_default=func.now())
     actor_type: Mapped[ActorType] = mapped_column(String(16))
-    actor_id: Mapped[UUID | None]
-    action: Mapped[str] = mapped_column(String(64))
-    target_type: Mapped[str | None] = mapped_column(String(32))
-    target_id: Mapped[UUID | None]
-    changes: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    request_id: Mapped[str | None] = mapped_column(String(128))
-    ip: Mapped[str | None] = mapped_column(String(64))
-    user_agent: Mapped[str | None] = mapped_column(Text)
+
+
+class PlatformAuditEvent(AuditColumns, Base):
+    """What platform ADMINs do outside any tenant (logins, lockouts, sign-outs).
+
+    Their actions inside a tenant go to that tenant's `audit_events`.
+    """
+
+    __tablename__ = "platform_audit_events"
+    __table_args__ = (Index(None, "occurred_at"), Index(None, "actor_id"))
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ledgerline.audit.models import ActorType, AuditEvent
+from ledgerline.audit.models import ActorType, AuditEvent, PlatformAuditEvent
 
 # Never written to the trail, whatever a caller passes in `changes`.
 _SECRET_FIELDS = frozenset({"password", "password_hash", "token", "token_hash", "secret"})
@@ -41,6 +41,25 @@ def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _common(
+    *,
+    action: str,
+    meta: RequestMeta,
+    target_type: str | None,
+    target_id: UUID | None,
+    changes: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    return {
+        "action": action,
+        "target_type": target_type,
+        "target_id": target_id,
+        "changes": _scrub(changes) if changes else None,
+        "request_id": meta.request_id,
+        "ip": meta.ip,
+        "user_agent": meta.user_agent[:512] if meta.user_agent else None,
+    }
+
+
 def record(
     session: AsyncSession,
     *,
@@ -52,20 +71,27 @@ def record(
     target_id: UUID | None = None,
     changes: Mapping[str, Any] | None = None,
 ) -> None:
-    session.add(
-        AuditEvent(
-            tenant_id=tenant_id,
-            actor_type=actor.type,
-            actor_id=actor.id,
-            action=action,
-            target_type=target_type,
-            target_id=target_id,
-            changes=_scrub(changes) if changes else None,
-            request_id=meta.request_id,
-            ip=meta.ip,
-            user_agent=meta.user_agent[:512] if meta.user_agent else None,
-        )
+    fields = _common(
+        action=action, meta=meta, target_type=target_type, target_id=target_id, changes=changes
     )
+    session.add(AuditEvent(tenant_id=tenant_id, actor_type=actor.type, actor_id=actor.id, **fields))
+
+
+def record_platform(
+    session: AsyncSession,
+    *,
+    actor_id: UUID | None,
+    action: str,
+    meta: RequestMeta,
+    target_type: str | None = None,
+    target_id: UUID | None = None,
+    changes: Mapping[str, Any] | None = None,
+) -> None:
+    """An admin's event outside any tenant, on the platform connection."""
+    fields = _common(
+        action=action, meta=meta, target_type=target_type, target_id=target_id, changes=changes
+    )
+    session.add(PlatformAuditEvent(actor_id=actor_id, **fields))
 
 
 @dataclass(frozen=True, slots=True)

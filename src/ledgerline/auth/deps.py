@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.audit.models import ActorType
 from ledgerline.audit.service import Actor, AuditContext, RequestMeta
+from ledgerline.auth import service
 from ledgerline.deps import DatabaseDep, SettingsDep
 from ledgerline.errors import Problem
 from ledgerline.log import request_id_var
@@ -115,40 +116,12 @@ def tenant_header(request: Request) -> UUID:
         ) from error
 
 
-_USER_NOW = text(
-    """
-    SELECT u.role, u.is_active, t.status,
-           coalesce(s.revoked_at IS NULL AND s.expires_at > now(), false) AS session_live,
-           EXISTS (SELECT 1 FROM denied_access_tokens d WHERE d.jti = :jti) AS signed_out
-    FROM users u
-    JOIN tenants t ON t.id = u.tenant_id
-    LEFT JOIN auth_sessions s ON s.tenant_id = u.tenant_id AND s.id = :sid AND s.user_id = u.id
-    WHERE u.id = :uid
-    """
-)
-
-_ADMIN_NOW = text(
-    """
-    SELECT a.is_active,
-           coalesce(s.revoked_at IS NULL AND s.expires_at > now(), false) AS session_live,
-           EXISTS (SELECT 1 FROM denied_access_tokens d WHERE d.jti = :jti) AS signed_out
-    FROM platform_admins a
-    LEFT JOIN admin_sessions s ON s.id = :sid AND s.admin_id = a.id
-    WHERE a.id = :aid
-    """
-)
-
 _TENANT_STATUS = text("SELECT status FROM tenants")
 
 
 async def verified_admin(session: AsyncSession, claims: AccessClaims) -> Principal:
     """The admin of `claims`, checked on the platform connection."""
-    row = (
-        await session.execute(
-            _ADMIN_NOW, {"aid": claims.subject, "sid": claims.session_id, "jti": claims.jti}
-        )
-    ).one_or_none()
-    if row is None or not row.is_active or not row.session_live or row.signed_out:
+    if not await service.admin_is_live(session, claims):
         raise unauthorized("The access token is no longer valid.")
     return Principal(
         ActorType.ADMIN,
@@ -195,13 +168,8 @@ class Requires:
                 if status is None:
                     raise Problem(404, "tenant_not_found", "No such tenant.")
             else:
-                row = (
-                    await session.execute(
-                        _USER_NOW,
-                        {"uid": claims.subject, "sid": claims.session_id, "jti": claims.jti},
-                    )
-                ).one_or_none()
-                if row is None or not row.is_active or not row.session_live or row.signed_out:
+                row = await service.live_user(session, claims)
+                if row is None:
                     raise unauthorized("The access token is no longer valid.")
                 principal = Principal(
                     ActorType.USER,

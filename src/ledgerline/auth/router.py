@@ -167,12 +167,18 @@ async def refresh(
 @router.post("/logout", operation_id="logout", status_code=204)
 async def logout(claims: ClaimsDep, database: DatabaseDep, request: Request) -> Response:
     """Revoke this login's refresh family and deny this access token until it expires."""
-    await service.logout(database, claims, everywhere=False, meta=request_meta(request))
+    try:
+        await service.logout(database, claims, everywhere=False, meta=request_meta(request))
+    except service.AuthError as error:
+        raise _problem(error) from error
     return Response(status_code=204)
 
 
 @router.post("/logout-all", operation_id="logout_all", status_code=204)
 async def logout_all(claims: ClaimsDep, database: DatabaseDep, request: Request) -> Response:
     """Revoke every refresh family of the caller, and deny this access token."""
-    await service.logout(database, claims, everywhere=True, meta=request_meta(request))
+    try:
+        await service.logout(database, claims, everywhere=True, meta=request_meta(request))
+    except service.AuthError as error:
+        raise _problem(error) from error
     return Response(status_code=204)

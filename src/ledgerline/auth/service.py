@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import cast
+from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, func, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.audit import service as audit
 from ledgerline.audit.models import ActorType
-from ledgerline.audit.service import Actor, RequestMeta
+from ledgerline.audit.service import Actor, RequestMeta, record_platform
 from ledgerline.auth.models import (
     AdminRefreshToken,
     AdminSession,
@@ -170,20 +171,75 @@ async def resolve_tenant(database: Database, reference: str) -> UUID | None:
     return tenant_id
 
 
-async def _register_failure(
-    session: AsyncSession, settings: Settings, account: User | PlatformAdmin
-) -> bool:
-    """Count a failed login; lock the account at the threshold. True when it locked."""
-    account.failed_login_count += 1
-    if account.failed_login_count >= settings.lockout_threshold:
-        account.locked_until = _now() + timedelta(minutes=settings.lockout_minutes)
-        account.failed_login_count = 0
-        return True
-    return False
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    account_id: UUID
+    password_hash: str | None
+    attempt_number: int  # this attempt among the consecutive unresolved ones
 
 
-def _locked(account: User | PlatformAdmin) -> bool:
-    return account.locked_until is not None and account.locked_until > _now()
+def _reserve_attempt(model: type[User] | type[PlatformAdmin], email: str) -> Any:
+    """Count the attempt before checking the password: one atomic UPDATE, committed at
+    once, so no lock is held while hashing and concurrent guesses cannot pass the
+    threshold. A plain UPDATE, not the ORM's, so the row's version (ETag) stays."""
+    return (
+        update(model)
+        .where(
+            model.email == email,
+            model.is_active,
+            or_(model.locked_until.is_(None), model.locked_until <= func.now()),
+        )
+        .values(failed_login_count=model.failed_login_count + 1)
+        .returning(model.id, model.password_hash, model.failed_login_count)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def _settle_attempt(
+    session: AsyncSession,
+    model: type[User] | type[PlatformAdmin],
+    attempt: _Attempt | None,
+    settings: Settings,
+    *,
+    succeeded: bool,
+    locks: bool,
+    new_hash: str | None,
+) -> None:
+    """Write what the checked attempt means: reset on success, lock at the threshold."""
+    if attempt is None or not (succeeded or locks):
+        return
+    values: dict[str, Any]
+    if succeeded:
+        values = {"failed_login_count": 0, "locked_until": None, "last_login_at": func.now()}
+        if new_hash is not None:
+            values["password_hash"] = new_hash
+    else:
+        values = {
+            "failed_login_count": 0,
+            "locked_until": func.now() + timedelta(minutes=settings.lockout_minutes),
+        }
+    await session.execute(
+        update(model)
+        .where(model.id == attempt.account_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def _check_attempt(
+    passwords: Passwords, settings: Settings, attempt: _Attempt | None, password: str
+) -> tuple[bool, bool, str | None]:
+    """(password right, account locks now, upgraded hash), hashing outside any transaction.
+
+    An attempt beyond the threshold (concurrent guesses) is refused unchecked, but
+    still costs a hash, so that it takes as long as any other answer.
+    """
+    if attempt is None or attempt.attempt_number > settings.lockout_threshold:
+        await passwords.verify(password, None)
+        return False, attempt is not None, None
+    matches, new_hash = await passwords.verify(password, attempt.password_hash)
+    locks = not matches and attempt.attempt_number >= settings.lockout_threshold
+    return matches, locks, new_hash
 
 
 async def login_tenant_user(
@@ -201,10 +257,18 @@ async def login_tenant_user(
     if tenant_id is None:
         await passwords.verify(password, None)
         raise invalid_credentials()
-    failure: AuthError | None = None
+
     async with database.tenant_transaction(tenant_id) as session:
         status = await session.scalar(select(Tenant.status))
-        user = await session.scalar(select(User).where(User.email == email).with_for_update())
+        row = (await session.execute(_reserve_attempt(User, email))).one_or_none()
+        known = (
+            row is not None
+            or (await session.scalar(select(User.id).where(User.email == email))) is not None
+        )
+    attempt = _Attempt(*row) if row is not None else None
+    matches, locks, new_hash = await _check_attempt(passwords, settings, attempt, password)
+
+    async with database.tenant_transaction(tenant_id) as session:
 
         def record(action: str, actor: Actor = ANONYMOUS, **changes: object) -> None:
             audit.record(
@@ -214,42 +278,35 @@ async def login_tenant_user(
                 action=action,
                 meta=meta,
                 target_type="user",
-                target_id=user.id if user else None,
-                changes={"email": email, **changes},
+                target_id=attempt.account_id if attempt else None,
+                # The typed email only when it names an account: it might be a password.
+                changes={**({"email": email} if known else {}), **changes},
             )
 
-        if status is None:  # no such tenant
-            await passwords.verify(password, None)
+        if status is None:  # no such tenant (or not visible): nothing to record
             raise invalid_credentials()
-        if user is None or not user.is_active:
-            await passwords.verify(password, None)
-            record("auth.login_failed", reason="unknown_or_inactive")
-            failure = invalid_credentials()
-        elif _locked(user):
-            await passwords.verify(password, None)
-            record("auth.login_failed", reason="locked")
-            failure = invalid_credentials()
-        else:
-            matches, new_hash = await passwords.verify(password, user.password_hash)
-            if not matches:
-                locked_now = await _register_failure(session, settings, user)
-                record("auth.login_failed", reason="bad_password")
-                if locked_now:
-                    record("auth.account_locked", locked_until=user.locked_until.isoformat())  # type: ignore[union-attr]
-                failure = invalid_credentials()
-            elif status == TenantStatus.SUSPENDED:
-                failure = AuthError(403, "tenant_suspended", "This tenant is suspended.")
+        await _settle_attempt(
+            session, User, attempt, settings, succeeded=matches, locks=locks, new_hash=new_hash
+        )
+        if not matches:
+            if attempt is None:
+                record("auth.login_failed", reason="locked" if known else "unknown_or_inactive")
+            elif attempt.attempt_number > settings.lockout_threshold:
+                record("auth.login_failed", reason="locked")
             else:
-                user.failed_login_count = 0
-                user.locked_until = None
-                user.last_login_at = _now()
-                if new_hash is not None:
-                    user.password_hash = new_hash
-                record("auth.login", Actor(ActorType.USER, user.id))
-                tokens = await _open_tenant_session(session, settings, user, meta)
-    if failure is not None:
-        raise failure
-    return tokens
+                record("auth.login_failed", reason="bad_password")
+            if locks:
+                record("auth.account_locked", lockout_minutes=settings.lockout_minutes)
+            failure = invalid_credentials()
+        elif status == TenantStatus.SUSPENDED:
+            failure = AuthError(403, "tenant_suspended", "This tenant is suspended.")
+        else:
+            assert attempt is not None
+            user = await session.get(User, (tenant_id, attempt.account_id))
+            assert user is not None
+            record("auth.login", Actor(ActorType.USER, user.id))
+            return await _open_tenant_session(session, settings, user, meta)
+    raise failure  # after the transaction above committed what it records
 
 
 async def login_admin(
@@ -262,37 +319,90 @@ async def login_admin(
     meta: RequestMeta,
 ) -> TokenPair:
     email = normalize_email(email)
-    failure: AuthError | None = None
     async with database.platform_sessions() as session, session.begin():
-        admin = await session.scalar(
-            select(PlatformAdmin).where(PlatformAdmin.email == email).with_for_update()
+        row = (await session.execute(_reserve_attempt(PlatformAdmin, email))).one_or_none()
+    attempt = _Attempt(*row) if row is not None else None
+    matches, locks, new_hash = await _check_attempt(passwords, settings, attempt, password)
+    async with database.platform_sessions() as session, session.begin():
+        await _settle_attempt(
+            session,
+            PlatformAdmin,
+            attempt,
+            settings,
+            succeeded=matches,
+            locks=locks,
+            new_hash=new_hash,
         )
-        if admin is None or not admin.is_active or _locked(admin):
-            await passwords.verify(password, None)
-            failure = invalid_credentials()
-        else:
-            matches, new_hash = await passwords.verify(password, admin.password_hash)
-            if not matches:
-                await _register_failure(session, settings, admin)
-                failure = invalid_credentials()
-            else:
-                admin.failed_login_count = 0
-                admin.locked_until = None
-                admin.last_login_at = _now()
-                if new_hash is not None:
-                    admin.password_hash = new_hash
-                family = AdminSession(
-                    id=new_id(),
-                    admin_id=admin.id,
-                    expires_at=_now() + timedelta(days=settings.refresh_token_ttl_days),
-                    user_agent=(meta.user_agent or "")[:512] or None,
-                    ip=meta.ip,
-                )
-                session.add(family)
-                tokens = await _issue(session, settings, family, admin.id, None, Role.ADMIN)
-    if failure is not None:
-        raise failure
-    return tokens
+        record_platform(
+            session,
+            actor_id=attempt.account_id if attempt else None,
+            action="auth.login" if matches else "auth.login_failed",
+            meta=meta,
+            changes={"email": email} if attempt else None,
+        )
+        if locks:
+            record_platform(
+                session,
+                actor_id=attempt.account_id if attempt else None,
+                action="auth.account_locked",
+                meta=meta,
+            )
+        if matches:
+            assert attempt is not None
+            family = AdminSession(
+                id=new_id(),
+                admin_id=attempt.account_id,
+                expires_at=_now() + timedelta(days=settings.refresh_token_ttl_days),
+                user_agent=(meta.user_agent or "")[:512] or None,
+                ip=meta.ip,
+            )
+            session.add(family)
+            return await _issue(session, settings, family, attempt.account_id, None, Role.ADMIN)
+    raise invalid_credentials()
+
+
+_USER_NOW = text(
+    """
+    SELECT u.role, t.status
+    FROM users u
+    JOIN tenants t ON t.id = u.tenant_id
+    JOIN auth_sessions s ON s.tenant_id = u.tenant_id AND s.id = :sid AND s.user_id = u.id
+    WHERE u.id = :uid AND u.is_active AND s.revoked_at IS NULL AND s.expires_at > now()
+      AND NOT EXISTS (SELECT 1 FROM denied_access_tokens d WHERE d.jti = :jti)
+    """
+)
+
+_ADMIN_NOW = text(
+    """
+    SELECT 1
+    FROM platform_admins a
+    JOIN admin_sessions s ON s.id = :sid AND s.admin_id = a.id
+    WHERE a.id = :aid AND a.is_active AND s.revoked_at IS NULL AND s.expires_at > now()
+      AND NOT EXISTS (SELECT 1 FROM denied_access_tokens d WHERE d.jti = :jti)
+    """
+)
+
+
+async def live_user(session: AsyncSession, claims: AccessClaims) -> Any:
+    """(role, tenant status) of the token's user if the user is active, the token's
+    session live and the token not signed out; else None. One round trip, run in the
+    request's tenant transaction."""
+    return (
+        await session.execute(
+            _USER_NOW, {"uid": claims.subject, "sid": claims.session_id, "jti": claims.jti}
+        )
+    ).one_or_none()
+
+
+async def admin_is_live(session: AsyncSession, claims: AccessClaims) -> bool:
+    row = await session.execute(
+        _ADMIN_NOW, {"aid": claims.subject, "sid": claims.session_id, "jti": claims.jti}
+    )
+    return row.one_or_none() is not None
+
+
+def _no_longer_valid() -> AuthError:
+    return AuthError(401, "invalid_token", "The access token is no longer valid.")
 
 
 def _invalid_refresh() -> AuthError:
@@ -323,6 +433,18 @@ async def refresh(
     if isinstance(outcome, AuthError):
         raise outcome  # after the revocation was committed
     return outcome
+
+
+async def _successor_spent(session: AsyncSession, token: RefreshToken | AdminRefreshToken) -> bool:
+    """Whether a token issued after `token` in its family was spent too: then `token` is
+    not the one just replaced, and its reuse is no race between tabs."""
+    model = type(token)
+    later = select(model.id).where(
+        model.session_id == token.session_id,
+        model.created_at > token.created_at,
+        model.spent_at.is_not(None),
+    )
+    return await session.scalar(later.limit(1)) is not None
 
 
 async def _rotate(
@@ -356,7 +478,8 @@ async def _rotate(
     if family.revoked_at is not None or family.expires_at <= now:
         raise _invalid_refresh()
     if token.spent_at is not None:
-        if now - token.spent_at <= timedelta(seconds=settings.refresh_reuse_grace_seconds):
+        grace = timedelta(seconds=settings.refresh_reuse_grace_seconds)
+        if now - token.spent_at <= grace and not await _successor_spent(session, token):
             raise AuthError(
                 409,
                 "refresh_token_just_rotated",
@@ -373,6 +496,15 @@ async def _rotate(
                 target_type="auth_session",
                 target_id=family.id,
             )
+        else:
+            record_platform(
+                session,
+                actor_id=None,
+                action="auth.refresh_reuse_detected",
+                meta=meta,
+                target_type="admin_session",
+                target_id=family.id,
+            )
         return AuthError(
             401, "refresh_token_reused", "This refresh token was already used; sign in again."
         )
@@ -382,6 +514,8 @@ async def _rotate(
         user = await session.get(User, (family.tenant_id, family.user_id))
         if user is None or not user.is_active:
             raise _invalid_refresh()
+        if await session.scalar(select(Tenant.status)) == TenantStatus.SUSPENDED:
+            raise AuthError(403, "tenant_suspended", "This tenant is suspended.")
         return await _issue(session, settings, family, user.id, user.tenant_id, user.role)
     admin = await session.get(PlatformAdmin, family.admin_id)
     if admin is None or not admin.is_active:
@@ -395,18 +529,32 @@ async def logout(
     """Revoke the caller's refresh family (or all of the user's) and deny this access
     token until it expires."""
     now = _now()
+    action = "auth.logout_all" if everywhere else "auth.logout"
     if claims.tenant_id is None:
         async with database.platform_sessions() as session, session.begin():
+            if not await admin_is_live(session, claims):
+                raise _no_longer_valid()
             families = update(AdminSession).where(AdminSession.revoked_at.is_(None))
             families = families.where(
                 AdminSession.admin_id == claims.subject
                 if everywhere
                 else AdminSession.id == claims.session_id
             )
-            await session.execute(families.values(revoked_at=now, revoked_reason="logout"))
+            revoked = await session.scalars(
+                families.values(revoked_at=now, revoked_reason="logout").returning(AdminSession.id)
+            )
             await _deny(session, claims)
+            record_platform(
+                session,
+                actor_id=claims.subject,
+                action=action,
+                meta=meta,
+                changes={"revoked_sessions": [str(family) for family in revoked]},
+            )
         return
     async with database.tenant_transaction(claims.tenant_id) as session:
+        if await live_user(session, claims) is None:
+            raise _no_longer_valid()
         revoke = update(AuthSession).where(AuthSession.revoked_at.is_(None))
         revoke = revoke.where(
             AuthSession.user_id == claims.subject
@@ -421,7 +569,7 @@ async def logout(
             session,
             tenant_id=claims.tenant_id,
             actor=Actor(ActorType.USER, claims.subject),
-            action="auth.logout_all" if everywhere else "auth.logout",
+            action=action,
             meta=meta,
             target_type="user",
             target_id=claims.subject,
@@ -431,7 +579,11 @@ async def logout(
 
 async def _deny(session: AsyncSession, claims: AccessClaims) -> None:
     await session.execute(delete(DeniedAccessToken).where(DeniedAccessToken.expires_at < _now()))
-    session.add(DeniedAccessToken(jti=claims.jti, expires_at=claims.expires_at))
+    await session.execute(
+        insert(DeniedAccessToken)
+        .values(jti=claims.jti, expires_at=claims.expires_at)
+        .on_conflict_do_nothing()
+    )
 
 
 async def revoke_user_sessions(

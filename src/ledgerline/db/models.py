@@ -1,6 +1,6 @@
 """Imports every model so that `Base.metadata` knows all tables (Alembic, tests)."""
 
-from ledgerline.audit.models import AuditEvent
+from ledgerline.audit.models import AuditEvent, PlatformAuditEvent
 from ledgerline.auth.models import (
     AdminRefreshToken,
     AdminSession,
@@ -20,6 +20,7 @@ __all__ = [
     "Base",
     "DeniedAccessToken",
     "PlatformAdmin",
+    "PlatformAuditEvent",
     "RefreshToken",
     "Tenant",
     "User",

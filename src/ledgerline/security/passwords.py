@@ -77,9 +77,9 @@ class Passwords:
         With no stored hash it verifies against the dummy one and answers no.
         """
         if password_hash is None:
-            await asyncio.to_thread(self._hasher.verify, password, self._dummy_hash)
+            await self._run(self._hasher.verify, password, self._dummy_hash)
             return False, None
         try:
-            return await asyncio.to_thread(self._hasher.verify_and_update, password, password_hash)
+            return await self._run(self._hasher.verify_and_update, password, password_hash)
         except Exception:  # an unreadable stored hash is a failed verification
             return False, None
