@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ledgerline.audit.models import ActorType
 from ledgerline.audit.service import Actor, AuditContext, RequestMeta
 from ledgerline.auth import service
+from ledgerline.db.engine import Database
 from ledgerline.deps import DatabaseDep, SettingsDep
 from ledgerline.errors import Problem
 from ledgerline.log import request_id_var
@@ -154,19 +155,18 @@ class Requires:
         claims: Annotated[AccessClaims, Depends(access_claims)],
         tenant_id: Annotated[UUID, Depends(tenant_header)],
     ) -> AsyncIterator[TenantRequest]:
+        meta = request_meta(request)
         admin: Principal | None = None
         if claims.role == Role.ADMIN:
             async with database.platform_sessions() as platform:
                 admin = await verified_admin(platform, claims)
+            admin_status = await _record_admin_access(database, admin, tenant_id, request, meta)
         elif claims.tenant_id != tenant_id:
             raise Problem(403, "tenant_mismatch", f"{TENANT_HEADER} is not your tenant.")
 
         async with database.tenant_transaction(tenant_id) as session:
             if admin is not None:
-                principal = admin
-                status = await session.scalar(_TENANT_STATUS)
-                if status is None:
-                    raise Problem(404, "tenant_not_found", "No such tenant.")
+                principal, status = admin, admin_status
             else:
                 row = await service.live_user(session, claims)
                 if row is None:
@@ -187,13 +187,24 @@ class Requires:
                     403, "permission_denied", f"This needs the '{self.permission}' permission."
                 )
             request.state.tenant_id = tenant_id
-            context = TenantRequest(session, principal, tenant_id, request_meta(request))
-            if admin is not None:
-                context.audit(
-                    "admin.tenant_access",
-                    changes={"method": request.method, "path": request.url.path},
-                )
-            yield context
+            yield TenantRequest(session, principal, tenant_id, meta)
+
+
+async def _record_admin_access(
+    database: Database, admin: Principal, tenant_id: UUID, request: Request, meta: RequestMeta
+) -> str:
+    """Audit an ADMIN's request in a tenant in its own transaction, committed before the
+    request runs: the record stays even when the request fails. Returns the status."""
+    async with database.tenant_transaction(tenant_id) as session:
+        status: str | None = await session.scalar(_TENANT_STATUS)
+        if status is None:
+            raise Problem(404, "tenant_not_found", "No such tenant.")
+        AuditContext(tenant_id, admin.actor, meta).record(
+            session,
+            "admin.tenant_access",
+            changes={"method": request.method, "path": request.url.path},
+        )
+    return status
 
 
 async def require_admin(

@@ -3,9 +3,10 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ledgerline.tenants.models import TenantStatus
+from ledgerline.users.schemas import refuse_null
 
 
 class TenantOut(BaseModel):
@@ -28,6 +29,8 @@ class TenantCreate(BaseModel):
 
 class TenantUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    _no_nulls = field_validator("name", "status", "plan", mode="before")(refuse_null)
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     status: TenantStatus | None = None

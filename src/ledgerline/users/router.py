@@ -10,8 +10,8 @@ from sqlalchemy import or_, select
 
 from ledgerline.audit.models import ActorType
 from ledgerline.auth.deps import TenantRequest, tenant_request
-from ledgerline.deps import PasswordsDep
-from ledgerline.errors import Problem
+from ledgerline.deps import PasswordsDep, SettingsDep
+from ledgerline.errors import Problem, problem_response
 from ledgerline.etags import require_if_match, set_etag
 from ledgerline.pagination import Page, PageRequest, keyset_page, page_request
 from ledgerline.security.passwords import WeakPassword
@@ -55,9 +55,11 @@ async def _user(context: TenantRequest, user_id: UUID, *, for_update: bool = Fal
         raise _problem(error) from error
 
 
-def _out(user: User, response: Response) -> UserOut:
+def _out(user: User, response: Response, context: TenantRequest | None = None) -> UserOut:
+    """The user; with its lock state only for callers who may manage users."""
     set_etag(response, user.version)
-    return UserOut.model_validate(user)
+    can_manage = context is not None and context.principal.can(Permission.USERS_MANAGE)
+    return UserOut.model_validate(user).as_seen_by(can_manage)
 
 
 @router.get("/me", operation_id="get_me")
@@ -77,9 +79,10 @@ async def update_me(
 
 @router.post("/me/password", operation_id="change_my_password", status_code=204)
 async def change_my_password(
-    body: PasswordChange, context: Profile, passwords: PasswordsDep
+    body: PasswordChange, context: Profile, passwords: PasswordsDep, settings: SettingsDep
 ) -> Response:
-    """Needs the current password; signs the user out everywhere else."""
+    """Needs the current password; signs the user out everywhere else. Wrong current
+    passwords count toward the account lockout."""
     user = await _me(context, for_update=True)
     try:
         await service.change_password(
@@ -90,7 +93,12 @@ async def change_my_password(
             current_password=body.current_password,
             new_password=body.new_password,
             keep_session=context.principal.session_id,
+            lockout_threshold=settings.lockout_threshold,
+            lockout_minutes=settings.lockout_minutes,
         )
+    except service.WrongCurrentPassword as error:
+        # Answered, not raised: the request's transaction commits the counted failure.
+        return problem_response(_problem(error))
     except (service.UserError, WeakPassword) as error:
         raise _problem(error) from error
     return Response(status_code=204)
@@ -112,7 +120,7 @@ async def create_user(
         )
     except (service.UserError, WeakPassword) as error:
         raise _problem(error) from error
-    return _out(user, response)
+    return _out(user, response, context)
 
 
 @router.get("", operation_id="list_users")
@@ -132,12 +140,14 @@ async def list_users(
         pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         statement = statement.where(or_(User.email.ilike(pattern), User.full_name.ilike(pattern)))
     rows, next_cursor = await keyset_page(context.session, statement, User.id, page)
-    return Page(items=[UserOut.model_validate(u) for u in rows], next_cursor=next_cursor)
+    can_manage = context.principal.can(Permission.USERS_MANAGE)
+    items = [UserOut.model_validate(u).as_seen_by(can_manage) for u in rows]
+    return Page(items=items, next_cursor=next_cursor)
 
 
 @router.get("/{user_id}", operation_id="get_user")
 async def get_user(user_id: UUID, context: ReadUsers, response: Response) -> UserOut:
-    return _out(await _user(context, user_id), response)
+    return _out(await _user(context, user_id), response, context)
 
 
 @router.patch("/{user_id}", operation_id="update_user")
@@ -152,7 +162,7 @@ async def update_user(
         )
     except service.UserError as error:
         raise _problem(error) from error
-    return _out(user, response)
+    return _out(user, response, context)
 
 
 @router.delete("/{user_id}", operation_id="deactivate_user", status_code=204)

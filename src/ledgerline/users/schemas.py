@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from ledgerline.users.models import TenantRole
 
@@ -19,10 +19,14 @@ class UserOut(BaseModel):
     full_name: str
     role: TenantRole
     is_active: bool
-    locked_until: datetime | None
+    # Shown to callers who may manage users (null for everybody else).
+    locked_until: datetime | None = None
     last_login_at: datetime | None
     created_at: datetime
     updated_at: datetime
+
+    def as_seen_by(self, can_manage_users: bool) -> UserOut:
+        return self if can_manage_users else self.model_copy(update={"locked_until": None})
 
 
 class UserCreate(BaseModel):
@@ -32,8 +36,17 @@ class UserCreate(BaseModel):
     password: str = Password
 
 
+def refuse_null(value: object) -> object:
+    """Omit a field to leave it alone; null is no value for it."""
+    if value is None:
+        raise ValueError("may be omitted, not null")
+    return value
+
+
 class UserUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    _no_nulls = field_validator("full_name", "role", "is_active", mode="before")(refuse_null)
 
     full_name: str | None = Field(default=None, min_length=1, max_length=200)
     role: TenantRole | None = None

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,13 +22,25 @@ class UserError(Exception):
         self.status, self.code, self.detail = status, code, detail
 
 
+class WrongCurrentPassword(UserError):
+    """Recorded (and maybe locking) before it is raised: commit, then answer."""
+
+
 def _snapshot(user: User) -> dict[str, Any]:
     return {"full_name": user.full_name, "role": user.role, "is_active": user.is_active}
 
 
 async def get_user(session: AsyncSession, user_id: UUID, *, for_update: bool = False) -> User:
+    """The user; with `for_update`, locked for a change.
+
+    A change may demote or deactivate an owner, which must leave another active owner.
+    So every change first locks the tenant's owners in id order, then the target: two
+    owners changing each other at once queue instead of deadlocking.
+    """
     statement = select(User).where(User.id == user_id)
     if for_update:
+        owners = select(User.id).where(User.role == TenantRole.TENANT_OWNER).order_by(User.id)
+        await session.execute(owners.with_for_update())
         statement = statement.with_for_update()
     user = await session.scalar(statement)
     if user is None:
@@ -83,13 +96,14 @@ async def _keep_an_owner(session: AsyncSession, user: User, after: dict[str, Any
     stays_owner = after.get("role", user.role) == TenantRole.TENANT_OWNER and after.get(
         "is_active", user.is_active
     )
-    if user.role == TenantRole.TENANT_OWNER and user.is_active and not stays_owner:
-        # Lock the owners so two concurrent demotions cannot both pass the count.
-        await session.execute(
-            select(User.id).where(User.role == TenantRole.TENANT_OWNER).with_for_update()
-        )
-        if await _other_active_owners(session, user.id) == 0:
-            raise UserError(409, "last_owner", "A tenant keeps at least one active owner.")
+    # The owners are locked already (get_user with for_update): the count is stable.
+    if (
+        user.role == TenantRole.TENANT_OWNER
+        and user.is_active
+        and not stays_owner
+        and await _other_active_owners(session, user.id) == 0
+    ):
+        raise UserError(409, "last_owner", "A tenant keeps at least one active owner.")
 
 
 async def update_user(
@@ -142,11 +156,41 @@ async def change_password(
     current_password: str,
     new_password: str,
     keep_session: UUID,
+    lockout_threshold: int,
+    lockout_minutes: int,
 ) -> None:
-    """Needs the current password; revokes the user's other sessions."""
+    """Needs the current password; revokes the user's other sessions.
+
+    A wrong current password counts as a failed login (a stolen token must not become
+    a way to guess the password): at the threshold the account locks and every session
+    of the user ends, this one too. Raises `WrongCurrentPassword` after writing that
+    down: the caller must commit before answering.
+    """
     matches, _ = await passwords.verify(current_password, user.password_hash)
     if not matches:
-        raise UserError(403, "current_password_wrong", "The current password is not right.")
+        failures = await session.scalar(
+            update(User)
+            .where(User.id == user.id)
+            .values(failed_login_count=User.failed_login_count + 1)
+            .returning(User.failed_login_count)
+            .execution_options(synchronize_session=False)
+        )
+        audit.record(session, "user.password_change_failed", target_type="user", target_id=user.id)
+        if (failures or 0) >= lockout_threshold:
+            await session.execute(
+                update(User)
+                .where(User.id == user.id)
+                .values(
+                    failed_login_count=0,
+                    locked_until=func.now() + timedelta(minutes=lockout_minutes),
+                )
+                .execution_options(synchronize_session=False)
+            )
+            await revoke_user_sessions(session, user_id=user.id, reason="locked")
+            audit.record(session, "auth.account_locked", target_type="user", target_id=user.id)
+        raise WrongCurrentPassword(
+            403, "current_password_wrong", "The current password is not right."
+        )
     check_password_policy(new_password)
     user.password_hash = await passwords.hash(new_password)
     await revoke_user_sessions(
