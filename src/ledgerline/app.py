@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from ledgerline import __version__
+from ledgerline.api_keys.router import router as api_keys_router
 from ledgerline.audit.router import router as audit_router
 from ledgerline.auth.router import router as auth_router
 from ledgerline.config import Settings
@@ -51,7 +52,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health_router)
-    for router in (auth_router, users_router, audit_router, tenants_router):
+    for router in (auth_router, users_router, api_keys_router, audit_router, tenants_router):
         app.include_router(router, prefix=API_PREFIX)
     return app
 

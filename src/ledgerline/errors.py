@@ -6,14 +6,17 @@ Every 4xx and 5xx answers `application/problem+json` with `type`, `title`, `stat
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from http import HTTPStatus
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ledgerline.problems import Problem
+
+__all__ = ["PROBLEM_MEDIA_TYPE", "Problem", "install_error_handlers", "problem_response"]
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -34,35 +37,6 @@ _CODES_BY_STATUS = {
     500: "internal_error",
     503: "unavailable",
 }
-
-
-class Problem(Exception):
-    """An error a service or router raises to answer with a problem document."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        detail: str,
-        *,
-        title: str | None = None,
-        extra: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.code = code
-        self.detail = detail
-        self.title = title or _phrase(status)
-        self.extra = dict(extra or {})
-        self.headers = dict(headers or {})
-
-
-def _phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
 
 
 def problem_response(problem: Problem) -> JSONResponse:

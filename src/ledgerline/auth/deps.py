@@ -1,58 +1,73 @@
 """Who is calling, in which tenant, allowed to do what: the one tenant-context hook.
 
-`Requires(permission)` is the dependency of every tenant endpoint. It verifies the bearer
-token, checks X-Tenant-ID against the caller (a tenant user's own tenant, or any tenant
-for a platform ADMIN, whose every such request is audited), opens the request's
-transaction in that tenant, re-reads the caller there (active, session not revoked, token
-not signed out, role as it is now, tenant status) and checks the permission. The
-transaction commits before the response is sent, or rolls back on error.
+`Requires(permission)` is the dependency of every tenant endpoint. It takes the caller's
+credential (an access token, or an integration's API key as `Authorization: Bearer` or
+`X-API-Key`), checks X-Tenant-ID against the caller (a tenant user's or key's own
+tenant, or any tenant for a platform ADMIN, whose every such request is audited), opens
+the request's transaction in that tenant, re-reads the caller there (active, session
+not revoked, token not signed out, key not revoked or expired, role as it is now, tenant
+status) and checks the permission. The transaction commits before the response is sent,
+or rolls back on error.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ledgerline.api_keys import service as api_key_service
 from ledgerline.audit.models import ActorType
 from ledgerline.audit.service import Actor, AuditContext, RequestMeta
 from ledgerline.auth import service
+from ledgerline.config import Settings
 from ledgerline.db.engine import Database
 from ledgerline.deps import DatabaseDep, SettingsDep
-from ledgerline.errors import Problem
 from ledgerline.log import request_id_var
-from ledgerline.security.permissions import ROLE_PERMISSIONS, Permission, Role
+from ledgerline.problems import Problem, Unauthorized
+from ledgerline.security.api_keys import (
+    API_KEY_PREFIX,
+    MalformedApiKey,
+    ParsedApiKey,
+    parse_api_key,
+)
+from ledgerline.security.permissions import API_KEY_SCOPES, ROLE_PERMISSIONS, Permission, Role
 from ledgerline.security.tokens import AccessClaims, InvalidToken, decode_access_token
 from ledgerline.tenants.models import TenantStatus
 
 TENANT_HEADER = "X-Tenant-ID"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-_bearer = HTTPBearer(auto_error=False, description="Access token from /api/v1/auth/login")
+_bearer = HTTPBearer(
+    auto_error=False, description="Access token from /api/v1/auth/login, or an API key"
+)
+_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key")
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
+    """A user or ADMIN (by role), or an API key (by its scopes)."""
+
     kind: ActorType
     id: UUID
-    role: Role
-    home_tenant_id: UUID | None
-    session_id: UUID
-    jti: UUID
-    expires_at: datetime
+    permissions: frozenset[Permission]
+    session_id: UUID | None = None
+
+    @classmethod
+    def with_role(cls, kind: ActorType, id: UUID, role: Role, session_id: UUID) -> Principal:
+        return cls(kind, id, ROLE_PERMISSIONS[role], session_id)
 
     @property
     def actor(self) -> Actor:
         return Actor(self.kind, self.id)
 
     def can(self, permission: Permission) -> bool:
-        return permission in ROLE_PERMISSIONS[self.role]
+        return permission in self.permissions
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +97,7 @@ class AdminRequest:
 
 
 def unauthorized(detail: str, code: str = "invalid_token") -> Problem:
-    return Problem(401, code, detail, headers={"WWW-Authenticate": "Bearer"})
+    return Unauthorized(code, detail)
 
 
 def request_meta(request: Request) -> RequestMeta:
@@ -105,6 +120,23 @@ def access_claims(
         raise unauthorized("The access token is invalid or expired.") from error
 
 
+def caller_credential(
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key_header)],
+) -> AccessClaims | ParsedApiKey:
+    """An API key (X-API-Key, or a bearer token with the key prefix) or access claims."""
+    token = api_key or (credentials.credentials if credentials else None)
+    if token is None:
+        raise unauthorized("Send 'Authorization: Bearer <access token or API key>'.")
+    if api_key is not None or token.startswith(API_KEY_PREFIX):
+        try:
+            return parse_api_key(token)
+        except MalformedApiKey as error:
+            raise unauthorized("The API key is not valid.", "invalid_api_key") from error
+    return access_claims(settings, credentials)
+
+
 def tenant_header(request: Request) -> UUID:
     value = request.headers.get(TENANT_HEADER)
     if not value:
@@ -124,15 +156,7 @@ async def verified_admin(session: AsyncSession, claims: AccessClaims) -> Princip
     """The admin of `claims`, checked on the platform connection."""
     if not await service.admin_is_live(session, claims):
         raise unauthorized("The access token is no longer valid.")
-    return Principal(
-        ActorType.ADMIN,
-        claims.subject,
-        Role.ADMIN,
-        None,
-        claims.session_id,
-        claims.jti,
-        claims.expires_at,
-    )
+    return Principal.with_role(ActorType.ADMIN, claims.subject, Role.ADMIN, claims.session_id)
 
 
 def _check_tenant_status(status: str, method: str, *, is_admin: bool) -> None:
@@ -152,35 +176,27 @@ class Requires:
         self,
         request: Request,
         database: DatabaseDep,
-        claims: Annotated[AccessClaims, Depends(access_claims)],
+        settings: SettingsDep,
+        credential: Annotated[AccessClaims | ParsedApiKey, Depends(caller_credential)],
         tenant_id: Annotated[UUID, Depends(tenant_header)],
     ) -> AsyncIterator[TenantRequest]:
         meta = request_meta(request)
         admin: Principal | None = None
-        if claims.role == Role.ADMIN:
+        admin_status = ""
+        if isinstance(credential, AccessClaims) and credential.role == Role.ADMIN:
             async with database.platform_sessions() as platform:
-                admin = await verified_admin(platform, claims)
+                admin = await verified_admin(platform, credential)
             admin_status = await _record_admin_access(database, admin, tenant_id, request, meta)
-        elif claims.tenant_id != tenant_id:
+        elif credential.tenant_id != tenant_id:
             raise Problem(403, "tenant_mismatch", f"{TENANT_HEADER} is not your tenant.")
 
         async with database.tenant_transaction(tenant_id) as session:
             if admin is not None:
                 principal, status = admin, admin_status
+            elif isinstance(credential, AccessClaims):
+                principal, status = await _user(session, credential)
             else:
-                row = await service.live_user(session, claims)
-                if row is None:
-                    raise unauthorized("The access token is no longer valid.")
-                principal = Principal(
-                    ActorType.USER,
-                    claims.subject,
-                    Role(row.role),
-                    tenant_id,
-                    claims.session_id,
-                    claims.jti,
-                    claims.expires_at,
-                )
-                status = row.status
+                principal, status = await _api_key(session, settings, credential)
             _check_tenant_status(status, request.method, is_admin=admin is not None)
             if not principal.can(self.permission):
                 raise Problem(
@@ -188,6 +204,27 @@ class Requires:
                 )
             request.state.tenant_id = tenant_id
             yield TenantRequest(session, principal, tenant_id, meta)
+
+
+async def _user(session: AsyncSession, claims: AccessClaims) -> tuple[Principal, str]:
+    row = await service.live_user(session, claims)
+    if row is None:
+        raise unauthorized("The access token is no longer valid.")
+    principal = Principal.with_role(
+        ActorType.USER, claims.subject, Role(row.role), claims.session_id
+    )
+    return principal, str(row.status)
+
+
+async def _api_key(
+    session: AsyncSession, settings: Settings, parsed: ParsedApiKey
+) -> tuple[Principal, str]:
+    found = await api_key_service.authenticate(session, settings, parsed)
+    if found is None:
+        raise unauthorized("The API key is not valid.", "invalid_api_key")
+    key, status = found
+    scopes = frozenset(Permission(scope) for scope in key.scopes) & API_KEY_SCOPES
+    return Principal(ActorType.API_KEY, key.id, scopes), status
 
 
 async def _record_admin_access(

@@ -25,11 +25,6 @@ from ledgerline.users.schemas import UserOut
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-def _problem(error: service.AuthError) -> Problem:
-    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
-    return Problem(error.status, error.code, error.detail, headers=headers)
-
-
 def _tokens(pair: service.TokenPair) -> TokenResponse:
     return TokenResponse(
         access_token=pair.access_token,
@@ -130,23 +125,20 @@ async def login(
     """
     body, tenant = await _read_login(request)
     meta = request_meta(request)
-    try:
-        if tenant:
-            pair = await service.login_tenant_user(
-                database,
-                settings,
-                passwords,
-                tenant_reference=tenant,
-                email=body.email,
-                password=body.password,
-                meta=meta,
-            )
-        else:
-            pair = await service.login_admin(
-                database, settings, passwords, email=body.email, password=body.password, meta=meta
-            )
-    except service.AuthError as error:
-        raise _problem(error) from error
+    if tenant:
+        pair = await service.login_tenant_user(
+            database,
+            settings,
+            passwords,
+            tenant_reference=tenant,
+            email=body.email,
+            password=body.password,
+            meta=meta,
+        )
+    else:
+        pair = await service.login_admin(
+            database, settings, passwords, email=body.email, password=body.password, meta=meta
+        )
     return _tokens(pair)
 
 
@@ -155,30 +147,21 @@ async def refresh(
     body: RefreshRequest, request: Request, database: DatabaseDep, settings: SettingsDep
 ) -> TokenResponse:
     """Spend a refresh token for a new pair. A reused token revokes its whole family."""
-    try:
-        pair = await service.refresh(
-            database, settings, refresh_token=body.refresh_token, meta=request_meta(request)
-        )
-    except service.AuthError as error:
-        raise _problem(error) from error
+    pair = await service.refresh(
+        database, settings, refresh_token=body.refresh_token, meta=request_meta(request)
+    )
     return _tokens(pair)
 
 
 @router.post("/logout", operation_id="logout", status_code=204)
 async def logout(claims: ClaimsDep, database: DatabaseDep, request: Request) -> Response:
     """Revoke this login's refresh family and deny this access token until it expires."""
-    try:
-        await service.logout(database, claims, everywhere=False, meta=request_meta(request))
-    except service.AuthError as error:
-        raise _problem(error) from error
+    await service.logout(database, claims, everywhere=False, meta=request_meta(request))
     return Response(status_code=204)
 
 
 @router.post("/logout-all", operation_id="logout_all", status_code=204)
 async def logout_all(claims: ClaimsDep, database: DatabaseDep, request: Request) -> Response:
     """Revoke every refresh family of the caller, and deny this access token."""
-    try:
-        await service.logout(database, claims, everywhere=True, meta=request_meta(request))
-    except service.AuthError as error:
-        raise _problem(error) from error
+    await service.logout(database, claims, everywhere=True, meta=request_meta(request))
     return Response(status_code=204)

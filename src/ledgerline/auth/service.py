@@ -30,6 +30,7 @@ from ledgerline.config import Settings
 from ledgerline.db.base import new_id
 from ledgerline.db.engine import Database
 from ledgerline.db.rls import TENANT_SLUG_SETTING
+from ledgerline.problems import Problem
 from ledgerline.security.passwords import Passwords, check_password_policy
 from ledgerline.security.permissions import Role
 from ledgerline.security.tokens import (
@@ -47,10 +48,12 @@ from ledgerline.users.models import PlatformAdmin, TenantRole, User
 ANONYMOUS = Actor(ActorType.ANONYMOUS, None)
 
 
-class AuthError(Exception):
+class AuthError(Problem):
+    """An authentication failure; a 401 names the Bearer scheme."""
+
     def __init__(self, status: int, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status, self.code, self.detail = status, code, detail
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        super().__init__(status, code, detail, headers=headers)
 
 
 def invalid_credentials() -> AuthError:

@@ -1,5 +1,6 @@
 """Imports every model so that `Base.metadata` knows all tables (Alembic, tests)."""
 
+from ledgerline.api_keys.models import ApiKey
 from ledgerline.audit.models import AuditEvent, PlatformAuditEvent
 from ledgerline.auth.models import (
     AdminRefreshToken,
@@ -15,6 +16,7 @@ from ledgerline.users.models import PlatformAdmin, User
 __all__ = [
     "AdminRefreshToken",
     "AdminSession",
+    "ApiKey",
     "AuditEvent",
     "AuthSession",
     "Base",

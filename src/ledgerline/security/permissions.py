@@ -61,14 +61,24 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 }
 
 
+# What an integration API key may be granted: never more than an owner, and never the
+# management of people or keys.
+API_KEY_SCOPES: frozenset[Permission] = ROLE_PERMISSIONS[Role.TENANT_OWNER] - {
+    Permission.PROFILE,
+    Permission.USERS_MANAGE,
+    Permission.API_KEYS_MANAGE,
+}
+
+
 def permission_table_markdown() -> str:
     """The role-by-permission table, as the README prints it."""
     roles = list(Role)
     lines = [
-        "| permission | " + " | ".join(roles) + " |",
-        "| --- | " + " | ".join("---" for _ in roles) + " |",
+        "| permission | " + " | ".join(roles) + " | API key scope |",
+        "| --- | " + " | ".join("---" for _ in roles) + " | --- |",
     ]
     for permission in Permission:
         marks = ["yes" if permission in ROLE_PERMISSIONS[role] else "" for role in roles]
+        marks.append("grantable" if permission in API_KEY_SCOPES else "")
         lines.append(f"| `{permission}` | " + " | ".join(marks) + " |")
     return "\n".join(lines)

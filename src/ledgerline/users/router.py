@@ -33,26 +33,18 @@ ReadUsers = Annotated[TenantRequest, tenant_request(Permission.USERS_READ)]
 ManageUsers = Annotated[TenantRequest, tenant_request(Permission.USERS_MANAGE)]
 
 
-def _problem(error: service.UserError | WeakPassword) -> Problem:
-    if isinstance(error, WeakPassword):
-        return Problem(422, "weak_password", str(error))
-    return Problem(error.status, error.code, error.detail)
+def _weak(error: WeakPassword) -> Problem:
+    return Problem(422, "weak_password", str(error))
 
 
 async def _me(context: TenantRequest, *, for_update: bool = False) -> User:
     if context.principal.kind is not ActorType.USER:
         raise Problem(403, "not_a_tenant_user", "Only a tenant user has a profile here.")
-    try:
-        return await service.get_user(context.session, context.principal.id, for_update=for_update)
-    except service.UserError as error:
-        raise _problem(error) from error
+    return await service.get_user(context.session, context.principal.id, for_update=for_update)
 
 
 async def _user(context: TenantRequest, user_id: UUID, *, for_update: bool = False) -> User:
-    try:
-        return await service.get_user(context.session, user_id, for_update=for_update)
-    except service.UserError as error:
-        raise _problem(error) from error
+    return await service.get_user(context.session, user_id, for_update=for_update)
 
 
 def _out(user: User, response: Response, context: TenantRequest | None = None) -> UserOut:
@@ -98,9 +90,9 @@ async def change_my_password(
         )
     except service.WrongCurrentPassword as error:
         # Answered, not raised: the request's transaction commits the counted failure.
-        return problem_response(_problem(error))
-    except (service.UserError, WeakPassword) as error:
-        raise _problem(error) from error
+        return problem_response(error)
+    except WeakPassword as error:
+        raise _weak(error) from error
     return Response(status_code=204)
 
 
@@ -118,8 +110,8 @@ async def create_user(
             role=body.role,
             password=body.password,
         )
-    except (service.UserError, WeakPassword) as error:
-        raise _problem(error) from error
+    except WeakPassword as error:
+        raise _weak(error) from error
     return _out(user, response, context)
 
 
@@ -156,12 +148,9 @@ async def update_user(
 ) -> UserOut:
     user = await _user(context, user_id, for_update=True)
     require_if_match(request, user.version)
-    try:
-        await service.update_user(
-            context.session, context.audit_context, user, body.model_dump(exclude_unset=True)
-        )
-    except service.UserError as error:
-        raise _problem(error) from error
+    await service.update_user(
+        context.session, context.audit_context, user, body.model_dump(exclude_unset=True)
+    )
     return _out(user, response, context)
 
 
@@ -169,10 +158,7 @@ async def update_user(
 async def deactivate_user(user_id: UUID, context: ManageUsers) -> Response:
     """Deactivates (users are never deleted: the audit trail points at them)."""
     user = await _user(context, user_id, for_update=True)
-    try:
-        await service.deactivate_user(context.session, context.audit_context, user)
-    except service.UserError as error:
-        raise _problem(error) from error
+    await service.deactivate_user(context.session, context.audit_context, user)
     return Response(status_code=204)
 
 

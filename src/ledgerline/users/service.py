@@ -12,14 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.audit.service import AuditContext, diff
 from ledgerline.auth.service import normalize_email, revoke_user_sessions
+from ledgerline.problems import Problem
 from ledgerline.security.passwords import Passwords, check_password_policy
 from ledgerline.users.models import TenantRole, User
 
 
-class UserError(Exception):
-    def __init__(self, status: int, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status, self.code, self.detail = status, code, detail
+class UserError(Problem):
+    pass
 
 
 class WrongCurrentPassword(UserError):
@@ -155,7 +154,7 @@ async def change_password(
     *,
     current_password: str,
     new_password: str,
-    keep_session: UUID,
+    keep_session: UUID | None,
     lockout_threshold: int,
     lockout_minutes: int,
 ) -> None:

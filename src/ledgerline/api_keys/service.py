@@ -1,0 +1,115 @@
+"""Integration API keys: issue, list, revoke, and authenticate."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledgerline.api_keys.models import ApiKey
+from ledgerline.audit.service import AuditContext
+from ledgerline.config import Settings
+from ledgerline.db.base import new_id
+from ledgerline.problems import Problem
+from ledgerline.security.api_keys import (
+    ParsedApiKey,
+    api_key_digest,
+    digest_matches,
+    new_api_key,
+)
+from ledgerline.security.permissions import API_KEY_SCOPES, Permission
+from ledgerline.tenants.models import Tenant
+
+# last_used_at is written at most this often per key, not on every request.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class ApiKeyError(Problem):
+    pass
+
+
+async def create_api_key(
+    session: AsyncSession,
+    audit: AuditContext,
+    settings: Settings,
+    *,
+    name: str,
+    scopes: list[Permission],
+    expires_at: datetime | None,
+    created_by: UUID | None,
+) -> tuple[ApiKey, str]:
+    """The stored key and the secret key itself, which is never shown again."""
+    not_grantable = sorted(set(scopes) - API_KEY_SCOPES)
+    if not_grantable:
+        raise ApiKeyError(
+            422, "scope_not_grantable", f"An API key cannot hold: {', '.join(not_grantable)}."
+        )
+    if expires_at is not None and expires_at <= datetime.now(UTC):
+        raise ApiKeyError(422, "expiry_in_past", "expires_at must lie in the future.")
+    key_id = new_id()
+    issued = new_api_key(key_id, audit.tenant_id)
+    key = ApiKey(
+        tenant_id=audit.tenant_id,
+        id=key_id,
+        name=name.strip(),
+        prefix=issued.display_prefix,
+        secret_hash=api_key_digest(settings, issued.token),
+        scopes=sorted(set(scopes)),
+        created_by=created_by,
+        expires_at=expires_at,
+    )
+    session.add(key)
+    await session.flush()
+    audit.record(
+        session,
+        "api_key.created",
+        target_type="api_key",
+        target_id=key.id,
+        changes={"name": key.name, "scopes": key.scopes, "expires_at": str(expires_at)},
+    )
+    return key, issued.token
+
+
+async def revoke_api_key(session: AsyncSession, audit: AuditContext, key_id: UUID) -> None:
+    key = await session.scalar(select(ApiKey).where(ApiKey.id == key_id).with_for_update())
+    if key is None:
+        raise ApiKeyError(404, "api_key_not_found", "No such API key.")
+    if key.revoked_at is None:
+        key.revoked_at = datetime.now(UTC)
+        audit.record(session, "api_key.revoked", target_type="api_key", target_id=key.id)
+
+
+async def authenticate(
+    session: AsyncSession, settings: Settings, parsed: ParsedApiKey
+) -> tuple[ApiKey, str] | None:
+    """(key, tenant status) when the key is genuine, unrevoked and unexpired; else None.
+
+    Runs in the key's tenant transaction. Records use at most once a minute.
+    """
+    row = (
+        await session.execute(
+            select(ApiKey, Tenant.status)
+            .join(Tenant, Tenant.id == ApiKey.tenant_id)
+            .where(ApiKey.id == parsed.key_id)
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    key, status = row
+    now = datetime.now(UTC)
+    if (
+        not digest_matches(settings, parsed.token, key.secret_hash)
+        or key.revoked_at is not None
+        or (key.expires_at is not None and key.expires_at <= now)
+    ):
+        return None
+    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+        await session.execute(
+            update(ApiKey)
+            .where(ApiKey.id == key.id)
+            .values(last_used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    return key, status
