@@ -6,11 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from ledgerline import __version__
 from ledgerline.api_keys.router import router as api_keys_router
 from ledgerline.audit.router import router as audit_router
 from ledgerline.auth.router import router as auth_router
+from ledgerline.client_ip import parse_networks
 from ledgerline.config import Settings
 from ledgerline.db.engine import Database
 from ledgerline.db.roles import verify_runtime_role
@@ -50,7 +52,37 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    app.add_middleware(RequestContextMiddleware)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            # Bearer tokens travel in headers, never cookies: no credentials, so "*" is safe.
+            allow_credentials=False,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "If-Match",
+                "Idempotency-Key",
+                "X-API-Key",
+                "X-Request-ID",
+                "X-Tenant-ID",
+            ],
+            expose_headers=[
+                "ETag",
+                "Retry-After",
+                "X-Request-ID",
+                "RateLimit-Limit",
+                "RateLimit-Remaining",
+                "RateLimit-Reset",
+            ],
+            max_age=600,
+        )
+    app.add_middleware(
+        RequestContextMiddleware,
+        trusted_proxies=parse_networks(settings.trusted_proxies),
+        max_body_bytes=settings.max_request_body_bytes,
+    )
     app.include_router(health_router)
     for router in (auth_router, users_router, api_keys_router, audit_router, tenants_router):
         app.include_router(router, prefix=API_PREFIX)

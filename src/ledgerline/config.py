@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 
 EXAMPLE_SECRET_KEY = "change-me-to-a-long-random-string"  # noqa: S105 - the refused placeholder
@@ -56,6 +58,31 @@ class Settings(BaseSettings):
     # A refresh token reused this soon after its rotation is refused without revoking
     # the family (two tabs racing); any later reuse revokes the family.
     refresh_reuse_grace_seconds: Annotated[int, Field(ge=0, le=60)] = 5
+
+    # Browsers: origins allowed by CORS (comma-separated or a JSON list; "*" for any).
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Proxies whose X-Forwarded-For (and X-Forwarded-Proto) are believed: addresses or
+    # networks, comma-separated. Empty: the socket peer is the client.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Largest request body accepted (413 above it).
+    max_request_body_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
+
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            ipaddress.ip_network(network, strict=False)
+        return value
 
     # Account lockout after consecutive failed logins.
     lockout_threshold: Annotated[int, Field(ge=1, le=100)] = 5

@@ -1,4 +1,5 @@
-"""Request context: request id, access log, and the last line of defence for errors."""
+"""Request context: request id, client address, security headers, body limit, access log,
+and the last line of defence for errors. One pure ASGI middleware, outermost of ours."""
 
 from __future__ import annotations
 
@@ -10,52 +11,119 @@ import uuid
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ledgerline.errors import internal_error_response
+from ledgerline.client_ip import Network, client_ip, is_trusted
+from ledgerline.errors import Problem, internal_error_response, problem_response
 from ledgerline.log import request_id_var
 
 logger = logging.getLogger("ledgerline.access")
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+# The API serves JSON only; the interactive docs load their scripts from elsewhere.
+_API_CSP = "default-src 'none'; frame-ancestors 'none'"
+_DOCS_PATHS = ("/docs", "/docs/oauth2-redirect")
+_HSTS = "max-age=31536000; includeSubDomains"
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
 
 
 class RequestContextMiddleware:
-    """Gives every HTTP response an X-Request-ID and writes one access log line.
+    """Per HTTP request:
 
-    A client's X-Request-ID is echoed when it is short and plain; otherwise a new one is
-    made. An exception that escapes the application becomes a problem+json 500 here (with
-    its request id), and its traceback goes to the log only.
+    - an X-Request-ID on the response (the client's, when short and plain);
+    - the client address (see `client_ip`) in `request.state.client_ip`;
+    - security headers, and HSTS when the request came over HTTPS;
+    - a body limit: 413 as soon as Content-Length or the bytes read pass it;
+    - one access log line; an escaping exception becomes a problem+json 500 here, its
+      traceback going to the log only.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(
+        self, app: ASGIApp, *, trusted_proxies: tuple[Network, ...], max_body_bytes: int
+    ) -> None:
         self.app = app
+        self.trusted_proxies = trusted_proxies
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
 
-        sent = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
+        sent = _header(scope, b"x-request-id") or ""
         request_id = sent if _CLIENT_REQUEST_ID.match(sent) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
+        peer = scope["client"][0] if scope.get("client") else None
+        proxied = peer is not None and is_trusted(peer, self.trusted_proxies)
+        ip = client_ip(peer, _header(scope, b"x-forwarded-for"), self.trusted_proxies)
+        https = scope.get("scheme") == "https" or (
+            proxied and (_header(scope, b"x-forwarded-proto") or "").lower() == "https"
+        )
+        scope.setdefault("state", {})["client_ip"] = ip
         started = time.perf_counter()
         status = 500
         response_started = False
 
-        async def send_with_id(message: Message) -> None:
+        async def send_with_headers(message: Message) -> None:
             nonlocal status, response_started
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+                headers = MutableHeaders(scope=message)
+                headers[REQUEST_ID_HEADER] = request_id
+                for name, value in _SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+                if scope["path"] not in _DOCS_PATHS:
+                    headers.setdefault("Content-Security-Policy", _API_CSP)
+                if https:
+                    headers.setdefault("Strict-Transport-Security", _HSTS)
             await send(message)
 
+        received = 0
+
+        async def receive_limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise BodyTooLarge
+            return message
+
         try:
-            await self.app(scope, receive, send_with_id)
+            declared = _header(scope, b"content-length")
+            if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+                raise BodyTooLarge
+            await self.app(scope, receive_limited, send_with_headers)
+        except BodyTooLarge:
+            if not response_started:
+                await problem_response(
+                    Problem(
+                        413,
+                        "payload_too_large",
+                        f"The request body exceeds {self.max_body_bytes} bytes.",
+                    )
+                )(scope, receive, send_with_headers)
         except Exception:
             logger.exception("unhandled error", extra={"path": scope["path"]})
             if not response_started:
-                await internal_error_response()(scope, receive, send_with_id)
+                await internal_error_response()(scope, receive, send_with_headers)
         finally:
             state = scope.get("state") or {}
             logger.info(
@@ -64,6 +132,7 @@ class RequestContextMiddleware:
                     "method": scope["method"],
                     "path": scope["path"],
                     "status": status,
+                    "client_ip": ip,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                     **({"tenant_id": str(state["tenant_id"])} if "tenant_id" in state else {}),
                 },

@@ -103,7 +103,7 @@ def unauthorized(detail: str, code: str = "invalid_token") -> Problem:
 def request_meta(request: Request) -> RequestMeta:
     return RequestMeta(
         request_id=request_id_var.get(),
-        ip=request.client.host if request.client else None,
+        ip=getattr(request.state, "client_ip", None),
         user_agent=request.headers.get("user-agent"),
     )
 
