@@ -45,6 +45,9 @@ def make_settings(admin_url: URL, database: str, **overrides: object) -> Setting
         "password_argon2_memory_kib": 8,
         "password_argon2_time_cost": 1,
         "log_level": "WARNING",
+        # Generous: the suite logs in often from one address. Limits have their own tests.
+        "rate_limit_auth": "100000/minute",
+        "rate_limit_default": "100000/minute",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -20,6 +20,7 @@ from ledgerline.errors import install_error_handlers
 from ledgerline.health.router import router as health_router
 from ledgerline.log import configure_logging
 from ledgerline.middleware import RequestContextMiddleware
+from ledgerline.ratelimit import RateLimits
 from ledgerline.security.passwords import Passwords
 from ledgerline.tenants.router import router as tenants_router
 from ledgerline.users.router import router as users_router
@@ -51,6 +52,7 @@ def create_app(settings: Settings) -> FastAPI:
         openapi_url="/openapi.json",
     )
     app.state.settings = settings
+    app.state.rate_limits = RateLimits(settings)
     install_error_handlers(app)
     if settings.cors_origins:
         app.add_middleware(

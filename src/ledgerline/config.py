@@ -84,6 +84,31 @@ class Settings(BaseSettings):
             ipaddress.ip_network(network, strict=False)
         return value
 
+    # Rate limits ("<count>/<second|minute|hour|day>"). Storage: memory in the process, or
+    # a Redis URL (redis://host:6379/0), which several worker processes need to share.
+    rate_limit_enabled: bool = True
+    rate_limit_storage_url: str = ""
+    rate_limit_auth: str = "10/minute"
+    rate_limit_default: str = "600/minute"
+    rate_limit_plans: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("rate_limit_auth", "rate_limit_default")
+    @classmethod
+    def _valid_limit(cls, value: str) -> str:
+        from limits import parse
+
+        parse(value)
+        return value
+
+    @field_validator("rate_limit_plans")
+    @classmethod
+    def _valid_plan_limits(cls, value: dict[str, str]) -> dict[str, str]:
+        from limits import parse
+
+        for limit in value.values():
+            parse(limit)
+        return value
+
     # Account lockout after consecutive failed logins.
     lockout_threshold: Annotated[int, Field(ge=1, le=100)] = 5
     lockout_minutes: Annotated[int, Field(ge=1, le=10080)] = 30

@@ -93,6 +93,10 @@ class RequestContextMiddleware:
                     headers.setdefault("Content-Security-Policy", _API_CSP)
                 if https:
                     headers.setdefault("Strict-Transport-Security", _HSTS)
+                allowance = scope["state"].get("rate_limit")
+                if allowance is not None:
+                    for name, value in allowance.headers().items():
+                        headers.setdefault(name, value)
             await send(message)
 
         received = 0

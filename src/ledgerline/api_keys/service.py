@@ -83,21 +83,21 @@ async def revoke_api_key(session: AsyncSession, audit: AuditContext, key_id: UUI
 
 async def authenticate(
     session: AsyncSession, settings: Settings, parsed: ParsedApiKey
-) -> tuple[ApiKey, str] | None:
-    """(key, tenant status) when the key is genuine, unrevoked and unexpired; else None.
+) -> tuple[ApiKey, str, str] | None:
+    """(key, tenant status, plan) when the key is genuine, unrevoked and unexpired.
 
     Runs in the key's tenant transaction. Records use at most once a minute.
     """
     row = (
         await session.execute(
-            select(ApiKey, Tenant.status)
+            select(ApiKey, Tenant.status, Tenant.plan)
             .join(Tenant, Tenant.id == ApiKey.tenant_id)
             .where(ApiKey.id == parsed.key_id)
         )
     ).one_or_none()
     if row is None:
         return None
-    key, status = row
+    key, status, plan = row
     now = datetime.now(UTC)
     if (
         not digest_matches(settings, parsed.token, key.secret_hash)
@@ -112,4 +112,4 @@ async def authenticate(
             .values(last_used_at=now)
             .execution_options(synchronize_session=False)
         )
-    return key, status
+    return key, status, plan

@@ -31,6 +31,7 @@ from ledgerline.db.engine import Database
 from ledgerline.deps import DatabaseDep, SettingsDep
 from ledgerline.log import request_id_var
 from ledgerline.problems import Problem, Unauthorized
+from ledgerline.ratelimit import rate_limits
 from ledgerline.security.api_keys import (
     API_KEY_PREFIX,
     MalformedApiKey,
@@ -191,12 +192,15 @@ class Requires:
             raise Problem(403, "tenant_mismatch", f"{TENANT_HEADER} is not your tenant.")
 
         async with database.tenant_transaction(tenant_id) as session:
+            plan: str | None = None
             if admin is not None:
                 principal, status = admin, admin_status
             elif isinstance(credential, AccessClaims):
-                principal, status = await _user(session, credential)
+                principal, status, plan = await _user(session, credential)
             else:
-                principal, status = await _api_key(session, settings, credential)
+                principal, status, plan = await _api_key(session, settings, credential)
+            limits = rate_limits(request)
+            limits.hit(request, limits.for_plan(plan), "caller", principal.kind, str(principal.id))
             _check_tenant_status(status, request.method, is_admin=admin is not None)
             if not principal.can(self.permission):
                 raise Problem(
@@ -206,25 +210,25 @@ class Requires:
             yield TenantRequest(session, principal, tenant_id, meta)
 
 
-async def _user(session: AsyncSession, claims: AccessClaims) -> tuple[Principal, str]:
+async def _user(session: AsyncSession, claims: AccessClaims) -> tuple[Principal, str, str]:
     row = await service.live_user(session, claims)
     if row is None:
         raise unauthorized("The access token is no longer valid.")
     principal = Principal.with_role(
         ActorType.USER, claims.subject, Role(row.role), claims.session_id
     )
-    return principal, str(row.status)
+    return principal, str(row.status), str(row.plan)
 
 
 async def _api_key(
     session: AsyncSession, settings: Settings, parsed: ParsedApiKey
-) -> tuple[Principal, str]:
+) -> tuple[Principal, str, str]:
     found = await api_key_service.authenticate(session, settings, parsed)
     if found is None:
         raise unauthorized("The API key is not valid.", "invalid_api_key")
-    key, status = found
+    key, status, plan = found
     scopes = frozenset(Permission(scope) for scope in key.scopes) & API_KEY_SCOPES
-    return Principal(ActorType.API_KEY, key.id, scopes), status
+    return Principal(ActorType.API_KEY, key.id, scopes), status, plan
 
 
 async def _record_admin_access(

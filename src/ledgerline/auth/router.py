@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
@@ -17,12 +17,13 @@ from ledgerline.auth.schemas import (
 )
 from ledgerline.deps import DatabaseDep, PasswordsDep, SettingsDep
 from ledgerline.errors import Problem
+from ledgerline.ratelimit import limit_sign_in
 from ledgerline.security.passwords import WeakPassword
 from ledgerline.tenants.schemas import TenantOut
 from ledgerline.tenants.service import InvalidSlug, SlugTaken
 from ledgerline.users.schemas import UserOut
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(prefix="/auth", tags=["auth"], dependencies=[Depends(limit_sign_in)])
 
 
 def _tokens(pair: service.TokenPair) -> TokenResponse:

@@ -366,7 +366,7 @@ async def login_admin(
 
 _USER_NOW = text(
     """
-    SELECT u.role, t.status
+    SELECT u.role, t.status, t.plan
     FROM users u
     JOIN tenants t ON t.id = u.tenant_id
     JOIN auth_sessions s ON s.tenant_id = u.tenant_id AND s.id = :sid AND s.user_id = u.id
@@ -387,7 +387,7 @@ _ADMIN_NOW = text(
 
 
 async def live_user(session: AsyncSession, claims: AccessClaims) -> Any:
-    """(role, tenant status) of the token's user if the user is active, the token's
+    """(role, tenant status, plan) of the token's user if the user is active, the token's
     session live and the token not signed out; else None. One round trip, run in the
     request's tenant transaction."""
     return (
