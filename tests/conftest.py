@@ -48,6 +48,8 @@ def make_settings(admin_url: URL, database: str, **overrides: object) -> Setting
         # Generous: the suite logs in often from one address. Limits have their own tests.
         "rate_limit_auth": "100000/minute",
         "rate_limit_default": "100000/minute",
+        # Tests drive the mail sender themselves (MailSender.run_once).
+        "mail_poll_seconds": 60,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -21,8 +21,18 @@ def test_production_refuses_a_short_secret_key() -> None:
 
 
 def test_production_accepts_a_long_random_secret_key() -> None:
-    settings = Settings(_env_file=None, environment="production", secret_key="k" * 48)  # type: ignore[call-arg]
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        environment="production",
+        secret_key="k" * 48,
+        mail_backend="smtp",
+    )
     assert settings.secret_key.get_secret_value() == "k" * 48
+
+
+def test_production_refuses_the_console_mail_backend() -> None:
+    with pytest.raises(ValidationError, match="MAIL_BACKEND=console"):
+        Settings(_env_file=None, environment="production", secret_key="k" * 48)  # type: ignore[call-arg]
 
 
 def test_development_tolerates_the_example_secret_key() -> None:

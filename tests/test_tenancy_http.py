@@ -97,7 +97,19 @@ async def test_the_audit_trail_is_append_only_for_the_runtime_role(
 
 
 def test_every_api_route_declares_its_permission(app: FastAPI) -> None:
-    public = {"/api/v1/auth/signup", "/api/v1/auth/login", "/api/v1/auth/refresh"}
+    public = {
+        f"/api/v1/auth/{path}"
+        for path in (
+            "signup",
+            "login",
+            "refresh",
+            "otp/request",
+            "otp/verify",
+            "password-reset/request",
+            "password-reset/confirm",
+            "verify-email",
+        )
+    }
     token_only = {"/api/v1/auth/logout", "/api/v1/auth/logout-all"}
     for route in app.routes:
         if not isinstance(route, APIRoute) or not route.path.startswith("/api/"):

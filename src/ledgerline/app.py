@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -19,6 +21,7 @@ from ledgerline.db.roles import verify_runtime_role
 from ledgerline.errors import install_error_handlers
 from ledgerline.health.router import router as health_router
 from ledgerline.log import configure_logging
+from ledgerline.mail.service import MailSender
 from ledgerline.middleware import RequestContextMiddleware
 from ledgerline.ratelimit import RateLimits
 from ledgerline.security.passwords import Passwords
@@ -36,7 +39,14 @@ def create_app(settings: Settings) -> FastAPI:
             await verify_runtime_role(database)
             app.state.database = database
             app.state.passwords = Passwords(settings)
-            yield
+            app.state.mail_sender = MailSender(settings, database)
+            sending = asyncio.create_task(app.state.mail_sender.run_forever())
+            try:
+                yield
+            finally:
+                sending.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sending
         finally:
             if hasattr(app.state, "passwords"):
                 app.state.passwords.close()

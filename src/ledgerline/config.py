@@ -7,7 +7,7 @@ import json
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -109,6 +109,22 @@ class Settings(BaseSettings):
             parse(limit)
         return value
 
+    # Mail: "console" logs each message and keeps it in the outbox (development, tests);
+    # "smtp" sends through SMTP_HOST. Links in mails point at PORTAL_BASE_URL.
+    mail_backend: Literal["console", "smtp"] = "console"
+    mail_from: str = "Ledgerline <no-reply@ledgerline.localhost>"
+    portal_base_url: str = "http://127.0.0.1:8000"
+    smtp_host: str = "localhost"
+    smtp_port: Annotated[int, Field(ge=1, le=65535)] = 587
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_tls: Literal["none", "starttls", "tls"] = "starttls"
+    # The sender retries a failed message with exponential backoff, this many times.
+    mail_max_attempts: Annotated[int, Field(ge=1, le=50)] = 8
+    mail_poll_seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
+    # Refuse logins until the owner's email is verified (the link sent at sign-up).
+    require_email_verification: bool = False
+
     # Account lockout after consecutive failed logins.
     lockout_threshold: Annotated[int, Field(ge=1, le=100)] = 5
     lockout_minutes: Annotated[int, Field(ge=1, le=10080)] = 30
@@ -129,6 +145,8 @@ class Settings(BaseSettings):
             raise ValueError("SECRET_KEY is the example value; set a long random secret")
         if self.environment is Environment.PRODUCTION and len(self.secret_key) < 32:
             raise ValueError("SECRET_KEY must be at least 32 characters in production")
+        if self.environment is Environment.PRODUCTION and self.mail_backend == "console":
+            raise ValueError("MAIL_BACKEND=console would log login codes; use smtp in production")
         return self
 
     @property

@@ -6,10 +6,15 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from ledgerline.auth import service
+from ledgerline.auth import email_flows, service
 from ledgerline.auth.deps import TENANT_HEADER, ClaimsDep, request_meta
 from ledgerline.auth.schemas import (
+    Accepted,
+    CodeLogin,
+    EmailOnly,
+    LinkToken,
     LoginRequest,
+    PasswordResetConfirm,
     RefreshRequest,
     SignupRequest,
     SignupResponse,
@@ -165,4 +170,94 @@ async def logout(claims: ClaimsDep, database: DatabaseDep, request: Request) -> 
 async def logout_all(claims: ClaimsDep, database: DatabaseDep, request: Request) -> Response:
     """Revoke every refresh family of the caller, and deny this access token."""
     await service.logout(database, claims, everywhere=True, meta=request_meta(request))
+    return Response(status_code=204)
+
+
+def _tenant_reference(request: Request) -> str:
+    reference = request.headers.get(TENANT_HEADER)
+    if not reference:
+        raise Problem(
+            400, "tenant_header_missing", f"Send {TENANT_HEADER}: the tenant's id or slug."
+        )
+    return reference
+
+
+_SENT_IF_KNOWN = "If the address belongs to an account here, a mail is on its way."
+
+
+@router.post("/otp/request", operation_id="request_login_code", status_code=202)
+async def request_login_code(
+    body: EmailOnly, request: Request, database: DatabaseDep, settings: SettingsDep
+) -> Accepted:
+    """Mail a 6-digit sign-in code (5 minutes, single use). Always 202."""
+    await email_flows.request_login_code(
+        database,
+        settings,
+        tenant_reference=_tenant_reference(request),
+        email=body.email,
+        meta=request_meta(request),
+    )
+    return Accepted(detail=_SENT_IF_KNOWN)
+
+
+@router.post("/otp/verify", operation_id="verify_login_code")
+async def verify_login_code(
+    body: CodeLogin, request: Request, database: DatabaseDep, settings: SettingsDep
+) -> TokenResponse:
+    """Tokens for a right code. Wrong codes count toward the account lockout."""
+    pair = await email_flows.verify_login_code(
+        database,
+        settings,
+        tenant_reference=_tenant_reference(request),
+        email=body.email,
+        code=body.code,
+        meta=request_meta(request),
+    )
+    return _tokens(pair)
+
+
+@router.post("/password-reset/request", operation_id="request_password_reset", status_code=202)
+async def request_password_reset(
+    body: EmailOnly, request: Request, database: DatabaseDep, settings: SettingsDep
+) -> Accepted:
+    """Mail a reset link (30 minutes, single use). Always 202."""
+    await email_flows.request_password_reset(
+        database,
+        settings,
+        tenant_reference=_tenant_reference(request),
+        email=body.email,
+        meta=request_meta(request),
+    )
+    return Accepted(detail=_SENT_IF_KNOWN)
+
+
+@router.post("/password-reset/confirm", operation_id="confirm_password_reset", status_code=204)
+async def confirm_password_reset(
+    body: PasswordResetConfirm,
+    request: Request,
+    database: DatabaseDep,
+    settings: SettingsDep,
+    passwords: PasswordsDep,
+) -> Response:
+    """Set a new password with the mailed token; every session of the user ends."""
+    try:
+        await email_flows.confirm_password_reset(
+            database,
+            settings,
+            passwords,
+            token=body.token,
+            new_password=body.new_password,
+            meta=request_meta(request),
+        )
+    except WeakPassword as error:
+        raise Problem(422, "weak_password", str(error)) from error
+    return Response(status_code=204)
+
+
+@router.post("/verify-email", operation_id="verify_email", status_code=204)
+async def verify_email(
+    body: LinkToken, request: Request, database: DatabaseDep, settings: SettingsDep
+) -> Response:
+    """Confirm the address with the token mailed at sign-up."""
+    await email_flows.verify_email(database, settings, token=body.token, meta=request_meta(request))
     return Response(status_code=204)

@@ -42,3 +42,26 @@ class SignupResponse(BaseModel):
 
 class RefreshRequest(BaseModel):
     refresh_token: str = Field(min_length=1, max_length=512)
+
+
+class EmailOnly(BaseModel):
+    email: str = Field(min_length=1, max_length=320)
+
+
+class CodeLogin(BaseModel):
+    email: str = Field(min_length=1, max_length=320)
+    code: str = Field(min_length=6, max_length=6, pattern=r"^[0-9]{6}$")
+
+
+class PasswordResetConfirm(BaseModel):
+    token: str = Field(min_length=1, max_length=200)
+    new_password: str = Password
+
+
+class LinkToken(BaseModel):
+    token: str = Field(min_length=1, max_length=200)
+
+
+class Accepted(BaseModel):
+    status: str = "accepted"
+    detail: str

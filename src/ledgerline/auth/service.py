@@ -26,6 +26,7 @@ from ledgerline.auth.models import (
     DeniedAccessToken,
     RefreshToken,
 )
+from ledgerline.auth.one_time import send_email_verification
 from ledgerline.config import Settings
 from ledgerline.db.base import new_id
 from ledgerline.db.engine import Database
@@ -76,7 +77,7 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-async def _open_tenant_session(
+async def open_tenant_session(
     session: AsyncSession, settings: Settings, user: User, meta: RequestMeta
 ) -> TokenPair:
     family = AuthSession(
@@ -155,7 +156,8 @@ async def signup(
             target_id=tenant_id,
             changes={"name": tenant.name, "slug": tenant.slug, "owner_email": user.email},
         )
-        tokens = await _open_tenant_session(session, settings, user, meta)
+        await send_email_verification(session, settings, user)
+        tokens = await open_tenant_session(session, settings, user, meta)
     return tenant, user, tokens
 
 
@@ -303,13 +305,26 @@ async def login_tenant_user(
             failure = invalid_credentials()
         elif status == TenantStatus.SUSPENDED:
             failure = AuthError(403, "tenant_suspended", "This tenant is suspended.")
+        elif settings.require_email_verification and not await _email_verified(session, attempt):
+            failure = AuthError(
+                403, "email_not_verified", "Confirm your email address first (see the mail)."
+            )
         else:
             assert attempt is not None
             user = await session.get(User, (tenant_id, attempt.account_id))
             assert user is not None
             record("auth.login", Actor(ActorType.USER, user.id))
-            return await _open_tenant_session(session, settings, user, meta)
+            return await open_tenant_session(session, settings, user, meta)
     raise failure  # after the transaction above committed what it records
+
+
+async def _email_verified(session: AsyncSession, attempt: _Attempt | None) -> bool:
+    if attempt is None:
+        return False
+    verified_at = await session.scalar(
+        select(User.email_verified_at).where(User.id == attempt.account_id)
+    )
+    return verified_at is not None
 
 
 async def login_admin(
@@ -587,6 +602,33 @@ async def _deny(session: AsyncSession, claims: AccessClaims) -> None:
         .values(jti=claims.jti, expires_at=claims.expires_at)
         .on_conflict_do_nothing()
     )
+
+
+async def count_failed_attempt(
+    session: AsyncSession, user_id: UUID, *, threshold: int, lockout_minutes: int
+) -> bool:
+    """One more consecutive failure for a tenant user; lock at the threshold (and start
+    counting afresh). True when this failure locked the account. Plain UPDATEs: the
+    row's version (ETag) stays."""
+    failures = await session.scalar(
+        update(User)
+        .where(User.id == user_id)
+        .values(failed_login_count=User.failed_login_count + 1)
+        .returning(User.failed_login_count)
+        .execution_options(synchronize_session=False)
+    )
+    if (failures or 0) < threshold:
+        return False
+    await session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(
+            failed_login_count=0,
+            locked_until=func.now() + timedelta(minutes=lockout_minutes),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return True
 
 
 async def revoke_user_sessions(

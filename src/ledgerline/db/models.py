@@ -9,7 +9,9 @@ from ledgerline.auth.models import (
     DeniedAccessToken,
     RefreshToken,
 )
+from ledgerline.auth.one_time import OneTimeSecret
 from ledgerline.db.base import Base
+from ledgerline.mail.models import OutboxMessage
 from ledgerline.tenants.models import Tenant
 from ledgerline.users.models import PlatformAdmin, User
 
@@ -21,6 +23,8 @@ __all__ = [
     "AuthSession",
     "Base",
     "DeniedAccessToken",
+    "OneTimeSecret",
+    "OutboxMessage",
     "PlatformAdmin",
     "PlatformAuditEvent",
     "RefreshToken",

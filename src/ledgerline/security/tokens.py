@@ -113,25 +113,37 @@ def decode_access_token(settings: Settings, token: str) -> AccessClaims:
         raise InvalidToken(str(error)) from error
 
 
+PASSWORD_RESET_PREFIX = "llp_"  # noqa: S105 - a token prefix
+EMAIL_VERIFICATION_PREFIX = "llv_"
+
+
+def new_tenant_token(prefix: str, tenant_id: UUID) -> str:
+    """A random secret that names its tenant: `<prefix><tenant hex>_<secret>`."""
+    return f"{prefix}{tenant_id.hex}_{secrets.token_urlsafe(32)}"
+
+
+def tenant_of_token(token: str, prefix: str) -> UUID:
+    if token.startswith(prefix) and len(token) < 200:
+        tenant_hex, _, secret = token[len(prefix) :].partition("_")
+        if secret:
+            try:
+                return UUID(hex=tenant_hex)
+            except ValueError:
+                pass
+    raise InvalidToken("malformed token")
+
+
 def new_refresh_token(tenant_id: UUID | None) -> str:
-    secret = secrets.token_urlsafe(32)
     if tenant_id is None:
-        return f"{ADMIN_REFRESH_PREFIX}{secret}"
-    return f"{TENANT_REFRESH_PREFIX}{tenant_id.hex}_{secret}"
+        return f"{ADMIN_REFRESH_PREFIX}{secrets.token_urlsafe(32)}"
+    return new_tenant_token(TENANT_REFRESH_PREFIX, tenant_id)
 
 
 def refresh_token_tenant(token: str) -> UUID | None:
     """The tenant a refresh token belongs to (None: a platform admin's)."""
     if token.startswith(ADMIN_REFRESH_PREFIX):
         return None
-    if token.startswith(TENANT_REFRESH_PREFIX):
-        tenant_hex, _, secret = token[len(TENANT_REFRESH_PREFIX) :].partition("_")
-        if secret:
-            try:
-                return UUID(hex=tenant_hex)
-            except ValueError:
-                pass
-    raise InvalidToken("malformed refresh token")
+    return tenant_of_token(token, TENANT_REFRESH_PREFIX)
 
 
 def token_digest(settings: Settings, token: str) -> bytes:

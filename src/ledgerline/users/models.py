@@ -38,6 +38,7 @@ class User(LoginTracking, TenantScoped, TimestampMixin, Base):
     role: Mapped[TenantRole] = mapped_column(String(16))
     password_hash: Mapped[str | None] = mapped_column(Text)
     is_active: Mapped[bool] = mapped_column(default=True)
+    email_verified_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version, "eager_defaults": True}  # noqa: RUF012

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.audit.service import AuditContext, diff
-from ledgerline.auth.service import normalize_email, revoke_user_sessions
+from ledgerline.auth.service import (
+    count_failed_attempt,
+    normalize_email,
+    revoke_user_sessions,
+)
 from ledgerline.problems import Problem
 from ledgerline.security.passwords import Passwords, check_password_policy
 from ledgerline.users.models import TenantRole, User
@@ -167,24 +170,10 @@ async def change_password(
     """
     matches, _ = await passwords.verify(current_password, user.password_hash)
     if not matches:
-        failures = await session.scalar(
-            update(User)
-            .where(User.id == user.id)
-            .values(failed_login_count=User.failed_login_count + 1)
-            .returning(User.failed_login_count)
-            .execution_options(synchronize_session=False)
-        )
         audit.record(session, "user.password_change_failed", target_type="user", target_id=user.id)
-        if (failures or 0) >= lockout_threshold:
-            await session.execute(
-                update(User)
-                .where(User.id == user.id)
-                .values(
-                    failed_login_count=0,
-                    locked_until=func.now() + timedelta(minutes=lockout_minutes),
-                )
-                .execution_options(synchronize_session=False)
-            )
+        if await count_failed_attempt(
+            session, user.id, threshold=lockout_threshold, lockout_minutes=lockout_minutes
+        ):
             await revoke_user_sessions(session, user_id=user.id, reason="locked")
             audit.record(session, "auth.account_locked", target_type="user", target_id=user.id)
         raise WrongCurrentPassword(

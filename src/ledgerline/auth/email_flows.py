@@ -1,0 +1,302 @@
+"""Flows that go through the user's mailbox: login codes, password reset, email check.
+
+Requests always answer the same (202), whether or not the account exists: nothing to
+enumerate. Failures that must be remembered (a wrong code counts toward the account
+lockout) are committed before the error is raised.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledgerline.audit import service as audit
+from ledgerline.audit.models import ActorType
+from ledgerline.audit.service import Actor, RequestMeta
+from ledgerline.auth.one_time import OneTimeSecret, Purpose, replace_secret
+from ledgerline.auth.service import (
+    ANONYMOUS,
+    AuthError,
+    TokenPair,
+    count_failed_attempt,
+    invalid_credentials,
+    normalize_email,
+    open_tenant_session,
+    resolve_tenant,
+    revoke_user_sessions,
+)
+from ledgerline.config import Settings
+from ledgerline.db.engine import Database
+from ledgerline.mail.service import queue_mail
+from ledgerline.security.passwords import Passwords, check_password_policy
+from ledgerline.security.tokens import (
+    EMAIL_VERIFICATION_PREFIX,
+    PASSWORD_RESET_PREFIX,
+    InvalidToken,
+    new_tenant_token,
+    tenant_of_token,
+    token_digest,
+)
+from ledgerline.tenants.models import Tenant, TenantStatus
+from ledgerline.users.models import User
+
+LOGIN_CODE_TTL = timedelta(minutes=5)
+LOGIN_CODE_ATTEMPTS = 5
+PASSWORD_RESET_TTL = timedelta(minutes=30)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _code_digest(settings: Settings, secret_id: UUID, code: str) -> bytes:
+    """A code is bound to its row: the same six digits hash differently elsewhere."""
+    return token_digest(settings, f"{secret_id}:{code}")
+
+
+async def _active_user(session: AsyncSession, email: str) -> User | None:
+    user = await session.scalar(select(User).where(User.email == normalize_email(email)))
+    if user is None or not user.is_active:
+        return None
+    return user
+
+
+async def request_login_code(
+    database: Database, settings: Settings, *, tenant_reference: str, email: str, meta: RequestMeta
+) -> None:
+    tenant_id = await resolve_tenant(database, tenant_reference)
+    if tenant_id is None:
+        return
+    async with database.tenant_transaction(tenant_id) as session:
+        user = await _active_user(session, email)
+        if user is None:
+            return
+        secret = await replace_secret(session, user, Purpose.LOGIN_CODE, LOGIN_CODE_TTL)
+        code = f"{secrets.randbelow(10**6):06d}"
+        secret.secret_hash = _code_digest(settings, secret.id, code)
+        queue_mail(
+            session,
+            tenant_id=tenant_id,
+            to=user.email,
+            subject="Your Ledgerline sign-in code",
+            body=f"Your sign-in code is {code}. It is valid for 5 minutes and works once.\n"
+            "If you did not ask for it, ignore this mail.",
+        )
+        audit.record(
+            session,
+            tenant_id=tenant_id,
+            actor=ANONYMOUS,
+            action="auth.login_code_requested",
+            meta=meta,
+            target_type="user",
+            target_id=user.id,
+        )
+
+
+async def verify_login_code(
+    database: Database,
+    settings: Settings,
+    *,
+    tenant_reference: str,
+    email: str,
+    code: str,
+    meta: RequestMeta,
+) -> TokenPair:
+    """Tokens for a right code. A wrong one counts against the code (5 tries) and toward
+    the account lockout, committed before the 401."""
+    tenant_id = await resolve_tenant(database, tenant_reference)
+    if tenant_id is None:
+        raise invalid_credentials()
+    async with database.tenant_transaction(tenant_id) as session:
+        user = await session.scalar(
+            select(User).where(User.email == normalize_email(email)).with_for_update()
+        )
+        secret = None
+        if user is not None:
+            secret = await session.scalar(
+                select(OneTimeSecret)
+                .where(
+                    OneTimeSecret.user_id == user.id,
+                    OneTimeSecret.purpose == Purpose.LOGIN_CODE,
+                    OneTimeSecret.consumed_at.is_(None),
+                    OneTimeSecret.expires_at > func.now(),
+                )
+                .order_by(OneTimeSecret.created_at.desc())
+                .limit(1)
+                .with_for_update()
+            )
+        locked = user is not None and user.locked_until is not None and user.locked_until > _now()
+        if user is None or not user.is_active or secret is None or locked:
+            failure = invalid_credentials()
+        elif not hmac.compare_digest(
+            _code_digest(settings, secret.id, code.strip()), secret.secret_hash
+        ):
+            secret.attempts += 1
+            if secret.attempts >= LOGIN_CODE_ATTEMPTS:
+                secret.consumed_at = _now()
+            await _count_failure(session, settings, user, meta)
+            failure = invalid_credentials()
+        else:
+            secret.consumed_at = _now()
+            status = await session.scalar(select(Tenant.status))
+            if status == TenantStatus.SUSPENDED:
+                failure = AuthError(403, "tenant_suspended", "This tenant is suspended.")
+            else:
+                await session.execute(
+                    update(User)
+                    .where(User.id == user.id)
+                    .values(
+                        failed_login_count=0,
+                        last_login_at=func.now(),
+                        email_verified_at=func.coalesce(User.email_verified_at, func.now()),
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+                audit.record(
+                    session,
+                    tenant_id=tenant_id,
+                    actor=Actor(ActorType.USER, user.id),
+                    action="auth.login",
+                    meta=meta,
+                    target_type="user",
+                    target_id=user.id,
+                    changes={"method": "email_code"},
+                )
+                return await open_tenant_session(session, settings, user, meta)
+    raise failure
+
+
+async def _count_failure(
+    session: AsyncSession, settings: Settings, user: User, meta: RequestMeta
+) -> None:
+    record = audit.AuditContext(user.tenant_id, ANONYMOUS, meta).record
+    record(
+        session,
+        "auth.login_failed",
+        target_type="user",
+        target_id=user.id,
+        changes={"reason": "bad_code"},
+    )
+    if await count_failed_attempt(
+        session,
+        user.id,
+        threshold=settings.lockout_threshold,
+        lockout_minutes=settings.lockout_minutes,
+    ):
+        record(session, "auth.account_locked", target_type="user", target_id=user.id)
+
+
+async def request_password_reset(
+    database: Database, settings: Settings, *, tenant_reference: str, email: str, meta: RequestMeta
+) -> None:
+    tenant_id = await resolve_tenant(database, tenant_reference)
+    if tenant_id is None:
+        return
+    async with database.tenant_transaction(tenant_id) as session:
+        user = await _active_user(session, email)
+        if user is None:
+            return
+        secret = await replace_secret(session, user, Purpose.PASSWORD_RESET, PASSWORD_RESET_TTL)
+        token = new_tenant_token(PASSWORD_RESET_PREFIX, tenant_id)
+        secret.secret_hash = token_digest(settings, token)
+        queue_mail(
+            session,
+            tenant_id=tenant_id,
+            to=user.email,
+            subject="Reset your Ledgerline password",
+            body="To choose a new password, open this link within 30 minutes:\n"
+            f"{settings.portal_base_url}/reset-password?token={token}\n"
+            "If you did not ask for it, ignore this mail; your password stays as it is.",
+        )
+        audit.record(
+            session,
+            tenant_id=tenant_id,
+            actor=ANONYMOUS,
+            action="auth.password_reset_requested",
+            meta=meta,
+            target_type="user",
+            target_id=user.id,
+        )
+
+
+async def _consume_link_token(
+    session: AsyncSession, settings: Settings, token: str, purpose: Purpose
+) -> User:
+    secret = await session.scalar(
+        select(OneTimeSecret)
+        .where(
+            OneTimeSecret.secret_hash == token_digest(settings, token),
+            OneTimeSecret.purpose == purpose,
+            OneTimeSecret.consumed_at.is_(None),
+            OneTimeSecret.expires_at > func.now(),
+        )
+        .with_for_update()
+    )
+    user = None
+    if secret is not None:
+        user = await session.scalar(select(User).where(User.id == secret.user_id))
+    if secret is None or user is None or not user.is_active:
+        raise AuthError(400, "invalid_link", "This link is invalid, used or expired.")
+    secret.consumed_at = _now()
+    return user
+
+
+def _link_tenant(token: str, prefix: str) -> UUID:
+    try:
+        return tenant_of_token(token, prefix)
+    except InvalidToken as error:
+        raise AuthError(400, "invalid_link", "This link is invalid, used or expired.") from error
+
+
+async def confirm_password_reset(
+    database: Database,
+    settings: Settings,
+    passwords: Passwords,
+    *,
+    token: str,
+    new_password: str,
+    meta: RequestMeta,
+) -> None:
+    """Set the password, end every session of the user, lift a lockout."""
+    check_password_policy(new_password)
+    tenant_id = _link_tenant(token, PASSWORD_RESET_PREFIX)
+    password_hash = await passwords.hash(new_password)
+    async with database.tenant_transaction(tenant_id) as session:
+        user = await _consume_link_token(session, settings, token, Purpose.PASSWORD_RESET)
+        user.password_hash = password_hash
+        user.failed_login_count = 0
+        user.locked_until = None
+        await revoke_user_sessions(session, user_id=user.id, reason="password_reset")
+        audit.record(
+            session,
+            tenant_id=tenant_id,
+            actor=Actor(ActorType.USER, user.id),
+            action="user.password_reset",
+            meta=meta,
+            target_type="user",
+            target_id=user.id,
+        )
+
+
+async def verify_email(
+    database: Database, settings: Settings, *, token: str, meta: RequestMeta
+) -> None:
+    tenant_id = _link_tenant(token, EMAIL_VERIFICATION_PREFIX)
+    async with database.tenant_transaction(tenant_id) as session:
+        user = await _consume_link_token(session, settings, token, Purpose.EMAIL_VERIFICATION)
+        if user.email_verified_at is None:
+            user.email_verified_at = _now()
+        audit.record(
+            session,
+            tenant_id=tenant_id,
+            actor=Actor(ActorType.USER, user.id),
+            action="user.email_verified",
+            meta=meta,
+            target_type="user",
+            target_id=user.id,
+        )
