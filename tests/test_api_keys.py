@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from typing import Annotated
+
 import httpx
 import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
 
+from ledgerline.app import create_app
+from ledgerline.auth.deps import TenantRequest, tenant_request
 from ledgerline.config import Settings
+from ledgerline.security.permissions import Permission
 from tests.dbtools import owner_sql
 from tests.identity import API, Account, add_user, audit_events, problem_code, signup
 
@@ -161,3 +169,31 @@ async def test_a_suspended_tenant_refuses_its_keys(
     response = await client.get(f"{API}/users", headers=by_header(key, owner))
     assert response.status_code == 403
     assert problem_code(response) == "tenant_suspended"
+
+
+@pytest.fixture(scope="module")
+async def app_with_a_write(settings: Settings) -> AsyncIterator[FastAPI]:
+    """The real app plus one write endpoint of the kind invoices and assets will add."""
+    app = create_app(settings)
+
+    @app.post(f"{API}/test/writes", status_code=204)
+    async def write(
+        context: Annotated[TenantRequest, tenant_request(Permission.INVOICES_WRITE)],
+    ) -> None:
+        context.audit("test.written", target_type="test")
+
+    async with LifespanManager(app):
+        yield app
+
+
+async def test_what_a_key_does_is_audited_with_the_key_as_actor(
+    app_with_a_write: FastAPI, empty_tables: None
+) -> None:
+    transport = httpx.ASGITransport(app=app_with_a_write)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        owner = await signup(client, "actorco")
+        created = (await issue(client, owner, ["invoices:write"])).json()
+        response = await client.post(f"{API}/test/writes", headers=by_header(created["key"], owner))
+        assert response.status_code == 204, response.text
+        written = await audit_events(client, owner, action="test.written")
+    assert [(e["actor_type"], e["actor_id"]) for e in written] == [("api_key", created["id"])]
