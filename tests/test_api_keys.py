@@ -197,3 +197,10 @@ async def test_what_a_key_does_is_audited_with_the_key_as_actor(
         assert response.status_code == 204, response.text
         written = await audit_events(client, owner, action="test.written")
     assert [(e["actor_type"], e["actor_id"]) for e in written] == [("api_key", created["id"])]
+
+
+async def test_an_expiry_without_a_timezone_is_422(
+    client: httpx.AsyncClient, owner: Account
+) -> None:
+    response = await issue(client, owner, ["users:read"], expires_at="2031-01-01T00:00:00")
+    assert response.status_code == 422

@@ -287,3 +287,41 @@ async def test_the_sender_sends_and_retries_failures_with_backoff(
     rows = await owner_sql(settings, owner.tenant_id, "SELECT status, body FROM mail_outbox")
     assert {r["status"] for r in rows} == {"sent"}
     assert PASSWORD not in str(rows)
+
+
+async def test_concurrent_requests_leave_one_live_link(
+    client: httpx.AsyncClient, owner: Account, settings: Settings
+) -> None:
+    import asyncio
+
+    await asyncio.gather(
+        *(
+            client.post(
+                f"{API}/auth/password-reset/request",
+                json={"email": owner.email},
+                headers={"X-Tenant-ID": "mailco"},
+            )
+            for _ in range(5)
+        )
+    )
+    live = await owner_sql(
+        settings,
+        owner.tenant_id,
+        "SELECT count(*) AS n FROM one_time_secrets"
+        " WHERE purpose = 'password_reset' AND consumed_at IS NULL",
+    )
+    assert live[0]["n"] == 1
+
+
+async def test_a_claim_whose_sender_died_is_taken_again(
+    client: httpx.AsyncClient, owner: Account, settings: Settings, database: Database
+) -> None:
+    await owner_sql(
+        settings,
+        owner.tenant_id,
+        "UPDATE mail_outbox SET status = 'sending', attempts = 1,"
+        " next_attempt_at = now() - interval '1 s'",
+    )
+    assert await MailSender(settings, database).run_once() == 1
+    rows = await owner_sql(settings, owner.tenant_id, "SELECT status, attempts FROM mail_outbox")
+    assert [(r["status"], r["attempts"]) for r in rows] == [("sent", 2)]

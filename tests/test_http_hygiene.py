@@ -108,3 +108,37 @@ async def test_cors_allows_only_the_configured_origins(proxied: httpx.AsyncClien
         f"{API}/auth/login", headers={"Origin": "https://evil.example.com", **preflight}
     )
     assert "access-control-allow-origin" not in other.headers
+
+
+async def test_a_proxys_own_forwarded_for_line_is_read_with_the_clients(
+    proxied: httpx.AsyncClient,
+) -> None:
+    """A proxy may add its line after the client's: the client's cannot decide the address."""
+    owner = await signup(proxied, "twolines")
+    await proxied.post(
+        f"{API}/auth/login",
+        json={"email": owner.email, "password": PASSWORD},
+        headers=[
+            ("X-Tenant-ID", "twolines"),
+            ("X-Forwarded-For", "203.0.113.77"),
+            ("X-Forwarded-For", "198.51.100.7"),
+        ],
+    )
+    logins = await audit_events(proxied, owner, action="auth.login")
+    assert logins[0]["ip"] == "198.51.100.7"
+
+
+async def test_a_streamed_body_over_the_limit_is_413_wherever_it_is_parsed(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"tenant": {"name": "'
+        for _ in range(3):
+            yield b"x" * (settings.max_request_body_bytes // 2)
+        yield b'"}}'
+
+    response = await client.post(
+        f"{API}/auth/signup", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert problem_code(response) == "payload_too_large"

@@ -110,3 +110,32 @@ async def test_a_tenant_plan_sets_the_allowance(limited: FastAPI, settings: Sett
         tokens = (await login(client, gold.tenant_id, gold.email)).json()
         gold = Account(gold.tenant_id, gold.user_id, gold.email, tokens["access_token"], "")
         assert await calls_until_limited(client, gold, GOLD_LIMIT + 3) == GOLD_LIMIT
+
+
+async def test_rotating_ipv6_addresses_within_a_64_gains_nothing(limited: FastAPI) -> None:
+    statuses = []
+    for n in range(SIGN_IN_LIMIT + 1):
+        async with client_from(limited, f"2001:db8:0:1::{n + 1:x}") as client:
+            response = await client.post(
+                f"{API}/auth/login", json={"email": "x@y.example.com", "password": "p"}
+            )
+            statuses.append(response.status_code)
+    assert statuses[-1] == 429
+
+
+async def test_failed_credentials_on_tenant_endpoints_are_limited_per_address(
+    limited: FastAPI,
+) -> None:
+    async with client_from(limited, "192.0.2.50") as client:
+        owner = await signup(client, "forgery")
+        statuses = [
+            (
+                await client.get(
+                    f"{API}/users",
+                    headers={"X-API-Key": f"llk_nonsense_{n}", "X-Tenant-ID": str(owner.tenant_id)},
+                )
+            ).status_code
+            for n in range(SIGN_IN_LIMIT + 2)
+        ]
+    assert statuses[:SIGN_IN_LIMIT] == [401] * SIGN_IN_LIMIT
+    assert statuses[-1] == 429

@@ -38,7 +38,8 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=now, nullable=False),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint(
-            "status IN ('pending', 'sent', 'failed')", name=op.f("mail_outbox_status_allowed_check")
+            "status IN ('pending', 'sending', 'sent', 'failed')",
+            name=op.f("mail_outbox_status_allowed_check"),
         ),
         sa.ForeignKeyConstraint(
             ["tenant_id"],

@@ -37,10 +37,10 @@ class BodyTooLarge(Exception):
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
+    """The header's value; a header sent on several lines is joined by commas, in order
+    (a proxy may add its own X-Forwarded-For line after the client's)."""
+    values = [value.decode("latin-1") for key, value in scope["headers"] if key == name]
+    return ", ".join(values) if values else None
 
 
 class RequestContextMiddleware:
@@ -61,6 +61,11 @@ class RequestContextMiddleware:
         self.trusted_proxies = trusted_proxies
         self.max_body_bytes = max_body_bytes
 
+    def _too_large(self) -> Problem:
+        return Problem(
+            413, "payload_too_large", f"The request body exceeds {self.max_body_bytes} bytes."
+        )
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
@@ -79,6 +84,9 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         status = 500
         response_started = False
+
+        too_large = False
+        swallowing = False
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status, response_started
@@ -99,14 +107,27 @@ class RequestContextMiddleware:
                         headers.setdefault(name, value)
             await send(message)
 
+        async def send_from_app(message: Message) -> None:
+            """What the app sends; once the body overflowed, the app's own answer (its body
+            parser turns the overflow into a 400) gives way to the 413."""
+            nonlocal swallowing
+            if too_large and not response_started and message["type"] == "http.response.start":
+                swallowing = True
+                await problem_response(self._too_large())(scope, receive, send_with_headers)
+                return
+            if swallowing:
+                return
+            await send_with_headers(message)
+
         received = 0
 
         async def receive_limited() -> Message:
-            nonlocal received
+            nonlocal received, too_large
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
+                    too_large = True
                     raise BodyTooLarge
             return message
 
@@ -114,16 +135,10 @@ class RequestContextMiddleware:
             declared = _header(scope, b"content-length")
             if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
                 raise BodyTooLarge
-            await self.app(scope, receive_limited, send_with_headers)
+            await self.app(scope, receive_limited, send_from_app)
         except BodyTooLarge:
             if not response_started:
-                await problem_response(
-                    Problem(
-                        413,
-                        "payload_too_large",
-                        f"The request body exceeds {self.max_body_bytes} bytes.",
-                    )
-                )(scope, receive, send_with_headers)
+                await problem_response(self._too_large())(scope, receive, send_with_headers)
         except Exception:
             logger.exception("unhandled error", extra={"path": scope["path"]})
             if not response_started:

@@ -13,9 +13,11 @@ RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset (seconds).
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import Request
 from limits import RateLimitItem, parse
@@ -52,6 +54,10 @@ class RateLimits:
         self.default = parse(settings.rate_limit_default)
         self.plans = {plan: parse(limit) for plan, limit in settings.rate_limit_plans.items()}
 
+    @property
+    def strategy(self) -> Any:
+        return self._limiter.limiter
+
     def for_plan(self, plan: str | None) -> RateLimitItem:
         return self.plans.get(plan or "", self.default)
 
@@ -83,8 +89,35 @@ def rate_limits(request: Request) -> RateLimits:
     return limits
 
 
+def address_key(request: Request) -> str:
+    """The client address a limit counts: IPv6 by its /64 (one subscriber's usual
+    allocation, so rotating addresses within it gains nothing), IPv4 as it is."""
+    address = getattr(request.state, "client_ip", None) or "unknown"
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 def limit_sign_in(request: Request) -> None:
     """Dependency of the sign-in endpoints: limited by client address."""
-    ip = getattr(request.state, "client_ip", None) or "unknown"
     limits = rate_limits(request)
-    limits.hit(request, limits.sign_in, "sign-in", ip)
+    limits.hit(request, limits.sign_in, "sign-in", address_key(request))
+
+
+def refuse_if_failing(request: Request) -> None:
+    """Before checking a credential: 429 for an address that failed too often."""
+    limits = rate_limits(request)
+    if limits.enabled and not limits.strategy.test(
+        limits.sign_in, "failed-auth", address_key(request)
+    ):
+        limits.hit(request, limits.sign_in, "failed-auth", address_key(request))
+
+
+def count_failure(request: Request) -> None:
+    """A credential failed: count it against the address (sign-in limits apply)."""
+    limits = rate_limits(request)
+    limits.hit(request, limits.sign_in, "failed-auth", address_key(request))

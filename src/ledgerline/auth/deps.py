@@ -31,7 +31,7 @@ from ledgerline.db.engine import Database
 from ledgerline.deps import DatabaseDep, SettingsDep
 from ledgerline.log import request_id_var
 from ledgerline.problems import Problem, Unauthorized
-from ledgerline.ratelimit import rate_limits
+from ledgerline.ratelimit import count_failure, rate_limits, refuse_if_failing
 from ledgerline.security.api_keys import (
     API_KEY_PREFIX,
     MalformedApiKey,
@@ -122,20 +122,30 @@ def access_claims(
 
 
 def caller_credential(
+    request: Request,
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key_header)],
 ) -> AccessClaims | ParsedApiKey:
-    """An API key (X-API-Key, or a bearer token with the key prefix) or access claims."""
+    """An API key (X-API-Key, or a bearer token with the key prefix) or access claims.
+
+    Failed credentials count against the client address like failed sign-ins: an address
+    that fails too often gets 429 before any credential of it is looked at.
+    """
+    refuse_if_failing(request)
     token = api_key or (credentials.credentials if credentials else None)
-    if token is None:
-        raise unauthorized("Send 'Authorization: Bearer <access token or API key>'.")
-    if api_key is not None or token.startswith(API_KEY_PREFIX):
-        try:
-            return parse_api_key(token)
-        except MalformedApiKey as error:
-            raise unauthorized("The API key is not valid.", "invalid_api_key") from error
-    return access_claims(settings, credentials)
+    try:
+        if token is None:
+            raise unauthorized("Send 'Authorization: Bearer <access token or API key>'.")
+        if api_key is not None or token.startswith(API_KEY_PREFIX):
+            try:
+                return parse_api_key(token)
+            except MalformedApiKey as error:
+                raise unauthorized("The API key is not valid.", "invalid_api_key") from error
+        return access_claims(settings, credentials)
+    except Unauthorized:
+        count_failure(request)
+        raise
 
 
 def tenant_header(request: Request) -> UUID:
@@ -193,12 +203,16 @@ class Requires:
 
         async with database.tenant_transaction(tenant_id) as session:
             plan: str | None = None
-            if admin is not None:
-                principal, status = admin, admin_status
-            elif isinstance(credential, AccessClaims):
-                principal, status, plan = await _user(session, credential)
-            else:
-                principal, status, plan = await _api_key(session, settings, credential)
+            try:
+                if admin is not None:
+                    principal, status = admin, admin_status
+                elif isinstance(credential, AccessClaims):
+                    principal, status, plan = await _user(session, credential)
+                else:
+                    principal, status, plan = await _api_key(session, settings, credential)
+            except Unauthorized:
+                count_failure(request)
+                raise
             limits = rate_limits(request)
             limits.hit(request, limits.for_plan(plan), "caller", principal.kind, str(principal.id))
             _check_tenant_status(status, request.method, is_admin=admin is not None)

@@ -60,7 +60,11 @@ def _code_digest(settings: Settings, secret_id: UUID, code: str) -> bytes:
 
 
 async def _active_user(session: AsyncSession, email: str) -> User | None:
-    user = await session.scalar(select(User).where(User.email == normalize_email(email)))
+    """The active user of `email`, locked: concurrent requests replace its secret in turn
+    (else each would retire only what it could see and several would stay live)."""
+    user = await session.scalar(
+        select(User).where(User.email == normalize_email(email)).with_for_update()
+    )
     if user is None or not user.is_active:
         return None
     return user

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
@@ -187,10 +187,17 @@ _SENT_IF_KNOWN = "If the address belongs to an account here, a mail is on its wa
 
 @router.post("/otp/request", operation_id="request_login_code", status_code=202)
 async def request_login_code(
-    body: EmailOnly, request: Request, database: DatabaseDep, settings: SettingsDep
+    body: EmailOnly,
+    request: Request,
+    database: DatabaseDep,
+    settings: SettingsDep,
+    after_response: BackgroundTasks,
 ) -> Accepted:
-    """Mail a 6-digit sign-in code (5 minutes, single use). Always 202."""
-    await email_flows.request_login_code(
+    """Mail a 6-digit sign-in code (5 minutes, single use). Always 202.
+
+    The work happens after the response: its time says nothing about the address."""
+    after_response.add_task(
+        email_flows.request_login_code,
         database,
         settings,
         tenant_reference=_tenant_reference(request),
@@ -218,10 +225,15 @@ async def verify_login_code(
 
 @router.post("/password-reset/request", operation_id="request_password_reset", status_code=202)
 async def request_password_reset(
-    body: EmailOnly, request: Request, database: DatabaseDep, settings: SettingsDep
+    body: EmailOnly,
+    request: Request,
+    database: DatabaseDep,
+    settings: SettingsDep,
+    after_response: BackgroundTasks,
 ) -> Accepted:
-    """Mail a reset link (30 minutes, single use). Always 202."""
-    await email_flows.request_password_reset(
+    """Mail a reset link (30 minutes, single use). Always 202, answered before the work."""
+    after_response.add_task(
+        email_flows.request_password_reset,
         database,
         settings,
         tenant_reference=_tenant_reference(request),

@@ -13,6 +13,7 @@ from ledgerline.db.base import Base, TenantScoped
 
 class MailStatus(StrEnum):
     PENDING = "pending"
+    SENDING = "sending"  # claimed by a sender until next_attempt_at (its lease)
     SENT = "sent"
     FAILED = "failed"
 
@@ -20,7 +21,9 @@ class MailStatus(StrEnum):
 class OutboxMessage(TenantScoped, Base):
     __tablename__ = "mail_outbox"
     __table_args__ = (
-        CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status_allowed"),
+        CheckConstraint(
+            "status IN ('pending', 'sending', 'sent', 'failed')", name="status_allowed"
+        ),
         Index(None, "tenant_id", "status", "next_attempt_at"),
     )
 

@@ -14,10 +14,11 @@ import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from typing import Any
 from uuid import UUID
 
 import aiosmtplib
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.config import Settings
@@ -28,6 +29,14 @@ logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 20
 MAX_BACKOFF = timedelta(hours=1)
+# How long a claimed message is left to its sender before another may take it.
+SEND_LEASE = timedelta(minutes=5)
+
+
+def _update(message: OutboxMessage) -> Any:
+    return update(OutboxMessage).where(
+        OutboxMessage.tenant_id == message.tenant_id, OutboxMessage.id == message.id
+    )
 
 
 def queue_mail(session: AsyncSession, *, tenant_id: UUID, to: str, subject: str, body: str) -> None:
@@ -63,14 +72,31 @@ class MailSender:
         )
 
     async def run_once(self) -> int:
-        """Send what is due now; return how many messages were tried."""
+        """Send what is due now; return how many messages were tried.
+
+        Three short steps, so no transaction stays open while a mail server is slow:
+        claim (mark `sending` with a lease and count the attempt, commit), send with no
+        transaction open, then record the outcome. A sender that dies mid-way leaves its
+        claims to expire; they are claimed again, the attempt already counted.
+        """
+        claimed = await self._claim()
+        for message in claimed:
+            try:
+                await self._deliver(message)
+            except Exception as error:
+                await self._record_failure(message, f"{type(error).__name__}: {error}"[:1000])
+            else:
+                await self._record_sent(message)
+        return len(claimed)
+
+    async def _claim(self) -> list[OutboxMessage]:
         now = datetime.now(UTC)
         async with self.database.platform_sessions() as session, session.begin():
             due = (
                 await session.scalars(
                     select(OutboxMessage)
                     .where(
-                        OutboxMessage.status == MailStatus.PENDING,
+                        OutboxMessage.status.in_([MailStatus.PENDING, MailStatus.SENDING]),
                         OutboxMessage.next_attempt_at <= now,
                     )
                     .order_by(OutboxMessage.next_attempt_at)
@@ -79,34 +105,37 @@ class MailSender:
                 )
             ).all()
             for message in due:
-                await self._try(message)
-        return len(due)
+                message.status = MailStatus.SENDING
+                message.attempts += 1
+                message.next_attempt_at = now + SEND_LEASE
+        return list(due)
 
-    async def _try(self, message: OutboxMessage) -> None:
-        message.attempts += 1
-        try:
-            await self._deliver(message)
-        except Exception as error:
-            message.last_error = f"{type(error).__name__}: {error}"[:1000]
-            if message.attempts >= self.settings.mail_max_attempts:
-                message.status = MailStatus.FAILED
-            else:
-                backoff = min(timedelta(seconds=2**message.attempts), MAX_BACKOFF)
-                message.next_attempt_at = datetime.now(UTC) + backoff
-            logger.warning(
-                "mail not sent",
-                extra={
-                    "message_id": str(message.id),
-                    "attempts": message.attempts,
-                    "error": message.last_error,
-                },
+    async def _record_sent(self, message: OutboxMessage) -> None:
+        async with self.database.platform_sessions() as session, session.begin():
+            values: dict[str, object] = {
+                "status": MailStatus.SENT,
+                "sent_at": datetime.now(UTC),
+                "last_error": None,
+            }
+            if self.settings.mail_backend != "console":
+                values["body"] = None
+            await session.execute(_update(message).values(**values))
+
+    async def _record_failure(self, message: OutboxMessage, error: str) -> None:
+        gave_up = message.attempts >= self.settings.mail_max_attempts
+        backoff = min(timedelta(seconds=2**message.attempts), MAX_BACKOFF)
+        async with self.database.platform_sessions() as session, session.begin():
+            await session.execute(
+                _update(message).values(
+                    status=MailStatus.FAILED if gave_up else MailStatus.PENDING,
+                    next_attempt_at=datetime.now(UTC) + backoff,
+                    last_error=error,
+                )
             )
-            return
-        message.status = MailStatus.SENT
-        message.sent_at = datetime.now(UTC)
-        message.last_error = None
-        if self.settings.mail_backend != "console":
-            message.body = None
+        logger.warning(
+            "mail not sent",
+            extra={"message_id": str(message.id), "attempts": message.attempts, "error": error},
+        )
 
     async def run_forever(self) -> None:
         while True:
