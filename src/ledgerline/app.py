@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from ledgerline import __version__
 from ledgerline.api_keys.router import router as api_keys_router
+from ledgerline.assets.router import router as assets_router
 from ledgerline.audit.router import router as audit_router
 from ledgerline.auth.router import router as auth_router
 from ledgerline.client_ip import parse_networks
@@ -96,7 +97,14 @@ def create_app(settings: Settings) -> FastAPI:
         max_body_bytes=settings.max_request_body_bytes,
     )
     app.include_router(health_router)
-    for router in (auth_router, users_router, api_keys_router, audit_router, tenants_router):
+    for router in (
+        auth_router,
+        users_router,
+        api_keys_router,
+        audit_router,
+        tenants_router,
+        assets_router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
     return app
 

@@ -1,6 +1,15 @@
 """Imports every model so that `Base.metadata` knows all tables (Alembic, tests)."""
 
 from ledgerline.api_keys.models import ApiKey
+from ledgerline.assets.models import (
+    Asset,
+    AssetCategory,
+    AssetEvent,
+    AssetTagCounter,
+    Custodian,
+    Location,
+    MaintenanceRecord,
+)
 from ledgerline.audit.models import AuditEvent, PlatformAuditEvent
 from ledgerline.auth.models import (
     AdminRefreshToken,
@@ -19,10 +28,17 @@ __all__ = [
     "AdminRefreshToken",
     "AdminSession",
     "ApiKey",
+    "Asset",
+    "AssetCategory",
+    "AssetEvent",
+    "AssetTagCounter",
     "AuditEvent",
     "AuthSession",
     "Base",
+    "Custodian",
     "DeniedAccessToken",
+    "Location",
+    "MaintenanceRecord",
     "OneTimeSecret",
     "OutboxMessage",
     "PlatformAdmin",

@@ -1,0 +1,190 @@
+"""The fixed-asset register: categories, locations, custodians, assets and their events."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from uuid import UUID
+
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKeyConstraint,
+    Index,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ledgerline.db.base import Base, TenantScoped, TimestampMixin
+
+Money = Numeric(18, 2)
+
+
+class AssetStatus(StrEnum):
+    DRAFT = "draft"
+    IN_SERVICE = "in_service"
+    UNDER_MAINTENANCE = "under_maintenance"
+    DISPOSED = "disposed"
+
+
+class DisposalMethod(StrEnum):
+    SALE = "sale"
+    SCRAP = "scrap"
+    DONATION = "donation"
+
+
+class AssetCategory(TenantScoped, TimestampMixin, Base):
+    __tablename__ = "asset_categories"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "name"),
+        CheckConstraint("salvage_percent >= 0 AND salvage_percent <= 100", name="salvage_range"),
+        CheckConstraint("useful_life_months >= 1", name="life_positive"),
+    )
+
+    name: Mapped[str] = mapped_column(String(100))
+    depreciation_method: Mapped[str] = mapped_column(String(32))
+    useful_life_months: Mapped[int]
+    salvage_percent: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("0"))
+    convention: Mapped[str] = mapped_column(String(16), default="full_month")
+    declining_rate: Mapped[Decimal | None] = mapped_column(Numeric(6, 4))
+
+
+class Location(TenantScoped, TimestampMixin, Base):
+    """A place in a tree: site, then building, then room."""
+
+    __tablename__ = "locations"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "parent_id"], ["locations.tenant_id", "locations.id"], ondelete="RESTRICT"
+        ),
+        CheckConstraint("kind IN ('site', 'building', 'room')", name="kind_allowed"),
+        Index(None, "tenant_id", "parent_id"),
+    )
+
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(16))
+    parent_id: Mapped[UUID | None]
+
+
+class Custodian(TenantScoped, TimestampMixin, Base):
+    """Who holds an asset: a user of the tenant, or a named person with an email."""
+
+    __tablename__ = "custodians"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "user_id"], ["users.tenant_id", "users.id"], ondelete="RESTRICT"
+        ),
+    )
+
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    user_id: Mapped[UUID | None]
+
+
+class AssetTagCounter(Base):
+    """The per-tenant sequence behind generated asset tags."""
+
+    __tablename__ = "asset_tag_counters"
+    __table_args__ = (ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="RESTRICT"),)
+
+    tenant_id: Mapped[UUID] = mapped_column(primary_key=True)
+    last_value: Mapped[int] = mapped_column(default=0)
+
+
+class Asset(TenantScoped, TimestampMixin, Base):
+    __tablename__ = "assets"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "tag"),
+        ForeignKeyConstraint(
+            ["tenant_id", "category_id"],
+            ["asset_categories.tenant_id", "asset_categories.id"],
+            ondelete="RESTRICT",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "location_id"],
+            ["locations.tenant_id", "locations.id"],
+            ondelete="RESTRICT",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "custodian_id"],
+            ["custodians.tenant_id", "custodians.id"],
+            ondelete="RESTRICT",
+        ),
+        CheckConstraint(
+            "status IN ('draft', 'in_service', 'under_maintenance', 'disposed')",
+            name="status_allowed",
+        ),
+        CheckConstraint("cost >= 0 AND salvage_value >= 0 AND salvage_value <= cost", name="money"),
+        CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso"),
+        Index(None, "tenant_id", "category_id"),
+        Index(None, "tenant_id", "location_id"),
+        Index(None, "tenant_id", "status"),
+    )
+
+    tag: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(200))
+    serial_number: Mapped[str | None] = mapped_column(String(100))
+    category_id: Mapped[UUID]
+    location_id: Mapped[UUID | None]
+    custodian_id: Mapped[UUID | None]
+    acquisition_date: Mapped[date]
+    in_service_date: Mapped[date | None]
+    cost: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+    salvage_value: Mapped[Decimal] = mapped_column(Money)
+    useful_life_months: Mapped[int]
+    depreciation_method: Mapped[str] = mapped_column(String(32))
+    convention: Mapped[str] = mapped_column(String(16))
+    declining_rate: Mapped[Decimal | None] = mapped_column(Numeric(6, 4))
+    status: Mapped[AssetStatus] = mapped_column(String(20))
+    disposed_on: Mapped[date | None]
+    disposal_method: Mapped[str | None] = mapped_column(String(16))
+    disposal_proceeds: Mapped[Decimal | None] = mapped_column(Money)
+    book_value_at_disposal: Mapped[Decimal | None] = mapped_column(Money)
+    disposal_gain: Mapped[Decimal | None] = mapped_column(Money)
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version, "eager_defaults": True}  # noqa: RUF012
+
+
+class AssetEvent(TenantScoped, Base):
+    """An asset's history: created, transferred, maintenance, disposed."""
+
+    __tablename__ = "asset_events"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "asset_id"], ["assets.tenant_id", "assets.id"], ondelete="CASCADE"
+        ),
+        Index(None, "tenant_id", "asset_id"),
+    )
+
+    asset_id: Mapped[UUID]
+    kind: Mapped[str] = mapped_column(String(32))
+    occurred_on: Mapped[date]
+    details: Mapped[str | None] = mapped_column(Text)
+    from_location_id: Mapped[UUID | None]
+    to_location_id: Mapped[UUID | None]
+    from_custodian_id: Mapped[UUID | None]
+    to_custodian_id: Mapped[UUID | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class MaintenanceRecord(TenantScoped, TimestampMixin, Base):
+    __tablename__ = "maintenance_records"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "asset_id"], ["assets.tenant_id", "assets.id"], ondelete="CASCADE"
+        ),
+        Index(None, "tenant_id", "asset_id"),
+    )
+
+    asset_id: Mapped[UUID]
+    started_on: Mapped[date]
+    ended_on: Mapped[date | None]
+    cost: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    vendor: Mapped[str | None] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,265 @@
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlalchemy import or_, select
+
+from ledgerline.assets import service
+from ledgerline.assets.models import (
+    Asset,
+    AssetCategory,
+    AssetEvent,
+    AssetStatus,
+    Custodian,
+    Location,
+)
+from ledgerline.assets.schemas import (
+    AssetCreate,
+    AssetOut,
+    AssetUpdate,
+    BookValue,
+    CategoryCreate,
+    CategoryOut,
+    CustodianCreate,
+    CustodianOut,
+    Disposal,
+    EventOut,
+    LocationCreate,
+    LocationOut,
+    MaintenanceClose,
+    MaintenanceCreate,
+    MaintenanceOut,
+    ScheduleRowOut,
+    Transfer,
+)
+from ledgerline.auth.deps import TenantRequest, tenant_request
+from ledgerline.etags import require_if_match, set_etag
+from ledgerline.pagination import Page, PageRequest, keyset_page, page_request
+from ledgerline.security.permissions import Permission
+
+router = APIRouter(tags=["assets"])
+
+Read = Annotated[TenantRequest, tenant_request(Permission.ASSETS_READ)]
+Write = Annotated[TenantRequest, tenant_request(Permission.ASSETS_WRITE)]
+Delete = Annotated[TenantRequest, tenant_request(Permission.ASSETS_DELETE)]
+Dispose = Annotated[TenantRequest, tenant_request(Permission.ASSETS_DISPOSE)]
+Paging = Annotated[PageRequest, Depends(page_request)]
+
+
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+@router.post("/asset-categories", operation_id="create_asset_category", status_code=201)
+async def create_category(body: CategoryCreate, context: Write) -> CategoryOut:
+    category = await service.create_category(
+        context.session, context.audit_context, **body.model_dump()
+    )
+    return CategoryOut.model_validate(category)
+
+
+@router.get("/asset-categories", operation_id="list_asset_categories")
+async def list_categories(context: Read, page: Paging) -> Page[CategoryOut]:
+    rows, cursor = await keyset_page(context.session, select(AssetCategory), AssetCategory.id, page)
+    return Page(items=[CategoryOut.model_validate(c) for c in rows], next_cursor=cursor)
+
+
+@router.post("/locations", operation_id="create_location", status_code=201)
+async def create_location(body: LocationCreate, context: Write) -> LocationOut:
+    location = await service.create_location(
+        context.session, context.audit_context, **body.model_dump()
+    )
+    return LocationOut.model_validate(location)
+
+
+@router.get("/locations", operation_id="list_locations")
+async def list_locations(
+    context: Read, page: Paging, parent_id: UUID | None = None
+) -> Page[LocationOut]:
+    statement = select(Location)
+    if parent_id is not None:
+        statement = statement.where(Location.parent_id == parent_id)
+    rows, cursor = await keyset_page(context.session, statement, Location.id, page)
+    return Page(items=[LocationOut.model_validate(x) for x in rows], next_cursor=cursor)
+
+
+@router.post("/custodians", operation_id="create_custodian", status_code=201)
+async def create_custodian(body: CustodianCreate, context: Write) -> CustodianOut:
+    custodian = await service.create_custodian(
+        context.session, context.audit_context, **body.model_dump()
+    )
+    return CustodianOut.model_validate(custodian)
+
+
+@router.get("/custodians", operation_id="list_custodians")
+async def list_custodians(context: Read, page: Paging) -> Page[CustodianOut]:
+    rows, cursor = await keyset_page(context.session, select(Custodian), Custodian.id, page)
+    return Page(items=[CustodianOut.model_validate(x) for x in rows], next_cursor=cursor)
+
+
+def _out(asset: Asset, response: Response) -> AssetOut:
+    set_etag(response, asset.version)
+    return AssetOut.model_validate(asset)
+
+
+@router.post("/assets", operation_id="create_asset", status_code=201)
+async def create_asset(body: AssetCreate, context: Write, response: Response) -> AssetOut:
+    """Register an asset. Without a tag one is generated (A-000001, ...)."""
+    asset = await service.create_asset(
+        context.session, context.audit_context, **body.model_dump(exclude_none=True)
+    )
+    return _out(asset, response)
+
+
+@router.get("/assets", operation_id="list_assets")
+async def list_assets(
+    context: Read,
+    page: Paging,
+    category_id: UUID | None = None,
+    location_id: UUID | None = None,
+    custodian_id: UUID | None = None,
+    status: AssetStatus | None = None,
+    acquired_from: date | None = None,
+    acquired_to: date | None = None,
+    q: Annotated[str | None, Query(max_length=200, description="in tag, name or serial")] = None,
+) -> Page[AssetOut]:
+    statement = select(Asset)
+    for column, value in (
+        (Asset.category_id, category_id),
+        (Asset.location_id, location_id),
+        (Asset.custodian_id, custodian_id),
+        (Asset.status, status),
+    ):
+        if value is not None:
+            statement = statement.where(column == value)
+    if acquired_from is not None:
+        statement = statement.where(Asset.acquisition_date >= acquired_from)
+    if acquired_to is not None:
+        statement = statement.where(Asset.acquisition_date <= acquired_to)
+    if q:
+        pattern = _like(q)
+        statement = statement.where(
+            or_(
+                Asset.tag.ilike(pattern),
+                Asset.name.ilike(pattern),
+                Asset.serial_number.ilike(pattern),
+            )
+        )
+    rows, cursor = await keyset_page(context.session, statement, Asset.id, page)
+    return Page(items=[AssetOut.model_validate(a) for a in rows], next_cursor=cursor)
+
+
+@router.get("/assets/{asset_id}", operation_id="get_asset")
+async def get_asset(asset_id: UUID, context: Read, response: Response) -> AssetOut:
+    return _out(await service.get_asset(context.session, asset_id), response)
+
+
+@router.patch("/assets/{asset_id}", operation_id="update_asset")
+async def update_asset(
+    asset_id: UUID, body: AssetUpdate, context: Write, request: Request, response: Response
+) -> AssetOut:
+    asset = await service.get_asset(context.session, asset_id, for_update=True)
+    require_if_match(request, asset.version)
+    await service.update_asset(
+        context.session, context.audit_context, asset, body.model_dump(exclude_unset=True)
+    )
+    return _out(asset, response)
+
+
+@router.delete("/assets/{asset_id}", operation_id="delete_asset", status_code=204)
+async def delete_asset(asset_id: UUID, context: Delete) -> Response:
+    """Only a draft asset (never in service, never depreciated)."""
+    asset = await service.get_asset(context.session, asset_id, for_update=True)
+    await service.delete_asset(context.session, context.audit_context, asset)
+    return Response(status_code=204)
+
+
+@router.post("/assets/{asset_id}/transfer", operation_id="transfer_asset")
+async def transfer_asset(
+    asset_id: UUID, body: Transfer, context: Write, response: Response
+) -> AssetOut:
+    asset = await service.get_asset(context.session, asset_id, for_update=True)
+    await service.transfer(
+        context.session,
+        context.audit_context,
+        asset,
+        location_id=body.location_id,
+        custodian_id=body.custodian_id,
+        on=body.on,
+        note=body.note,
+    )
+    return _out(asset, response)
+
+
+@router.get("/assets/{asset_id}/history", operation_id="asset_history")
+async def asset_history(asset_id: UUID, context: Read, page: Paging) -> Page[EventOut]:
+    await service.get_asset(context.session, asset_id)
+    statement = select(AssetEvent).where(AssetEvent.asset_id == asset_id)
+    rows, cursor = await keyset_page(context.session, statement, AssetEvent.id, page)
+    return Page(items=[EventOut.model_validate(e) for e in rows], next_cursor=cursor)
+
+
+@router.post("/assets/{asset_id}/maintenance", operation_id="record_maintenance", status_code=201)
+async def record_maintenance(
+    asset_id: UUID, body: MaintenanceCreate, context: Write
+) -> MaintenanceOut:
+    asset = await service.get_asset(context.session, asset_id, for_update=True)
+    record = await service.record_maintenance(
+        context.session, context.audit_context, asset, **body.model_dump()
+    )
+    return MaintenanceOut.model_validate(record)
+
+
+@router.post("/assets/{asset_id}/maintenance/{record_id}/close", operation_id="close_maintenance")
+async def close_maintenance(
+    asset_id: UUID, record_id: UUID, body: MaintenanceClose, context: Write
+) -> MaintenanceOut:
+    asset = await service.get_asset(context.session, asset_id, for_update=True)
+    record = await service.close_maintenance(
+        context.session, context.audit_context, asset, record_id, body.ended_on
+    )
+    return MaintenanceOut.model_validate(record)
+
+
+@router.post("/assets/{asset_id}/dispose", operation_id="dispose_asset")
+async def dispose_asset(
+    asset_id: UUID, body: Disposal, context: Dispose, response: Response
+) -> AssetOut:
+    """Sale, scrap or donation: depreciation stops; book value and gain or loss are kept."""
+    asset = await service.get_asset(context.session, asset_id, for_update=True)
+    await service.dispose(
+        context.session,
+        context.audit_context,
+        asset,
+        on=body.on,
+        method=body.method,
+        proceeds=body.proceeds,
+    )
+    return _out(asset, response)
+
+
+@router.get("/assets/{asset_id}/schedule", operation_id="asset_schedule")
+async def asset_schedule(asset_id: UUID, context: Read) -> list[ScheduleRowOut]:
+    """The monthly depreciation schedule (empty for a draft)."""
+    asset = await service.get_asset(context.session, asset_id)
+    return [
+        ScheduleRowOut(
+            period=row.period_start,
+            opening_value=row.opening_value,
+            depreciation=row.depreciation,
+            accumulated=row.accumulated_depreciation,
+            closing_value=row.closing_value,
+        )
+        for row in service.schedule(asset)
+    ]
+
+
+@router.get("/assets/{asset_id}/book-value", operation_id="asset_book_value")
+async def asset_book_value(asset_id: UUID, context: Read, as_of: date) -> BookValue:
+    asset = await service.get_asset(context.session, asset_id)
+    return BookValue(
+        as_of=as_of, book_value=service.value_on(asset, as_of), currency=asset.currency
+    )

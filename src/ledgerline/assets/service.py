@@ -1,0 +1,437 @@
+"""Asset rules: the register, movements, maintenance, disposal; depreciation by the engine."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledgerline.assets.depreciation import (
+    Convention,
+    DepreciableAsset,
+    DepreciationMethod,
+    ScheduleRow,
+    book_value,
+    depreciation_schedule,
+)
+from ledgerline.assets.models import (
+    Asset,
+    AssetCategory,
+    AssetEvent,
+    AssetStatus,
+    AssetTagCounter,
+    Custodian,
+    Location,
+    MaintenanceRecord,
+)
+from ledgerline.audit.service import AuditContext
+from ledgerline.problems import Problem
+
+_PARENT_KIND = {"site": None, "building": "site", "room": "building"}
+
+
+class AssetError(Problem):
+    pass
+
+
+def _not_found(what: str) -> AssetError:
+    return AssetError(404, f"{what}_not_found", f"No such {what.replace('_', ' ')}.")
+
+
+async def _flush_or(session: AsyncSession, error: AssetError) -> None:
+    """Flush; a broken constraint (a reference to a row this tenant cannot see, a taken
+    unique value) becomes `error` instead of a 500."""
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as integrity:
+        raise error from integrity
+
+
+async def create_category(
+    session: AsyncSession, audit: AuditContext, **fields: Any
+) -> AssetCategory:
+    category = AssetCategory(tenant_id=audit.tenant_id, **fields)
+    session.add(category)
+    await _flush_or(session, AssetError(409, "category_exists", "A category has this name."))
+    audit.record(
+        session,
+        "asset_category.created",
+        target_type="asset_category",
+        target_id=category.id,
+        changes={"name": category.name},
+    )
+    return category
+
+
+async def create_location(
+    session: AsyncSession, audit: AuditContext, *, name: str, kind: str, parent_id: UUID | None
+) -> Location:
+    """Sites are roots; a building stands on a site, a room in a building."""
+    expected_parent = _PARENT_KIND[kind]
+    if (expected_parent is None) != (parent_id is None):
+        raise AssetError(
+            422,
+            "invalid_location_parent",
+            "A site has no parent; a building's parent is a site; a room's is a building.",
+        )
+    if parent_id is not None:
+        parent = await session.scalar(select(Location).where(Location.id == parent_id))
+        if parent is None:
+            raise _not_found("parent_location")
+        if parent.kind != expected_parent:
+            raise AssetError(
+                422, "invalid_location_parent", f"A {kind} belongs in a {expected_parent}."
+            )
+    location = Location(tenant_id=audit.tenant_id, name=name, kind=kind, parent_id=parent_id)
+    session.add(location)
+    await session.flush()
+    audit.record(
+        session,
+        "location.created",
+        target_type="location",
+        target_id=location.id,
+        changes={"name": name, "kind": kind},
+    )
+    return location
+
+
+async def create_custodian(
+    session: AsyncSession,
+    audit: AuditContext,
+    *,
+    name: str,
+    email: str | None,
+    user_id: UUID | None,
+) -> Custodian:
+    custodian = Custodian(tenant_id=audit.tenant_id, name=name, email=email, user_id=user_id)
+    session.add(custodian)
+    await _flush_or(session, _not_found("user"))
+    audit.record(
+        session,
+        "custodian.created",
+        target_type="custodian",
+        target_id=custodian.id,
+        changes={"name": name},
+    )
+    return custodian
+
+
+async def next_tag(session: AsyncSession, tenant_id: UUID) -> str:
+    """A-000001, A-000002, ...: one counter row per tenant, incremented atomically."""
+    value = await session.scalar(
+        insert(AssetTagCounter)
+        .values(tenant_id=tenant_id, last_value=1)
+        .on_conflict_do_update(
+            index_elements=[AssetTagCounter.tenant_id],
+            set_={"last_value": AssetTagCounter.last_value + 1},
+        )
+        .returning(AssetTagCounter.last_value)
+    )
+    return f"A-{value:06d}"
+
+
+def _cents(amount: Decimal) -> Decimal:
+    return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+async def create_asset(session: AsyncSession, audit: AuditContext, **fields: Any) -> Asset:
+    """An asset; what is not given comes from its category (life, method, salvage)."""
+    category = await session.scalar(
+        select(AssetCategory).where(AssetCategory.id == fields["category_id"])
+    )
+    if category is None:
+        raise _not_found("category")
+    cost: Decimal = fields["cost"]
+    fields.setdefault("useful_life_months", None)
+    fields["useful_life_months"] = fields["useful_life_months"] or category.useful_life_months
+    fields["depreciation_method"] = (
+        fields.get("depreciation_method") or category.depreciation_method
+    )
+    fields["convention"] = fields.get("convention") or category.convention
+    if fields.get("declining_rate") is None:
+        fields["declining_rate"] = category.declining_rate
+    if fields.get("salvage_value") is None:
+        fields["salvage_value"] = _cents(cost * category.salvage_percent / 100)
+    if fields["salvage_value"] > cost:
+        raise AssetError(422, "salvage_above_cost", "The salvage value exceeds the cost.")
+    if not fields.get("tag"):
+        fields["tag"] = await next_tag(session, audit.tenant_id)
+    in_service = fields.get("in_service_date") is not None
+    asset = Asset(
+        tenant_id=audit.tenant_id,
+        status=AssetStatus.IN_SERVICE if in_service else AssetStatus.DRAFT,
+        **fields,
+    )
+    engine_asset(asset)  # refuses parameters the engine cannot depreciate
+    session.add(asset)
+    await _flush_or(
+        session,
+        AssetError(
+            409,
+            "tag_taken_or_reference_unknown",
+            "The tag is taken, or the location or custodian does not exist.",
+        ),
+    )
+    _event(session, asset, "created", asset.acquisition_date)
+    audit.record(
+        session,
+        "asset.created",
+        target_type="asset",
+        target_id=asset.id,
+        changes={"tag": asset.tag, "name": asset.name, "cost": str(asset.cost)},
+    )
+    return asset
+
+
+def engine_asset(asset: Asset, *, disposal_date: date | None = None) -> DepreciableAsset | None:
+    """The engine's view of an asset in service (None for a draft)."""
+    if asset.in_service_date is None:
+        return None
+    try:
+        return DepreciableAsset(
+            cost=asset.cost,
+            salvage_value=asset.salvage_value,
+            useful_life_months=asset.useful_life_months,
+            in_service_date=asset.in_service_date,
+            method=DepreciationMethod(asset.depreciation_method),
+            convention=Convention(asset.convention),
+            declining_rate=asset.declining_rate
+            if asset.depreciation_method == DepreciationMethod.DECLINING_BALANCE
+            else None,
+            disposal_date=disposal_date or asset.disposed_on,
+            total_units=None,
+            units_used=None,
+        )
+    except ValueError as error:
+        raise AssetError(422, "invalid_depreciation", str(error)) from error
+
+
+def schedule(asset: Asset) -> tuple[ScheduleRow, ...]:
+    engine = engine_asset(asset)
+    return () if engine is None else depreciation_schedule(engine)
+
+
+def value_on(asset: Asset, as_of: date) -> Decimal:
+    engine = engine_asset(asset)
+    if engine is None or as_of < engine.in_service_date:
+        return _cents(asset.cost)
+    return book_value(engine, as_of)
+
+
+async def get_asset(session: AsyncSession, asset_id: UUID, *, for_update: bool = False) -> Asset:
+    statement = select(Asset).where(Asset.id == asset_id)
+    if for_update:
+        statement = statement.with_for_update()
+    asset = await session.scalar(statement)
+    if asset is None:
+        raise _not_found("asset")
+    return asset
+
+
+def _writable(asset: Asset) -> None:
+    if asset.status == AssetStatus.DISPOSED:
+        raise AssetError(
+            409, "asset_disposed", "A disposed asset is read-only.", extra={"status": asset.status}
+        )
+
+
+def _event(session: AsyncSession, asset: Asset, kind: str, on: date, **fields: Any) -> None:
+    session.add(
+        AssetEvent(
+            tenant_id=asset.tenant_id, asset_id=asset.id, kind=kind, occurred_on=on, **fields
+        )
+    )
+
+
+async def update_asset(
+    session: AsyncSession, audit: AuditContext, asset: Asset, changes: dict[str, Any]
+) -> Asset:
+    _writable(asset)
+    before = {key: str(getattr(asset, key)) for key in changes}
+    for key, value in changes.items():
+        setattr(asset, key, value)
+    if asset.status == AssetStatus.DRAFT and asset.in_service_date is not None:
+        asset.status = AssetStatus.IN_SERVICE
+    engine_asset(asset)
+    await session.flush()
+    audit.record(
+        session,
+        "asset.updated",
+        target_type="asset",
+        target_id=asset.id,
+        changes={k: {"before": before[k], "after": str(v)} for k, v in changes.items()},
+    )
+    return asset
+
+
+async def delete_asset(session: AsyncSession, audit: AuditContext, asset: Asset) -> None:
+    """Only a draft (never in service, so never depreciated) may be deleted."""
+    if asset.status != AssetStatus.DRAFT:
+        raise AssetError(
+            409,
+            "asset_not_draft",
+            "Only a draft asset can be deleted.",
+            extra={"status": asset.status},
+        )
+    audit.record(
+        session,
+        "asset.deleted",
+        target_type="asset",
+        target_id=asset.id,
+        changes={"tag": asset.tag},
+    )
+    await session.delete(asset)
+
+
+async def transfer(
+    session: AsyncSession,
+    audit: AuditContext,
+    asset: Asset,
+    *,
+    location_id: UUID | None,
+    custodian_id: UUID | None,
+    on: date,
+    note: str | None,
+) -> Asset:
+    _writable(asset)
+    if location_id is None and custodian_id is None:
+        raise AssetError(422, "nothing_to_transfer", "Name a new location or custodian.")
+    if (
+        location_id
+        and await session.scalar(select(Location.id).where(Location.id == location_id)) is None
+    ):
+        raise _not_found("location")
+    if (
+        custodian_id
+        and await session.scalar(select(Custodian.id).where(Custodian.id == custodian_id)) is None
+    ):
+        raise _not_found("custodian")
+    _event(
+        session,
+        asset,
+        "transferred",
+        on,
+        details=note,
+        from_location_id=asset.location_id,
+        to_location_id=location_id or asset.location_id,
+        from_custodian_id=asset.custodian_id,
+        to_custodian_id=custodian_id or asset.custodian_id,
+    )
+    asset.location_id = location_id or asset.location_id
+    asset.custodian_id = custodian_id or asset.custodian_id
+    await session.flush()
+    audit.record(
+        session,
+        "asset.transferred",
+        target_type="asset",
+        target_id=asset.id,
+        changes={"location_id": str(asset.location_id), "custodian_id": str(asset.custodian_id)},
+    )
+    return asset
+
+
+async def record_maintenance(
+    session: AsyncSession, audit: AuditContext, asset: Asset, **fields: Any
+) -> MaintenanceRecord:
+    """A maintenance record; while it is open the asset is under maintenance."""
+    _writable(asset)
+    if asset.status == AssetStatus.DRAFT:
+        raise AssetError(409, "asset_not_in_service", "A draft asset is not maintained yet.")
+    record = MaintenanceRecord(tenant_id=asset.tenant_id, asset_id=asset.id, **fields)
+    session.add(record)
+    await session.flush()
+    await _maintenance_status(session, asset)
+    _event(session, asset, "maintenance", record.started_on, details=record.note)
+    audit.record(
+        session,
+        "asset.maintenance_recorded",
+        target_type="asset",
+        target_id=asset.id,
+        changes={"started_on": str(record.started_on), "ended_on": str(record.ended_on)},
+    )
+    return record
+
+
+async def close_maintenance(
+    session: AsyncSession, audit: AuditContext, asset: Asset, record_id: UUID, ended_on: date
+) -> MaintenanceRecord:
+    _writable(asset)
+    record = await session.scalar(
+        select(MaintenanceRecord).where(
+            MaintenanceRecord.id == record_id, MaintenanceRecord.asset_id == asset.id
+        )
+    )
+    if record is None:
+        raise _not_found("maintenance_record")
+    if record.ended_on is not None:
+        raise AssetError(409, "maintenance_closed", "This maintenance has ended already.")
+    if ended_on < record.started_on:
+        raise AssetError(422, "ends_before_start", "Maintenance cannot end before it starts.")
+    record.ended_on = ended_on
+    await session.flush()
+    await _maintenance_status(session, asset)
+    audit.record(
+        session,
+        "asset.maintenance_closed",
+        target_type="asset",
+        target_id=asset.id,
+        changes={"ended_on": str(ended_on)},
+    )
+    return record
+
+
+async def _maintenance_status(session: AsyncSession, asset: Asset) -> None:
+    open_record = await session.scalar(
+        select(MaintenanceRecord.id)
+        .where(MaintenanceRecord.asset_id == asset.id, MaintenanceRecord.ended_on.is_(None))
+        .limit(1)
+    )
+    asset.status = AssetStatus.UNDER_MAINTENANCE if open_record else AssetStatus.IN_SERVICE
+    await session.flush()
+
+
+async def dispose(
+    session: AsyncSession,
+    audit: AuditContext,
+    asset: Asset,
+    *,
+    on: date,
+    method: str,
+    proceeds: Decimal,
+) -> Asset:
+    """Depreciation stops at the disposal date; book value and gain (or loss) are kept."""
+    _writable(asset)
+    if asset.in_service_date is None:
+        raise AssetError(409, "asset_not_in_service", "Delete a draft instead of disposing it.")
+    if on < asset.in_service_date:
+        raise AssetError(422, "disposal_before_service", "Disposal predates the in-service date.")
+    engine = engine_asset(asset, disposal_date=on)
+    assert engine is not None
+    value = book_value(engine, on)
+    asset.disposed_on = on
+    asset.disposal_method = method
+    asset.disposal_proceeds = _cents(proceeds)
+    asset.book_value_at_disposal = value
+    asset.disposal_gain = _cents(proceeds) - value
+    asset.status = AssetStatus.DISPOSED
+    await session.flush()
+    _event(session, asset, "disposed", on, details=method)
+    audit.record(
+        session,
+        "asset.disposed",
+        target_type="asset",
+        target_id=asset.id,
+        changes={
+            "book_value": str(value),
+            "proceeds": str(proceeds),
+            "gain": str(asset.disposal_gain),
+        },
+    )
+    return asset

@@ -1,0 +1,287 @@
+"""The fixed-asset register through HTTP: tags, depreciation, movements, disposal, roles."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.identity import API, Account, add_user, problem_code, signup
+
+
+async def post(client: httpx.AsyncClient, who: Account, path: str, body: dict[str, Any]) -> Any:
+    response = await client.post(f"{API}{path}", json=body, headers=who.headers)
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+async def category(client: httpx.AsyncClient, who: Account, **fields: Any) -> str:
+    body = {
+        "name": "IT equipment",
+        "depreciation_method": "straight_line",
+        "useful_life_months": 60,
+        "salvage_percent": "10",
+    } | fields
+    return str((await post(client, who, "/asset-categories", body))["id"])
+
+
+async def asset(client: httpx.AsyncClient, who: Account, category_id: str, **fields: Any) -> Any:
+    body = {
+        "name": "Server",
+        "category_id": category_id,
+        "acquisition_date": "2026-01-10",
+        "in_service_date": "2026-01-15",
+        "cost": "10000.00",
+        "currency": "EUR",
+    } | fields
+    return await post(client, who, "/assets", body)
+
+
+@pytest.fixture
+async def owner(client: httpx.AsyncClient) -> Account:
+    return await signup(client, "assetco")
+
+
+async def test_tags_are_generated_per_tenant_and_unique(
+    client: httpx.AsyncClient, owner: Account
+) -> None:
+    cat = await category(client, owner)
+    first, second = await asset(client, owner, cat), await asset(client, owner, cat)
+    assert (first["tag"], second["tag"]) == ("A-000001", "A-000002")
+    named = await asset(client, owner, cat, tag="SRV-7")
+    assert named["tag"] == "SRV-7"
+    taken = await client.post(
+        f"{API}/assets",
+        json={
+            "name": "Twin",
+            "category_id": cat,
+            "acquisition_date": "2026-01-10",
+            "cost": "1.00",
+            "currency": "EUR",
+            "tag": "SRV-7",
+        },
+        headers=owner.headers,
+    )
+    assert taken.status_code == 409
+    other = await signup(client, "otherassets")
+    assert (await asset(client, other, await category(client, other)))["tag"] == "A-000001"
+
+
+async def test_the_category_supplies_defaults_and_the_engine_the_schedule(
+    client: httpx.AsyncClient, owner: Account
+) -> None:
+    created = await asset(client, owner, await category(client, owner))
+    assert created["salvage_value"] == "1000.00"  # 10 % of 10,000.00, as a string
+    assert created["status"] == "in_service"
+    schedule = (
+        await client.get(f"{API}/assets/{created['id']}/schedule", headers=owner.headers)
+    ).json()
+    assert len(schedule) == 60
+    assert {row["depreciation"] for row in schedule} == {"150.00"}
+    assert sum(Decimal(row["depreciation"]) for row in schedule) == Decimal("9000.00")
+    value = await client.get(
+        f"{API}/assets/{created['id']}/book-value",
+        params={"as_of": "2026-12-31"},
+        headers=owner.headers,
+    )
+    assert value.json()["book_value"] == "8200.00"  # 12 months of 150.00
+
+
+async def test_transfers_follow_the_location_tree_and_leave_history(
+    client: httpx.AsyncClient, owner: Account
+) -> None:
+    site = await post(client, owner, "/locations", {"name": "Berlin", "kind": "site"})
+    building = await post(
+        client, owner, "/locations", {"name": "HQ", "kind": "building", "parent_id": site["id"]}
+    )
+    room = await post(
+        client,
+        owner,
+        "/locations",
+        {"name": "Server room", "kind": "room", "parent_id": building["id"]},
+    )
+    misplaced = await client.post(
+        f"{API}/locations",
+        json={"name": "Loose room", "kind": "room", "parent_id": site["id"]},
+        headers=owner.headers,
+    )
+    assert problem_code(misplaced) == "invalid_location_parent"
+    keeper = await post(client, owner, "/custodians", {"name": "Kim", "email": "kim@a.example.com"})
+    created = await asset(client, owner, await category(client, owner))
+    moved = await post(
+        client,
+        owner,
+        f"/assets/{created['id']}/transfer",
+        {"location_id": room["id"], "custodian_id": keeper["id"], "on": "2026-02-01"},
+    )
+    assert (moved["location_id"], moved["custodian_id"]) == (room["id"], keeper["id"])
+    history = (
+        await client.get(f"{API}/assets/{created['id']}/history", headers=owner.headers)
+    ).json()
+    assert [e["kind"] for e in history["items"]] == ["transferred", "created"]
+    assert history["items"][0]["to_location_id"] == room["id"]
+
+
+async def test_open_maintenance_marks_the_asset_and_closing_it_returns_it(
+    client: httpx.AsyncClient, owner: Account
+) -> None:
+    created = await asset(client, owner, await category(client, owner))
+    record = await post(
+        client,
+        owner,
+        f"/assets/{created['id']}/maintenance",
+        {"started_on": "2026-03-01", "cost": "120.50", "vendor": "Fixit"},
+    )
+    current = (await client.get(f"{API}/assets/{created['id']}", headers=owner.headers)).json()
+    assert current["status"] == "under_maintenance"
+    await post(
+        client,
+        owner,
+        f"/assets/{created['id']}/maintenance/{record['id']}/close",
+        {"ended_on": "2026-03-03"},
+    )
+    current = (await client.get(f"{API}/assets/{created['id']}", headers=owner.headers)).json()
+    assert current["status"] == "in_service"
+
+
+async def test_disposal_stores_book_value_and_gain_and_freezes_the_asset(
+    client: httpx.AsyncClient, owner: Account
+) -> None:
+    created = await asset(client, owner, await category(client, owner))
+    disposed = await post(
+        client,
+        owner,
+        f"/assets/{created['id']}/dispose",
+        {"on": "2026-12-31", "method": "sale", "proceeds": "9000.00"},
+    )
+    assert disposed["status"] == "disposed"
+    assert disposed["book_value_at_disposal"] == "8200.00"
+    assert disposed["disposal_gain"] == "800.00"
+    etag = (await client.get(f"{API}/assets/{created['id']}", headers=owner.headers)).headers[
+        "etag"
+    ]
+    for response in (
+        await client.patch(
+            f"{API}/assets/{created['id']}",
+            json={"name": "x"},
+            headers=owner.headers | {"If-Match": etag},
+        ),
+        await client.post(
+            f"{API}/assets/{created['id']}/transfer",
+            json={"custodian_id": None, "location_id": None, "on": "2027-01-01"},
+            headers=owner.headers,
+        ),
+        await client.post(
+            f"{API}/assets/{created['id']}/dispose",
+            json={"on": "2027-01-01", "method": "scrap"},
+            headers=owner.headers,
+        ),
+    ):
+        assert response.status_code == 409
+        assert problem_code(response) == "asset_disposed"
+    schedule = (
+        await client.get(f"{API}/assets/{created['id']}/schedule", headers=owner.headers)
+    ).json()
+    assert len(schedule) == 12  # depreciation stopped at the disposal month
+
+
+async def test_only_drafts_can_be_deleted(client: httpx.AsyncClient, owner: Account) -> None:
+    cat = await category(client, owner)
+    in_service = await asset(client, owner, cat)
+    draft = await asset(client, owner, cat, in_service_date=None)
+    assert draft["status"] == "draft"
+    refused = await client.delete(f"{API}/assets/{in_service['id']}", headers=owner.headers)
+    assert problem_code(refused) == "asset_not_draft"
+    assert (
+        await client.delete(f"{API}/assets/{draft['id']}", headers=owner.headers)
+    ).status_code == 204
+
+
+async def test_an_assistant_creates_edits_and_moves_but_does_not_dispose_or_delete(
+    client: httpx.AsyncClient, owner: Account
+) -> None:
+    ann = await add_user(client, owner, "ann@assetco.example.com")
+    cat = await category(client, ann)
+    created = await asset(client, ann, cat)
+    etag = (await client.get(f"{API}/assets/{created['id']}", headers=ann.headers)).headers["etag"]
+    edited = await client.patch(
+        f"{API}/assets/{created['id']}",
+        json={"name": "Edge server"},
+        headers=ann.headers | {"If-Match": etag},
+    )
+    assert edited.status_code == 200
+    keeper = await post(client, ann, "/custodians", {"name": "Lee"})
+    await post(
+        client,
+        ann,
+        f"/assets/{created['id']}/transfer",
+        {"custodian_id": keeper["id"], "on": "2026-02-01"},
+    )
+    disposal = await client.post(
+        f"{API}/assets/{created['id']}/dispose",
+        json={"on": "2026-06-30", "method": "scrap"},
+        headers=ann.headers,
+    )
+    assert problem_code(disposal) == "permission_denied"
+    draft = await asset(client, ann, cat, in_service_date=None)
+    deletion = await client.delete(f"{API}/assets/{draft['id']}", headers=ann.headers)
+    assert problem_code(deletion) == "permission_denied"
+
+
+async def test_another_tenants_assets_do_not_exist(
+    client: httpx.AsyncClient, owner: Account
+) -> None:
+    created = await asset(client, owner, await category(client, owner))
+    other = await signup(client, "intruder")
+    asset_url = f"{API}/assets/{created['id']}"
+    for method, path, body in (
+        ("GET", "", None),
+        ("PATCH", "", {"name": "x"}),
+        ("DELETE", "", None),
+        ("GET", "/history", None),
+        ("GET", "/schedule", None),
+        ("GET", "/book-value?as_of=2026-06-30", None),
+        ("POST", "/transfer", {"on": "2026-02-01", "custodian_id": created["id"]}),
+        ("POST", "/maintenance", {"started_on": "2026-02-01"}),
+        ("POST", "/dispose", {"on": "2026-06-30", "method": "scrap"}),
+    ):
+        response = await client.request(
+            method, asset_url + path, json=body, headers=other.headers | {"If-Match": '"1"'}
+        )
+        assert response.status_code == 404, (method, path, response.text)
+
+
+async def test_an_asset_cannot_point_at_another_tenants_rows(
+    client: httpx.AsyncClient, owner: Account
+) -> None:
+    other = await signup(client, "elsewhere")
+    their_category = await category(client, other)
+    their_site = await post(client, other, "/locations", {"name": "Far", "kind": "site"})
+    mine = await category(client, owner)
+    foreign_category = await client.post(
+        f"{API}/assets",
+        json={
+            "name": "X",
+            "category_id": their_category,
+            "acquisition_date": "2026-01-01",
+            "cost": "1.00",
+            "currency": "EUR",
+        },
+        headers=owner.headers,
+    )
+    assert foreign_category.status_code == 404
+    foreign_location = await client.post(
+        f"{API}/assets",
+        json={
+            "name": "X",
+            "category_id": mine,
+            "location_id": their_site["id"],
+            "acquisition_date": "2026-01-01",
+            "cost": "1.00",
+            "currency": "EUR",
+        },
+        headers=owner.headers,
+    )
+    assert foreign_location.status_code == 409  # the composite key finds no such location
