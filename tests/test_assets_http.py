@@ -285,3 +285,60 @@ async def test_an_asset_cannot_point_at_another_tenants_rows(
         headers=owner.headers,
     )
     assert foreign_location.status_code == 409  # the composite key finds no such location
+
+
+async def test_the_register_sums_per_asset_and_category_as_of_a_date(
+    client: httpx.AsyncClient, owner: Account
+) -> None:
+    it = await category(client, owner)
+    cars = await category(
+        client, owner, name="Vehicles", useful_life_months=48, salvage_percent="0"
+    )
+    await asset(client, owner, it)  # 150.00 a month from January 2026
+    await asset(client, owner, cars, name="Van", cost="4800.00")  # 100.00 a month
+    sold = await asset(client, owner, it, name="Old laptop")
+    await post(
+        client,
+        owner,
+        f"/assets/{sold['id']}/dispose",
+        {"on": "2026-03-31", "method": "sale", "proceeds": "10.00"},
+    )
+    other = await signup(client, "registerother")
+    await asset(client, other, await category(client, other))
+
+    report = (
+        await client.get(
+            f"{API}/assets/register", params={"as_of": "2026-06-30"}, headers=owner.headers
+        )
+    ).json()
+    assert [a["name"] for a in report["assets"]] == ["Server", "Van"]  # sold and others' gone
+    server = report["assets"][0]
+    assert (server["cost"], server["accumulated_depreciation"], server["net_book_value"]) == (
+        "10000.00",
+        "900.00",
+        "9100.00",
+    )
+    assert server["depreciation_in_period"] == "900.00"  # January to June
+    totals = report["totals"]["EUR"]
+    assert totals["cost"] == "14800.00"
+    assert totals["accumulated_depreciation"] == "1500.00"
+    assert sorted(c["category"] for c in report["categories"]) == ["IT equipment", "Vehicles"]
+
+    later = (
+        await client.get(
+            f"{API}/assets/register",
+            params={"as_of": "2027-03-31", "period_start": "2027-01-01"},
+            headers=owner.headers,
+        )
+    ).json()
+    assert later["assets"][0]["depreciation_in_period"] == "450.00"
+
+    csv_response = await client.get(
+        f"{API}/assets/register.csv", params={"as_of": "2026-06-30"}, headers=owner.headers
+    )
+    assert csv_response.status_code == 200
+    assert csv_response.headers["content-type"].startswith("text/csv")
+    lines = csv_response.text.strip().splitlines()
+    assert lines[0].startswith("tag,name,category")
+    assert len(lines) == 3
+    assert "9100.00" in lines[1]

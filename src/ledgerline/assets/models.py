@@ -188,3 +188,21 @@ class MaintenanceRecord(TenantScoped, TimestampMixin, Base):
     cost: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     vendor: Mapped[str | None] = mapped_column(String(200))
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class DepreciationEntry(Base):
+    """One month of an asset's schedule, kept so reports sum in SQL instead of rerunning
+    the engine for every asset. Rewritten whenever the asset's schedule changes."""
+
+    __tablename__ = "depreciation_entries"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "asset_id"], ["assets.tenant_id", "assets.id"], ondelete="CASCADE"
+        ),
+    )
+
+    tenant_id: Mapped[UUID] = mapped_column(primary_key=True)
+    asset_id: Mapped[UUID] = mapped_column(primary_key=True)
+    period: Mapped[date] = mapped_column(primary_key=True)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    accumulated: Mapped[Decimal] = mapped_column(Money)

@@ -5,9 +5,10 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import StreamingResponse
 from sqlalchemy import or_, select
 
-from ledgerline.assets import service
+from ledgerline.assets import register, service
 from ledgerline.assets.models import (
     Asset,
     AssetCategory,
@@ -36,6 +37,7 @@ from ledgerline.assets.schemas import (
     Transfer,
 )
 from ledgerline.auth.deps import TenantRequest, tenant_request
+from ledgerline.deps import DatabaseDep
 from ledgerline.etags import require_if_match, set_etag
 from ledgerline.pagination import Page, PageRequest, keyset_page, page_request
 from ledgerline.security.permissions import Permission
@@ -150,6 +152,46 @@ async def list_assets(
         )
     rows, cursor = await keyset_page(context.session, statement, Asset.id, page)
     return Page(items=[AssetOut.model_validate(a) for a in rows], next_cursor=cursor)
+
+
+def _period_start(as_of: date, period_start: date | None) -> date:
+    return period_start or as_of.replace(month=1, day=1)
+
+
+@router.get("/assets/register", operation_id="asset_register")
+async def asset_register(
+    context: Read,
+    as_of: date,
+    period_start: Annotated[
+        date | None, Query(description="start of the period; default: 1 January of as_of")
+    ] = None,
+) -> Response:
+    """Per asset and per category: cost, accumulated depreciation, net book value, and
+    depreciation in the period, as of a date. Money as decimal strings."""
+    document = await register.register_json(
+        context.session, as_of, _period_start(as_of, period_start)
+    )
+    return Response(document, media_type="application/json")
+
+
+@router.get(
+    "/assets/register.csv",
+    operation_id="asset_register_csv",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+async def asset_register_csv(
+    context: Read, database: DatabaseDep, as_of: date, period_start: date | None = None
+) -> StreamingResponse:
+    """The register as CSV, streamed."""
+    rows = register.register_csv(
+        database, context.tenant_id, as_of, _period_start(as_of, period_start)
+    )
+    return StreamingResponse(
+        rows,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="asset-register-{as_of}.csv"'},
+    )
 
 
 @router.get("/assets/{asset_id}", operation_id="get_asset")

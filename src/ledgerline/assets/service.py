@@ -7,7 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +27,7 @@ from ledgerline.assets.models import (
     AssetStatus,
     AssetTagCounter,
     Custodian,
+    DepreciationEntry,
     Location,
     MaintenanceRecord,
 )
@@ -180,6 +181,7 @@ async def create_asset(session: AsyncSession, audit: AuditContext, **fields: Any
         ),
     )
     _event(session, asset, "created", asset.acquisition_date)
+    await store_schedule(session, asset)
     audit.record(
         session,
         "asset.created",
@@ -211,6 +213,26 @@ def engine_asset(asset: Asset, *, disposal_date: date | None = None) -> Deprecia
         )
     except ValueError as error:
         raise AssetError(422, "invalid_depreciation", str(error)) from error
+
+
+async def store_schedule(session: AsyncSession, asset: Asset) -> None:
+    """Rewrite the asset's stored schedule (for reports) from the engine."""
+    await session.execute(delete(DepreciationEntry).where(DepreciationEntry.asset_id == asset.id))
+    rows = schedule(asset)
+    if rows:
+        await session.execute(
+            insert(DepreciationEntry),
+            [
+                {
+                    "tenant_id": asset.tenant_id,
+                    "asset_id": asset.id,
+                    "period": row.period_start,
+                    "amount": row.depreciation,
+                    "accumulated": row.accumulated_depreciation,
+                }
+                for row in rows
+            ],
+        )
 
 
 def schedule(asset: Asset) -> tuple[ScheduleRow, ...]:
@@ -261,6 +283,8 @@ async def update_asset(
         asset.status = AssetStatus.IN_SERVICE
     engine_asset(asset)
     await session.flush()
+    if "in_service_date" in changes:
+        await store_schedule(session, asset)
     audit.record(
         session,
         "asset.updated",
@@ -422,6 +446,7 @@ async def dispose(
     asset.disposal_gain = _cents(proceeds) - value
     asset.status = AssetStatus.DISPOSED
     await session.flush()
+    await store_schedule(session, asset)
     _event(session, asset, "disposed", on, details=method)
     audit.record(
         session,

@@ -7,6 +7,7 @@ from ledgerline.assets.models import (
     AssetEvent,
     AssetTagCounter,
     Custodian,
+    DepreciationEntry,
     Location,
     MaintenanceRecord,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "Base",
     "Custodian",
     "DeniedAccessToken",
+    "DepreciationEntry",
     "Location",
     "MaintenanceRecord",
     "OneTimeSecret",
