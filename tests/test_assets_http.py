@@ -342,3 +342,110 @@ async def test_the_register_sums_per_asset_and_category_as_of_a_date(
     assert lines[0].startswith("tag,name,category")
     assert len(lines) == 3
     assert "9100.00" in lines[1]
+
+
+CSV_HEADER = "tag,name,category,acquisition_date,in_service_date,cost,currency\n"
+
+
+async def import_csv(
+    client: httpx.AsyncClient, who: Account, text: str, **params: str
+) -> httpx.Response:
+    return await client.post(
+        f"{API}/assets/import",
+        content=text.encode(),
+        params=params,
+        headers=who.headers | {"Content-Type": "text/csv"},
+    )
+
+
+async def test_an_import_with_a_bad_row_imports_nothing_and_reports_each_row(
+    client: httpx.AsyncClient, owner: Account
+) -> None:
+    await category(client, owner)
+    text = CSV_HEADER + (
+        "T-1,Laptop,IT equipment,2026-01-02,2026-01-05,1200.00,EUR\n"
+        "T-2,Phone,No such category,2026-01-02,,300.00,EUR\n"
+        "T-3,Desk,IT equipment,not a date,,10.00,EUR\n"
+        "T-1,Twin,IT equipment,2026-01-02,,10.00,EUR\n"
+    )
+    response = await import_csv(client, owner, text)
+    assert response.status_code == 422
+    assert problem_code(response) == "csv_rows_invalid"
+    failed = {row["line"]: row["errors"] for row in response.json()["rows"]}
+    assert sorted(failed) == [3, 4, 5]
+    assert "category" in failed[3][0]
+    assert failed[4][0].startswith("acquisition_date")
+    assert "twice" in failed[5][0]
+    listed = (await client.get(f"{API}/assets", headers=owner.headers)).json()["items"]
+    assert listed == []
+
+
+async def test_a_partial_import_takes_the_valid_rows_and_a_second_run_skips_them(
+    client: httpx.AsyncClient, owner: Account
+) -> None:
+    await category(client, owner)
+    text = CSV_HEADER + (
+        "T-1,Laptop,IT equipment,2026-01-02,2026-01-05,1200.00,EUR\n"
+        "T-2,Phone,No such category,2026-01-02,,300.00,EUR\n"
+        ",Chair,IT equipment,2026-01-02,,80.00,EUR\n"
+    )
+    first = (await import_csv(client, owner, text, partial="true")).json()
+    assert (first["imported"], first["skipped"], first["failed"]) == (2, 0, 1)
+    again = (
+        await import_csv(
+            client,
+            owner,
+            CSV_HEADER + "T-1,Laptop,IT equipment,2026-01-02,2026-01-05,1200.00,EUR\n",
+        )
+    ).json()
+    assert (again["imported"], again["skipped"]) == (0, 1)
+    laptop = next(
+        a
+        for a in (await client.get(f"{API}/assets", headers=owner.headers)).json()["items"]
+        if a["tag"] == "T-1"
+    )
+    assert laptop["salvage_value"] == "120.00"  # from the category, as a single creation
+
+
+async def test_a_csv_without_the_required_columns_is_refused(
+    client: httpx.AsyncClient, owner: Account
+) -> None:
+    response = await import_csv(client, owner, "name,cost\nX,1.00\n")
+    assert problem_code(response) == "csv_columns_missing"
+
+
+async def test_units_of_production_follows_recorded_usage(
+    client: httpx.AsyncClient, owner: Account
+) -> None:
+    cat = await category(
+        client,
+        owner,
+        name="Machines",
+        depreciation_method="units_of_production",
+        salvage_percent="0",
+    )
+    press = await asset(client, owner, cat, name="Press", cost="10000.00", total_units="1000")
+    for period, units in (("2026-01-01", "100"), ("2026-02-15", "250")):
+        response = await client.post(
+            f"{API}/assets/{press['id']}/usage",
+            json={"period": period, "units": units},
+            headers=owner.headers,
+        )
+        assert response.status_code == 204, response.text
+    schedule = (
+        await client.get(f"{API}/assets/{press['id']}/schedule", headers=owner.headers)
+    ).json()
+    assert [row["depreciation"] for row in schedule] == ["1000.00", "2500.00"]
+    value = await client.get(
+        f"{API}/assets/{press['id']}/book-value",
+        params={"as_of": "2026-02-28"},
+        headers=owner.headers,
+    )
+    assert value.json()["book_value"] == "6500.00"
+    not_by_use = await asset(client, owner, await category(client, owner, name="Other"))
+    refused = await client.post(
+        f"{API}/assets/{not_by_use['id']}/usage",
+        json={"period": "2026-01-01", "units": "1"},
+        headers=owner.headers,
+    )
+    assert problem_code(refused) == "not_units_of_production"

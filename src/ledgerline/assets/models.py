@@ -140,6 +140,8 @@ class Asset(TenantScoped, TimestampMixin, Base):
     depreciation_method: Mapped[str] = mapped_column(String(32))
     convention: Mapped[str] = mapped_column(String(16))
     declining_rate: Mapped[Decimal | None] = mapped_column(Numeric(6, 4))
+    # Units of production: the units the asset is expected to produce over its life.
+    total_units: Mapped[Decimal | None] = mapped_column(Numeric(18, 4))
     status: Mapped[AssetStatus] = mapped_column(String(20))
     disposed_on: Mapped[date | None]
     disposal_method: Mapped[str | None] = mapped_column(String(16))
@@ -206,3 +208,21 @@ class DepreciationEntry(Base):
     period: Mapped[date] = mapped_column(primary_key=True)
     amount: Mapped[Decimal] = mapped_column(Money)
     accumulated: Mapped[Decimal] = mapped_column(Money)
+
+
+class AssetUsage(Base):
+    """Units an asset produced in a month (units-of-production depreciation)."""
+
+    __tablename__ = "asset_usage"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "asset_id"], ["assets.tenant_id", "assets.id"], ondelete="CASCADE"
+        ),
+        CheckConstraint("units >= 0", name="units_not_negative"),
+        CheckConstraint("extract(day from period) = 1", name="period_is_month"),
+    )
+
+    tenant_id: Mapped[UUID] = mapped_column(primary_key=True)
+    asset_id: Mapped[UUID] = mapped_column(primary_key=True)
+    period: Mapped[date] = mapped_column(primary_key=True)
+    units: Mapped[Decimal] = mapped_column(Numeric(18, 4))

@@ -1,14 +1,14 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy import or_, select
 
-from ledgerline.assets import register, service
+from ledgerline.assets import importer, register, service
 from ledgerline.assets.models import (
     Asset,
     AssetCategory,
@@ -35,9 +35,11 @@ from ledgerline.assets.schemas import (
     MaintenanceOut,
     ScheduleRowOut,
     Transfer,
+    Usage,
 )
 from ledgerline.auth.deps import TenantRequest, tenant_request
 from ledgerline.deps import DatabaseDep
+from ledgerline.errors import Problem
 from ledgerline.etags import require_if_match, set_etag
 from ledgerline.pagination import Page, PageRequest, keyset_page, page_request
 from ledgerline.security.permissions import Permission
@@ -194,6 +196,27 @@ async def asset_register_csv(
     )
 
 
+@router.post(
+    "/assets/import",
+    operation_id="import_assets",
+    openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {}}}},
+)
+async def import_assets(
+    request: Request,
+    context: Write,
+    partial: Annotated[bool, Query(description="import the valid rows, report the rest")] = False,
+) -> dict[str, Any]:
+    """Create assets from a CSV file (see the columns in the README), with a per-row
+    report. Nothing is imported when a row is invalid, unless `partial=true`."""
+    try:
+        text = (await request.body()).decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise Problem(422, "csv_not_utf8", "The CSV must be UTF-8.") from error
+    return await importer.import_assets(
+        context.session, context.audit_context, text, partial=partial
+    )
+
+
 @router.get("/assets/{asset_id}", operation_id="get_asset")
 async def get_asset(asset_id: UUID, context: Read, response: Response) -> AssetOut:
     return _out(await service.get_asset(context.session, asset_id), response)
@@ -287,6 +310,7 @@ async def dispose_asset(
 async def asset_schedule(asset_id: UUID, context: Read) -> list[ScheduleRowOut]:
     """The monthly depreciation schedule (empty for a draft)."""
     asset = await service.get_asset(context.session, asset_id)
+    usage = await service.load_usage(context.session, asset)
     return [
         ScheduleRowOut(
             period=row.period_start,
@@ -295,13 +319,22 @@ async def asset_schedule(asset_id: UUID, context: Read) -> list[ScheduleRowOut]:
             accumulated=row.accumulated_depreciation,
             closing_value=row.closing_value,
         )
-        for row in service.schedule(asset)
+        for row in service.schedule(asset, usage)
     ]
 
 
 @router.get("/assets/{asset_id}/book-value", operation_id="asset_book_value")
 async def asset_book_value(asset_id: UUID, context: Read, as_of: date) -> BookValue:
     asset = await service.get_asset(context.session, asset_id)
-    return BookValue(
-        as_of=as_of, book_value=service.value_on(asset, as_of), currency=asset.currency
+    value = service.value_on(asset, as_of, await service.load_usage(context.session, asset))
+    return BookValue(as_of=as_of, book_value=value, currency=asset.currency)
+
+
+@router.post("/assets/{asset_id}/usage", operation_id="record_asset_usage", status_code=204)
+async def record_usage(asset_id: UUID, body: Usage, context: Write) -> Response:
+    """Units produced in a month, for units-of-production depreciation."""
+    asset = await service.get_asset(context.session, asset_id, for_update=True)
+    await service.record_usage(
+        context.session, context.audit_context, asset, period=body.period, units=body.units
     )
+    return Response(status_code=204)

@@ -73,6 +73,7 @@ class AssetCreate(BaseModel):
     depreciation_method: DepreciationMethod | None = None
     convention: Convention | None = None
     declining_rate: Decimal | None = Field(default=None, gt=0, le=1, decimal_places=4)
+    total_units: Decimal | None = Field(default=None, gt=0, max_digits=18, decimal_places=4)
 
 
 class AssetUpdate(BaseModel):
@@ -102,6 +103,7 @@ class AssetOut(BaseModel):
     depreciation_method: str
     convention: str
     declining_rate: Decimal | None
+    total_units: Decimal | None
     status: AssetStatus
     disposed_on: date | None
     disposal_method: str | None
@@ -135,6 +137,11 @@ class MaintenanceOut(MaintenanceCreate):
     model_config = ConfigDict(from_attributes=True)
 
     id: UUID
+
+
+class Usage(BaseModel):
+    period: date = Field(description="any day of the month the units were produced in")
+    units: Decimal = Field(ge=0, max_digits=18, decimal_places=4)
 
 
 class Disposal(BaseModel):

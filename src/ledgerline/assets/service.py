@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -26,6 +27,7 @@ from ledgerline.assets.models import (
     AssetEvent,
     AssetStatus,
     AssetTagCounter,
+    AssetUsage,
     Custodian,
     DepreciationEntry,
     Location,
@@ -192,10 +194,17 @@ async def create_asset(session: AsyncSession, audit: AuditContext, **fields: Any
     return asset
 
 
-def engine_asset(asset: Asset, *, disposal_date: date | None = None) -> DepreciableAsset | None:
-    """The engine's view of an asset in service (None for a draft)."""
+def engine_asset(
+    asset: Asset,
+    *,
+    disposal_date: date | None = None,
+    usage: Mapping[date, Decimal] | None = None,
+) -> DepreciableAsset | None:
+    """The engine's view of an asset in service (None for a draft). Units of production
+    needs the recorded `usage` (see `load_usage`)."""
     if asset.in_service_date is None:
         return None
+    by_units = asset.depreciation_method == DepreciationMethod.UNITS_OF_PRODUCTION
     try:
         return DepreciableAsset(
             cost=asset.cost,
@@ -208,17 +217,52 @@ def engine_asset(asset: Asset, *, disposal_date: date | None = None) -> Deprecia
             if asset.depreciation_method == DepreciationMethod.DECLINING_BALANCE
             else None,
             disposal_date=disposal_date or asset.disposed_on,
-            total_units=None,
-            units_used=None,
+            total_units=asset.total_units if by_units else None,
+            units_used=(usage or {}) if by_units else None,
         )
     except ValueError as error:
         raise AssetError(422, "invalid_depreciation", str(error)) from error
 
 
+async def load_usage(session: AsyncSession, asset: Asset) -> dict[date, Decimal]:
+    if asset.depreciation_method != DepreciationMethod.UNITS_OF_PRODUCTION:
+        return {}
+    rows = await session.execute(
+        select(AssetUsage.period, AssetUsage.units).where(AssetUsage.asset_id == asset.id)
+    )
+    return {row.period: row.units for row in rows}
+
+
+async def record_usage(
+    session: AsyncSession, audit: AuditContext, asset: Asset, *, period: date, units: Decimal
+) -> None:
+    """Units produced in a month (replacing what was recorded for it); the schedule follows."""
+    _writable(asset)
+    if asset.depreciation_method != DepreciationMethod.UNITS_OF_PRODUCTION:
+        raise AssetError(409, "not_units_of_production", "This asset does not depreciate by use.")
+    month = period.replace(day=1)
+    await session.execute(
+        insert(AssetUsage)
+        .values(tenant_id=asset.tenant_id, asset_id=asset.id, period=month, units=units)
+        .on_conflict_do_update(
+            index_elements=[AssetUsage.tenant_id, AssetUsage.asset_id, AssetUsage.period],
+            set_={"units": units},
+        )
+    )
+    await store_schedule(session, asset)
+    audit.record(
+        session,
+        "asset.usage_recorded",
+        target_type="asset",
+        target_id=asset.id,
+        changes={"period": str(month), "units": str(units)},
+    )
+
+
 async def store_schedule(session: AsyncSession, asset: Asset) -> None:
     """Rewrite the asset's stored schedule (for reports) from the engine."""
     await session.execute(delete(DepreciationEntry).where(DepreciationEntry.asset_id == asset.id))
-    rows = schedule(asset)
+    rows = schedule(asset, await load_usage(session, asset))
     if rows:
         await session.execute(
             insert(DepreciationEntry),
@@ -235,13 +279,13 @@ async def store_schedule(session: AsyncSession, asset: Asset) -> None:
         )
 
 
-def schedule(asset: Asset) -> tuple[ScheduleRow, ...]:
-    engine = engine_asset(asset)
+def schedule(asset: Asset, usage: Mapping[date, Decimal] | None = None) -> tuple[ScheduleRow, ...]:
+    engine = engine_asset(asset, usage=usage)
     return () if engine is None else depreciation_schedule(engine)
 
 
-def value_on(asset: Asset, as_of: date) -> Decimal:
-    engine = engine_asset(asset)
+def value_on(asset: Asset, as_of: date, usage: Mapping[date, Decimal] | None = None) -> Decimal:
+    engine = engine_asset(asset, usage=usage)
     if engine is None or as_of < engine.in_service_date:
         return _cents(asset.cost)
     return book_value(engine, as_of)
@@ -436,7 +480,7 @@ async def dispose(
         raise AssetError(409, "asset_not_in_service", "Delete a draft instead of disposing it.")
     if on < asset.in_service_date:
         raise AssetError(422, "disposal_before_service", "Disposal predates the in-service date.")
-    engine = engine_asset(asset, disposal_date=on)
+    engine = engine_asset(asset, disposal_date=on, usage=await load_usage(session, asset))
     assert engine is not None
     value = book_value(engine, on)
     asset.disposed_on = on

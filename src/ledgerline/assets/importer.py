@@ -1,0 +1,131 @@
+"""Bulk import of assets from CSV: every row checked first, then all or (partial) some.
+
+Columns (a header row names them; order free): name, category (a category's name),
+acquisition_date, cost, currency are required; tag, serial_number, in_service_date,
+salvage_value, useful_life_months, depreciation_method, convention, declining_rate and
+total_units are optional, falling back to the category like a single creation. A row
+whose tag exists already is skipped, so the same file can be imported twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledgerline.assets import service
+from ledgerline.assets.depreciation import Convention, DepreciationMethod
+from ledgerline.assets.models import Asset, AssetCategory
+from ledgerline.audit.service import AuditContext
+from ledgerline.problems import Problem
+
+MAX_ROWS = 10_000
+REQUIRED = ("name", "category", "acquisition_date", "cost", "currency")
+
+
+class ImportRow(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    tag: str | None = Field(default=None, max_length=40)
+    name: str = Field(min_length=1, max_length=200)
+    serial_number: str | None = Field(default=None, max_length=100)
+    category: str = Field(min_length=1, max_length=100)
+    acquisition_date: date
+    in_service_date: date | None = None
+    cost: Decimal = Field(ge=0, max_digits=16, decimal_places=2)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    salvage_value: Decimal | None = Field(default=None, ge=0, max_digits=16, decimal_places=2)
+    useful_life_months: int | None = Field(default=None, ge=1, le=1200)
+    depreciation_method: DepreciationMethod | None = None
+    convention: Convention | None = None
+    declining_rate: Decimal | None = Field(default=None, gt=0, le=1, decimal_places=4)
+    total_units: Decimal | None = Field(default=None, gt=0, decimal_places=4)
+
+
+def _read(text: str) -> list[dict[str, str]]:
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [column for column in REQUIRED if column not in (reader.fieldnames or [])]
+    if missing:
+        raise Problem(422, "csv_columns_missing", f"The CSV lacks columns: {', '.join(missing)}.")
+    rows: list[dict[str, str]] = []
+    for row in reader:
+        if len(rows) == MAX_ROWS:
+            raise Problem(422, "csv_too_many_rows", f"At most {MAX_ROWS} rows per import.")
+        rows.append({k: v for k, v in row.items() if k is not None and v not in (None, "")})
+    return rows
+
+
+async def import_assets(
+    session: AsyncSession, audit: AuditContext, text: str, *, partial: bool
+) -> dict[str, Any]:
+    rows = _read(text)
+    categories = {c.name: c.id for c in await session.scalars(select(AssetCategory))}
+    given_tags = [row["tag"].strip() for row in rows if row.get("tag")]
+    existing = set(await session.scalars(select(Asset.tag).where(Asset.tag.in_(given_tags))))
+    seen: set[str] = set()
+    report: list[dict[str, Any]] = []
+    valid: list[tuple[int, dict[str, Any]]] = []
+    for line, raw in enumerate(rows, start=2):  # line 1 is the header
+        errors: list[str] = []
+        try:
+            row = ImportRow.model_validate(raw)
+        except ValidationError as error:
+            errors = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()]
+            report.append({"line": line, "status": "failed", "errors": errors})
+            continue
+        if row.category not in categories:
+            errors.append(f"category: no category named {row.category!r}")
+        if row.salvage_value is not None and row.salvage_value > row.cost:
+            errors.append("salvage_value: exceeds the cost")
+        if row.tag and row.tag in seen:
+            errors.append(f"tag: {row.tag!r} appears twice in the file")
+        if errors:
+            report.append({"line": line, "status": "failed", "errors": errors})
+            continue
+        if row.tag:
+            seen.add(row.tag)
+            if row.tag in existing:
+                report.append(
+                    {
+                        "line": line,
+                        "status": "skipped",
+                        "tag": row.tag,
+                        "reason": "an asset with this tag exists",
+                    }
+                )
+                continue
+        fields = row.model_dump(exclude_none=True, exclude={"category"})
+        fields["category_id"] = categories[row.category]
+        valid.append((line, fields))
+    failed = [entry for entry in report if entry["status"] == "failed"]
+    if failed and not partial:
+        raise Problem(
+            422,
+            "csv_rows_invalid",
+            f"{len(failed)} of {len(rows)} rows are invalid; nothing was imported"
+            " (send ?partial=true to import the valid rows).",
+            extra={"rows": sorted(failed, key=lambda entry: entry["line"])},
+        )
+    for line, fields in valid:
+        try:
+            asset = await service.create_asset(session, audit, **fields)
+        except Problem as problem:
+            report.append({"line": line, "status": "failed", "errors": [problem.detail]})
+            if not partial:
+                raise
+            continue
+        report.append(
+            {"line": line, "status": "imported", "tag": asset.tag, "asset_id": str(asset.id)}
+        )
+    report.sort(key=lambda entry: entry["line"])
+    counts = {
+        status: sum(1 for e in report if e["status"] == status)
+        for status in ("imported", "skipped", "failed")
+    }
+    return {**counts, "rows": report}
