@@ -246,6 +246,7 @@ async def test_another_tenants_assets_do_not_exist(
         ("POST", "/transfer", {"on": "2026-02-01", "custodian_id": created["id"]}),
         ("POST", "/maintenance", {"started_on": "2026-02-01"}),
         ("POST", "/dispose", {"on": "2026-06-30", "method": "scrap"}),
+        ("POST", "/usage", {"period": "2026-06-01", "units": "1"}),
     ):
         response = await client.request(
             method, asset_url + path, json=body, headers=other.headers | {"If-Match": '"1"'}
@@ -449,3 +450,31 @@ async def test_units_of_production_follows_recorded_usage(
         headers=owner.headers,
     )
     assert problem_code(refused) == "not_units_of_production"
+
+
+async def test_the_list_filters_and_searches(client: httpx.AsyncClient, owner: Account) -> None:
+    it = await category(client, owner)
+    cars = await category(client, owner, name="Vehicles")
+    site = await post(client, owner, "/locations", {"name": "Depot", "kind": "site"})
+    laptop = await asset(client, owner, it, name="Laptop", serial_number="SN-42")
+    van = await asset(
+        client,
+        owner,
+        cars,
+        name="Van",
+        location_id=site["id"],
+        acquisition_date="2025-05-01",
+        in_service_date=None,
+    )
+
+    async def names(**params: str) -> list[str]:
+        response = await client.get(f"{API}/assets", params=params, headers=owner.headers)
+        return sorted(a["name"] for a in response.json()["items"])
+
+    assert await names(category_id=cars) == ["Van"]
+    assert await names(location_id=site["id"]) == ["Van"]
+    assert await names(status="draft") == ["Van"]
+    assert await names(acquired_from="2026-01-01") == ["Laptop"]
+    assert await names(q="sn-4") == ["Laptop"]
+    assert await names(q=van["tag"]) == ["Van"]
+    assert laptop["tag"] != van["tag"]
