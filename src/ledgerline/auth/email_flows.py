@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -70,9 +71,17 @@ async def _active_user(session: AsyncSession, email: str) -> User | None:
     return user
 
 
-async def request_login_code(
-    database: Database, settings: Settings, *, tenant_reference: str, email: str, meta: RequestMeta
+async def _for_known_user(
+    database: Database,
+    tenant_reference: str,
+    email: str,
+    meta: RequestMeta,
+    action: str,
+    mail_for: Callable[[AsyncSession, User], Awaitable[tuple[str, str]]],
 ) -> None:
+    """If `email` names an active user of the tenant: `mail_for` makes the secret and
+    returns (subject, body), which is queued, and the request is audited. Otherwise
+    nothing happens, silently: the caller answers alike either way."""
     tenant_id = await resolve_tenant(database, tenant_reference)
     if tenant_id is None:
         return
@@ -80,26 +89,35 @@ async def request_login_code(
         user = await _active_user(session, email)
         if user is None:
             return
-        secret = await replace_secret(session, user, Purpose.LOGIN_CODE, LOGIN_CODE_TTL)
-        code = f"{secrets.randbelow(10**6):06d}"
-        secret.secret_hash = _code_digest(settings, secret.id, code)
-        queue_mail(
-            session,
-            tenant_id=tenant_id,
-            to=user.email,
-            subject="Your Ledgerline sign-in code",
-            body=f"Your sign-in code is {code}. It is valid for 5 minutes and works once.\n"
-            "If you did not ask for it, ignore this mail.",
-        )
+        subject, body = await mail_for(session, user)
+        queue_mail(session, tenant_id=tenant_id, to=user.email, subject=subject, body=body)
         audit.record(
             session,
             tenant_id=tenant_id,
             actor=ANONYMOUS,
-            action="auth.login_code_requested",
+            action=action,
             meta=meta,
             target_type="user",
             target_id=user.id,
         )
+
+
+async def request_login_code(
+    database: Database, settings: Settings, *, tenant_reference: str, email: str, meta: RequestMeta
+) -> None:
+    async def code_mail(session: AsyncSession, user: User) -> tuple[str, str]:
+        secret = await replace_secret(session, user, Purpose.LOGIN_CODE, LOGIN_CODE_TTL)
+        code = f"{secrets.randbelow(10**6):06d}"
+        secret.secret_hash = _code_digest(settings, secret.id, code)
+        return (
+            "Your Ledgerline sign-in code",
+            f"Your sign-in code is {code}. It is valid for 5 minutes and works once.\n"
+            "If you did not ask for it, ignore this mail.",
+        )
+
+    await _for_known_user(
+        database, tenant_reference, email, meta, "auth.login_code_requested", code_mail
+    )
 
 
 async def verify_login_code(
@@ -198,34 +216,20 @@ async def _count_failure(
 async def request_password_reset(
     database: Database, settings: Settings, *, tenant_reference: str, email: str, meta: RequestMeta
 ) -> None:
-    tenant_id = await resolve_tenant(database, tenant_reference)
-    if tenant_id is None:
-        return
-    async with database.tenant_transaction(tenant_id) as session:
-        user = await _active_user(session, email)
-        if user is None:
-            return
+    async def reset_mail(session: AsyncSession, user: User) -> tuple[str, str]:
         secret = await replace_secret(session, user, Purpose.PASSWORD_RESET, PASSWORD_RESET_TTL)
-        token = new_tenant_token(PASSWORD_RESET_PREFIX, tenant_id)
+        token = new_tenant_token(PASSWORD_RESET_PREFIX, user.tenant_id)
         secret.secret_hash = token_digest(settings, token)
-        queue_mail(
-            session,
-            tenant_id=tenant_id,
-            to=user.email,
-            subject="Reset your Ledgerline password",
-            body="To choose a new password, open this link within 30 minutes:\n"
+        return (
+            "Reset your Ledgerline password",
+            "To choose a new password, open this link within 30 minutes:\n"
             f"{settings.portal_base_url}/reset-password?token={token}\n"
             "If you did not ask for it, ignore this mail; your password stays as it is.",
         )
-        audit.record(
-            session,
-            tenant_id=tenant_id,
-            actor=ANONYMOUS,
-            action="auth.password_reset_requested",
-            meta=meta,
-            target_type="user",
-            target_id=user.id,
-        )
+
+    await _for_known_user(
+        database, tenant_reference, email, meta, "auth.password_reset_requested", reset_mail
+    )
 
 
 async def _consume_link_token(
