@@ -312,7 +312,11 @@ async def test_the_register_sums_per_asset_and_category_as_of_a_date(
             f"{API}/assets/register", params={"as_of": "2026-06-30"}, headers=owner.headers
         )
     ).json()
-    assert [a["name"] for a in report["assets"]] == ["Server", "Van"]  # sold and others' gone
+    held = [a["name"] for a in report["assets"] if a["held"]]
+    assert held == ["Server", "Van"]  # the sold laptop is not held; other tenants' never here
+    sold_row = next(a for a in report["assets"] if not a["held"])
+    # Sold within the period: no cost or book value, but its January-March charge counts.
+    assert (sold_row["cost"], sold_row["depreciation_in_period"]) == ("0.00", "450.00")
     server = report["assets"][0]
     assert (server["cost"], server["accumulated_depreciation"], server["net_book_value"]) == (
         "10000.00",
@@ -323,6 +327,7 @@ async def test_the_register_sums_per_asset_and_category_as_of_a_date(
     totals = report["totals"]["EUR"]
     assert totals["cost"] == "14800.00"
     assert totals["accumulated_depreciation"] == "1500.00"
+    assert totals["depreciation_in_period"] == "1950.00"  # 900 + 600 + the sold 450
     assert sorted(c["category"] for c in report["categories"]) == ["IT equipment", "Vehicles"]
 
     later = (
@@ -333,6 +338,18 @@ async def test_the_register_sums_per_asset_and_category_as_of_a_date(
         )
     ).json()
     assert later["assets"][0]["depreciation_in_period"] == "450.00"
+    mid_month = await client.get(
+        f"{API}/assets/register",
+        params={"as_of": "2026-06-30", "period_start": "2026-03-15"},
+        headers=owner.headers,
+    )
+    assert mid_month.json()["period_start"] == "2026-03-01"  # a date stands for its month
+    backwards = await client.get(
+        f"{API}/assets/register",
+        params={"as_of": "2026-06-30", "period_start": "2026-09-01"},
+        headers=owner.headers,
+    )
+    assert problem_code(backwards) == "period_after_as_of"
 
     csv_response = await client.get(
         f"{API}/assets/register.csv", params={"as_of": "2026-06-30"}, headers=owner.headers
@@ -341,7 +358,7 @@ async def test_the_register_sums_per_asset_and_category_as_of_a_date(
     assert csv_response.headers["content-type"].startswith("text/csv")
     lines = csv_response.text.strip().splitlines()
     assert lines[0].startswith("tag,name,category")
-    assert len(lines) == 3
+    assert len(lines) == 4
     assert "9100.00" in lines[1]
 
 

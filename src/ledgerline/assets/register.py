@@ -1,9 +1,12 @@
 """The asset register as of a date: per asset and per category, from stored schedules.
 
-For each asset held on `as_of` (acquired by then, not disposed before): cost, the
+For each asset held on `as_of` (acquired by then, not disposed by then): cost, the
 accumulated depreciation at the end of the month of `as_of`, net book value, and the
-depreciation charged from `period_start` to `as_of`. Two index probes per asset into
-`depreciation_entries` (primary key tenant, asset, period), no engine run per request.
+depreciation charged from `period_start` (a month's first day) to `as_of`. Assets
+disposed within the period are listed too (`held` false), with no cost or book value but
+with the depreciation they were charged in the period, so the period's total is whole.
+Two index probes per asset into `depreciation_entries` (primary key tenant, asset,
+period); no engine run per request.
 """
 
 from __future__ import annotations
@@ -23,10 +26,15 @@ from ledgerline.db.engine import Database
 
 _ROWS = """
     SELECT a.id, a.tag, a.name, a.category_id, c.name AS category, a.currency, a.status,
-           a.cost,
-           coalesce(upto.accumulated, 0) AS accumulated,
-           coalesce(upto.accumulated, 0) - coalesce(before.accumulated, 0) AS in_period
+           held.held,
+           CASE WHEN held.held THEN a.cost ELSE 0.00 END AS cost,
+           CASE WHEN held.held THEN coalesce(upto.accumulated, 0.00) ELSE 0.00 END
+               AS accumulated,
+           coalesce(upto.accumulated, 0.00) - coalesce(before.accumulated, 0.00) AS in_period
     FROM assets a
+    CROSS JOIN LATERAL (
+        SELECT a.disposed_on IS NULL OR a.disposed_on > :as_of AS held
+    ) held
     JOIN asset_categories c ON c.tenant_id = a.tenant_id AND c.id = a.category_id
     LEFT JOIN LATERAL (
         SELECT e.accumulated FROM depreciation_entries e
@@ -39,7 +47,7 @@ _ROWS = """
         ORDER BY e.period DESC LIMIT 1
     ) before ON true
     WHERE a.acquisition_date <= :as_of
-      AND (a.disposed_on IS NULL OR a.disposed_on >= :as_of_month)
+      AND (a.disposed_on IS NULL OR a.disposed_on >= :period_start)
 """
 _REGISTER = text(_ROWS + " ORDER BY a.tag")
 
@@ -62,7 +70,7 @@ _REGISTER_JSON = text(
         'as_of', CAST(:as_of AS date),
         'period_start', CAST(:period_start AS date),
         'assets', coalesce((SELECT json_agg(json_build_object(
-            'asset_id', id, 'tag', tag, 'name', name, 'category_id', category_id,
+            'asset_id', id, 'tag', tag, 'name', name, 'category_id', category_id, 'held', held,
             'category', category, 'status', status, 'currency', currency,
             'cost', cost::text, 'accumulated_depreciation', accumulated::text,
             'net_book_value', (cost - accumulated)::text,
@@ -87,6 +95,7 @@ CSV_COLUMNS = (
     "name",
     "category",
     "status",
+    "held",
     "currency",
     "cost",
     "accumulated_depreciation",
@@ -96,7 +105,7 @@ CSV_COLUMNS = (
 
 
 def _parameters(as_of: date, period_start: date) -> dict[str, date]:
-    return {"as_of": as_of, "period_start": period_start, "as_of_month": as_of.replace(day=1)}
+    return {"as_of": as_of, "period_start": period_start}
 
 
 def _row(record: Any) -> dict[str, Any]:
@@ -107,6 +116,7 @@ def _row(record: Any) -> dict[str, Any]:
         "category_id": str(record.category_id),
         "category": record.category,
         "status": record.status,
+        "held": record.held,
         "currency": record.currency,
         "cost": record.cost,
         "accumulated_depreciation": record.accumulated,

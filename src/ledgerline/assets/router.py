@@ -157,7 +157,11 @@ async def list_assets(
 
 
 def _period_start(as_of: date, period_start: date | None) -> date:
-    return period_start or as_of.replace(month=1, day=1)
+    """The period's first month (a date stands for its month); 1 January by default."""
+    start = (period_start or as_of.replace(month=1)).replace(day=1)
+    if start > as_of:
+        raise Problem(422, "period_after_as_of", "period_start lies after as_of.")
+    return start
 
 
 @router.get("/assets/register", operation_id="asset_register")
