@@ -39,6 +39,16 @@ async def asset(client: httpx.AsyncClient, who: Account, category_id: str, **fie
     return await post(client, who, "/assets", body)
 
 
+async def dispose(
+    client: httpx.AsyncClient, who: Account, asset_id: str, body: dict[str, Any]
+) -> httpx.Response:
+    """A disposal is a state change: it carries the ETag just read."""
+    etag = (await client.get(f"{API}/assets/{asset_id}", headers=who.headers)).headers["etag"]
+    return await client.post(
+        f"{API}/assets/{asset_id}/dispose", json=body, headers=who.headers | {"If-Match": etag}
+    )
+
+
 @pytest.fixture
 async def owner(client: httpx.AsyncClient) -> Account:
     return await signup(client, "assetco")
@@ -150,15 +160,13 @@ async def test_disposal_stores_book_value_and_gain_and_freezes_the_asset(
     client: httpx.AsyncClient, owner: Account
 ) -> None:
     created = await asset(client, owner, await category(client, owner))
-    disposed = await post(
-        client,
-        owner,
-        f"/assets/{created['id']}/dispose",
-        {"on": "2026-12-31", "method": "sale", "proceeds": "9000.00"},
+    sold = await dispose(
+        client, owner, created["id"], {"on": "2026-10-31", "method": "sale", "proceeds": "9000.00"}
     )
-    assert disposed["status"] == "disposed"
-    assert disposed["book_value_at_disposal"] == "8200.00"
-    assert disposed["disposal_gain"] == "800.00"
+    disposed = sold.json()
+    assert disposed["status"] == "disposed", sold.text
+    assert disposed["book_value_at_disposal"] == "8500.00"  # 10 months of 150.00
+    assert disposed["disposal_gain"] == "500.00"
     etag = (await client.get(f"{API}/assets/{created['id']}", headers=owner.headers)).headers[
         "etag"
     ]
@@ -173,18 +181,14 @@ async def test_disposal_stores_book_value_and_gain_and_freezes_the_asset(
             json={"custodian_id": None, "location_id": None, "on": "2027-01-01"},
             headers=owner.headers,
         ),
-        await client.post(
-            f"{API}/assets/{created['id']}/dispose",
-            json={"on": "2027-01-01", "method": "scrap"},
-            headers=owner.headers,
-        ),
+        await dispose(client, owner, created["id"], {"on": "2026-11-01", "method": "scrap"}),
     ):
         assert response.status_code == 409
         assert problem_code(response) == "asset_disposed"
     schedule = (
         await client.get(f"{API}/assets/{created['id']}/schedule", headers=owner.headers)
     ).json()
-    assert len(schedule) == 12  # depreciation stopped at the disposal month
+    assert len(schedule) == 10  # depreciation stopped at the disposal month
 
 
 async def test_only_drafts_can_be_deleted(client: httpx.AsyncClient, owner: Account) -> None:
@@ -212,18 +216,16 @@ async def test_an_assistant_creates_edits_and_moves_but_does_not_dispose_or_dele
         headers=ann.headers | {"If-Match": etag},
     )
     assert edited.status_code == 200
-    keeper = await post(client, ann, "/custodians", {"name": "Lee"})
+    keeper = await post(
+        client, ann, "/custodians", {"name": "Lee", "email": "lee@assetco.example.com"}
+    )
     await post(
         client,
         ann,
         f"/assets/{created['id']}/transfer",
         {"custodian_id": keeper["id"], "on": "2026-02-01"},
     )
-    disposal = await client.post(
-        f"{API}/assets/{created['id']}/dispose",
-        json={"on": "2026-06-30", "method": "scrap"},
-        headers=ann.headers,
-    )
+    disposal = await dispose(client, ann, created["id"], {"on": "2026-06-30", "method": "scrap"})
     assert problem_code(disposal) == "permission_denied"
     draft = await asset(client, ann, cat, in_service_date=None)
     deletion = await client.delete(f"{API}/assets/{draft['id']}", headers=ann.headers)
@@ -298,12 +300,10 @@ async def test_the_register_sums_per_asset_and_category_as_of_a_date(
     await asset(client, owner, it)  # 150.00 a month from January 2026
     await asset(client, owner, cars, name="Van", cost="4800.00")  # 100.00 a month
     sold = await asset(client, owner, it, name="Old laptop")
-    await post(
-        client,
-        owner,
-        f"/assets/{sold['id']}/dispose",
-        {"on": "2026-03-31", "method": "sale", "proceeds": "10.00"},
+    sale = await dispose(
+        client, owner, sold["id"], {"on": "2026-03-31", "method": "sale", "proceeds": "10.00"}
     )
+    assert sale.status_code == 200, sale.text
     other = await signup(client, "registerother")
     await asset(client, other, await category(client, other))
 

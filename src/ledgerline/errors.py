@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledgerline.problems import Problem
@@ -100,7 +101,19 @@ async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _on_database_error(_: Request, exc: Exception) -> JSONResponse:
+    """A value PostgreSQL refuses as data (SQLSTATE class 22: a number out of range, a NUL
+    in text, ...) is the client's bad input: 422. Anything else is ours: 500."""
+    assert isinstance(exc, DBAPIError)
+    if str(getattr(exc.orig, "sqlstate", "") or "").startswith("22"):
+        return problem_response(
+            Problem(422, "invalid_value", "A value is out of range or not storable.")
+        )
+    raise exc
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _on_problem)
+    app.add_exception_handler(DBAPIError, _on_database_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
     app.add_exception_handler(RequestValidationError, _on_validation_error)

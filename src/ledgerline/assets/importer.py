@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -22,10 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ledgerline.assets import service
 from ledgerline.assets.depreciation import Convention, DepreciationMethod
 from ledgerline.assets.models import Asset, AssetCategory
+from ledgerline.assets.schemas import Day
 from ledgerline.audit.service import AuditContext
 from ledgerline.problems import Problem
 
-MAX_ROWS = 10_000
+MAX_ROWS = 2_000  # each row is a synchronous creation with its schedule
 REQUIRED = ("name", "category", "acquisition_date", "cost", "currency")
 
 
@@ -36,8 +36,8 @@ class ImportRow(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     serial_number: str | None = Field(default=None, max_length=100)
     category: str = Field(min_length=1, max_length=100)
-    acquisition_date: date
-    in_service_date: date | None = None
+    acquisition_date: Day
+    in_service_date: Day | None = None
     cost: Decimal = Field(ge=0, max_digits=16, decimal_places=2)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     salvage_value: Decimal | None = Field(default=None, ge=0, max_digits=16, decimal_places=2)
@@ -45,11 +45,19 @@ class ImportRow(BaseModel):
     depreciation_method: DepreciationMethod | None = None
     convention: Convention | None = None
     declining_rate: Decimal | None = Field(default=None, gt=0, le=1, decimal_places=4)
-    total_units: Decimal | None = Field(default=None, gt=0, decimal_places=4)
+    total_units: Decimal | None = Field(default=None, gt=0, max_digits=18, decimal_places=4)
 
 
 def _read(text: str) -> list[dict[str, str]]:
-    reader = csv.DictReader(io.StringIO(text))
+    if "\x00" in text:
+        raise Problem(422, "csv_invalid", "The CSV contains NUL characters.")
+    try:
+        return _rows(csv.DictReader(io.StringIO(text)))
+    except csv.Error as error:
+        raise Problem(422, "csv_invalid", f"The CSV cannot be read: {error}.") from error
+
+
+def _rows(reader: csv.DictReader[str]) -> list[dict[str, str]]:
     missing = [column for column in REQUIRED if column not in (reader.fieldnames or [])]
     if missing:
         raise Problem(422, "csv_columns_missing", f"The CSV lacks columns: {', '.join(missing)}.")

@@ -295,10 +295,12 @@ async def close_maintenance(
 
 @router.post("/assets/{asset_id}/dispose", operation_id="dispose_asset")
 async def dispose_asset(
-    asset_id: UUID, body: Disposal, context: Dispose, response: Response
+    asset_id: UUID, body: Disposal, context: Dispose, request: Request, response: Response
 ) -> AssetOut:
-    """Sale, scrap or donation: depreciation stops; book value and gain or loss are kept."""
+    """Sale, scrap or donation: depreciation stops; book value and gain or loss are kept.
+    A state change: needs If-Match with the asset's ETag."""
     asset = await service.get_asset(context.session, asset_id, for_update=True)
+    require_if_match(request, asset.version)
     await service.dispose(
         context.session,
         context.audit_context,

@@ -7,12 +7,40 @@ from decimal import Decimal
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from ledgerline.assets.depreciation import Convention, DepreciationMethod
 from ledgerline.assets.models import AssetStatus, DisposalMethod
+from ledgerline.users.schemas import refuse_null
 
-MoneyIn = Annotated[Decimal, Field(ge=0, max_digits=16, decimal_places=2)]
+
+def _money_not_float(value: object) -> object:
+    if isinstance(value, float):
+        raise ValueError('send money as a decimal string, e.g. "1250.00", never a float')
+    return value
+
+
+def _to_cents(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.01"))
+
+
+MoneyIn = Annotated[
+    Decimal,
+    BeforeValidator(_money_not_float),
+    Field(ge=0, max_digits=16, decimal_places=2),
+    AfterValidator(_to_cents),
+]
+# Dates a finance register can mean (and the engine's month arithmetic can reach).
+Day = Annotated[date, Field(ge=date(1900, 1, 1), le=date(2200, 12, 31))]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")]
 
 
@@ -23,6 +51,14 @@ class CategoryCreate(BaseModel):
     salvage_percent: Decimal = Field(default=Decimal("0"), ge=0, le=100, decimal_places=2)
     convention: Convention = Convention.FULL_MONTH
     declining_rate: Decimal | None = Field(default=None, gt=0, le=1, decimal_places=4)
+
+    @model_validator(mode="after")
+    def _rate_for_declining_balance(self) -> CategoryCreate:
+        if (self.depreciation_method == DepreciationMethod.DECLINING_BALANCE) != (
+            self.declining_rate is not None
+        ):
+            raise ValueError("declining_rate goes with declining_balance, and only with it")
+        return self
 
 
 class CategoryOut(CategoryCreate):
@@ -45,14 +81,23 @@ class LocationOut(LocationCreate):
 
 class CustodianCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
-    email: str | None = Field(default=None, max_length=320)
+    email: EmailStr | None = None
     user_id: UUID | None = None
 
+    @model_validator(mode="after")
+    def _reachable(self) -> CustodianCreate:
+        if self.email is None and self.user_id is None:
+            raise ValueError("a custodian is a user of the tenant or a person with an email")
+        return self
 
-class CustodianOut(CustodianCreate):
+
+class CustodianOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: UUID
+    name: str
+    email: str | None
+    user_id: UUID | None
 
 
 class AssetCreate(BaseModel):
@@ -64,8 +109,8 @@ class AssetCreate(BaseModel):
     category_id: UUID
     location_id: UUID | None = None
     custodian_id: UUID | None = None
-    acquisition_date: date
-    in_service_date: date | None = None
+    acquisition_date: Day
+    in_service_date: Day | None = None
     cost: MoneyIn
     currency: Currency
     salvage_value: MoneyIn | None = None
@@ -75,13 +120,21 @@ class AssetCreate(BaseModel):
     declining_rate: Decimal | None = Field(default=None, gt=0, le=1, decimal_places=4)
     total_units: Decimal | None = Field(default=None, gt=0, max_digits=18, decimal_places=4)
 
+    @model_validator(mode="after")
+    def _service_after_acquisition(self) -> AssetCreate:
+        if self.in_service_date is not None and self.in_service_date < self.acquisition_date:
+            raise ValueError("in_service_date precedes acquisition_date")
+        return self
+
 
 class AssetUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     serial_number: str | None = Field(default=None, max_length=100)
-    in_service_date: date | None = None
+    in_service_date: Day | None = None
+
+    _no_nulls = field_validator("name", "in_service_date", mode="before")(refuse_null)
 
 
 class AssetOut(BaseModel):
@@ -117,20 +170,26 @@ class AssetOut(BaseModel):
 class Transfer(BaseModel):
     location_id: UUID | None = None
     custodian_id: UUID | None = None
-    on: date
+    on: Day
     note: str | None = Field(default=None, max_length=1000)
 
 
 class MaintenanceCreate(BaseModel):
-    started_on: date
-    ended_on: date | None = None
+    started_on: Day
+    ended_on: Day | None = None
     cost: MoneyIn = Decimal("0")
     vendor: str | None = Field(default=None, max_length=200)
     note: str | None = Field(default=None, max_length=2000)
 
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> MaintenanceCreate:
+        if self.ended_on is not None and self.ended_on < self.started_on:
+            raise ValueError("ended_on precedes started_on")
+        return self
+
 
 class MaintenanceClose(BaseModel):
-    ended_on: date
+    ended_on: Day
 
 
 class MaintenanceOut(MaintenanceCreate):
@@ -140,12 +199,12 @@ class MaintenanceOut(MaintenanceCreate):
 
 
 class Usage(BaseModel):
-    period: date = Field(description="any day of the month the units were produced in")
+    period: Day = Field(description="any day of the month the units were produced in")
     units: Decimal = Field(ge=0, max_digits=18, decimal_places=4)
 
 
 class Disposal(BaseModel):
-    on: date
+    on: Day
     method: DisposalMethod
     proceeds: MoneyIn = Decimal("0")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from uuid import UUID
@@ -127,7 +127,15 @@ async def create_custodian(
 
 
 async def next_tag(session: AsyncSession, tenant_id: UUID) -> str:
-    """A-000001, A-000002, ...: one counter row per tenant, incremented atomically."""
+    """The next free generated tag: A-000001, A-000002, ... (one counter row per tenant,
+    incremented atomically), skipping tags someone chose by hand."""
+    while True:
+        tag = await _draw_tag(session, tenant_id)
+        if await session.scalar(select(Asset.id).where(Asset.tag == tag)) is None:
+            return tag
+
+
+async def _draw_tag(session: AsyncSession, tenant_id: UUID) -> str:
     value = await session.scalar(
         insert(AssetTagCounter)
         .values(tenant_id=tenant_id, last_value=1)
@@ -138,6 +146,10 @@ async def next_tag(session: AsyncSession, tenant_id: UUID) -> str:
         .returning(AssetTagCounter.last_value)
     )
     return f"A-{value:06d}"
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
 
 
 def _cents(amount: Decimal) -> Decimal:
@@ -241,6 +253,13 @@ async def record_usage(
     if asset.depreciation_method != DepreciationMethod.UNITS_OF_PRODUCTION:
         raise AssetError(409, "not_units_of_production", "This asset does not depreciate by use.")
     month = period.replace(day=1)
+    first = asset.in_service_date.replace(day=1) if asset.in_service_date else None
+    if first is None or not first <= month <= _today().replace(day=1):
+        raise AssetError(
+            422,
+            "usage_period_out_of_range",
+            "Usage is recorded for months from the in-service month to the current one.",
+        )
     await session.execute(
         insert(AssetUsage)
         .values(tenant_id=asset.tenant_id, asset_id=asset.id, period=month, units=units)
@@ -320,6 +339,9 @@ async def update_asset(
     session: AsyncSession, audit: AuditContext, asset: Asset, changes: dict[str, Any]
 ) -> Asset:
     _writable(asset)
+    service_date = changes.get("in_service_date")
+    if service_date is not None and service_date < asset.acquisition_date:
+        raise AssetError(422, "service_before_acquisition", "in_service_date precedes acquisition.")
     before = {key: str(getattr(asset, key)) for key in changes}
     for key, value in changes.items():
         setattr(asset, key, value)
@@ -480,6 +502,8 @@ async def dispose(
         raise AssetError(409, "asset_not_in_service", "Delete a draft instead of disposing it.")
     if on < asset.in_service_date:
         raise AssetError(422, "disposal_before_service", "Disposal predates the in-service date.")
+    if on > _today():
+        raise AssetError(422, "disposal_in_future", "A disposal is recorded once it happened.")
     engine = engine_asset(asset, disposal_date=on, usage=await load_usage(session, asset))
     assert engine is not None
     value = book_value(engine, on)
