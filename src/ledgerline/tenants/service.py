@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from uuid import UUID
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -55,8 +54,3 @@ async def create_tenant(
             raise SlugTaken(f"the slug {tenant.slug!r} is taken") from error
         raise
     return tenant
-
-
-async def find_tenant_by_slug(session: AsyncSession, slug: str) -> Tenant | None:
-    result: Tenant | None = await session.scalar(select(Tenant).where(Tenant.slug == slug))
-    return result
