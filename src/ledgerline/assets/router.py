@@ -41,13 +41,15 @@ from ledgerline.auth.deps import TenantRequest, tenant_request
 from ledgerline.deps import DatabaseDep
 from ledgerline.errors import Problem
 from ledgerline.etags import require_if_match, set_etag
+from ledgerline.idempotency import IdempotentRoute
 from ledgerline.pagination import Page, PageRequest, keyset_page, page_request
 from ledgerline.security.permissions import Permission
 
-router = APIRouter(tags=["assets"])
+router = APIRouter(tags=["assets"], route_class=IdempotentRoute)
 
 Read = Annotated[TenantRequest, tenant_request(Permission.ASSETS_READ)]
 Write = Annotated[TenantRequest, tenant_request(Permission.ASSETS_WRITE)]
+Create = Annotated[TenantRequest, tenant_request(Permission.ASSETS_WRITE, idempotent=True)]
 Delete = Annotated[TenantRequest, tenant_request(Permission.ASSETS_DELETE)]
 Dispose = Annotated[TenantRequest, tenant_request(Permission.ASSETS_DISPOSE)]
 Paging = Annotated[PageRequest, Depends(page_request)]
@@ -58,7 +60,7 @@ def _like(text: str) -> str:
 
 
 @router.post("/asset-categories", operation_id="create_asset_category", status_code=201)
-async def create_category(body: CategoryCreate, context: Write) -> CategoryOut:
+async def create_category(body: CategoryCreate, context: Create) -> CategoryOut:
     category = await service.create_category(
         context.session, context.audit_context, **body.model_dump()
     )
@@ -72,7 +74,7 @@ async def list_categories(context: Read, page: Paging) -> Page[CategoryOut]:
 
 
 @router.post("/locations", operation_id="create_location", status_code=201)
-async def create_location(body: LocationCreate, context: Write) -> LocationOut:
+async def create_location(body: LocationCreate, context: Create) -> LocationOut:
     location = await service.create_location(
         context.session, context.audit_context, **body.model_dump()
     )
@@ -91,7 +93,7 @@ async def list_locations(
 
 
 @router.post("/custodians", operation_id="create_custodian", status_code=201)
-async def create_custodian(body: CustodianCreate, context: Write) -> CustodianOut:
+async def create_custodian(body: CustodianCreate, context: Create) -> CustodianOut:
     custodian = await service.create_custodian(
         context.session, context.audit_context, **body.model_dump()
     )
@@ -110,7 +112,7 @@ def _out(asset: Asset, response: Response) -> AssetOut:
 
 
 @router.post("/assets", operation_id="create_asset", status_code=201)
-async def create_asset(body: AssetCreate, context: Write, response: Response) -> AssetOut:
+async def create_asset(body: AssetCreate, context: Create, response: Response) -> AssetOut:
     """Register an asset. Without a tag one is generated (A-000001, ...)."""
     asset = await service.create_asset(
         context.session, context.audit_context, **body.model_dump(exclude_none=True)
@@ -273,7 +275,7 @@ async def asset_history(asset_id: UUID, context: Read, page: Paging) -> Page[Eve
 
 @router.post("/assets/{asset_id}/maintenance", operation_id="record_maintenance", status_code=201)
 async def record_maintenance(
-    asset_id: UUID, body: MaintenanceCreate, context: Write
+    asset_id: UUID, body: MaintenanceCreate, context: Create
 ) -> MaintenanceOut:
     asset = await service.get_asset(context.session, asset_id, for_update=True)
     record = await service.record_maintenance(

@@ -22,6 +22,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ledgerline import idempotency
 from ledgerline.api_keys import service as api_key_service
 from ledgerline.audit.models import ActorType
 from ledgerline.audit.service import Actor, AuditContext, RequestMeta
@@ -180,8 +181,9 @@ def _check_tenant_status(status: str, method: str, *, is_admin: bool) -> None:
 class Requires:
     """`Depends(Requires(Permission.X))`: a tenant request allowed to do X."""
 
-    def __init__(self, permission: Permission) -> None:
+    def __init__(self, permission: Permission, *, idempotent: bool = False) -> None:
         self.permission = permission
+        self.idempotent = idempotent
 
     async def __call__(
         self,
@@ -221,6 +223,8 @@ class Requires:
                     403, "permission_denied", f"This needs the '{self.permission}' permission."
                 )
             request.state.tenant_id = tenant_id
+            if self.idempotent:
+                await idempotency.claim(session, request, tenant_id)
             yield TenantRequest(session, principal, tenant_id, meta)
 
 
@@ -274,9 +278,12 @@ async def require_admin(
         yield AdminRequest(session, principal, request_meta(request))
 
 
-def tenant_request(permission: Permission) -> Any:
-    """`Annotated[TenantRequest, tenant_request(Permission.X)]` for an endpoint."""
-    return Depends(Requires(permission), scope="function")
+def tenant_request(permission: Permission, *, idempotent: bool = False) -> Any:
+    """`Annotated[TenantRequest, tenant_request(Permission.X)]` for an endpoint.
+
+    `idempotent`: a creating POST that honours Idempotency-Key (its router must use
+    `IdempotentRoute`, which stores the response)."""
+    return Depends(Requires(permission, idempotent=idempotent), scope="function")
 
 
 AdminDep = Annotated[AdminRequest, Depends(require_admin, scope="function")]

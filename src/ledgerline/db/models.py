@@ -22,6 +22,7 @@ from ledgerline.auth.models import (
 )
 from ledgerline.auth.one_time import OneTimeSecret
 from ledgerline.db.base import Base
+from ledgerline.idempotency import IdempotencyRecord
 from ledgerline.mail.models import OutboxMessage
 from ledgerline.tenants.models import Tenant
 from ledgerline.users.models import PlatformAdmin, User
@@ -41,6 +42,7 @@ __all__ = [
     "Custodian",
     "DeniedAccessToken",
     "DepreciationEntry",
+    "IdempotencyRecord",
     "Location",
     "MaintenanceRecord",
     "OneTimeSecret",

@@ -13,6 +13,7 @@ from ledgerline.auth.deps import TenantRequest, tenant_request
 from ledgerline.deps import PasswordsDep, SettingsDep
 from ledgerline.errors import Problem, problem_response
 from ledgerline.etags import require_if_match, set_etag
+from ledgerline.idempotency import IdempotentRoute
 from ledgerline.pagination import Page, PageRequest, keyset_page, page_request
 from ledgerline.security.passwords import WeakPassword
 from ledgerline.security.permissions import Permission
@@ -26,11 +27,12 @@ from ledgerline.users.schemas import (
     UserUpdate,
 )
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix="/users", tags=["users"], route_class=IdempotentRoute)
 
 Profile = Annotated[TenantRequest, tenant_request(Permission.PROFILE)]
 ReadUsers = Annotated[TenantRequest, tenant_request(Permission.USERS_READ)]
 ManageUsers = Annotated[TenantRequest, tenant_request(Permission.USERS_MANAGE)]
+CreateUsers = Annotated[TenantRequest, tenant_request(Permission.USERS_MANAGE, idempotent=True)]
 
 
 def _weak(error: WeakPassword) -> Problem:
@@ -98,7 +100,7 @@ async def change_my_password(
 
 @router.post("", operation_id="create_user", status_code=201)
 async def create_user(
-    body: UserCreate, context: ManageUsers, passwords: PasswordsDep, response: Response
+    body: UserCreate, context: CreateUsers, passwords: PasswordsDep, response: Response
 ) -> UserOut:
     try:
         user = await service.create_user(
