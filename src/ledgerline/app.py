@@ -21,6 +21,7 @@ from ledgerline.db.engine import Database
 from ledgerline.db.roles import verify_runtime_role
 from ledgerline.errors import install_error_handlers
 from ledgerline.health.router import router as health_router
+from ledgerline.invoices.router import router as vendors_router
 from ledgerline.log import configure_logging
 from ledgerline.mail.service import MailSender
 from ledgerline.middleware import RequestContextMiddleware
@@ -104,6 +105,7 @@ def create_app(settings: Settings) -> FastAPI:
         audit_router,
         tenants_router,
         assets_router,
+        vendors_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     return app

@@ -23,6 +23,7 @@ from ledgerline.auth.models import (
 from ledgerline.auth.one_time import OneTimeSecret
 from ledgerline.db.base import Base
 from ledgerline.idempotency import IdempotencyRecord
+from ledgerline.invoices.models import Vendor
 from ledgerline.mail.models import OutboxMessage
 from ledgerline.tenants.models import Tenant
 from ledgerline.users.models import PlatformAdmin, User
@@ -52,4 +53,5 @@ __all__ = [
     "RefreshToken",
     "Tenant",
     "User",
+    "Vendor",
 ]

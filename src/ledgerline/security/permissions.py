@@ -26,6 +26,7 @@ class Permission(StrEnum):
     INVOICES_WRITE = "invoices:write"
     INVOICES_APPROVE = "invoices:approve"
     INVOICES_DELETE = "invoices:delete"
+    VENDOR_BANK_DETAILS = "vendors:bank-details"  # unmasked bank accounts
     ASSETS_READ = "assets:read"
     ASSETS_WRITE = "assets:write"
     ASSETS_DELETE = "assets:delete"
@@ -49,6 +50,7 @@ _TENANT_OWNER = _TENANT_WORK | {
     Permission.AUDIT_READ,
     Permission.INVOICES_APPROVE,
     Permission.INVOICES_DELETE,
+    Permission.VENDOR_BANK_DETAILS,
     Permission.ASSETS_DELETE,
     Permission.ASSETS_DISPOSE,
     Permission.API_KEYS_MANAGE,
@@ -67,6 +69,7 @@ API_KEY_SCOPES: frozenset[Permission] = ROLE_PERMISSIONS[Role.TENANT_OWNER] - {
     Permission.PROFILE,
     Permission.USERS_MANAGE,
     Permission.API_KEYS_MANAGE,
+    Permission.VENDOR_BANK_DETAILS,
 }
 
 
