@@ -323,7 +323,10 @@ async def get_asset(session: AsyncSession, asset_id: UUID, *, for_update: bool =
 def _writable(asset: Asset) -> None:
     if asset.status == AssetStatus.DISPOSED:
         raise AssetError(
-            409, "asset_disposed", "A disposed asset is read-only.", extra={"status": asset.status}
+            409,
+            "asset_disposed",
+            "A disposed asset is read-only.",
+            extra={"current_status": asset.status},
         )
 
 
@@ -368,7 +371,7 @@ async def delete_asset(session: AsyncSession, audit: AuditContext, asset: Asset)
             409,
             "asset_not_draft",
             "Only a draft asset can be deleted.",
-            extra={"status": asset.status},
+            extra={"current_status": asset.status},
         )
     audit.record(
         session,

@@ -23,7 +23,13 @@ from ledgerline.auth.models import (
 from ledgerline.auth.one_time import OneTimeSecret
 from ledgerline.db.base import Base
 from ledgerline.idempotency import IdempotencyRecord
-from ledgerline.invoices.models import Vendor
+from ledgerline.invoices.models import (
+    Invoice,
+    InvoiceLine,
+    InvoicePayment,
+    InvoiceStatusChange,
+    Vendor,
+)
 from ledgerline.mail.models import OutboxMessage
 from ledgerline.tenants.models import Tenant
 from ledgerline.users.models import PlatformAdmin, User
@@ -44,6 +50,10 @@ __all__ = [
     "DeniedAccessToken",
     "DepreciationEntry",
     "IdempotencyRecord",
+    "Invoice",
+    "InvoiceLine",
+    "InvoicePayment",
+    "InvoiceStatusChange",
     "Location",
     "MaintenanceRecord",
     "OneTimeSecret",

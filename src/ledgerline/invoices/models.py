@@ -1,11 +1,28 @@
-"""Suppliers (vendors) of a tenant; their invoices follow in this feature."""
+"""Suppliers (vendors) of a tenant and the invoices they send."""
 
 from __future__ import annotations
 
-from sqlalchemy import CheckConstraint, Index, String, Text, text
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from uuid import UUID
+
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKeyConstraint,
+    Index,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledgerline.db.base import Base, TenantScoped, TimestampMixin
+
+Money = Numeric(18, 2)
 
 
 class Vendor(TenantScoped, TimestampMixin, Base):
@@ -35,3 +52,102 @@ class Vendor(TenantScoped, TimestampMixin, Base):
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version, "eager_defaults": True}  # noqa: RUF012
+
+
+class InvoiceStatus(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    PAID = "paid"
+    VOID = "void"
+
+
+class Invoice(TenantScoped, TimestampMixin, Base):
+    __tablename__ = "invoices"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "vendor_id", "number"),
+        ForeignKeyConstraint(
+            ["tenant_id", "vendor_id"], ["vendors.tenant_id", "vendors.id"], ondelete="RESTRICT"
+        ),
+        CheckConstraint(
+            "status IN ('draft', 'submitted', 'approved', 'rejected', 'paid', 'void')",
+            name="status_allowed",
+        ),
+        CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso"),
+        CheckConstraint("amount_paid >= 0 AND amount_paid <= total", name="paid_within_total"),
+        Index(None, "tenant_id", "status"),
+        Index(None, "tenant_id", "due_date"),
+        Index(None, "tenant_id", "vendor_id"),
+    )
+
+    vendor_id: Mapped[UUID]
+    number: Mapped[str] = mapped_column(String(64))
+    issue_date: Mapped[date]
+    due_date: Mapped[date]
+    currency: Mapped[str] = mapped_column(String(3))
+    po_number: Mapped[str | None] = mapped_column(String(64))
+    notes: Mapped[str | None] = mapped_column(Text)
+    subtotal: Mapped[Decimal] = mapped_column(Money)
+    tax_total: Mapped[Decimal] = mapped_column(Money)
+    total: Mapped[Decimal] = mapped_column(Money)
+    amount_paid: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
+    status: Mapped[InvoiceStatus] = mapped_column(String(16), default=InvoiceStatus.DRAFT)
+    rejection_reason: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version, "eager_defaults": True}  # noqa: RUF012
+
+
+class InvoiceLine(TenantScoped, Base):
+    __tablename__ = "invoice_lines"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "invoice_id"], ["invoices.tenant_id", "invoices.id"], ondelete="CASCADE"
+        ),
+        Index(None, "tenant_id", "invoice_id"),
+    )
+
+    invoice_id: Mapped[UUID]
+    position: Mapped[int]
+    description: Mapped[str] = mapped_column(String(500))
+    quantity: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    unit_price: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    tax_rate: Mapped[Decimal] = mapped_column(Numeric(6, 4))
+    line_subtotal: Mapped[Decimal] = mapped_column(Money)
+    line_tax: Mapped[Decimal] = mapped_column(Money)
+
+
+class InvoiceStatusChange(TenantScoped, Base):
+    __tablename__ = "invoice_status_history"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "invoice_id"], ["invoices.tenant_id", "invoices.id"], ondelete="CASCADE"
+        ),
+        Index(None, "tenant_id", "invoice_id"),
+    )
+
+    invoice_id: Mapped[UUID]
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    actor_type: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[UUID | None]
+    occurred_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class InvoicePayment(TenantScoped, Base):
+    __tablename__ = "invoice_payments"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "invoice_id"], ["invoices.tenant_id", "invoices.id"], ondelete="RESTRICT"
+        ),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        Index(None, "tenant_id", "invoice_id"),
+    )
+
+    invoice_id: Mapped[UUID]
+    paid_on: Mapped[date]
+    amount: Mapped[Decimal] = mapped_column(Money)
+    reference: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -1,17 +1,30 @@
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from ledgerline.auth.deps import TenantRequest, tenant_request
 from ledgerline.etags import require_if_match, set_etag
 from ledgerline.idempotency import IdempotentRoute
-from ledgerline.invoices import vendor_service
-from ledgerline.invoices.models import Vendor
-from ledgerline.invoices.schemas import VendorCreate, VendorOut, VendorUpdate
+from ledgerline.invoices import service, vendor_service
+from ledgerline.invoices.models import Invoice, InvoiceStatus, InvoiceStatusChange, Vendor
+from ledgerline.invoices.schemas import (
+    InvoiceCreate,
+    InvoiceOut,
+    InvoiceUpdate,
+    LineIn,
+    LineOut,
+    PaymentIn,
+    Rejection,
+    StatusChangeOut,
+    VendorCreate,
+    VendorOut,
+    VendorUpdate,
+)
 from ledgerline.pagination import Page, PageRequest, keyset_page, page_request
 from ledgerline.security.permissions import Permission
 
@@ -86,3 +99,164 @@ async def deactivate_vendor(vendor_id: UUID, context: Remove) -> Response:
             context.session, context.audit_context, vendor, {"is_active": False}
         )
     return Response(status_code=204)
+
+
+Approve = Annotated[TenantRequest, tenant_request(Permission.INVOICES_APPROVE)]
+CreateInvoice = Annotated[TenantRequest, tenant_request(Permission.INVOICES_WRITE, idempotent=True)]
+DeleteInvoice = Annotated[TenantRequest, tenant_request(Permission.INVOICES_DELETE)]
+
+
+def _lines(items: list[LineIn]) -> list[service.Line]:
+    return [service.Line(i.description, i.quantity, i.unit_price, i.tax_rate) for i in items]
+
+
+async def _invoice_out(context: TenantRequest, invoice: Invoice, response: Response) -> InvoiceOut:
+    set_etag(response, invoice.version)
+    out = InvoiceOut.model_validate(invoice)
+    lines = await service.lines_of(context.session, invoice)
+    return out.model_copy(update={"lines": [LineOut.model_validate(x) for x in lines]})
+
+
+async def _locked(context: TenantRequest, invoice_id: UUID, request: Request) -> Invoice:
+    """The invoice, locked, at the version the caller read (If-Match)."""
+    invoice = await service.get_invoice(context.session, invoice_id, for_update=True)
+    require_if_match(request, invoice.version)
+    return invoice
+
+
+@router.post("/invoices", operation_id="create_invoice", status_code=201, tags=["invoices"])
+async def create_invoice(
+    body: InvoiceCreate, context: CreateInvoice, response: Response
+) -> InvoiceOut:
+    """A draft invoice. Totals come from the lines; a sent `total` must agree (422)."""
+    fields = body.model_dump(exclude={"lines"})
+    invoice = await service.create_invoice(
+        context.session, context.audit_context, lines=_lines(body.lines), **fields
+    )
+    return await _invoice_out(context, invoice, response)
+
+
+@router.get("/invoices", operation_id="list_invoices", tags=["invoices"])
+async def list_invoices(
+    context: Read,
+    page: Annotated[PageRequest, Depends(page_request)],
+    status: InvoiceStatus | None = None,
+    vendor_id: UUID | None = None,
+    currency: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
+    due_before: date | None = None,
+    overdue: bool = False,
+    q: Annotated[str | None, Query(max_length=64, description="in the invoice number")] = None,
+) -> Page[InvoiceOut]:
+    statement = select(Invoice)
+    for column, value in (
+        (Invoice.status, status),
+        (Invoice.vendor_id, vendor_id),
+        (Invoice.currency, currency),
+    ):
+        if value is not None:
+            statement = statement.where(column == value)
+    if due_before is not None:
+        statement = statement.where(Invoice.due_date < due_before)
+    if overdue:
+        statement = statement.where(
+            Invoice.due_date < func.current_date(),
+            Invoice.status.in_([InvoiceStatus.SUBMITTED, InvoiceStatus.APPROVED]),
+        )
+    if q:
+        statement = statement.where(Invoice.number.ilike("%" + q.replace("%", "\\%") + "%"))
+    rows, cursor = await keyset_page(context.session, statement, Invoice.id, page)
+    return Page(items=[InvoiceOut.model_validate(i) for i in rows], next_cursor=cursor)
+
+
+@router.get("/invoices/{invoice_id}", operation_id="get_invoice", tags=["invoices"])
+async def get_invoice(invoice_id: UUID, context: Read, response: Response) -> InvoiceOut:
+    invoice = await service.get_invoice(context.session, invoice_id)
+    return await _invoice_out(context, invoice, response)
+
+
+@router.patch("/invoices/{invoice_id}", operation_id="update_invoice", tags=["invoices"])
+async def update_invoice(
+    invoice_id: UUID, body: InvoiceUpdate, context: Write, request: Request, response: Response
+) -> InvoiceOut:
+    """Drafts only; sending `lines` replaces them."""
+    invoice = await _locked(context, invoice_id, request)
+    changes = body.model_dump(exclude_unset=True, exclude={"lines"})
+    if body.lines is not None:
+        changes["lines"] = _lines(body.lines)
+    await service.update_invoice(context.session, context.audit_context, invoice, changes)
+    return await _invoice_out(context, invoice, response)
+
+
+@router.delete(
+    "/invoices/{invoice_id}", operation_id="delete_invoice", status_code=204, tags=["invoices"]
+)
+async def delete_invoice(invoice_id: UUID, context: DeleteInvoice) -> Response:
+    invoice = await service.get_invoice(context.session, invoice_id, for_update=True)
+    await service.delete_invoice(context.session, context.audit_context, invoice)
+    return Response(status_code=204)
+
+
+@router.post("/invoices/{invoice_id}/submit", operation_id="submit_invoice", tags=["invoices"])
+async def submit_invoice(
+    invoice_id: UUID, context: Write, request: Request, response: Response
+) -> InvoiceOut:
+    invoice = await _locked(context, invoice_id, request)
+    await service.transition(context.session, context.audit_context, invoice, "submit")
+    return await _invoice_out(context, invoice, response)
+
+
+@router.post("/invoices/{invoice_id}/approve", operation_id="approve_invoice", tags=["invoices"])
+async def approve_invoice(
+    invoice_id: UUID, context: Approve, request: Request, response: Response
+) -> InvoiceOut:
+    invoice = await _locked(context, invoice_id, request)
+    await service.transition(context.session, context.audit_context, invoice, "approve")
+    return await _invoice_out(context, invoice, response)
+
+
+@router.post("/invoices/{invoice_id}/reject", operation_id="reject_invoice", tags=["invoices"])
+async def reject_invoice(
+    invoice_id: UUID, body: Rejection, context: Approve, request: Request, response: Response
+) -> InvoiceOut:
+    invoice = await _locked(context, invoice_id, request)
+    await service.transition(
+        context.session, context.audit_context, invoice, "reject", reason=body.reason
+    )
+    return await _invoice_out(context, invoice, response)
+
+
+@router.post("/invoices/{invoice_id}/void", operation_id="void_invoice", tags=["invoices"])
+async def void_invoice(
+    invoice_id: UUID, context: Approve, request: Request, response: Response
+) -> InvoiceOut:
+    invoice = await _locked(context, invoice_id, request)
+    await service.transition(context.session, context.audit_context, invoice, "void")
+    return await _invoice_out(context, invoice, response)
+
+
+@router.post("/invoices/{invoice_id}/pay", operation_id="pay_invoice", tags=["invoices"])
+async def pay_invoice(
+    invoice_id: UUID, body: PaymentIn, context: Approve, request: Request, response: Response
+) -> InvoiceOut:
+    """Record a payment (partial ones allowed); settled in full, the invoice is paid."""
+    invoice = await _locked(context, invoice_id, request)
+    await service.pay(
+        context.session,
+        context.audit_context,
+        invoice,
+        paid_on=body.paid_on,
+        amount=body.amount,
+        reference=body.reference,
+    )
+    return await _invoice_out(context, invoice, response)
+
+
+@router.get("/invoices/{invoice_id}/history", operation_id="invoice_history", tags=["invoices"])
+async def invoice_history(invoice_id: UUID, context: Read) -> list[StatusChangeOut]:
+    await service.get_invoice(context.session, invoice_id)
+    changes = await context.session.scalars(
+        select(InvoiceStatusChange)
+        .where(InvoiceStatusChange.invoice_id == invoice_id)
+        .order_by(InvoiceStatusChange.id)
+    )
+    return [StatusChangeOut.model_validate(c) for c in changes]

@@ -1,10 +1,19 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    field_validator,
+)
 
 from ledgerline.invoices.vendor_service import normalize_tax_id
 from ledgerline.users.schemas import refuse_null
@@ -61,3 +70,106 @@ class VendorOut(BaseModel):
     is_active: bool
     created_at: datetime
     updated_at: datetime
+
+
+def _money_not_float(value: object) -> object:
+    if isinstance(value, float):
+        raise ValueError('send amounts as decimal strings, e.g. "12.50", never floats')
+    return value
+
+
+Amount = Annotated[Decimal, BeforeValidator(_money_not_float), Field(max_digits=18)]
+Day = Annotated[date, Field(ge=date(1900, 1, 1), le=date(2200, 12, 31))]
+
+
+class LineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    description: str = Field(min_length=1, max_length=500)
+    quantity: Amount = Field(gt=0, decimal_places=4)
+    unit_price: Amount = Field(ge=0, decimal_places=4)
+    tax_rate: Amount = Field(default=Decimal("0"), ge=0, le=1, decimal_places=4)
+
+
+class InvoiceCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    vendor_id: UUID
+    number: str = Field(min_length=1, max_length=64)
+    issue_date: Day
+    due_date: Day | None = None
+    currency: Currency | None = None
+    po_number: str | None = Field(default=None, max_length=64)
+    notes: str | None = Field(default=None, max_length=5000)
+    lines: list[LineIn] = Field(min_length=1, max_length=500)
+    total: Amount | None = Field(default=None, description="checked against the lines")
+
+
+class InvoiceUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    number: str | None = Field(default=None, min_length=1, max_length=64)
+    issue_date: Day | None = None
+    due_date: Day | None = None
+    po_number: str | None = Field(default=None, max_length=64)
+    notes: str | None = Field(default=None, max_length=5000)
+    lines: list[LineIn] | None = Field(default=None, min_length=1, max_length=500)
+    total: Amount | None = None
+
+    _no_nulls = field_validator("number", "issue_date", "due_date", "lines", mode="before")(
+        refuse_null
+    )
+
+
+class LineOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    tax_rate: Decimal
+    line_subtotal: Decimal
+    line_tax: Decimal
+
+
+class InvoiceOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: UUID
+    vendor_id: UUID
+    number: str
+    issue_date: date
+    due_date: date
+    currency: str
+    po_number: str | None
+    notes: str | None
+    subtotal: Decimal
+    tax_total: Decimal
+    total: Decimal
+    amount_paid: Decimal
+    status: str
+    rejection_reason: str | None
+    lines: list[LineOut] = []
+    created_at: datetime
+    updated_at: datetime
+
+
+class Rejection(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class PaymentIn(BaseModel):
+    paid_on: Day
+    amount: Amount = Field(gt=0, decimal_places=2)
+    reference: str | None = Field(default=None, max_length=200)
+
+
+class StatusChangeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    from_status: str | None
+    to_status: str
+    reason: str | None
+    actor_type: str
+    actor_id: UUID | None
+    occurred_at: datetime

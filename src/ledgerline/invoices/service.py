@@ -1,0 +1,341 @@
+"""Invoice rules: totals computed here, duplicates refused, a lifecycle of checked steps.
+
+Rounding: each line's subtotal (quantity x unit price) and tax (subtotal x rate) are
+rounded to cents half-up (commercial rounding, as invoices print them), and the invoice
+totals are the sums of the rounded lines, so lines and totals always agree.
+
+Lifecycle: draft -> submitted -> approved | rejected; approved -> paid (by payments that
+settle the total); void from any status but paid. Every step takes the row lock and
+the caller's If-Match version, so of two concurrent steps exactly one happens; an
+illegal step is 409 naming the current status. Each step is kept in the status history
+and the audit trail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledgerline.audit.service import AuditContext
+from ledgerline.db.base import new_id
+from ledgerline.invoices.models import (
+    Invoice,
+    InvoiceLine,
+    InvoicePayment,
+    InvoiceStatus,
+    InvoiceStatusChange,
+    Vendor,
+)
+from ledgerline.problems import Problem
+
+CENT = Decimal("0.01")
+S = InvoiceStatus
+TRANSITIONS: dict[str, tuple[frozenset[InvoiceStatus], InvoiceStatus]] = {
+    "submit": (frozenset({S.DRAFT}), S.SUBMITTED),
+    "approve": (frozenset({S.SUBMITTED}), S.APPROVED),
+    "reject": (frozenset({S.SUBMITTED}), S.REJECTED),
+    "void": (frozenset({S.DRAFT, S.SUBMITTED, S.APPROVED, S.REJECTED}), S.VOID),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    tax_rate: Decimal
+
+
+def _cents(amount: Decimal) -> Decimal:
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def totals(lines: Sequence[Line]) -> tuple[list[tuple[Decimal, Decimal]], Decimal, Decimal]:
+    """Per line (subtotal, tax), then the invoice's subtotal and tax."""
+    per_line = []
+    for line in lines:
+        subtotal = _cents(line.quantity * line.unit_price)
+        per_line.append((subtotal, _cents(subtotal * line.tax_rate)))
+    return (
+        per_line,
+        sum((s for s, _ in per_line), Decimal("0.00")),
+        sum((t for _, t in per_line), Decimal("0.00")),
+    )
+
+
+def _set_lines(session: AsyncSession, invoice: Invoice, lines: Sequence[Line]) -> None:
+    per_line, subtotal, tax = totals(lines)
+    for position, (line, (line_subtotal, line_tax)) in enumerate(zip(lines, per_line, strict=True)):
+        session.add(
+            InvoiceLine(
+                tenant_id=invoice.tenant_id,
+                invoice_id=invoice.id,
+                position=position,
+                description=line.description,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                tax_rate=line.tax_rate,
+                line_subtotal=line_subtotal,
+                line_tax=line_tax,
+            )
+        )
+    invoice.subtotal, invoice.tax_total, invoice.total = subtotal, tax, subtotal + tax
+
+
+def _check_claimed_total(claimed: Decimal | None, invoice: Invoice) -> None:
+    if claimed is not None and _cents(claimed) != invoice.total:
+        raise Problem(
+            422,
+            "total_mismatch",
+            f"The lines add up to {invoice.total}, not {_cents(claimed)}.",
+            extra={"computed_total": str(invoice.total)},
+        )
+
+
+async def _duplicate(session: AsyncSession, vendor_id: UUID, number: str, own: UUID | None) -> None:
+    existing = await session.scalar(
+        select(Invoice.id).where(
+            Invoice.vendor_id == vendor_id, Invoice.number == number, Invoice.id != own
+        )
+    )
+    if existing is not None:
+        raise Problem(
+            409,
+            "duplicate_invoice",
+            "This vendor's invoice with this number exists.",
+            extra={"existing_invoice_id": str(existing)},
+        )
+
+
+async def create_invoice(
+    session: AsyncSession,
+    audit: AuditContext,
+    *,
+    vendor_id: UUID,
+    number: str,
+    issue_date: date,
+    lines: Sequence[Line],
+    due_date: date | None = None,
+    currency: str | None = None,
+    po_number: str | None = None,
+    notes: str | None = None,
+    total: Decimal | None = None,
+) -> Invoice:
+    vendor = await session.scalar(select(Vendor).where(Vendor.id == vendor_id))
+    if vendor is None:
+        raise Problem(404, "vendor_not_found", "No such vendor.")
+    if not vendor.is_active:
+        raise Problem(409, "vendor_inactive", "This vendor is deactivated.")
+    await _duplicate(session, vendor_id, number, None)
+    invoice = Invoice(
+        tenant_id=audit.tenant_id,
+        id=new_id(),
+        vendor_id=vendor_id,
+        number=number,
+        issue_date=issue_date,
+        due_date=due_date or issue_date + timedelta(days=vendor.payment_terms_days),
+        currency=currency or vendor.default_currency,
+        po_number=po_number,
+        notes=notes,
+    )
+    _set_lines(session, invoice, lines)  # totals before the row is written
+    _check_claimed_total(total, invoice)
+    session.add(invoice)
+    await session.flush()
+    _history(session, audit, invoice, None, S.DRAFT, None)
+    await session.flush()
+    audit.record(
+        session,
+        "invoice.created",
+        target_type="invoice",
+        target_id=invoice.id,
+        changes={"number": number, "total": str(invoice.total)},
+    )
+    return invoice
+
+
+async def get_invoice(
+    session: AsyncSession, invoice_id: UUID, *, for_update: bool = False
+) -> Invoice:
+    statement = select(Invoice).where(Invoice.id == invoice_id)
+    if for_update:
+        statement = statement.with_for_update()
+    invoice = await session.scalar(statement)
+    if invoice is None:
+        raise Problem(404, "invoice_not_found", "No such invoice.")
+    return invoice
+
+
+async def lines_of(session: AsyncSession, invoice: Invoice) -> list[InvoiceLine]:
+    return list(
+        await session.scalars(
+            select(InvoiceLine)
+            .where(InvoiceLine.invoice_id == invoice.id)
+            .order_by(InvoiceLine.position)
+        )
+    )
+
+
+def _draft_only(invoice: Invoice) -> None:
+    if invoice.status != S.DRAFT:
+        raise Problem(
+            409,
+            "invoice_not_draft",
+            "Only a draft can change.",
+            extra={"current_status": invoice.status},
+        )
+
+
+async def update_invoice(
+    session: AsyncSession, audit: AuditContext, invoice: Invoice, changes: dict[str, Any]
+) -> Invoice:
+    _draft_only(invoice)
+    lines: Sequence[Line] | None = changes.pop("lines", None)
+    claimed = changes.pop("total", None)
+    if "number" in changes:
+        await _duplicate(session, invoice.vendor_id, changes["number"], invoice.id)
+    for key, value in changes.items():
+        setattr(invoice, key, value)
+    if lines is not None:
+        await session.execute(delete(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id))
+        _set_lines(session, invoice, lines)
+    _check_claimed_total(claimed, invoice)
+    await session.flush()
+    audit.record(
+        session,
+        "invoice.updated",
+        target_type="invoice",
+        target_id=invoice.id,
+        changes={key: str(value) for key, value in changes.items()},
+    )
+    return invoice
+
+
+async def delete_invoice(session: AsyncSession, audit: AuditContext, invoice: Invoice) -> None:
+    _draft_only(invoice)
+    audit.record(
+        session,
+        "invoice.deleted",
+        target_type="invoice",
+        target_id=invoice.id,
+        changes={"number": invoice.number},
+    )
+    await session.delete(invoice)
+
+
+def _history(
+    session: AsyncSession,
+    audit: AuditContext,
+    invoice: Invoice,
+    before: InvoiceStatus | None,
+    after: InvoiceStatus,
+    reason: str | None,
+) -> None:
+    session.add(
+        InvoiceStatusChange(
+            tenant_id=invoice.tenant_id,
+            invoice_id=invoice.id,
+            from_status=before,
+            to_status=after,
+            reason=reason,
+            actor_type=audit.actor.type,
+            actor_id=audit.actor.id,
+        )
+    )
+
+
+async def transition(
+    session: AsyncSession,
+    audit: AuditContext,
+    invoice: Invoice,
+    step: str,
+    *,
+    reason: str | None = None,
+) -> Invoice:
+    allowed_from, target = TRANSITIONS[step]
+    if invoice.status not in allowed_from:
+        raise Problem(
+            409,
+            "illegal_transition",
+            f"Cannot {step} an invoice that is {invoice.status}.",
+            extra={"current_status": invoice.status},
+        )
+    if step == "submit" and not await lines_of(session, invoice):
+        raise Problem(422, "invoice_without_lines", "An invoice needs at least one line.")
+    if step == "reject" and not reason:
+        raise Problem(422, "reason_required", "A rejection needs a reason.")
+    before = invoice.status
+    invoice.status = target
+    if step == "reject":
+        invoice.rejection_reason = reason
+    _history(session, audit, invoice, before, target, reason)
+    await session.flush()
+    audit.record(
+        session,
+        f"invoice.{step}",
+        target_type="invoice",
+        target_id=invoice.id,
+        changes={
+            "status": {"before": before, "after": target},
+            **({"reason": reason} if reason else {}),
+        },
+    )
+    return invoice
+
+
+async def pay(
+    session: AsyncSession,
+    audit: AuditContext,
+    invoice: Invoice,
+    *,
+    paid_on: date,
+    amount: Decimal,
+    reference: str | None,
+) -> Invoice:
+    """Record a payment of an approved invoice; it is paid once the total is settled."""
+    if invoice.status != S.APPROVED:
+        raise Problem(
+            409,
+            "illegal_transition",
+            f"Cannot pay an invoice that is {invoice.status}.",
+            extra={"current_status": invoice.status},
+        )
+    outstanding = invoice.total - invoice.amount_paid
+    if amount > outstanding:
+        raise Problem(
+            422,
+            "overpayment",
+            f"Only {outstanding} is outstanding.",
+            extra={"outstanding": str(outstanding)},
+        )
+    if paid_on > datetime.now(UTC).date():
+        raise Problem(422, "payment_in_future", "A payment is recorded once it happened.")
+    session.add(
+        InvoicePayment(
+            tenant_id=invoice.tenant_id,
+            invoice_id=invoice.id,
+            paid_on=paid_on,
+            amount=amount,
+            reference=reference,
+        )
+    )
+    invoice.amount_paid += amount
+    if invoice.amount_paid == invoice.total:
+        _history(session, audit, invoice, invoice.status, S.PAID, reference)
+        invoice.status = S.PAID
+    await session.flush()
+    audit.record(
+        session,
+        "invoice.payment_recorded",
+        target_type="invoice",
+        target_id=invoice.id,
+        changes={"amount": str(amount), "paid": str(invoice.amount_paid), "status": invoice.status},
+    )
+    return invoice

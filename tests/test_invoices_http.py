@@ -1,0 +1,219 @@
+"""Invoices: computed totals, duplicates, the lifecycle, roles, and races."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.identity import API, Account, add_user, problem_code, signup
+
+
+@pytest.fixture
+async def owner(client: httpx.AsyncClient) -> Account:
+    return await signup(client, "payables")
+
+
+async def vendor(client: httpx.AsyncClient, who: Account, name: str = "Paper GmbH") -> str:
+    response = await client.post(
+        f"{API}/vendors",
+        json={"name": name, "default_currency": "EUR", "payment_terms_days": 14},
+        headers=who.headers,
+    )
+    return str(response.json()["id"])
+
+
+LINES = [
+    {"description": "Paper", "quantity": "3", "unit_price": "0.335", "tax_rate": "0.19"},
+    {"description": "Toner", "quantity": "2", "unit_price": "49.99", "tax_rate": "0.19"},
+]
+
+
+async def invoice(
+    client: httpx.AsyncClient, who: Account, vendor_id: str, **fields: Any
+) -> httpx.Response:
+    body = {
+        "vendor_id": vendor_id,
+        "number": "INV-1",
+        "issue_date": "2026-03-01",
+        "lines": LINES,
+    } | fields
+    return await client.post(f"{API}/invoices", json=body, headers=who.headers)
+
+
+async def step(
+    client: httpx.AsyncClient,
+    who: Account,
+    invoice_id: str,
+    action: str,
+    body: dict[str, Any] | None = None,
+    etag: str | None = None,
+) -> httpx.Response:
+    if etag is None:
+        etag = (await client.get(f"{API}/invoices/{invoice_id}", headers=who.headers)).headers[
+            "etag"
+        ]
+    return await client.post(
+        f"{API}/invoices/{invoice_id}/{action}", json=body, headers=who.headers | {"If-Match": etag}
+    )
+
+
+async def test_totals_are_computed_and_rounded_half_up(
+    client: httpx.AsyncClient, owner: Account
+) -> None:
+    created = await invoice(client, owner, await vendor(client, owner))
+    assert created.status_code == 201, created.text
+    body = created.json()
+    # 3 x 0.335 = 1.005 -> 1.01 half-up (banker's rounding would give 1.00); tax 0.19
+    # 2 x 49.99 = 99.98; tax 18.9962 -> 19.00
+    assert [(x["line_subtotal"], x["line_tax"]) for x in body["lines"]] == [
+        ("1.01", "0.19"),
+        ("99.98", "19.00"),
+    ]
+    assert (body["subtotal"], body["tax_total"], body["total"]) == ("100.99", "19.19", "120.18")
+    assert (body["due_date"], body["currency"], body["status"]) == ("2026-03-15", "EUR", "draft")
+    wrong = await invoice(client, owner, body["vendor_id"], number="INV-2", total="120.00")
+    assert problem_code(wrong) == "total_mismatch"
+    floats = await invoice(client, owner, body["vendor_id"], number="INV-3", total=120.18)
+    assert floats.status_code == 422
+
+
+async def test_a_vendors_invoice_number_is_unique(
+    client: httpx.AsyncClient, owner: Account
+) -> None:
+    paper = await vendor(client, owner)
+    first = (await invoice(client, owner, paper)).json()
+    again = await invoice(client, owner, paper)
+    assert problem_code(again) == "duplicate_invoice"
+    assert again.json()["existing_invoice_id"] == first["id"]
+    other = await vendor(client, owner, "Ink Ltd")
+    assert (await invoice(client, owner, other)).status_code == 201
+
+
+async def test_the_lifecycle_with_partial_payments_and_history(
+    client: httpx.AsyncClient, owner: Account
+) -> None:
+    created = (await invoice(client, owner, await vendor(client, owner))).json()
+    iid = created["id"]
+    assert (await step(client, owner, iid, "submit")).json()["status"] == "submitted"
+    assert (await step(client, owner, iid, "approve")).json()["status"] == "approved"
+    partial = await step(client, owner, iid, "pay", {"paid_on": "2026-03-10", "amount": "100.00"})
+    assert (partial.json()["status"], partial.json()["amount_paid"]) == ("approved", "100.00")
+    over = await step(client, owner, iid, "pay", {"paid_on": "2026-03-11", "amount": "50.00"})
+    assert problem_code(over) == "overpayment"
+    rest = await step(client, owner, iid, "pay", {"paid_on": "2026-03-11", "amount": "20.18"})
+    assert (rest.json()["status"], rest.json()["amount_paid"]) == ("paid", "120.18")
+    history = (await client.get(f"{API}/invoices/{iid}/history", headers=owner.headers)).json()
+    assert [h["to_status"] for h in history] == ["draft", "submitted", "approved", "paid"]
+    assert problem_code(await step(client, owner, iid, "void")) == "illegal_transition"
+
+
+@pytest.mark.parametrize(
+    ("action", "status"),
+    [("approve", "draft"), ("reject", "draft"), ("pay", "draft")],
+)
+async def test_illegal_steps_are_409_with_the_current_status(
+    client: httpx.AsyncClient, owner: Account, action: str, status: str
+) -> None:
+    created = (await invoice(client, owner, await vendor(client, owner))).json()
+    body = (
+        {"reason": "x"}
+        if action == "reject"
+        else ({"paid_on": "2026-03-10", "amount": "1.00"} if action == "pay" else None)
+    )
+    response = await step(client, owner, created["id"], action, body)
+    assert response.status_code == 409
+    assert response.json()["current_status"] == status
+
+
+async def test_rejection_needs_a_reason_and_steps_need_the_current_etag(
+    client: httpx.AsyncClient, owner: Account
+) -> None:
+    iid = (await invoice(client, owner, await vendor(client, owner))).json()["id"]
+    bare = await client.post(f"{API}/invoices/{iid}/submit", headers=owner.headers)
+    assert problem_code(bare) == "if_match_required"
+    stale_tag = (await client.get(f"{API}/invoices/{iid}", headers=owner.headers)).headers["etag"]
+    await step(client, owner, iid, "submit")
+    stale = await step(client, owner, iid, "approve", etag=stale_tag)
+    assert problem_code(stale) == "version_conflict"
+    assert (await step(client, owner, iid, "reject", {"reason": ""})).status_code == 422
+    rejected = await step(client, owner, iid, "reject", {"reason": "Wrong prices"})
+    assert (rejected.json()["status"], rejected.json()["rejection_reason"]) == (
+        "rejected",
+        "Wrong prices",
+    )
+
+
+async def test_only_drafts_change_and_only_owners_approve_or_delete(
+    client: httpx.AsyncClient, owner: Account
+) -> None:
+    ann = await add_user(client, owner, "ann@payables.example.com")
+    created = (await invoice(client, ann, await vendor(client, ann))).json()
+    iid = created["id"]
+    assert problem_code(await client.delete(f"{API}/invoices/{iid}", headers=ann.headers)) == (
+        "permission_denied"
+    )
+    assert (await step(client, ann, iid, "submit")).status_code == 200
+    assert problem_code(await step(client, ann, iid, "approve")) == "permission_denied"
+    etag = (await client.get(f"{API}/invoices/{iid}", headers=ann.headers)).headers["etag"]
+    late_edit = await client.patch(
+        f"{API}/invoices/{iid}", json={"notes": "x"}, headers=ann.headers | {"If-Match": etag}
+    )
+    assert problem_code(late_edit) == "invoice_not_draft"
+
+
+async def test_two_concurrent_approvals_approve_once(
+    client: httpx.AsyncClient, owner: Account
+) -> None:
+    iid = (await invoice(client, owner, await vendor(client, owner))).json()["id"]
+    await step(client, owner, iid, "submit")
+    etag = (await client.get(f"{API}/invoices/{iid}", headers=owner.headers)).headers["etag"]
+    results = await asyncio.gather(
+        *(step(client, owner, iid, "approve", etag=etag) for _ in range(4))
+    )
+    assert sorted(r.status_code for r in results) == [200, 412, 412, 412]
+    history = (await client.get(f"{API}/invoices/{iid}/history", headers=owner.headers)).json()
+    assert [h["to_status"] for h in history].count("approved") == 1
+
+
+async def test_two_concurrent_payments_are_not_counted_twice(
+    client: httpx.AsyncClient, owner: Account
+) -> None:
+    iid = (await invoice(client, owner, await vendor(client, owner))).json()["id"]
+    await step(client, owner, iid, "submit")
+    await step(client, owner, iid, "approve")
+    etag = (await client.get(f"{API}/invoices/{iid}", headers=owner.headers)).headers["etag"]
+    payment = {"paid_on": "2026-03-10", "amount": "120.18"}
+    results = await asyncio.gather(
+        *(step(client, owner, iid, "pay", payment, etag=etag) for _ in range(3))
+    )
+    assert sorted(r.status_code for r in results) == [200, 412, 412]
+    final = (await client.get(f"{API}/invoices/{iid}", headers=owner.headers)).json()
+    assert (final["amount_paid"], final["status"]) == ("120.18", "paid")
+
+
+async def test_another_tenants_invoices_and_vendors_do_not_exist(
+    client: httpx.AsyncClient, owner: Account
+) -> None:
+    paper = await vendor(client, owner)
+    iid = (await invoice(client, owner, paper)).json()["id"]
+    other = await signup(client, "notpayables")
+    assert problem_code(await invoice(client, other, paper)) == "vendor_not_found"
+    for method, path in (
+        ("GET", ""),
+        ("PATCH", ""),
+        ("DELETE", ""),
+        ("GET", "/history"),
+        ("POST", "/submit"),
+        ("POST", "/approve"),
+        ("POST", "/void"),
+    ):
+        response = await client.request(
+            method,
+            f"{API}/invoices/{iid}{path}",
+            json={"notes": "x"} if method == "PATCH" else None,
+            headers=other.headers | {"If-Match": '"1"'},
+        )
+        assert response.status_code == 404, (method, path)
