@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ledgerline.db.base import Base, TenantScoped, TimestampMixin
+from ledgerline.db.base import Base, TenantScoped, TimestampMixin, Versioned
 
 Money = Numeric(18, 2)
 
@@ -95,7 +95,7 @@ class AssetTagCounter(Base):
     last_value: Mapped[int] = mapped_column(default=0)
 
 
-class Asset(TenantScoped, TimestampMixin, Base):
+class Asset(Versioned, TenantScoped, TimestampMixin, Base):
     __tablename__ = "assets"
     __table_args__ = (
         UniqueConstraint("tenant_id", "tag"),
@@ -148,9 +148,6 @@ class Asset(TenantScoped, TimestampMixin, Base):
     disposal_proceeds: Mapped[Decimal | None] = mapped_column(Money)
     book_value_at_disposal: Mapped[Decimal | None] = mapped_column(Money)
     disposal_gain: Mapped[Decimal | None] = mapped_column(Money)
-    version: Mapped[int] = mapped_column(default=1)
-
-    __mapper_args__ = {"version_id_col": version, "eager_defaults": True}  # noqa: RUF012
 
 
 class AssetEvent(TenantScoped, Base):

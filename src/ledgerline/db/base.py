@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import DateTime, ForeignKey, MetaData, func
+from sqlalchemy import DateTime, ForeignKey, MetaData, Table, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from uuid6 import uuid7
 
@@ -40,6 +40,19 @@ class TimestampMixin:
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
     __mapper_args__: Any = {"eager_defaults": True}  # noqa: RUF012 - SQLAlchemy's API
+
+
+class Versioned:
+    """A row whose version is its ETag: every ORM update increments it, and an update of
+    a row changed meanwhile fails (optimistic locking). Server-set columns come back
+    with each write (eager defaults)."""
+
+    version: Mapped[int] = mapped_column(default=1)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        table: Table = cls.__table__  # type: ignore[attr-defined]  # set by the declarative mapping
+        return {"version_id_col": table.c.version, "eager_defaults": True}
 
 
 class TenantScoped:

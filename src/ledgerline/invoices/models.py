@@ -20,12 +20,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ledgerline.db.base import Base, TenantScoped, TimestampMixin
+from ledgerline.db.base import Base, TenantScoped, TimestampMixin, Versioned
 
 Money = Numeric(18, 2)
 
 
-class Vendor(TenantScoped, TimestampMixin, Base):
+class Vendor(Versioned, TenantScoped, TimestampMixin, Base):
     __tablename__ = "vendors"
     __table_args__ = (
         # A tax id, when given, names one vendor per tenant.
@@ -49,9 +49,6 @@ class Vendor(TenantScoped, TimestampMixin, Base):
     payment_terms_days: Mapped[int] = mapped_column(default=30)
     bank_account: Mapped[str | None] = mapped_column(String(64))
     is_active: Mapped[bool] = mapped_column(default=True)
-    version: Mapped[int] = mapped_column(default=1)
-
-    __mapper_args__ = {"version_id_col": version, "eager_defaults": True}  # noqa: RUF012
 
 
 class InvoiceStatus(StrEnum):
@@ -63,7 +60,7 @@ class InvoiceStatus(StrEnum):
     VOID = "void"
 
 
-class Invoice(TenantScoped, TimestampMixin, Base):
+class Invoice(Versioned, TenantScoped, TimestampMixin, Base):
     __tablename__ = "invoices"
     __table_args__ = (
         UniqueConstraint("tenant_id", "vendor_id", "number"),
@@ -94,9 +91,6 @@ class Invoice(TenantScoped, TimestampMixin, Base):
     amount_paid: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
     status: Mapped[InvoiceStatus] = mapped_column(String(16), default=InvoiceStatus.DRAFT)
     rejection_reason: Mapped[str | None] = mapped_column(Text)
-    version: Mapped[int] = mapped_column(default=1)
-
-    __mapper_args__ = {"version_id_col": version, "eager_defaults": True}  # noqa: RUF012
 
 
 class InvoiceLine(TenantScoped, Base):

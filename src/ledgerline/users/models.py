@@ -7,7 +7,7 @@ from uuid import UUID
 from sqlalchemy import CheckConstraint, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ledgerline.db.base import Base, TenantScoped, TimestampMixin, new_id
+from ledgerline.db.base import Base, TenantScoped, TimestampMixin, Versioned, new_id
 
 
 class TenantRole(StrEnum):
@@ -23,7 +23,7 @@ class LoginTracking:
     last_login_at: Mapped[datetime | None]
 
 
-class User(LoginTracking, TenantScoped, TimestampMixin, Base):
+class User(Versioned, LoginTracking, TenantScoped, TimestampMixin, Base):
     """A person of a tenant. Platform ADMINs belong to no tenant and live elsewhere."""
 
     __tablename__ = "users"
@@ -39,9 +39,6 @@ class User(LoginTracking, TenantScoped, TimestampMixin, Base):
     password_hash: Mapped[str | None] = mapped_column(Text)
     is_active: Mapped[bool] = mapped_column(default=True)
     email_verified_at: Mapped[datetime | None]
-    version: Mapped[int] = mapped_column(default=1)
-
-    __mapper_args__ = {"version_id_col": version, "eager_defaults": True}  # noqa: RUF012
 
 
 class PlatformAdmin(LoginTracking, TimestampMixin, Base):
