@@ -10,7 +10,7 @@ import pytest
 
 from ledgerline.config import Settings
 from tests.dbtools import owner_sql
-from tests.identity import API, PASSWORD, Account, problem_code, signup
+from tests.identity import API, PASSWORD, Account, add_user, problem_code, signup
 from tests.test_assets_http import category
 
 
@@ -109,3 +109,13 @@ async def test_creating_a_user_is_idempotent_too(client: httpx.AsyncClient, owne
     again = await client.post(f"{API}/users", json=body, headers=headers)
     assert (first.status_code, again.status_code) == (201, 201)
     assert again.json()["id"] == first.json()["id"]
+
+
+async def test_another_caller_cannot_replay_a_key(
+    client: httpx.AsyncClient, owner: Account
+) -> None:
+    ann = await add_user(client, owner, "ann@onceco.example.com")
+    body = new_asset(await category(client, owner))
+    await post_asset(client, owner, body, "mine")
+    borrowed = await post_asset(client, ann, body, "mine")
+    assert problem_code(borrowed) == "idempotency_key_reused"

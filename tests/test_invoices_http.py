@@ -217,3 +217,69 @@ async def test_another_tenants_invoices_and_vendors_do_not_exist(
             headers=other.headers | {"If-Match": '"1"'},
         )
         assert response.status_code == 404, (method, path)
+
+
+async def test_a_partly_paid_invoice_cannot_be_voided(
+    client: httpx.AsyncClient, owner: Account
+) -> None:
+    iid = (await invoice(client, owner, await vendor(client, owner))).json()["id"]
+    await step(client, owner, iid, "submit")
+    await step(client, owner, iid, "approve")
+    await step(client, owner, iid, "pay", {"paid_on": "2026-03-10", "amount": "100.00"})
+    voided = await step(client, owner, iid, "void")
+    assert problem_code(voided) == "invoice_has_payments"
+    foreign = await step(
+        client, owner, iid, "pay", {"paid_on": "2026-03-10", "amount": "1.00", "currency": "USD"}
+    )
+    assert foreign.status_code == 422  # a payment is in the invoice's currency
+
+
+async def test_amounts_dates_and_totals_are_checked(
+    client: httpx.AsyncClient, owner: Account
+) -> None:
+    paper = await vendor(client, owner)
+    huge = [
+        {"description": "x", "quantity": "99999999999999.9999", "unit_price": "99999999999999.9999"}
+    ]
+    assert (await invoice(client, owner, paper, lines=huge)).status_code == 422
+    backwards = await invoice(client, owner, paper, number="B", due_date="2020-01-01")
+    assert problem_code(backwards) == "due_before_issue"
+    sub_cent = await invoice(client, owner, paper, number="C", total="120.184")
+    assert sub_cent.status_code == 422
+    free = await invoice(
+        client,
+        owner,
+        paper,
+        number="D",
+        lines=[{"description": "Gift", "quantity": "1", "unit_price": "0"}],
+    )
+    assert problem_code(await step(client, owner, free.json()["id"], "submit")) == "zero_total"
+
+
+async def test_new_lines_are_a_new_version(client: httpx.AsyncClient, owner: Account) -> None:
+    created = await invoice(
+        client,
+        owner,
+        await vendor(client, owner),
+        lines=[{"description": "Apples", "quantity": "1", "unit_price": "10"}],
+    )
+    old_tag = created.headers["etag"]
+    swapped = await client.patch(
+        f"{API}/invoices/{created.json()['id']}",
+        json={"lines": [{"description": "Other", "quantity": "2", "unit_price": "5"}]},
+        headers=owner.headers | {"If-Match": old_tag},
+    )
+    assert swapped.json()["total"] == created.json()["total"]
+    assert swapped.headers["etag"] != old_tag
+    stale = await step(client, owner, created.json()["id"], "submit", etag=old_tag)
+    assert problem_code(stale) == "version_conflict"
+
+
+async def test_concurrent_duplicates_are_409_not_500(
+    client: httpx.AsyncClient, owner: Account
+) -> None:
+    paper = await vendor(client, owner)
+    results = await asyncio.gather(
+        *(invoice(client, owner, paper, number="RACE") for _ in range(4))
+    )
+    assert sorted(r.status_code for r in results) == [201, 409, 409, 409]

@@ -72,7 +72,10 @@ async def test_updates_need_if_match_and_deactivation_is_for_owners(
     assert problem_code(stale) == "version_conflict"
     ann = await add_user(client, owner, "ann@buyer.example.com")
     assert problem_code(await client.delete(url, headers=ann.headers)) == "permission_denied"
-    assert (await client.delete(url, headers=owner.headers)).status_code == 204
+    assert problem_code(await client.delete(url, headers=owner.headers)) == "if_match_required"
+    current = (await client.get(url, headers=owner.headers)).headers["etag"]
+    deactivated = await client.delete(url, headers=owner.headers | {"If-Match": current})
+    assert deactivated.status_code == 204
     inactive = await client.get(
         f"{API}/vendors", params={"is_active": "false"}, headers=owner.headers
     )
@@ -114,3 +117,22 @@ async def test_creating_a_vendor_is_idempotent(client: httpx.AsyncClient, owner:
     first = await client.post(f"{API}/vendors", json=body, headers=headers)
     again = await client.post(f"{API}/vendors", json=body, headers=headers)
     assert again.json()["id"] == first.json()["id"]
+
+
+async def test_only_owners_set_bank_details(client: httpx.AsyncClient, owner: Account) -> None:
+    ann = await add_user(client, owner, "ann@buyer.example.com")
+    refused = await new_vendor(client, ann)
+    assert problem_code(refused) == "permission_denied"
+    vendor = (await new_vendor(client, owner)).json()
+    url = f"{API}/vendors/{vendor['id']}"
+    etag = (await client.get(url, headers=ann.headers)).headers["etag"]
+    redirect = await client.patch(
+        url,
+        json={"bank_account": "GB00MALLORY0000000001"},
+        headers=ann.headers | {"If-Match": etag},
+    )
+    assert problem_code(redirect) == "permission_denied"
+    renamed = await client.patch(
+        url, json={"name": "Paper Supplies AG"}, headers=ann.headers | {"If-Match": etag}
+    )
+    assert renamed.status_code == 200

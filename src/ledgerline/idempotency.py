@@ -74,22 +74,24 @@ class Replay(Exception):
         )
 
 
-async def _fingerprint(request: Request) -> bytes:
+async def _fingerprint(request: Request, caller: str) -> bytes:
+    """The request's identity: caller, method, path, query and body. Another caller
+    reusing a key gets 422, never the first caller's response."""
     digest = hashlib.sha256()
-    for part in (request.method, request.url.path, request.url.query):
+    for part in (caller, request.method, request.url.path, request.url.query):
         digest.update(part.encode() + b"\0")
     digest.update(await request.body())
     return digest.digest()
 
 
-async def claim(session: AsyncSession, request: Request, tenant_id: UUID) -> None:
+async def claim(session: AsyncSession, request: Request, tenant_id: UUID, caller: str) -> None:
     """For a request carrying the header: replay, refuse, or claim the key for it."""
     key = request.headers.get(HEADER)
     if key is None:
         return
     if not 1 <= len(key) <= 200:
         raise Problem(400, "idempotency_key_invalid", f"{HEADER} has 1 to 200 characters.")
-    fingerprint = await _fingerprint(request)
+    fingerprint = await _fingerprint(request, caller)
     await session.execute(
         delete(IdempotencyRecord).where(
             IdempotencyRecord.key == key,

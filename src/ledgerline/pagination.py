@@ -35,6 +35,12 @@ class PageRequest(BaseModel):
     after: UUID | None
 
 
+def contains(text: str) -> str:
+    """An ILIKE pattern matching `text` anywhere, its wildcards taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 def _decode_cursor(cursor: str) -> UUID:
     try:
         return UUID(bytes=base64.urlsafe_b64decode(cursor.encode() + b"=" * (-len(cursor) % 4)))

@@ -42,7 +42,7 @@ from ledgerline.deps import DatabaseDep
 from ledgerline.errors import Problem
 from ledgerline.etags import require_if_match, set_etag
 from ledgerline.idempotency import IdempotentRoute
-from ledgerline.pagination import Page, PageRequest, keyset_page, page_request
+from ledgerline.pagination import Page, PageRequest, contains, keyset_page, page_request
 from ledgerline.security.permissions import Permission
 
 router = APIRouter(tags=["assets"], route_class=IdempotentRoute)
@@ -53,10 +53,6 @@ Create = Annotated[TenantRequest, tenant_request(Permission.ASSETS_WRITE, idempo
 Delete = Annotated[TenantRequest, tenant_request(Permission.ASSETS_DELETE)]
 Dispose = Annotated[TenantRequest, tenant_request(Permission.ASSETS_DISPOSE)]
 Paging = Annotated[PageRequest, Depends(page_request)]
-
-
-def _like(text: str) -> str:
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 @router.post("/asset-categories", operation_id="create_asset_category", status_code=201)
@@ -146,7 +142,7 @@ async def list_assets(
     if acquired_to is not None:
         statement = statement.where(Asset.acquisition_date <= acquired_to)
     if q:
-        pattern = _like(q)
+        pattern = contains(q)
         statement = statement.where(
             or_(
                 Asset.tag.ilike(pattern),

@@ -224,7 +224,8 @@ class Requires:
                 )
             request.state.tenant_id = tenant_id
             if self.idempotent:
-                await idempotency.claim(session, request, tenant_id)
+                caller = f"{principal.kind}:{principal.id}"
+                await idempotency.claim(session, request, tenant_id, caller)
             yield TenantRequest(session, principal, tenant_id, meta)
 
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import func, or_, select
 
 from ledgerline.auth.deps import TenantRequest, tenant_request
+from ledgerline.errors import Problem
 from ledgerline.etags import require_if_match, set_etag
 from ledgerline.idempotency import IdempotentRoute
 from ledgerline.invoices import service, vendor_service
@@ -25,7 +26,7 @@ from ledgerline.invoices.schemas import (
     VendorOut,
     VendorUpdate,
 )
-from ledgerline.pagination import Page, PageRequest, keyset_page, page_request
+from ledgerline.pagination import Page, PageRequest, contains, keyset_page, page_request
 from ledgerline.security.permissions import Permission
 
 router = APIRouter(tags=["vendors"], route_class=IdempotentRoute)
@@ -45,8 +46,19 @@ def _out(vendor: Vendor, context: TenantRequest, response: Response | None = Non
     return out
 
 
+def _bank_details_allowed(context: TenantRequest, given: bool) -> None:
+    """Setting a vendor's bank account redirects payments: owners only."""
+    if given and not context.principal.can(Permission.VENDOR_BANK_DETAILS):
+        raise Problem(
+            403,
+            "permission_denied",
+            f"Setting bank details needs the '{Permission.VENDOR_BANK_DETAILS}' permission.",
+        )
+
+
 @router.post("/vendors", operation_id="create_vendor", status_code=201)
 async def create_vendor(body: VendorCreate, context: Create, response: Response) -> VendorOut:
+    _bank_details_allowed(context, body.bank_account is not None)
     vendor = await vendor_service.create_vendor(
         context.session, context.audit_context, **body.model_dump()
     )
@@ -63,7 +75,7 @@ async def list_vendors(
 ) -> Page[VendorOut]:
     statement = select(Vendor)
     if q:
-        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = contains(q)
         statement = statement.where(or_(Vendor.name.ilike(pattern), Vendor.tax_id.ilike(pattern)))
     if is_active is not None:
         statement = statement.where(Vendor.is_active == is_active)
@@ -84,6 +96,7 @@ async def update_vendor(
 ) -> VendorOut:
     vendor = await vendor_service.get_vendor(context.session, vendor_id, for_update=True)
     require_if_match(request, vendor.version)
+    _bank_details_allowed(context, "bank_account" in body.model_fields_set)
     await vendor_service.update_vendor(
         context.session, context.audit_context, vendor, body.model_dump(exclude_unset=True)
     )
@@ -91,9 +104,10 @@ async def update_vendor(
 
 
 @router.delete("/vendors/{vendor_id}", operation_id="deactivate_vendor", status_code=204)
-async def deactivate_vendor(vendor_id: UUID, context: Remove) -> Response:
-    """Deactivates: a vendor's invoices keep pointing at it."""
+async def deactivate_vendor(vendor_id: UUID, context: Remove, request: Request) -> Response:
+    """Deactivates: a vendor's invoices keep pointing at it. Takes If-Match."""
     vendor = await vendor_service.get_vendor(context.session, vendor_id, for_update=True)
+    require_if_match(request, vendor.version)
     if vendor.is_active:
         await vendor_service.update_vendor(
             context.session, context.audit_context, vendor, {"is_active": False}
@@ -163,7 +177,7 @@ async def list_invoices(
             Invoice.status.in_([InvoiceStatus.SUBMITTED, InvoiceStatus.APPROVED]),
         )
     if q:
-        statement = statement.where(Invoice.number.ilike("%" + q.replace("%", "\\%") + "%"))
+        statement = statement.where(Invoice.number.ilike(contains(q)))
     rows, cursor = await keyset_page(context.session, statement, Invoice.id, page)
     return Page(items=[InvoiceOut.model_validate(i) for i in rows], next_cursor=cursor)
 
@@ -190,8 +204,9 @@ async def update_invoice(
 @router.delete(
     "/invoices/{invoice_id}", operation_id="delete_invoice", status_code=204, tags=["invoices"]
 )
-async def delete_invoice(invoice_id: UUID, context: DeleteInvoice) -> Response:
-    invoice = await service.get_invoice(context.session, invoice_id, for_update=True)
+async def delete_invoice(invoice_id: UUID, context: DeleteInvoice, request: Request) -> Response:
+    """Drafts only; takes If-Match."""
+    invoice = await _locked(context, invoice_id, request)
     await service.delete_invoice(context.session, context.audit_context, invoice)
     return Response(status_code=204)
 

@@ -86,8 +86,10 @@ class LineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     description: str = Field(min_length=1, max_length=500)
-    quantity: Amount = Field(gt=0, decimal_places=4)
-    unit_price: Amount = Field(ge=0, decimal_places=4)
+    # At most 10 integer digits each: a line's product stays exact in Decimal and fits
+    # the NUMERIC(18, 2) columns.
+    quantity: Amount = Field(gt=0, max_digits=14, decimal_places=4)
+    unit_price: Amount = Field(ge=0, max_digits=14, decimal_places=4)
     tax_rate: Amount = Field(default=Decimal("0"), ge=0, le=1, decimal_places=4)
 
 
@@ -102,7 +104,9 @@ class InvoiceCreate(BaseModel):
     po_number: str | None = Field(default=None, max_length=64)
     notes: str | None = Field(default=None, max_length=5000)
     lines: list[LineIn] = Field(min_length=1, max_length=500)
-    total: Amount | None = Field(default=None, description="checked against the lines")
+    total: Amount | None = Field(
+        default=None, decimal_places=2, description="checked against the lines"
+    )
 
 
 class InvoiceUpdate(BaseModel):
@@ -114,7 +118,7 @@ class InvoiceUpdate(BaseModel):
     po_number: str | None = Field(default=None, max_length=64)
     notes: str | None = Field(default=None, max_length=5000)
     lines: list[LineIn] | None = Field(default=None, min_length=1, max_length=500)
-    total: Amount | None = None
+    total: Amount | None = Field(default=None, decimal_places=2)
 
     _no_nulls = field_validator("number", "issue_date", "due_date", "lines", mode="before")(
         refuse_null
@@ -155,10 +159,14 @@ class InvoiceOut(BaseModel):
 
 
 class Rejection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     reason: str = Field(min_length=1, max_length=2000)
 
 
 class PaymentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # no currency: a payment is in the invoice's
+
     paid_on: Day
     amount: Amount = Field(gt=0, decimal_places=2)
     reference: str | None = Field(default=None, max_length=200)

@@ -20,7 +20,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.audit.service import AuditContext
@@ -145,10 +146,11 @@ async def create_invoice(
         po_number=po_number,
         notes=notes,
     )
+    _dates_in_order(invoice)
     _set_lines(session, invoice, lines)  # totals before the row is written
     _check_claimed_total(total, invoice)
     session.add(invoice)
-    await session.flush()
+    await _flush_unique(session)
     _history(session, audit, invoice, None, S.DRAFT, None)
     await session.flush()
     audit.record(
@@ -183,6 +185,22 @@ async def lines_of(session: AsyncSession, invoice: Invoice) -> list[InvoiceLine]
     )
 
 
+def _dates_in_order(invoice: Invoice) -> None:
+    if invoice.due_date < invoice.issue_date:
+        raise Problem(422, "due_before_issue", "The due date precedes the issue date.")
+
+
+async def _flush_unique(session: AsyncSession) -> None:
+    """Flush; a number another request took meanwhile is the duplicate it is (409)."""
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as error:
+        raise Problem(
+            409, "duplicate_invoice", "This vendor's invoice with this number exists."
+        ) from error
+
+
 def _draft_only(invoice: Invoice) -> None:
     if invoice.status != S.DRAFT:
         raise Problem(
@@ -203,11 +221,14 @@ async def update_invoice(
         await _duplicate(session, invoice.vendor_id, changes["number"], invoice.id)
     for key, value in changes.items():
         setattr(invoice, key, value)
+    _dates_in_order(invoice)
     if lines is not None:
         await session.execute(delete(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id))
         _set_lines(session, invoice, lines)
+        # New lines are a new version even when the totals stay the same.
+        invoice.updated_at = func.now()
     _check_claimed_total(claimed, invoice)
-    await session.flush()
+    await _flush_unique(session)
     audit.record(
         session,
         "invoice.updated",
@@ -271,6 +292,15 @@ async def transition(
         raise Problem(422, "invoice_without_lines", "An invoice needs at least one line.")
     if step == "reject" and not reason:
         raise Problem(422, "reason_required", "A rejection needs a reason.")
+    if step == "void" and invoice.amount_paid > 0:
+        raise Problem(
+            409,
+            "invoice_has_payments",
+            f"{invoice.amount_paid} is paid on this invoice; it cannot be voided.",
+            extra={"current_status": invoice.status},
+        )
+    if step == "submit" and invoice.total <= 0:
+        raise Problem(422, "zero_total", "An invoice of 0.00 has nothing to approve or pay.")
     before = invoice.status
     invoice.status = target
     if step == "reject":

@@ -11,7 +11,7 @@ from sqlalchemy import or_, select
 from ledgerline.audit import service as audit
 from ledgerline.auth.deps import AdminDep, AdminRequest
 from ledgerline.errors import Problem
-from ledgerline.pagination import Page, PageRequest, keyset_page, page_request
+from ledgerline.pagination import Page, PageRequest, contains, keyset_page, page_request
 from ledgerline.tenants.models import Tenant, TenantStatus
 from ledgerline.tenants.schemas import TenantCreate, TenantOut, TenantUpdate
 from ledgerline.tenants.service import InvalidSlug, SlugTaken, create_tenant
@@ -57,7 +57,7 @@ async def list_tenants(
     if status is not None:
         statement = statement.where(Tenant.status == status)
     if q:
-        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = contains(q)
         statement = statement.where(or_(Tenant.name.ilike(pattern), Tenant.slug.ilike(pattern)))
     rows, next_cursor = await keyset_page(context.session, statement, Tenant.id, page)
     return Page(items=[TenantOut.model_validate(t) for t in rows], next_cursor=next_cursor)

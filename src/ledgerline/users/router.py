@@ -14,7 +14,7 @@ from ledgerline.deps import PasswordsDep, SettingsDep
 from ledgerline.errors import Problem, problem_response
 from ledgerline.etags import require_if_match, set_etag
 from ledgerline.idempotency import IdempotentRoute
-from ledgerline.pagination import Page, PageRequest, keyset_page, page_request
+from ledgerline.pagination import Page, PageRequest, contains, keyset_page, page_request
 from ledgerline.security.passwords import WeakPassword
 from ledgerline.security.permissions import Permission
 from ledgerline.users import service
@@ -131,7 +131,7 @@ async def list_users(
     if is_active is not None:
         statement = statement.where(User.is_active == is_active)
     if q:
-        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = contains(q)
         statement = statement.where(or_(User.email.ilike(pattern), User.full_name.ilike(pattern)))
     rows, next_cursor = await keyset_page(context.session, statement, User.id, page)
     can_manage = context.principal.can(Permission.USERS_MANAGE)
