@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ledgerline.db.base import Base, TenantScoped, TimestampMixin, Versioned
+from ledgerline.db.base import Base, TenantScoped, TimestampMixin, Versioned, child_of
 
 Money = Numeric(18, 2)
 
@@ -154,12 +154,7 @@ class AssetEvent(TenantScoped, Base):
     """An asset's history: created, transferred, maintenance, disposed."""
 
     __tablename__ = "asset_events"
-    __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "asset_id"], ["assets.tenant_id", "assets.id"], ondelete="CASCADE"
-        ),
-        Index(None, "tenant_id", "asset_id"),
-    )
+    __table_args__ = (*child_of("assets", "asset_id"),)
 
     asset_id: Mapped[UUID]
     kind: Mapped[str] = mapped_column(String(32))
@@ -174,12 +169,7 @@ class AssetEvent(TenantScoped, Base):
 
 class MaintenanceRecord(TenantScoped, TimestampMixin, Base):
     __tablename__ = "maintenance_records"
-    __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "asset_id"], ["assets.tenant_id", "assets.id"], ondelete="CASCADE"
-        ),
-        Index(None, "tenant_id", "asset_id"),
-    )
+    __table_args__ = (*child_of("assets", "asset_id"),)
 
     asset_id: Mapped[UUID]
     started_on: Mapped[date]
@@ -194,11 +184,7 @@ class DepreciationEntry(Base):
     the engine for every asset. Rewritten whenever the asset's schedule changes."""
 
     __tablename__ = "depreciation_entries"
-    __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "asset_id"], ["assets.tenant_id", "assets.id"], ondelete="CASCADE"
-        ),
-    )
+    __table_args__ = (*child_of("assets", "asset_id", indexed=False),)
 
     tenant_id: Mapped[UUID] = mapped_column(primary_key=True)
     asset_id: Mapped[UUID] = mapped_column(primary_key=True)
@@ -212,9 +198,7 @@ class AssetUsage(Base):
 
     __tablename__ = "asset_usage"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "asset_id"], ["assets.tenant_id", "assets.id"], ondelete="CASCADE"
-        ),
+        *child_of("assets", "asset_id", indexed=False),
         CheckConstraint("units >= 0", name="units_not_negative"),
         CheckConstraint("extract(day from period) = 1", name="period_is_month"),
     )

@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import ForeignKey, ForeignKeyConstraint, Index, LargeBinary, String, func
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ledgerline.db.base import Base, TenantScoped, new_id
+from ledgerline.db.base import Base, TenantScoped, child_of, new_id
 
 
 class SessionColumns:
@@ -34,12 +34,7 @@ class TokenColumns:
 
 class AuthSession(SessionColumns, TenantScoped, Base):
     __tablename__ = "auth_sessions"
-    __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "user_id"], ["users.tenant_id", "users.id"], ondelete="CASCADE"
-        ),
-        Index(None, "tenant_id", "user_id"),
-    )
+    __table_args__ = (*child_of("users", "user_id"),)
 
     user_id: Mapped[UUID]
 
@@ -47,13 +42,8 @@ class AuthSession(SessionColumns, TenantScoped, Base):
 class RefreshToken(TokenColumns, TenantScoped, Base):
     __tablename__ = "refresh_tokens"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "session_id"],
-            ["auth_sessions.tenant_id", "auth_sessions.id"],
-            ondelete="CASCADE",
-        ),
+        *child_of("auth_sessions", "session_id"),
         Index(None, "tenant_id", "token_hash", unique=True),
-        Index(None, "tenant_id", "session_id"),
     )
 
     session_id: Mapped[UUID]

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import DateTime, ForeignKey, MetaData, Table, func
+from sqlalchemy import DateTime, ForeignKey, ForeignKeyConstraint, Index, MetaData, Table, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from uuid6 import uuid7
 
@@ -40,6 +40,18 @@ class TimestampMixin:
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
     __mapper_args__: Any = {"eager_defaults": True}  # noqa: RUF012 - SQLAlchemy's API
+
+
+def child_of(
+    parent: str, column: str, *, ondelete: str = "CASCADE", indexed: bool = True
+) -> tuple[ForeignKeyConstraint | Index, ...]:
+    """`__table_args__` entries for a tenant row that belongs to a row of `parent`: the
+    composite foreign key (tenant_id, column) -> parent (tenant_id, id), and an index
+    on (tenant_id, column) when the child is looked up by its parent."""
+    key = ForeignKeyConstraint(
+        ["tenant_id", column], [f"{parent}.tenant_id", f"{parent}.id"], ondelete=ondelete
+    )
+    return (key, Index(None, "tenant_id", column)) if indexed else (key,)
 
 
 class Versioned:

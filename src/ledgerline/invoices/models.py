@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ledgerline.db.base import Base, TenantScoped, TimestampMixin, Versioned
+from ledgerline.db.base import Base, TenantScoped, TimestampMixin, Versioned, child_of
 
 Money = Numeric(18, 2)
 
@@ -95,12 +95,7 @@ class Invoice(Versioned, TenantScoped, TimestampMixin, Base):
 
 class InvoiceLine(TenantScoped, Base):
     __tablename__ = "invoice_lines"
-    __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "invoice_id"], ["invoices.tenant_id", "invoices.id"], ondelete="CASCADE"
-        ),
-        Index(None, "tenant_id", "invoice_id"),
-    )
+    __table_args__ = (*child_of("invoices", "invoice_id"),)
 
     invoice_id: Mapped[UUID]
     position: Mapped[int]
@@ -114,12 +109,7 @@ class InvoiceLine(TenantScoped, Base):
 
 class InvoiceStatusChange(TenantScoped, Base):
     __tablename__ = "invoice_status_history"
-    __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "invoice_id"], ["invoices.tenant_id", "invoices.id"], ondelete="CASCADE"
-        ),
-        Index(None, "tenant_id", "invoice_id"),
-    )
+    __table_args__ = (*child_of("invoices", "invoice_id"),)
 
     invoice_id: Mapped[UUID]
     from_status: Mapped[str | None] = mapped_column(String(16))
@@ -133,11 +123,8 @@ class InvoiceStatusChange(TenantScoped, Base):
 class InvoicePayment(TenantScoped, Base):
     __tablename__ = "invoice_payments"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "invoice_id"], ["invoices.tenant_id", "invoices.id"], ondelete="RESTRICT"
-        ),
+        *child_of("invoices", "invoice_id", ondelete="RESTRICT"),
         CheckConstraint("amount > 0", name="amount_positive"),
-        Index(None, "tenant_id", "invoice_id"),
     )
 
     invoice_id: Mapped[UUID]

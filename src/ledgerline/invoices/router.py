@@ -211,42 +211,46 @@ async def delete_invoice(invoice_id: UUID, context: DeleteInvoice, request: Requ
     return Response(status_code=204)
 
 
+async def _step(
+    context: TenantRequest,
+    invoice_id: UUID,
+    request: Request,
+    response: Response,
+    step: str,
+    reason: str | None = None,
+) -> InvoiceOut:
+    """One lifecycle step on the locked invoice at the version the caller read."""
+    invoice = await _locked(context, invoice_id, request)
+    await service.transition(context.session, context.audit_context, invoice, step, reason=reason)
+    return await _invoice_out(context, invoice, response)
+
+
 @router.post("/invoices/{invoice_id}/submit", operation_id="submit_invoice", tags=["invoices"])
 async def submit_invoice(
     invoice_id: UUID, context: Write, request: Request, response: Response
 ) -> InvoiceOut:
-    invoice = await _locked(context, invoice_id, request)
-    await service.transition(context.session, context.audit_context, invoice, "submit")
-    return await _invoice_out(context, invoice, response)
+    return await _step(context, invoice_id, request, response, "submit")
 
 
 @router.post("/invoices/{invoice_id}/approve", operation_id="approve_invoice", tags=["invoices"])
 async def approve_invoice(
     invoice_id: UUID, context: Approve, request: Request, response: Response
 ) -> InvoiceOut:
-    invoice = await _locked(context, invoice_id, request)
-    await service.transition(context.session, context.audit_context, invoice, "approve")
-    return await _invoice_out(context, invoice, response)
+    return await _step(context, invoice_id, request, response, "approve")
 
 
 @router.post("/invoices/{invoice_id}/reject", operation_id="reject_invoice", tags=["invoices"])
 async def reject_invoice(
     invoice_id: UUID, body: Rejection, context: Approve, request: Request, response: Response
 ) -> InvoiceOut:
-    invoice = await _locked(context, invoice_id, request)
-    await service.transition(
-        context.session, context.audit_context, invoice, "reject", reason=body.reason
-    )
-    return await _invoice_out(context, invoice, response)
+    return await _step(context, invoice_id, request, response, "reject", body.reason)
 
 
 @router.post("/invoices/{invoice_id}/void", operation_id="void_invoice", tags=["invoices"])
 async def void_invoice(
     invoice_id: UUID, context: Approve, request: Request, response: Response
 ) -> InvoiceOut:
-    invoice = await _locked(context, invoice_id, request)
-    await service.transition(context.session, context.audit_context, invoice, "void")
-    return await _invoice_out(context, invoice, response)
+    return await _step(context, invoice_id, request, response, "void")
 
 
 @router.post("/invoices/{invoice_id}/pay", operation_id="pay_invoice", tags=["invoices"])
