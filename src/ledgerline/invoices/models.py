@@ -18,6 +18,7 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledgerline.db.base import Base, TenantScoped, TimestampMixin, Versioned, child_of
@@ -73,16 +74,27 @@ class Invoice(Versioned, TenantScoped, TimestampMixin, Base):
         ),
         CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso"),
         CheckConstraint("amount_paid >= 0 AND amount_paid <= total", name="paid_within_total"),
+        # A draft made from an uploaded document may lack what its document did not show.
+        CheckConstraint(
+            "status = 'draft' OR (vendor_id IS NOT NULL AND number IS NOT NULL"
+            " AND issue_date IS NOT NULL AND due_date IS NOT NULL AND currency IS NOT NULL)",
+            name="complete_unless_draft",
+        ),
+        CheckConstraint("source IN ('api', 'upload', 'import')", name="source_allowed"),
         Index(None, "tenant_id", "status"),
-        Index(None, "tenant_id", "due_date"),
         Index(None, "tenant_id", "vendor_id"),
+        # One per sort of the list: keyset pages walk (sort key, id).
+        Index(None, "tenant_id", "due_date", "id"),
+        Index(None, "tenant_id", "issue_date", "id"),
+        Index(None, "tenant_id", "total", "id"),
     )
 
-    vendor_id: Mapped[UUID]
-    number: Mapped[str] = mapped_column(String(64))
-    issue_date: Mapped[date]
-    due_date: Mapped[date]
-    currency: Mapped[str] = mapped_column(String(3))
+    vendor_id: Mapped[UUID | None]
+    number: Mapped[str | None] = mapped_column(String(64))
+    issue_date: Mapped[date | None]
+    due_date: Mapped[date | None]
+    currency: Mapped[str | None] = mapped_column(String(3))
+    source: Mapped[str] = mapped_column(String(16), default="api")
     po_number: Mapped[str | None] = mapped_column(String(64))
     notes: Mapped[str | None] = mapped_column(Text)
     subtotal: Mapped[Decimal] = mapped_column(Money)
@@ -131,4 +143,65 @@ class InvoicePayment(TenantScoped, Base):
     paid_on: Mapped[date]
     amount: Mapped[Decimal] = mapped_column(Money)
     reference: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class InvoiceBatch(TenantScoped, Base):
+    """A named group of uploaded documents (one scan session, one mailbox pull)."""
+
+    __tablename__ = "invoice_batches"
+
+    name: Mapped[str] = mapped_column(String(200))
+    created_by: Mapped[UUID | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class ProcessingStatus(StrEnum):
+    QUEUED = "queued"
+    PROCESSING = "processing"  # claimed by a worker until next_attempt_at (its lease)
+    EXTRACTED = "extracted"
+    NEEDS_REVIEW = "needs_review"
+    FAILED = "failed"  # retried at next_attempt_at until the attempts run out
+
+
+class InvoiceDocument(TenantScoped, Base):
+    """An uploaded file, the draft invoice it made, and the background job reading it.
+
+    The row is the job: a worker claims it (`FOR UPDATE SKIP LOCKED`), so the job is
+    written in the upload's own transaction and survives restarts.
+    """
+
+    __tablename__ = "invoice_documents"
+    __table_args__ = (
+        *child_of("invoices", "invoice_id", indexed=False),
+        *child_of("invoice_batches", "batch_id", ondelete="RESTRICT"),
+        UniqueConstraint("tenant_id", "invoice_id"),
+        UniqueConstraint("tenant_id", "sha256"),
+        CheckConstraint(
+            "processing_status IN ('queued', 'processing', 'extracted', 'needs_review', 'failed')",
+            name="processing_status_allowed",
+        ),
+        CheckConstraint(
+            "content_type IN ('application/pdf', 'image/png', 'image/jpeg')",
+            name="content_type_allowed",
+        ),
+        Index(None, "tenant_id", "processing_status", "next_attempt_at"),
+    )
+
+    invoice_id: Mapped[UUID]
+    batch_id: Mapped[UUID | None]
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str] = mapped_column(String(300))
+    processing_status: Mapped[ProcessingStatus] = mapped_column(
+        String(16), default=ProcessingStatus.QUEUED
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    extracted_fields: Mapped[dict[str, str]] = mapped_column(JSONB, default=dict)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -1,18 +1,18 @@
 from __future__ import annotations
 
-from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, or_, select
 
 from ledgerline.auth.deps import TenantRequest, tenant_request
 from ledgerline.errors import Problem
 from ledgerline.etags import require_if_match, set_etag
 from ledgerline.idempotency import IdempotentRoute
 from ledgerline.invoices import service, vendor_service
-from ledgerline.invoices.models import Invoice, InvoiceStatus, InvoiceStatusChange, Vendor
+from ledgerline.invoices.filters import invoice_filters, invoice_sort
+from ledgerline.invoices.models import Invoice, InvoiceStatusChange, Vendor
 from ledgerline.invoices.schemas import (
     InvoiceCreate,
     InvoiceOut,
@@ -26,7 +26,14 @@ from ledgerline.invoices.schemas import (
     VendorOut,
     VendorUpdate,
 )
-from ledgerline.pagination import Page, PageRequest, contains, keyset_page, page_request
+from ledgerline.pagination import (
+    Page,
+    PageRequest,
+    SortKey,
+    contains,
+    keyset_page,
+    page_request,
+)
 from ledgerline.security.permissions import Permission
 
 router = APIRouter(tags=["vendors"], route_class=IdempotentRoute)
@@ -154,31 +161,11 @@ async def create_invoice(
 async def list_invoices(
     context: Read,
     page: Annotated[PageRequest, Depends(page_request)],
-    status: InvoiceStatus | None = None,
-    vendor_id: UUID | None = None,
-    currency: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
-    due_before: date | None = None,
-    overdue: bool = False,
-    q: Annotated[str | None, Query(max_length=64, description="in the invoice number")] = None,
+    filtered: Annotated[Select[Any], Depends(invoice_filters)],
+    sort: Annotated[SortKey | None, Depends(invoice_sort)],
 ) -> Page[InvoiceOut]:
-    statement = select(Invoice)
-    for column, value in (
-        (Invoice.status, status),
-        (Invoice.vendor_id, vendor_id),
-        (Invoice.currency, currency),
-    ):
-        if value is not None:
-            statement = statement.where(column == value)
-    if due_before is not None:
-        statement = statement.where(Invoice.due_date < due_before)
-    if overdue:
-        statement = statement.where(
-            Invoice.due_date < func.current_date(),
-            Invoice.status.in_([InvoiceStatus.SUBMITTED, InvoiceStatus.APPROVED]),
-        )
-    if q:
-        statement = statement.where(Invoice.number.ilike(contains(q)))
-    rows, cursor = await keyset_page(context.session, statement, Invoice.id, page)
+    """Newest first unless `sort` says otherwise; invoices lacking the sort key come last."""
+    rows, cursor = await keyset_page(context.session, filtered, Invoice.id, page, sort)
     return Page(items=[InvoiceOut.model_validate(i) for i in rows], next_cursor=cursor)
 
 

@@ -112,7 +112,9 @@ class InvoiceCreate(BaseModel):
 class InvoiceUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    vendor_id: UUID | None = None
     number: str | None = Field(default=None, min_length=1, max_length=64)
+    currency: Currency | None = None
     issue_date: Day | None = None
     due_date: Day | None = None
     po_number: str | None = Field(default=None, max_length=64)
@@ -120,9 +122,9 @@ class InvoiceUpdate(BaseModel):
     lines: list[LineIn] | None = Field(default=None, min_length=1, max_length=500)
     total: Amount | None = Field(default=None, decimal_places=2)
 
-    _no_nulls = field_validator("number", "issue_date", "due_date", "lines", mode="before")(
-        refuse_null
-    )
+    _no_nulls = field_validator(
+        "vendor_id", "number", "currency", "issue_date", "due_date", "lines", mode="before"
+    )(refuse_null)
 
 
 class LineOut(BaseModel):
@@ -140,11 +142,12 @@ class InvoiceOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: UUID
-    vendor_id: UUID
-    number: str
-    issue_date: date
-    due_date: date
-    currency: str
+    vendor_id: UUID | None
+    number: str | None
+    issue_date: date | None
+    due_date: date | None
+    currency: str | None
+    source: str
     po_number: str | None
     notes: str | None
     subtotal: Decimal

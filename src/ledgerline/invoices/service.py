@@ -100,7 +100,11 @@ def _check_claimed_total(claimed: Decimal | None, invoice: Invoice) -> None:
         )
 
 
-async def _duplicate(session: AsyncSession, vendor_id: UUID, number: str, own: UUID | None) -> None:
+async def _duplicate(
+    session: AsyncSession, vendor_id: UUID | None, number: str | None, own: UUID | None
+) -> None:
+    if vendor_id is None or number is None:
+        return
     existing = await session.scalar(
         select(Invoice.id).where(
             Invoice.vendor_id == vendor_id, Invoice.number == number, Invoice.id != own
@@ -129,11 +133,7 @@ async def create_invoice(
     notes: str | None = None,
     total: Decimal | None = None,
 ) -> Invoice:
-    vendor = await session.scalar(select(Vendor).where(Vendor.id == vendor_id))
-    if vendor is None:
-        raise Problem(404, "vendor_not_found", "No such vendor.")
-    if not vendor.is_active:
-        raise Problem(409, "vendor_inactive", "This vendor is deactivated.")
+    vendor = await _active_vendor(session, vendor_id)
     await _duplicate(session, vendor_id, number, None)
     invoice = Invoice(
         tenant_id=audit.tenant_id,
@@ -163,6 +163,32 @@ async def create_invoice(
     return invoice
 
 
+async def _active_vendor(session: AsyncSession, vendor_id: UUID) -> Vendor:
+    vendor = await session.scalar(select(Vendor).where(Vendor.id == vendor_id))
+    if vendor is None:
+        raise Problem(404, "vendor_not_found", "No such vendor.")
+    if not vendor.is_active:
+        raise Problem(409, "vendor_inactive", "This vendor is deactivated.")
+    return vendor
+
+
+async def new_document_draft(session: AsyncSession, audit: AuditContext) -> Invoice:
+    """An empty draft for an uploaded document: its fields come from the document's
+    processing or from a person; it cannot be submitted until they are complete."""
+    invoice = Invoice(
+        tenant_id=audit.tenant_id,
+        id=new_id(),
+        source="upload",
+        subtotal=Decimal("0.00"),
+        tax_total=Decimal("0.00"),
+        total=Decimal("0.00"),
+    )
+    session.add(invoice)
+    await session.flush()
+    _history(session, audit, invoice, None, S.DRAFT, None)
+    return invoice
+
+
 async def get_invoice(
     session: AsyncSession, invoice_id: UUID, *, for_update: bool = False
 ) -> Invoice:
@@ -186,7 +212,7 @@ async def lines_of(session: AsyncSession, invoice: Invoice) -> list[InvoiceLine]
 
 
 def _dates_in_order(invoice: Invoice) -> None:
-    if invoice.due_date < invoice.issue_date:
+    if invoice.due_date and invoice.issue_date and invoice.due_date < invoice.issue_date:
         raise Problem(422, "due_before_issue", "The due date precedes the issue date.")
 
 
@@ -217,10 +243,23 @@ async def update_invoice(
     _draft_only(invoice)
     lines: Sequence[Line] | None = changes.pop("lines", None)
     claimed = changes.pop("total", None)
-    if "number" in changes:
-        await _duplicate(session, invoice.vendor_id, changes["number"], invoice.id)
+    vendor = None
+    if changes.get("vendor_id") is not None:
+        vendor = await _active_vendor(session, changes["vendor_id"])
+    if "number" in changes or "vendor_id" in changes:
+        await _duplicate(
+            session,
+            changes.get("vendor_id", invoice.vendor_id),
+            changes.get("number", invoice.number),
+            invoice.id,
+        )
     for key, value in changes.items():
         setattr(invoice, key, value)
+    if vendor is not None:
+        # A draft that gets its vendor (an uploaded one) takes the vendor's defaults.
+        invoice.currency = invoice.currency or vendor.default_currency
+        if invoice.due_date is None and invoice.issue_date is not None:
+            invoice.due_date = invoice.issue_date + timedelta(days=vendor.payment_terms_days)
     _dates_in_order(invoice)
     if lines is not None:
         await session.execute(delete(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id))
@@ -272,6 +311,20 @@ def _history(
     )
 
 
+REQUIRED_TO_SUBMIT = ("vendor_id", "number", "issue_date", "due_date", "currency")
+
+
+def _complete(invoice: Invoice) -> None:
+    missing = [field for field in REQUIRED_TO_SUBMIT if getattr(invoice, field) is None]
+    if missing:
+        raise Problem(
+            422,
+            "invoice_incomplete",
+            f"Set {', '.join(missing)} before submitting.",
+            extra={"missing": missing},
+        )
+
+
 async def transition(
     session: AsyncSession,
     audit: AuditContext,
@@ -288,6 +341,8 @@ async def transition(
             f"Cannot {step} an invoice that is {invoice.status}.",
             extra={"current_status": invoice.status},
         )
+    if step == "submit":
+        _complete(invoice)
     if step == "submit" and not await lines_of(session, invoice):
         raise Problem(422, "invoice_without_lines", "An invoice needs at least one line.")
     if step == "reject" and not reason:

@@ -1,0 +1,69 @@
+"""The invoice list's filters and orders, shared by the JSON list and the CSV export."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import Query
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+
+from ledgerline.invoices.models import Invoice, InvoiceStatus, Vendor
+from ledgerline.pagination import contains, sort_query
+
+SORTS = {
+    "created": Invoice.id,  # UUIDv7: creation order
+    "due_date": Invoice.due_date,
+    "issue_date": Invoice.issue_date,
+    "total": Invoice.total,
+}
+invoice_sort = sort_query(SORTS)
+Money = Annotated[Decimal, Query(max_digits=18, decimal_places=2)]
+
+
+def invoice_filters(
+    status: InvoiceStatus | None = None,
+    vendor_id: UUID | None = None,
+    currency: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
+    issue_date_from: date | None = None,
+    issue_date_to: date | None = None,
+    due_date_from: date | None = None,
+    due_date_to: date | None = None,
+    total_min: Money | None = None,
+    total_max: Money | None = None,
+    overdue: Annotated[bool, Query(description="past due, not yet paid")] = False,
+    q: Annotated[str | None, Query(max_length=64, description="in number or vendor name")] = None,
+) -> Select[Any]:
+    """`SELECT invoices` narrowed by the query's filters (every bound inclusive)."""
+    conditions: list[ColumnElement[bool]] = []
+    equal: tuple[tuple[Any, object], ...] = (
+        (Invoice.status, status),
+        (Invoice.vendor_id, vendor_id),
+        (Invoice.currency, currency),
+    )
+    for column, value in equal:
+        if value is not None:
+            conditions.append(column == value)
+    ranges: tuple[tuple[Any, object, object], ...] = (
+        (Invoice.issue_date, issue_date_from, issue_date_to),
+        (Invoice.due_date, due_date_from, due_date_to),
+        (Invoice.total, total_min, total_max),
+    )
+    for column, low, high in ranges:
+        if low is not None:
+            conditions.append(column >= low)
+        if high is not None:
+            conditions.append(column <= high)
+    if overdue:
+        conditions.append(Invoice.due_date < func.current_date())
+        conditions.append(Invoice.status.in_([InvoiceStatus.SUBMITTED, InvoiceStatus.APPROVED]))
+    statement = select(Invoice)
+    if q:
+        pattern = contains(q)
+        statement = statement.outerjoin(
+            Vendor, and_(Vendor.tenant_id == Invoice.tenant_id, Vendor.id == Invoice.vendor_id)
+        )
+        conditions.append(or_(Invoice.number.ilike(pattern), Vendor.name.ilike(pattern)))
+    return statement.where(*conditions)
