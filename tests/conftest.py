@@ -48,8 +48,9 @@ def make_settings(admin_url: URL, database: str, **overrides: object) -> Setting
         # Generous: the suite logs in often from one address. Limits have their own tests.
         "rate_limit_auth": "100000/minute",
         "rate_limit_default": "100000/minute",
-        # Tests drive the mail sender themselves (MailSender.run_once).
+        # Tests drive the mail sender and document workers themselves (run_once).
         "mail_poll_seconds": 60,
+        "document_poll_seconds": 60,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -110,10 +111,15 @@ async def template_database(admin_url: URL, run_id: str) -> str:
 
 
 @pytest.fixture(scope="session")
-async def settings(admin_url: URL, template_database: str, worker_id: str) -> Settings:
+async def settings(
+    admin_url: URL,
+    template_database: str,
+    worker_id: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Settings:
     name = f"ledgerline_test_{worker_id}"
     await recreate_database(admin_url, name, template=template_database)
-    return make_settings(admin_url, name)
+    return make_settings(admin_url, name, document_storage_dir=tmp_path_factory.mktemp("documents"))
 
 
 @pytest.fixture(scope="session")

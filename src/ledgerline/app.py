@@ -21,7 +21,10 @@ from ledgerline.db.engine import Database
 from ledgerline.db.roles import verify_runtime_role
 from ledgerline.errors import install_error_handlers
 from ledgerline.health.router import router as health_router
+from ledgerline.invoices.documents_router import router as documents_router
+from ledgerline.invoices.processing import DocumentProcessor
 from ledgerline.invoices.router import router as vendors_router
+from ledgerline.invoices.storage import LocalDocumentStorage
 from ledgerline.log import configure_logging
 from ledgerline.mail.service import MailSender
 from ledgerline.middleware import RequestContextMiddleware
@@ -42,13 +45,21 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.database = database
             app.state.passwords = Passwords(settings)
             app.state.mail_sender = MailSender(settings, database)
-            sending = asyncio.create_task(app.state.mail_sender.run_forever())
+            app.state.document_processor = DocumentProcessor(
+                settings, database, app.state.document_storage
+            )
+            workers = [
+                asyncio.create_task(app.state.mail_sender.run_forever()),
+                asyncio.create_task(app.state.document_processor.run_forever()),
+            ]
             try:
                 yield
             finally:
-                sending.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await sending
+                for worker in workers:
+                    worker.cancel()
+                for worker in workers:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await worker
         finally:
             if hasattr(app.state, "passwords"):
                 app.state.passwords.close()
@@ -65,6 +76,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.rate_limits = RateLimits(settings)
+    app.state.document_storage = LocalDocumentStorage(settings.documents_dir)
     install_error_handlers(app)
     if settings.cors_origins:
         app.add_middleware(
@@ -96,6 +108,7 @@ def create_app(settings: Settings) -> FastAPI:
         RequestContextMiddleware,
         trusted_proxies=parse_networks(settings.trusted_proxies),
         max_body_bytes=settings.max_request_body_bytes,
+        larger_bodies={f"{API_PREFIX}/invoices/upload": settings.upload_max_body_bytes},
     )
     app.include_router(health_router)
     for router in (
@@ -105,6 +118,7 @@ def create_app(settings: Settings) -> FastAPI:
         audit_router,
         tenants_router,
         assets_router,
+        documents_router,  # before /invoices/{invoice_id}: its paths are more specific
         vendors_router,
     ):
         app.include_router(router, prefix=API_PREFIX)

@@ -125,6 +125,16 @@ class Settings(BaseSettings):
     # Refuse logins until the owner's email is verified (the link sent at sign-up).
     require_email_verification: bool = False
 
+    # Uploaded invoice documents (PDF, PNG, JPEG): stored under DOCUMENT_STORAGE_DIR (unset:
+    # DATA_DIR/documents), one folder per tenant, never served as static files.
+    document_storage_dir: Path | None = None
+    upload_max_file_bytes: Annotated[int, Field(ge=1024, le=1_073_741_824)] = 10_485_760
+    upload_max_files: Annotated[int, Field(ge=1, le=100)] = 20
+    # Background reading of uploaded documents: a failed attempt is retried with
+    # exponential backoff this many times; workers look for queued documents this often.
+    document_max_attempts: Annotated[int, Field(ge=1, le=50)] = 5
+    document_poll_seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
+
     # Account lockout after consecutive failed logins.
     lockout_threshold: Annotated[int, Field(ge=1, le=100)] = 5
     lockout_minutes: Annotated[int, Field(ge=1, le=10080)] = 30
@@ -152,6 +162,15 @@ class Settings(BaseSettings):
     @property
     def embedded_database(self) -> bool:
         return self.database_url is None
+
+    @cached_property
+    def documents_dir(self) -> Path:
+        return self.document_storage_dir or self.data_dir / "documents"
+
+    @cached_property
+    def upload_max_body_bytes(self) -> int:
+        """The body limit of an upload request: its files and the multipart framing."""
+        return self.upload_max_file_bytes * self.upload_max_files + 65_536
 
     @cached_property
     def embedded_data_dir(self) -> Path:

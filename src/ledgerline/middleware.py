@@ -7,6 +7,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Mapping
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -49,22 +50,28 @@ class RequestContextMiddleware:
     - an X-Request-ID on the response (the client's, when short and plain);
     - the client address (see `client_ip`) in `request.state.client_ip`;
     - security headers, and HSTS when the request came over HTTPS;
-    - a body limit: 413 as soon as Content-Length or the bytes read pass it;
+    - a body limit: 413 as soon as Content-Length or the bytes read pass it (the paths
+      in `larger_bodies`, uploads, have their own);
     - one access log line; an escaping exception becomes a problem+json 500 here, its
       traceback going to the log only.
     """
 
     def __init__(
-        self, app: ASGIApp, *, trusted_proxies: tuple[Network, ...], max_body_bytes: int
+        self,
+        app: ASGIApp,
+        *,
+        trusted_proxies: tuple[Network, ...],
+        max_body_bytes: int,
+        larger_bodies: Mapping[str, int] | None = None,
     ) -> None:
         self.app = app
         self.trusted_proxies = trusted_proxies
         self.max_body_bytes = max_body_bytes
+        self.larger_bodies = dict(larger_bodies or {})
 
-    def _too_large(self) -> Problem:
-        return Problem(
-            413, "payload_too_large", f"The request body exceeds {self.max_body_bytes} bytes."
-        )
+    @staticmethod
+    def _too_large(limit: int) -> Problem:
+        return Problem(413, "payload_too_large", f"The request body exceeds {limit} bytes.")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -87,6 +94,7 @@ class RequestContextMiddleware:
 
         too_large = False
         swallowing = False
+        body_limit = self.larger_bodies.get(scope["path"], self.max_body_bytes)
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status, response_started
@@ -113,7 +121,9 @@ class RequestContextMiddleware:
             nonlocal swallowing
             if too_large and not response_started and message["type"] == "http.response.start":
                 swallowing = True
-                await problem_response(self._too_large())(scope, receive, send_with_headers)
+                await problem_response(self._too_large(body_limit))(
+                    scope, receive, send_with_headers
+                )
                 return
             if swallowing:
                 return
@@ -126,19 +136,21 @@ class RequestContextMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                if received > body_limit:
                     too_large = True
                     raise BodyTooLarge
             return message
 
         try:
             declared = _header(scope, b"content-length")
-            if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            if declared is not None and declared.isdigit() and int(declared) > body_limit:
                 raise BodyTooLarge
             await self.app(scope, receive_limited, send_from_app)
         except BodyTooLarge:
             if not response_started:
-                await problem_response(self._too_large())(scope, receive, send_with_headers)
+                await problem_response(self._too_large(body_limit))(
+                    scope, receive, send_with_headers
+                )
         except Exception:
             logger.exception("unhandled error", extra={"path": scope["path"]})
             if not response_started:

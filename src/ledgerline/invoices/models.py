@@ -150,6 +150,7 @@ class InvoiceBatch(TenantScoped, Base):
     """A named group of uploaded documents (one scan session, one mailbox pull)."""
 
     __tablename__ = "invoice_batches"
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012 - SQLAlchemy's API
 
     name: Mapped[str] = mapped_column(String(200))
     created_by: Mapped[UUID | None]
@@ -172,6 +173,7 @@ class InvoiceDocument(TenantScoped, Base):
     """
 
     __tablename__ = "invoice_documents"
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012 - SQLAlchemy's API
     __table_args__ = (
         *child_of("invoices", "invoice_id", indexed=False),
         *child_of("invoice_batches", "batch_id", ondelete="RESTRICT"),

@@ -184,3 +184,53 @@ class StatusChangeOut(BaseModel):
     actor_type: str
     actor_id: UUID | None
     occurred_at: datetime
+
+
+class DocumentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: UUID
+    invoice_id: UUID
+    batch_id: UUID | None
+    filename: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    processing_status: str
+    attempts: int
+    started_at: datetime | None
+    finished_at: datetime | None
+    failure_reason: str | None
+    extracted_fields: dict[str, str] = Field(description="what was read from the document")
+    created_at: datetime
+
+
+class UploadedFile(BaseModel):
+    filename: str
+    outcome: str = Field(description="created, or duplicate of a file uploaded before")
+    invoice_id: UUID
+    document_id: UUID
+    sha256: str
+    processing_status: str
+
+
+class UploadOut(BaseModel):
+    files: list[UploadedFile]
+
+
+class BatchCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+
+
+class BatchOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: UUID
+    name: str
+    created_by: UUID | None
+    created_at: datetime
+    counts: dict[str, dict[str, int]] | None = Field(
+        default=None, description="documents per processing status, invoices per status"
+    )

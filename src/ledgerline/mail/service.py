@@ -18,11 +18,12 @@ from typing import Any
 from uuid import UUID
 
 import aiosmtplib
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.config import Settings
 from ledgerline.db.engine import Database
+from ledgerline.db.leases import backoff, claim_due
 from ledgerline.mail.models import MailStatus, OutboxMessage
 
 logger = logging.getLogger(__name__)
@@ -92,22 +93,15 @@ class MailSender:
     async def _claim(self) -> list[OutboxMessage]:
         now = datetime.now(UTC)
         async with self.database.platform_sessions() as session, session.begin():
-            due = (
-                await session.scalars(
-                    select(OutboxMessage)
-                    .where(
-                        OutboxMessage.status.in_([MailStatus.PENDING, MailStatus.SENDING]),
-                        OutboxMessage.next_attempt_at <= now,
-                    )
-                    .order_by(OutboxMessage.next_attempt_at)
-                    .limit(BATCH_SIZE)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
-            for message in due:
-                message.status = MailStatus.SENDING
-                message.attempts += 1
-                message.next_attempt_at = now + SEND_LEASE
+            due = await claim_due(
+                session,
+                OutboxMessage,
+                ready=OutboxMessage.status.in_([MailStatus.PENDING, MailStatus.SENDING]),
+                status=("status", MailStatus.SENDING),
+                now=now,
+                lease=SEND_LEASE,
+                limit=BATCH_SIZE,
+            )
         return list(due)
 
     async def _record_sent(self, message: OutboxMessage) -> None:
@@ -123,12 +117,12 @@ class MailSender:
 
     async def _record_failure(self, message: OutboxMessage, error: str) -> None:
         gave_up = message.attempts >= self.settings.mail_max_attempts
-        backoff = min(timedelta(seconds=2**message.attempts), MAX_BACKOFF)
+        retry_in = backoff(message.attempts, first=timedelta(seconds=2), cap=MAX_BACKOFF)
         async with self.database.platform_sessions() as session, session.begin():
             await session.execute(
                 _update(message).values(
                     status=MailStatus.FAILED if gave_up else MailStatus.PENDING,
-                    next_attempt_at=datetime.now(UTC) + backoff,
+                    next_attempt_at=datetime.now(UTC) + retry_in,
                     last_error=error,
                 )
             )

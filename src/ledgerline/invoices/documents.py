@@ -1,0 +1,206 @@
+"""Uploaded invoice documents: checked by content, stored, one draft invoice each.
+
+A file's type is what its first bytes say (PDF, PNG or JPEG), never its name or the
+client's Content-Type. Its SHA-256 finds a file the tenant uploaded before: the answer
+names that invoice instead of making a second one, which also makes a retried upload
+harmless. Each new file becomes a draft invoice and a queued processing job (the
+document row) in the request's transaction; `processing` reads it in the background.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledgerline.audit.service import AuditContext
+from ledgerline.invoices import service
+from ledgerline.invoices.models import (
+    Invoice,
+    InvoiceBatch,
+    InvoiceDocument,
+    InvoiceStatus,
+    ProcessingStatus,
+)
+from ledgerline.invoices.storage import DocumentStorage
+from ledgerline.problems import Problem
+
+SIGNATURES = (
+    (b"%PDF-", "application/pdf"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+)
+_UNSAFE_IN_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
+
+
+def content_type_of(content: bytes) -> str | None:
+    """The document type its first bytes announce, or None for anything else."""
+    for signature, content_type in SIGNATURES:
+        if content.startswith(signature):
+            return content_type
+    return None
+
+
+def clean_filename(name: str | None) -> str:
+    """The client's file name as a label: its last path part, no control characters."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    return _UNSAFE_IN_NAME.sub("", base).strip()[:255] or "document"
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingFile:
+    filename: str
+    content: bytes
+
+
+def too_large(filename: str, max_bytes: int) -> Problem:
+    return Problem(
+        413,
+        "file_too_large",
+        f"{filename} is larger than {max_bytes} bytes, the most accepted.",
+        extra={"filename": filename, "max_bytes": max_bytes},
+    )
+
+
+def check_files(files: list[IncomingFile], *, max_bytes: int) -> list[str]:
+    """Each file's content type; the whole upload is refused when one file is wrong."""
+    types = []
+    for file in files:
+        if len(file.content) > max_bytes:
+            raise too_large(file.filename, max_bytes)
+        content_type = content_type_of(file.content)
+        if content_type is None:
+            raise Problem(
+                415,
+                "unsupported_document_type",
+                f"{file.filename} is not a PDF, PNG or JPEG file (judged by its content).",
+                extra={"filename": file.filename},
+            )
+        types.append(content_type)
+    return types
+
+
+async def get_batch(session: AsyncSession, batch_id: UUID) -> InvoiceBatch:
+    batch = await session.scalar(select(InvoiceBatch).where(InvoiceBatch.id == batch_id))
+    if batch is None:
+        raise Problem(404, "batch_not_found", "No such batch.")
+    return batch
+
+
+async def _existing(session: AsyncSession, sha256: str) -> InvoiceDocument | None:
+    found: InvoiceDocument | None = await session.scalar(
+        select(InvoiceDocument).where(InvoiceDocument.sha256 == sha256)
+    )
+    return found
+
+
+async def upload(
+    session: AsyncSession,
+    audit: AuditContext,
+    storage: DocumentStorage,
+    files: list[IncomingFile],
+    *,
+    max_bytes: int,
+    batch_id: UUID | None = None,
+) -> list[dict[str, Any]]:
+    """Store each file and make its draft; a file seen before reports its invoice."""
+    types = check_files(files, max_bytes=max_bytes)
+    if batch_id is not None:
+        await get_batch(session, batch_id)
+    results: list[dict[str, Any]] = []
+    for file, content_type in zip(files, types, strict=True):
+        sha256 = hashlib.sha256(file.content).hexdigest()
+        existing = await _existing(session, sha256)
+        if existing is None:
+            key = await storage.put(audit.tenant_id, sha256, file.content)
+            try:
+                async with session.begin_nested():
+                    invoice = await service.new_document_draft(session, audit)
+                    document = InvoiceDocument(
+                        tenant_id=audit.tenant_id,
+                        invoice_id=invoice.id,
+                        batch_id=batch_id,
+                        filename=file.filename,
+                        content_type=content_type,
+                        size_bytes=len(file.content),
+                        sha256=sha256,
+                        storage_key=key,
+                    )
+                    session.add(document)
+                    await session.flush()
+            except IntegrityError:  # the same file, uploaded at the same moment
+                existing = await _existing(session, sha256)
+                if existing is None:
+                    raise
+            else:
+                audit.record(
+                    session,
+                    "invoice.document_uploaded",
+                    target_type="invoice",
+                    target_id=invoice.id,
+                    changes={"document_id": str(document.id), "sha256": sha256},
+                )
+                results.append(_result(file.filename, "created", document))
+                continue
+        results.append(_result(file.filename, "duplicate", existing))
+    return results
+
+
+def _result(filename: str, outcome: str, document: InvoiceDocument) -> dict[str, Any]:
+    return {
+        "filename": filename,
+        "outcome": outcome,
+        "invoice_id": str(document.invoice_id),
+        "document_id": str(document.id),
+        "sha256": document.sha256,
+        "processing_status": document.processing_status,
+    }
+
+
+async def document_of(session: AsyncSession, invoice_id: UUID) -> InvoiceDocument:
+    await service.get_invoice(session, invoice_id)
+    document = await session.scalar(
+        select(InvoiceDocument).where(InvoiceDocument.invoice_id == invoice_id)
+    )
+    if document is None:
+        raise Problem(404, "document_not_found", "This invoice has no uploaded document.")
+    return document
+
+
+async def batch_counts(session: AsyncSession, batch_id: UUID) -> dict[str, dict[str, int]]:
+    """How many of the batch's documents are in each processing and invoice status."""
+    processing = dict(
+        (
+            await session.execute(
+                select(InvoiceDocument.processing_status, func.count())
+                .where(InvoiceDocument.batch_id == batch_id)
+                .group_by(InvoiceDocument.processing_status)
+            )
+        ).all()
+    )
+    invoices = dict(
+        (
+            await session.execute(
+                select(Invoice.status, func.count())
+                .join(
+                    InvoiceDocument,
+                    and_(
+                        InvoiceDocument.tenant_id == Invoice.tenant_id,
+                        InvoiceDocument.invoice_id == Invoice.id,
+                    ),
+                )
+                .where(InvoiceDocument.batch_id == batch_id)
+                .group_by(Invoice.status)
+            )
+        ).all()
+    )
+    return {
+        "processing": {str(s): processing.get(s, 0) for s in ProcessingStatus},
+        "invoices": {str(s): invoices.get(s, 0) for s in InvoiceStatus},
+    }

@@ -1,0 +1,153 @@
+"""Uploaded documents, their processing state, and batches of them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
+from sqlalchemy import select
+
+from ledgerline.auth.deps import TenantRequest, tenant_request
+from ledgerline.deps import SettingsDep
+from ledgerline.idempotency import IdempotentRoute
+from ledgerline.invoices import documents
+from ledgerline.invoices.models import InvoiceBatch, InvoiceDocument, ProcessingStatus
+from ledgerline.invoices.schemas import BatchCreate, BatchOut, DocumentOut, UploadOut
+from ledgerline.invoices.storage import DocumentStorage
+from ledgerline.pagination import Page, PageRequest, keyset_page, page_request
+from ledgerline.problems import Problem
+from ledgerline.security.permissions import Permission
+
+router = APIRouter(tags=["documents"], route_class=IdempotentRoute)
+
+Read = Annotated[TenantRequest, tenant_request(Permission.INVOICES_READ)]
+Write = Annotated[TenantRequest, tenant_request(Permission.INVOICES_WRITE)]
+Create = Annotated[TenantRequest, tenant_request(Permission.INVOICES_WRITE, idempotent=True)]
+
+
+def document_storage(request: Request) -> DocumentStorage:
+    storage: DocumentStorage = request.app.state.document_storage
+    return storage
+
+
+StorageDep = Annotated[DocumentStorage, Depends(document_storage)]
+
+
+@router.post("/invoices/upload", operation_id="upload_invoice_documents", status_code=201)
+async def upload_invoice_documents(
+    context: Write,
+    storage: StorageDep,
+    settings: SettingsDep,
+    response: Response,
+    files: Annotated[list[UploadFile], File(description="PDF, PNG or JPEG files")],
+    batch_id: Annotated[UUID | None, Form()] = None,
+) -> UploadOut:
+    """One draft invoice per new file, read in the background. A file uploaded before
+    (same SHA-256) is reported with its invoice, so a retried upload makes nothing
+    twice. 413 past UPLOAD_MAX_FILE_BYTES, 415 for anything but PDF, PNG or JPEG."""
+    if len(files) > settings.upload_max_files:
+        raise Problem(
+            413,
+            "too_many_files",
+            f"At most {settings.upload_max_files} files per upload.",
+            extra={"max_files": settings.upload_max_files},
+        )
+    incoming = []
+    for upload in files:
+        filename = documents.clean_filename(upload.filename)
+        if upload.size is not None and upload.size > settings.upload_max_file_bytes:
+            raise documents.too_large(filename, settings.upload_max_file_bytes)
+        content = await upload.read(settings.upload_max_file_bytes + 1)
+        incoming.append(documents.IncomingFile(filename, content))
+    results = await documents.upload(
+        context.session,
+        context.audit_context,
+        storage,
+        incoming,
+        max_bytes=settings.upload_max_file_bytes,
+        batch_id=batch_id,
+    )
+    if all(result["outcome"] == "duplicate" for result in results):
+        response.status_code = 200
+    return UploadOut.model_validate({"files": results})
+
+
+@router.get(
+    "/invoices/{invoice_id}/document",
+    operation_id="download_invoice_document",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}, "image/png": {}, "image/jpeg": {}}}},
+)
+async def download_invoice_document(
+    invoice_id: UUID, context: Read, storage: StorageDep
+) -> Response:
+    """The uploaded file, as it was uploaded."""
+    document = await documents.document_of(context.session, invoice_id)
+    content = await storage.get(document.storage_key)
+    ascii_name = document.filename.encode("ascii", "replace").decode().replace('"', "_")
+    return Response(
+        content,
+        media_type=document.content_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{ascii_name}"; '
+            f"filename*=UTF-8''{quote(document.filename)}",
+        },
+    )
+
+
+@router.get("/documents", operation_id="list_documents")
+async def list_documents(
+    context: Read,
+    page: Annotated[PageRequest, Depends(page_request)],
+    batch_id: UUID | None = None,
+    processing_status: ProcessingStatus | None = None,
+) -> Page[DocumentOut]:
+    statement = select(InvoiceDocument)
+    if batch_id is not None:
+        statement = statement.where(InvoiceDocument.batch_id == batch_id)
+    if processing_status is not None:
+        statement = statement.where(InvoiceDocument.processing_status == processing_status)
+    rows, cursor = await keyset_page(context.session, statement, InvoiceDocument.id, page)
+    return Page(items=[DocumentOut.model_validate(d) for d in rows], next_cursor=cursor)
+
+
+@router.get("/documents/{document_id}", operation_id="get_document")
+async def get_document(document_id: UUID, context: Read) -> DocumentOut:
+    """A document's processing: status, attempts, times, failure, extracted fields."""
+    document = await context.session.scalar(
+        select(InvoiceDocument).where(InvoiceDocument.id == document_id)
+    )
+    if document is None:
+        raise Problem(404, "document_not_found", "No such document.")
+    return DocumentOut.model_validate(document)
+
+
+@router.post("/batches", operation_id="create_batch", status_code=201, tags=["batches"])
+async def create_batch(body: BatchCreate, context: Create) -> BatchOut:
+    """A batch to upload documents into (`batch_id` of the upload)."""
+    batch = InvoiceBatch(
+        tenant_id=context.tenant_id, name=body.name, created_by=context.principal.id
+    )
+    context.session.add(batch)
+    await context.session.flush()
+    context.audit("batch.created", target_type="batch", target_id=batch.id)
+    return BatchOut.model_validate(batch)
+
+
+@router.get("/batches", operation_id="list_batches", tags=["batches"])
+async def list_batches(
+    context: Read, page: Annotated[PageRequest, Depends(page_request)]
+) -> Page[BatchOut]:
+    rows, cursor = await keyset_page(context.session, select(InvoiceBatch), InvoiceBatch.id, page)
+    return Page(items=[BatchOut.model_validate(b) for b in rows], next_cursor=cursor)
+
+
+@router.get("/batches/{batch_id}", operation_id="get_batch", tags=["batches"])
+async def get_batch(batch_id: UUID, context: Read) -> BatchOut:
+    """The batch with how many of its documents are in each processing status and how
+    many of their invoices in each invoice status."""
+    batch = await documents.get_batch(context.session, batch_id)
+    counts = await documents.batch_counts(context.session, batch_id)
+    return BatchOut.model_validate(batch).model_copy(update={"counts": counts})

@@ -1,0 +1,191 @@
+"""The background reading of uploaded documents: a job queue on PostgreSQL.
+
+The job is the document row, queued in the upload's own transaction, so a job exists
+exactly when its upload committed and survives restarts. Workers (one per serving
+process, as many processes as wanted) claim due rows with `FOR UPDATE SKIP LOCKED`,
+marking them `processing` under a lease; the claim commits before the work, so no
+transaction stays open while a document is read, and a worker that dies leaves its
+claim to expire and be taken again. Results are written in the tenant's own
+transaction (runtime role, RLS): a worker can only fill in the draft of the tenant
+whose document it read. A failed attempt is retried with exponential backoff up to
+DOCUMENT_MAX_ATTEMPTS; the upload and its draft are never removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from uuid import UUID
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledgerline.config import Settings
+from ledgerline.db.engine import Database
+from ledgerline.db.leases import backoff, claim_due
+from ledgerline.invoices.extraction import Extraction, read_document
+from ledgerline.invoices.models import (
+    Invoice,
+    InvoiceDocument,
+    InvoiceStatus,
+    ProcessingStatus,
+    Vendor,
+)
+from ledgerline.invoices.storage import DocumentStorage
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 5
+MAX_BACKOFF = timedelta(hours=1)
+# How long a claimed document is left to its worker before another may take it.
+PROCESSING_LEASE = timedelta(minutes=10)
+P = ProcessingStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    tenant_id: UUID
+    document_id: UUID
+    invoice_id: UUID
+    storage_key: str
+    content_type: str
+    attempt: int
+
+
+class DocumentProcessor:
+    def __init__(self, settings: Settings, database: Database, storage: DocumentStorage) -> None:
+        self.settings = settings
+        self.database = database
+        self.storage = storage
+
+    async def run_once(self) -> int:
+        """Process what is due now; return how many documents were tried."""
+        jobs = await self._claim()
+        for job in jobs:
+            try:
+                content = await self.storage.get(job.storage_key)
+                extraction = await asyncio.to_thread(read_document, content, job.content_type)
+                await self._record_result(job, extraction)
+            except Exception as error:
+                await self._record_failure(job, f"{type(error).__name__}: {error}"[:1000])
+        return len(jobs)
+
+    async def _claim(self) -> list[Job]:
+        now = datetime.now(UTC)
+        async with self.database.platform_sessions() as session, session.begin():
+            due = await claim_due(
+                session,
+                InvoiceDocument,
+                ready=or_(
+                    InvoiceDocument.processing_status.in_([P.QUEUED, P.PROCESSING]),
+                    and_(
+                        InvoiceDocument.processing_status == P.FAILED,
+                        InvoiceDocument.attempts < self.settings.document_max_attempts,
+                    ),
+                ),
+                status=("processing_status", P.PROCESSING),
+                now=now,
+                lease=PROCESSING_LEASE,
+                limit=BATCH_SIZE,
+            )
+            for document in due:
+                document.started_at = now
+                document.finished_at = None
+        return [
+            Job(d.tenant_id, d.id, d.invoice_id, d.storage_key, d.content_type, d.attempts)
+            for d in due
+        ]
+
+    async def _record_result(self, job: Job, extraction: Extraction) -> None:
+        async with self.database.tenant_transaction(job.tenant_id) as session:
+            document = await self._still_mine(session, job)
+            if document is None:
+                return
+            invoice = await session.scalar(
+                select(Invoice).where(Invoice.id == job.invoice_id).with_for_update()
+            )
+            note = extraction.note
+            if invoice is not None and invoice.status == InvoiceStatus.DRAFT:
+                conflict = await _fill_draft(session, invoice, extraction.fields)
+                note = " ".join(filter(None, [note, conflict])) or None
+            complete = extraction.complete and note is None
+            document.processing_status = P.EXTRACTED if complete else P.NEEDS_REVIEW
+            document.extracted_fields = extraction.fields
+            document.failure_reason = note
+            document.finished_at = datetime.now(UTC)
+
+    async def _record_failure(self, job: Job, reason: str) -> None:
+        retry_in = backoff(job.attempt, first=timedelta(seconds=10), cap=MAX_BACKOFF)
+        async with self.database.tenant_transaction(job.tenant_id) as session:
+            document = await self._still_mine(session, job)
+            if document is None:
+                return
+            document.processing_status = P.FAILED
+            document.failure_reason = reason
+            document.finished_at = datetime.now(UTC)
+            document.next_attempt_at = datetime.now(UTC) + retry_in
+        logger.warning(
+            "document not processed",
+            extra={"document_id": str(job.document_id), "attempt": job.attempt, "error": reason},
+        )
+
+    @staticmethod
+    async def _still_mine(session: AsyncSession, job: Job) -> InvoiceDocument | None:
+        """The document, locked, if this worker's claim still holds (the lease did not
+        run out and pass it to another worker)."""
+        document: InvoiceDocument | None = await session.scalar(
+            select(InvoiceDocument)
+            .where(
+                InvoiceDocument.id == job.document_id,
+                InvoiceDocument.processing_status == P.PROCESSING,
+                InvoiceDocument.attempts == job.attempt,
+            )
+            .with_for_update()
+        )
+        return document
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                while await self.run_once():
+                    pass
+            except Exception:
+                logger.exception("document processor failed; retrying")
+            await asyncio.sleep(self.settings.document_poll_seconds)
+
+
+async def _fill_draft(
+    session: AsyncSession, invoice: Invoice, fields: dict[str, str]
+) -> str | None:
+    """Fill the draft's empty fields from the document; what a person entered stays.
+    Returns a note when a field could not be used."""
+    if invoice.vendor_id is None and "vendor_tax_id" in fields:
+        vendor = await session.scalar(
+            select(Vendor).where(Vendor.tax_id == fields["vendor_tax_id"], Vendor.is_active)
+        )
+        if vendor is not None:
+            invoice.vendor_id = vendor.id
+            invoice.currency = invoice.currency or vendor.default_currency
+    note = None
+    for name in ("issue_date", "due_date"):
+        if getattr(invoice, name) is None and name in fields:
+            setattr(invoice, name, date.fromisoformat(fields[name]))
+    if invoice.due_date and invoice.issue_date and invoice.due_date < invoice.issue_date:
+        invoice.due_date = None
+        note = "The due date read precedes the issue date."
+    if "currency" in fields and invoice.currency is None:
+        invoice.currency = fields["currency"]
+    if invoice.number is None and "number" in fields:
+        taken = invoice.vendor_id is not None and await session.scalar(
+            select(Invoice.id).where(
+                Invoice.vendor_id == invoice.vendor_id, Invoice.number == fields["number"]
+            )
+        )
+        if taken:
+            note = f"This vendor's invoice {fields['number']} exists already ({taken})."
+        else:
+            invoice.number = fields["number"]
+    await session.flush()
+    return note
