@@ -9,8 +9,6 @@ whose tag exists already is skipped, so the same file can be imported twice.
 
 from __future__ import annotations
 
-import csv
-import io
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +21,7 @@ from ledgerline.assets.depreciation import Convention, DepreciationMethod
 from ledgerline.assets.models import Asset, AssetCategory
 from ledgerline.assets.schemas import Day
 from ledgerline.audit.service import AuditContext
+from ledgerline.csvfiles import field_errors, read_rows, refuse_if_invalid, summary
 from ledgerline.problems import Problem
 
 MAX_ROWS = 2_000  # each row is a synchronous creation with its schedule
@@ -48,31 +47,10 @@ class ImportRow(BaseModel):
     total_units: Decimal | None = Field(default=None, gt=0, max_digits=18, decimal_places=4)
 
 
-def _read(text: str) -> list[dict[str, str]]:
-    if "\x00" in text:
-        raise Problem(422, "csv_invalid", "The CSV contains NUL characters.")
-    try:
-        return _rows(csv.DictReader(io.StringIO(text)))
-    except csv.Error as error:
-        raise Problem(422, "csv_invalid", f"The CSV cannot be read: {error}.") from error
-
-
-def _rows(reader: csv.DictReader[str]) -> list[dict[str, str]]:
-    missing = [column for column in REQUIRED if column not in (reader.fieldnames or [])]
-    if missing:
-        raise Problem(422, "csv_columns_missing", f"The CSV lacks columns: {', '.join(missing)}.")
-    rows: list[dict[str, str]] = []
-    for row in reader:
-        if len(rows) == MAX_ROWS:
-            raise Problem(422, "csv_too_many_rows", f"At most {MAX_ROWS} rows per import.")
-        rows.append({k: v for k, v in row.items() if k is not None and v not in (None, "")})
-    return rows
-
-
 async def import_assets(
     session: AsyncSession, audit: AuditContext, text: str, *, partial: bool
 ) -> dict[str, Any]:
-    rows = _read(text)
+    rows = read_rows(text, required=REQUIRED, max_rows=MAX_ROWS)
     categories = {c.name: c.id for c in await session.scalars(select(AssetCategory))}
     given_tags = [row["tag"].strip() for row in rows if row.get("tag")]
     existing = set(await session.scalars(select(Asset.tag).where(Asset.tag.in_(given_tags))))
@@ -84,8 +62,7 @@ async def import_assets(
         try:
             row = ImportRow.model_validate(raw)
         except ValidationError as error:
-            errors = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()]
-            report.append({"line": line, "status": "failed", "errors": errors})
+            report.append({"line": line, "status": "failed", "errors": field_errors(error)})
             continue
         if row.category not in categories:
             errors.append(f"category: no category named {row.category!r}")
@@ -111,15 +88,7 @@ async def import_assets(
         fields = row.model_dump(exclude_none=True, exclude={"category"})
         fields["category_id"] = categories[row.category]
         valid.append((line, fields))
-    failed = [entry for entry in report if entry["status"] == "failed"]
-    if failed and not partial:
-        raise Problem(
-            422,
-            "csv_rows_invalid",
-            f"{len(failed)} of {len(rows)} rows are invalid; nothing was imported"
-            " (send ?partial=true to import the valid rows).",
-            extra={"rows": sorted(failed, key=lambda entry: entry["line"])},
-        )
+    refuse_if_invalid(report, len(rows), partial=partial)
     for line, fields in valid:
         try:
             asset = await service.create_asset(session, audit, **fields)
@@ -131,9 +100,4 @@ async def import_assets(
         report.append(
             {"line": line, "status": "imported", "tag": asset.tag, "asset_id": str(asset.id)}
         )
-    report.sort(key=lambda entry: entry["line"])
-    counts = {
-        status: sum(1 for e in report if e["status"] == status)
-        for status in ("imported", "skipped", "failed")
-    }
-    return {**counts, "rows": report}
+    return summary(report)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy import or_, select
 
+from ledgerline import csvfiles
 from ledgerline.assets import importer, register, service
 from ledgerline.assets.models import (
     Asset,
@@ -210,12 +211,11 @@ async def import_assets(
 ) -> dict[str, Any]:
     """Create assets from a CSV file (see the columns in the README), with a per-row
     report. Nothing is imported when a row is invalid, unless `partial=true`."""
-    try:
-        text = (await request.body()).decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise Problem(422, "csv_not_utf8", "The CSV must be UTF-8.") from error
     return await importer.import_assets(
-        context.session, context.audit_context, text, partial=partial
+        context.session,
+        context.audit_context,
+        csvfiles.decode(await request.body()),
+        partial=partial,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
@@ -35,8 +36,8 @@ def invoice_filters(
     total_max: Money | None = None,
     overdue: Annotated[bool, Query(description="past due, not yet paid")] = False,
     q: Annotated[str | None, Query(max_length=64, description="in number or vendor name")] = None,
-) -> Select[Any]:
-    """`SELECT invoices` narrowed by the query's filters (every bound inclusive)."""
+) -> InvoiceFilter:
+    """The query's filters (every bound inclusive)."""
     conditions: list[ColumnElement[bool]] = []
     equal: tuple[tuple[Any, object], ...] = (
         (Invoice.status, status),
@@ -59,11 +60,22 @@ def invoice_filters(
     if overdue:
         conditions.append(Invoice.due_date < func.current_date())
         conditions.append(Invoice.status.in_([InvoiceStatus.SUBMITTED, InvoiceStatus.APPROVED]))
-    statement = select(Invoice)
     if q:
         pattern = contains(q)
-        statement = statement.outerjoin(
-            Vendor, and_(Vendor.tenant_id == Invoice.tenant_id, Vendor.id == Invoice.vendor_id)
-        )
         conditions.append(or_(Invoice.number.ilike(pattern), Vendor.name.ilike(pattern)))
-    return statement.where(*conditions)
+    return InvoiceFilter(conditions, joins_vendor=bool(q))
+
+
+VENDOR_OF_INVOICE = and_(Vendor.tenant_id == Invoice.tenant_id, Vendor.id == Invoice.vendor_id)
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceFilter:
+    conditions: list[ColumnElement[bool]]
+    joins_vendor: bool  # the vendor's name is searched
+
+    def invoices(self) -> Select[Any]:
+        statement = select(Invoice)
+        if self.joins_vendor:
+            statement = statement.outerjoin(Vendor, VENDOR_OF_INVOICE)
+        return statement.where(*self.conditions)

@@ -4,14 +4,17 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlalchemy import Select, or_, select
+from fastapi.responses import StreamingResponse
+from sqlalchemy import or_, select
 
+from ledgerline import csvfiles
 from ledgerline.auth.deps import TenantRequest, tenant_request
+from ledgerline.deps import DatabaseDep
 from ledgerline.errors import Problem
 from ledgerline.etags import require_if_match, set_etag
 from ledgerline.idempotency import IdempotentRoute
-from ledgerline.invoices import service, vendor_service
-from ledgerline.invoices.filters import invoice_filters, invoice_sort
+from ledgerline.invoices import csv_io, service, vendor_service
+from ledgerline.invoices.filters import InvoiceFilter, invoice_filters, invoice_sort
 from ledgerline.invoices.models import Invoice, InvoiceStatusChange, Vendor
 from ledgerline.invoices.schemas import (
     InvoiceCreate,
@@ -161,12 +164,52 @@ async def create_invoice(
 async def list_invoices(
     context: Read,
     page: Annotated[PageRequest, Depends(page_request)],
-    filtered: Annotated[Select[Any], Depends(invoice_filters)],
+    filtered: Annotated[InvoiceFilter, Depends(invoice_filters)],
     sort: Annotated[SortKey | None, Depends(invoice_sort)],
 ) -> Page[InvoiceOut]:
     """Newest first unless `sort` says otherwise; invoices lacking the sort key come last."""
-    rows, cursor = await keyset_page(context.session, filtered, Invoice.id, page, sort)
+    rows, cursor = await keyset_page(context.session, filtered.invoices(), Invoice.id, page, sort)
     return Page(items=[InvoiceOut.model_validate(i) for i in rows], next_cursor=cursor)
+
+
+@router.get(
+    "/invoices/export.csv",
+    operation_id="export_invoices_csv",
+    tags=["invoices"],
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+async def export_invoices_csv(
+    context: Read,
+    database: DatabaseDep,
+    filtered: Annotated[InvoiceFilter, Depends(invoice_filters)],
+) -> StreamingResponse:
+    """The invoices the list filters select, one row per line, streamed."""
+    return StreamingResponse(
+        csv_io.export_rows(database, context.tenant_id, filtered),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="invoices.csv"'},
+    )
+
+
+@router.post(
+    "/invoices/import",
+    operation_id="import_invoices",
+    tags=["invoices"],
+    openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {}}}},
+)
+async def import_invoices(
+    request: Request,
+    context: Write,
+    partial: Annotated[bool, Query(description="import the valid rows, report the rest")] = False,
+) -> dict[str, Any]:
+    """Draft invoices from CSV (the export's columns), with a per-row report. Nothing is
+    imported when a row is invalid, unless `partial=true`; a vendor's invoice number
+    that exists is skipped, so the same file can be sent twice."""
+    text = csvfiles.decode(await request.body())
+    return await csv_io.import_invoices(
+        context.session, context.audit_context, text, partial=partial
+    )
 
 
 @router.get("/invoices/{invoice_id}", operation_id="get_invoice", tags=["invoices"])

@@ -132,6 +132,7 @@ async def create_invoice(
     po_number: str | None = None,
     notes: str | None = None,
     total: Decimal | None = None,
+    source: str = "api",
 ) -> Invoice:
     vendor = await _active_vendor(session, vendor_id)
     await _duplicate(session, vendor_id, number, None)
@@ -145,6 +146,7 @@ async def create_invoice(
         currency=currency or vendor.default_currency,
         po_number=po_number,
         notes=notes,
+        source=source,
     )
     _dates_in_order(invoice)
     _set_lines(session, invoice, lines)  # totals before the row is written
