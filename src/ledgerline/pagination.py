@@ -22,7 +22,7 @@ from uuid import UUID
 
 from fastapi import Query
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Select, and_, or_
+from sqlalchemy import Select, literal, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -99,16 +99,38 @@ def page_request(
     return PageRequest(limit=limit, cursor=cursor)
 
 
-def _after(sort: SortKey, id_column: Any, value: Any, last_id: UUID) -> ColumnElement[bool]:
-    """Rows after (value, last_id) in the order (key NULLS LAST, id)."""
-    column = sort.column
-    if value is None:
-        return and_(
-            column.is_(None), id_column > last_id if not sort.descending else id_column < last_id
-        )
-    beyond = column > value if not sort.descending else column < value
-    tie = id_column > last_id if not sort.descending else id_column < last_id
-    return or_(beyond, and_(column == value, tie), column.is_(None))
+async def _sorted_rows(
+    session: AsyncSession,
+    statement: Select[Any],
+    id_column: InstrumentedAttribute[UUID],
+    sort: SortKey,
+    cursor: str | None,
+    wanted: int,
+) -> list[Any]:
+    """Up to `wanted` rows after the cursor in the order (key, id), NULL keys last.
+
+    Rows with a key and rows without are read apart, each with a condition an index on
+    (tenant_id, key, id) serves directly: the row value `(key, id) > (:key, :id)`, read
+    backwards for a descending order. NULL keys follow once the keyed rows run out.
+    """
+    column, descending = sort.column, sort.descending
+    value, last_id = _decode_sorted(cursor, sort) if cursor is not None else (None, None)
+    rows: list[Any] = []
+    if cursor is None or value is not None:
+        keyed = statement.where(column.is_not(None))
+        if value is not None:
+            position = tuple_(column, id_column)
+            bound = tuple_(literal(value, column.type), literal(last_id, id_column.type))
+            keyed = keyed.where(position < bound if descending else position > bound)
+        order = (column.desc(), id_column.desc()) if descending else (column, id_column)
+        rows = list((await session.scalars(keyed.order_by(*order).limit(wanted))).all())
+    if len(rows) < wanted:
+        unkeyed = statement.where(column.is_(None))
+        if value is None and last_id is not None:
+            unkeyed = unkeyed.where(id_column < last_id if descending else id_column > last_id)
+        order_id = id_column.desc() if descending else id_column.asc()
+        rows += (await session.scalars(unkeyed.order_by(order_id).limit(wanted - len(rows)))).all()
+    return rows
 
 
 async def keyset_page(
@@ -125,15 +147,10 @@ async def keyset_page(
             if len(raw) != 16:
                 raise _invalid_cursor()
             statement = statement.where(id_column < UUID(bytes=raw))
-        statement = statement.order_by(id_column.desc())
+        statement = statement.order_by(id_column.desc()).limit(page.limit + 1)
+        rows: Sequence[Any] = (await session.scalars(statement)).all()
     else:
-        if page.cursor is not None:
-            statement = statement.where(_after(sort, id_column, *_decode_sorted(page.cursor, sort)))
-        direction = sort.column.desc() if sort.descending else sort.column.asc()
-        statement = statement.order_by(
-            direction.nulls_last(), id_column.desc() if sort.descending else id_column.asc()
-        )
-    rows = (await session.scalars(statement.limit(page.limit + 1))).all()
+        rows = await _sorted_rows(session, statement, id_column, sort, page.cursor, page.limit + 1)
     if len(rows) <= page.limit:
         return rows, None
     rows = rows[: page.limit]
