@@ -128,7 +128,7 @@ class Settings(BaseSettings):
     # Uploaded invoice documents (PDF, PNG, JPEG): stored under DOCUMENT_STORAGE_DIR (unset:
     # DATA_DIR/documents), one folder per tenant, never served as static files.
     document_storage_dir: Path | None = None
-    upload_max_file_bytes: Annotated[int, Field(ge=1024, le=1_073_741_824)] = 10_485_760
+    upload_max_file_bytes: Annotated[int, Field(ge=1024, le=104_857_600)] = 10_485_760
     upload_max_files: Annotated[int, Field(ge=1, le=100)] = 20
     # Background reading of uploaded documents: a failed attempt is retried with
     # exponential backoff this many times; workers look for queued documents this often.

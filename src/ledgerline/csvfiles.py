@@ -3,6 +3,8 @@
 Imports: UTF-8 (a BOM is fine), a header row naming the columns in any order, empty
 cells read as absent; every row is checked before anything is written, and the answer
 is a per-row report. Nothing is imported when a row is invalid, unless `partial=true`.
+Exports quote text that a spreadsheet would run as a formula (`'=...`); imports read
+such a cell back as the text it was.
 """
 
 from __future__ import annotations
@@ -40,7 +42,9 @@ def read_rows(text: str, *, required: Sequence[str], max_rows: int) -> list[dict
         for row in reader:
             if len(rows) == max_rows:
                 raise Problem(422, "csv_too_many_rows", f"At most {max_rows} rows per import.")
-            rows.append({k: v for k, v in row.items() if k is not None and v not in (None, "")})
+            rows.append(
+                {k: _unquote(v) for k, v in row.items() if k is not None and v not in (None, "")}
+            )
     except csv.Error as error:
         raise Problem(422, "csv_invalid", f"The CSV cannot be read: {error}.") from error
     return rows
@@ -72,13 +76,24 @@ def summary(report: list[dict[str, Any]]) -> dict[str, Any]:
     return {**counts, "rows": report}
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def cell(value: object) -> object:
-    """A value as a CSV cell: money and quantities as plain decimals, dates ISO."""
+    """A value as a CSV cell: money and quantities as plain decimals, dates ISO, and
+    text that a spreadsheet would run as a formula quoted with a leading apostrophe."""
     if isinstance(value, Decimal):
         return format(value, "f")
     if value is None:
         return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return f"'{value}"
     return value
+
+
+def _unquote(value: str) -> str:
+    """The text an exported cell quoted (see `cell`)."""
+    return value[1:] if value.startswith("'") and value[1:].startswith(FORMULA_STARTS) else value
 
 
 def csv_chunk(rows: Iterable[Sequence[object]]) -> str:

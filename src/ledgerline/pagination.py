@@ -78,6 +78,8 @@ def _decode_sorted(cursor: str, sort: SortKey) -> tuple[Any, UUID]:
         name, value, last_id = json.loads(_unpad(cursor))
         if name != f"{'-' if sort.descending else ''}{sort.name}":
             raise _invalid_cursor()
+        if not isinstance(last_id, str) or not isinstance(value, str | None):
+            raise _invalid_cursor()
         python_type = sort.column.type.python_type
         if value is not None:
             value = (
@@ -87,6 +89,8 @@ def _decode_sorted(cursor: str, sort: SortKey) -> tuple[Any, UUID]:
                 if python_type is Decimal
                 else python_type(value)
             )
+            if isinstance(value, Decimal) and (not value.is_finite() or value.adjusted() > 20):
+                raise _invalid_cursor()
         return value, UUID(last_id)
     except (ValueError, TypeError, InvalidOperation, UnicodeDecodeError) as error:
         raise _invalid_cursor() from error

@@ -17,7 +17,7 @@ from typing import Any
 from uuid import UUID
 
 from pydantic import ConfigDict, Field, ValidationError
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.audit.service import AuditContext
@@ -146,6 +146,11 @@ async def import_invoices(
         except ValidationError as error:
             report.append({"line": line, "status": "failed", "errors": field_errors(error)})
             continue
+        if row.due_date is not None and row.due_date < row.issue_date:
+            report.append(
+                {"line": line, "status": "failed", "errors": ["due_date: precedes the issue date"]}
+            )
+            continue
         key = (_vendor_key(row), row.number)
         invoice = pending.setdefault(key, PendingInvoice(row))
         differing = [
@@ -194,6 +199,11 @@ async def import_invoices(
             continue
         ready.append(invoice)
     refuse_if_invalid(report, len(rows), partial=partial)
+    # One import at a time per tenant: a retried upload racing the first would otherwise
+    # miss the vendors and invoices the first is creating, and make them twice.
+    lock_key = func.hashtextextended(f"invoice-import:{audit.tenant_id}", 0)
+    await session.execute(select(func.pg_advisory_xact_lock(lock_key)))
+    vendors = await _vendors(session)
     existing = await _existing_numbers(session, {invoice.first.number for invoice in ready})
     for invoice in ready:
         row = invoice.first
@@ -214,7 +224,6 @@ async def import_invoices(
                         tax_id=row.vendor_tax_id,
                         default_currency=row.currency,
                     )
-                    vendors[_vendor_key(row)] = vendor
                 created = await service.create_invoice(
                     session,
                     audit,
@@ -233,6 +242,7 @@ async def import_invoices(
                 raise
             report.extend(_failed(invoice, problem.detail))
             continue
+        vendors[_vendor_key(row)] = vendor  # kept only once its savepoint held
         report.extend(
             {"line": n, "status": "imported", "invoice_id": str(created.id)} for n in invoice.lines
         )

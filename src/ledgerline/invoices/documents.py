@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from sqlalchemy import and_, func, select
@@ -53,10 +53,19 @@ def clean_filename(name: str | None) -> str:
     return _UNSAFE_IN_NAME.sub("", base).strip()[:255] or "document"
 
 
+class Readable(Protocol):
+    """An uploaded file as the web framework holds it (spooled to disk when large)."""
+
+    async def read(self, size: int = -1) -> bytes: ...
+
+    async def seek(self, offset: int) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class IncomingFile:
     filename: str
-    content: bytes
+    size: int
+    source: Readable
 
 
 def too_large(filename: str, max_bytes: int) -> Problem:
@@ -68,13 +77,16 @@ def too_large(filename: str, max_bytes: int) -> Problem:
     )
 
 
-def check_files(files: list[IncomingFile], *, max_bytes: int) -> list[str]:
-    """Each file's content type; the whole upload is refused when one file is wrong."""
+async def check_files(files: list[IncomingFile], *, max_bytes: int) -> list[str]:
+    """Each file's content type, from its first bytes; the whole upload is refused when
+    one file is wrong, before any is read whole."""
     types = []
     for file in files:
-        if len(file.content) > max_bytes:
+        if file.size > max_bytes:
             raise too_large(file.filename, max_bytes)
-        content_type = content_type_of(file.content)
+        head = await file.source.read(16)
+        await file.source.seek(0)
+        content_type = content_type_of(head)
         if content_type is None:
             raise Problem(
                 415,
@@ -109,16 +121,20 @@ async def upload(
     max_bytes: int,
     batch_id: UUID | None = None,
 ) -> list[dict[str, Any]]:
-    """Store each file and make its draft; a file seen before reports its invoice."""
-    types = check_files(files, max_bytes=max_bytes)
+    """Store each file and make its draft; a file seen before reports its invoice.
+    One file is in memory at a time."""
+    types = await check_files(files, max_bytes=max_bytes)
     if batch_id is not None:
         await get_batch(session, batch_id)
     results: list[dict[str, Any]] = []
     for file, content_type in zip(files, types, strict=True):
-        sha256 = hashlib.sha256(file.content).hexdigest()
+        content = await file.source.read(max_bytes + 1)
+        if len(content) > max_bytes:  # larger than it said
+            raise too_large(file.filename, max_bytes)
+        sha256 = hashlib.sha256(content).hexdigest()
         existing = await _existing(session, sha256)
         if existing is None:
-            key = await storage.put(audit.tenant_id, sha256, file.content)
+            key = await storage.put(audit.tenant_id, sha256, content)
             try:
                 async with session.begin_nested():
                     invoice = await service.new_document_draft(session, audit)
@@ -128,7 +144,7 @@ async def upload(
                         batch_id=batch_id,
                         filename=file.filename,
                         content_type=content_type,
-                        size_bytes=len(file.content),
+                        size_bytes=len(content),
                         sha256=sha256,
                         storage_key=key,
                     )

@@ -54,13 +54,10 @@ async def upload_invoice_documents(
             f"At most {settings.upload_max_files} files per upload.",
             extra={"max_files": settings.upload_max_files},
         )
-    incoming = []
-    for upload in files:
-        filename = documents.clean_filename(upload.filename)
-        if upload.size is not None and upload.size > settings.upload_max_file_bytes:
-            raise documents.too_large(filename, settings.upload_max_file_bytes)
-        content = await upload.read(settings.upload_max_file_bytes + 1)
-        incoming.append(documents.IncomingFile(filename, content))
+    incoming = [
+        documents.IncomingFile(documents.clean_filename(upload.filename), upload.size or 0, upload)
+        for upload in files
+    ]
     results = await documents.upload(
         context.session,
         context.audit_context,

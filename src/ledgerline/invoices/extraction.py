@@ -44,8 +44,9 @@ _DUE_DATE = re.compile(
 )
 _TOTAL = re.compile(
     r"(?<![a-z])(?:total(?: due| amount)?|amount due|grand total|gesamtbetrag)\s*:?\s*"
-    r"([A-Z]{3}|[\u20ac$\u00a3])?\s*(\d{1,3}(?:[ ,.'\u00a0]\d{3})*(?:[.,]\d{2})?|\d+(?:[.,]\d{2})?)"
-    r"\s*([A-Z]{3}\b|[\u20ac$\u00a3])?",
+    r"((?-i:[A-Z]{3})|[\u20ac$\u00a3])?\s*"
+    r"(\d{1,3}(?:[ ,.'\u00a0]\d{3})*(?:[.,]\d{2})?|\d+(?:[.,]\d{2})?)"
+    r"\s*((?-i:[A-Z]{3})\b|[\u20ac$\u00a3])?",
     re.IGNORECASE,
 )
 _CURRENCY_LABEL = re.compile(r"currency\s*:?\s*([A-Z]{3})\b")
@@ -55,6 +56,58 @@ _TAX_ID = re.compile(
     re.IGNORECASE,
 )
 _SYMBOLS = {"\u20ac": "EUR", "$": "USD", "\u00a3": "GBP"}
+# Codes taken as a currency when read beside a total: those in wide use on invoices.
+CURRENCIES = frozenset(
+    (
+        "AED",
+        "ARS",
+        "AUD",
+        "BGN",
+        "BRL",
+        "CAD",
+        "CHF",
+        "CLP",
+        "CNY",
+        "COP",
+        "CZK",
+        "DKK",
+        "EGP",
+        "EUR",
+        "GBP",
+        "HKD",
+        "HUF",
+        "IDR",
+        "ILS",
+        "INR",
+        "ISK",
+        "JPY",
+        "KES",
+        "KRW",
+        "MAD",
+        "MXN",
+        "MYR",
+        "NGN",
+        "NOK",
+        "NZD",
+        "PEN",
+        "PHP",
+        "PKR",
+        "PLN",
+        "QAR",
+        "RON",
+        "RSD",
+        "SAR",
+        "SEK",
+        "SGD",
+        "THB",
+        "TRY",
+        "TWD",
+        "UAH",
+        "USD",
+        "VND",
+        "ZAR",
+    )
+)
 _MONTH_FORMATS = ("%d %B %Y", "%d %b %Y", "%B %d %Y", "%b %d %Y")
 
 logger = logging.getLogger(__name__)
@@ -140,12 +193,15 @@ def fields_from_text(text: str) -> dict[str, str]:
         amount = parse_amount(amount_text)
         if amount is not None:
             found["total"] = f"{amount:.2f}"
-        marker = (before or after or "").upper()
-        currency = _SYMBOLS.get(marker, marker if len(marker) == 3 else None)
-        if currency:
+        marker = before or after or ""
+        currency = _SYMBOLS.get(marker, marker)
+        if currency in CURRENCIES:
             found["currency"] = currency
-    if "currency" not in found and (match := _CURRENCY_LABEL.search(text)):
-        found["currency"] = match.group(1)
+    if "currency" not in found:
+        for match in _CURRENCY_LABEL.finditer(text):
+            if match.group(1) in CURRENCIES:
+                found["currency"] = match.group(1)
+                break
     if match := _TAX_ID.search(text):
         with contextlib.suppress(ValueError):  # not a tax id after all
             found["vendor_tax_id"] = normalize_tax_id(match.group(1))

@@ -35,7 +35,10 @@ def invoice_filters(
     total_min: Money | None = None,
     total_max: Money | None = None,
     overdue: Annotated[bool, Query(description="past due, not yet paid")] = False,
-    q: Annotated[str | None, Query(max_length=64, description="in number or vendor name")] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=64, pattern=r"^[^\x00-\x1f]*$", description="in number or vendor name"),
+    ] = None,
 ) -> InvoiceFilter:
     """The query's filters (every bound inclusive)."""
     conditions: list[ColumnElement[bool]] = []

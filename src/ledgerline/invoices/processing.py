@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.config import Settings
@@ -41,6 +41,9 @@ BATCH_SIZE = 5
 MAX_BACKOFF = timedelta(hours=1)
 # How long a claimed document is left to its worker before another may take it.
 PROCESSING_LEASE = timedelta(minutes=10)
+# A document taking longer to read is a failed attempt (its thread is left to finish).
+READ_TIMEOUT = timedelta(minutes=2)
+GAVE_UP = "Every attempt ran out of time; enter the fields by hand."
 P = ProcessingStatus
 
 
@@ -66,22 +69,45 @@ class DocumentProcessor:
         for job in jobs:
             try:
                 content = await self.storage.get(job.storage_key)
-                extraction = await asyncio.to_thread(read_document, content, job.content_type)
+                extraction = await asyncio.wait_for(
+                    asyncio.to_thread(read_document, content, job.content_type),
+                    READ_TIMEOUT.total_seconds(),
+                )
                 await self._record_result(job, extraction)
             except Exception as error:
-                await self._record_failure(job, f"{type(error).__name__}: {error}"[:1000])
+                logger.warning(
+                    "document not processed",
+                    exc_info=True,
+                    extra={"document_id": str(job.document_id), "attempt": job.attempt},
+                )
+                await self._record_failure(job, f"{type(error).__name__}: {error}")
         return len(jobs)
 
     async def _claim(self) -> list[Job]:
         now = datetime.now(UTC)
         async with self.database.platform_sessions() as session, session.begin():
+            # A document whose every attempt ran past its lease (it stalls or kills its
+            # worker) is given up, not claimed again forever.
+            await session.execute(
+                update(InvoiceDocument)
+                .where(
+                    InvoiceDocument.processing_status == P.PROCESSING,
+                    InvoiceDocument.attempts >= self.settings.document_max_attempts,
+                    InvoiceDocument.next_attempt_at <= now,
+                )
+                .values(
+                    processing_status=P.FAILED,
+                    failure_reason=GAVE_UP,
+                    finished_at=now,
+                )
+            )
             due = await claim_due(
                 session,
                 InvoiceDocument,
                 ready=or_(
-                    InvoiceDocument.processing_status.in_([P.QUEUED, P.PROCESSING]),
+                    InvoiceDocument.processing_status == P.QUEUED,
                     and_(
-                        InvoiceDocument.processing_status == P.FAILED,
+                        InvoiceDocument.processing_status.in_([P.PROCESSING, P.FAILED]),
                         InvoiceDocument.attempts < self.settings.document_max_attempts,
                     ),
                 ),
@@ -116,20 +142,19 @@ class DocumentProcessor:
             document.failure_reason = note
             document.finished_at = datetime.now(UTC)
 
-    async def _record_failure(self, job: Job, reason: str) -> None:
+    async def _record_failure(self, job: Job, error: str) -> None:
+        """Failed, to be retried; the tenant sees a plain reason, the log the error."""
         retry_in = backoff(job.attempt, first=timedelta(seconds=10), cap=MAX_BACKOFF)
         async with self.database.tenant_transaction(job.tenant_id) as session:
             document = await self._still_mine(session, job)
             if document is None:
                 return
             document.processing_status = P.FAILED
-            document.failure_reason = reason
+            document.failure_reason = (
+                f"Attempt {job.attempt} failed ({error.split(':', 1)[0]}); it is retried."
+            )
             document.finished_at = datetime.now(UTC)
             document.next_attempt_at = datetime.now(UTC) + retry_in
-        logger.warning(
-            "document not processed",
-            extra={"document_id": str(job.document_id), "attempt": job.attempt, "error": reason},
-        )
 
     @staticmethod
     async def _still_mine(session: AsyncSession, job: Job) -> InvoiceDocument | None:
@@ -159,33 +184,49 @@ class DocumentProcessor:
 async def _fill_draft(
     session: AsyncSession, invoice: Invoice, fields: dict[str, str]
 ) -> str | None:
-    """Fill the draft's empty fields from the document; what a person entered stays.
-    Returns a note when a field could not be used."""
+    """Fill the draft's empty fields from the document; what a person entered stays,
+    and nothing is filled that would clash with it. Returns a note for the reviewer."""
+    notes: list[str] = []
+    read = {
+        name: date.fromisoformat(fields[name])
+        for name in ("issue_date", "due_date")
+        if name in fields
+    }
+    issue = invoice.issue_date or read.get("issue_date")
+    due = invoice.due_date or read.get("due_date")
+    if issue and due and due < issue:
+        notes.append("The dates read do not fit the draft's; they were not used.")
+    else:
+        invoice.issue_date, invoice.due_date = issue, due
+    number = invoice.number or fields.get("number")
     if invoice.vendor_id is None and "vendor_tax_id" in fields:
         vendor = await session.scalar(
             select(Vendor).where(Vendor.tax_id == fields["vendor_tax_id"], Vendor.is_active)
         )
-        if vendor is not None:
+        if vendor is not None and not await _taken(session, vendor.id, number, invoice.id):
             invoice.vendor_id = vendor.id
             invoice.currency = invoice.currency or vendor.default_currency
-    note = None
-    for name in ("issue_date", "due_date"):
-        if getattr(invoice, name) is None and name in fields:
-            setattr(invoice, name, date.fromisoformat(fields[name]))
-    if invoice.due_date and invoice.issue_date and invoice.due_date < invoice.issue_date:
-        invoice.due_date = None
-        note = "The due date read precedes the issue date."
+        elif vendor is not None:
+            notes.append(f"This vendor's invoice {number} exists already.")
     if "currency" in fields and invoice.currency is None:
         invoice.currency = fields["currency"]
-    if invoice.number is None and "number" in fields:
-        taken = invoice.vendor_id is not None and await session.scalar(
-            select(Invoice.id).where(
-                Invoice.vendor_id == invoice.vendor_id, Invoice.number == fields["number"]
-            )
-        )
-        if taken:
-            note = f"This vendor's invoice {fields['number']} exists already ({taken})."
+    if invoice.number is None and number is not None:
+        if await _taken(session, invoice.vendor_id, number, invoice.id):
+            notes.append(f"This vendor's invoice {number} exists already.")
         else:
-            invoice.number = fields["number"]
+            invoice.number = number
     await session.flush()
-    return note
+    return " ".join(dict.fromkeys(notes)) or None
+
+
+async def _taken(
+    session: AsyncSession, vendor_id: UUID | None, number: str | None, own: UUID
+) -> bool:
+    if vendor_id is None or number is None:
+        return False
+    found = await session.scalar(
+        select(Invoice.id).where(
+            Invoice.vendor_id == vendor_id, Invoice.number == number, Invoice.id != own
+        )
+    )
+    return found is not None
