@@ -283,3 +283,29 @@ async def test_concurrent_duplicates_are_409_not_500(
         *(invoice(client, owner, paper, number="RACE") for _ in range(4))
     )
     assert sorted(r.status_code for r in results) == [201, 409, 409, 409]
+
+
+async def test_creating_an_invoice_or_batch_is_idempotent(
+    client: httpx.AsyncClient, owner: Account
+) -> None:
+    vendor_id = await vendor(client, owner)
+    body = {"vendor_id": vendor_id, "number": "K-1", "issue_date": "2026-03-01", "lines": LINES}
+    headers = owner.headers | {"Idempotency-Key": "invoice-k-1"}
+    first = await client.post(f"{API}/invoices", json=body, headers=headers)
+    again = await client.post(f"{API}/invoices", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.json()["id"] == first.json()["id"]
+    assert again.headers["etag"] == first.headers["etag"]
+    assert again.headers["idempotent-replayed"] == "true"
+    other_body = await client.post(
+        f"{API}/invoices", json=body | {"number": "K-2"}, headers=headers
+    )
+    assert other_body.status_code == 422
+    listed = await client.get(f"{API}/invoices", headers=owner.headers)
+    assert [i["number"] for i in listed.json()["items"]] == ["K-1"]
+    batch_headers = owner.headers | {"Idempotency-Key": "batch-1"}
+    batches = [
+        await client.post(f"{API}/batches", json={"name": "Post"}, headers=batch_headers)
+        for _ in range(2)
+    ]
+    assert batches[0].json()["id"] == batches[1].json()["id"]
