@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from pathlib import Path
 from uuid import UUID
 
 import httpx
@@ -13,7 +14,7 @@ from fastapi import FastAPI
 from ledgerline.config import Settings
 from ledgerline.db.engine import Database
 from ledgerline.invoices.processing import DocumentProcessor
-from ledgerline.invoices.storage import DocumentStorage
+from ledgerline.invoices.storage import DocumentStorage, LocalDocumentStorage
 from tests.dbtools import owner_sql
 from tests.documents import JPEG, invoice_pdf, scanned_pdf, supplier_invoice_pdf
 from tests.identity import API, Account, signup
@@ -230,3 +231,13 @@ async def test_a_claim_whose_lease_ran_out_passes_to_another_worker(
         "failed",
         "Attempt 2 failed (OSError); it is retried.",
     )
+
+
+async def test_storage_keys_cannot_leave_the_storage_folder(tmp_path: Path) -> None:
+    storage = LocalDocumentStorage(tmp_path / "documents")
+    (tmp_path / "secret").write_bytes(b"not a document")
+    key = await storage.put(UUID(int=1), "a" * 64, b"%PDF-1.7")
+    assert await storage.get(key) == b"%PDF-1.7"
+    for forged in ("../secret", f"{UUID(int=1)}/../../secret", "/etc/passwd", f"{key}/x"):
+        with pytest.raises(ValueError, match="not a document key"):
+            await storage.get(forged)
