@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from ledgerline.config import Settings
-from ledgerline.db.models import Base
+from ledgerline.models import Base
 
 config = context.config
 settings: Settings = config.attributes.setdefault("settings", Settings())

@@ -10,8 +10,8 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
+from ledgerline.access import TenantRequest, tenant_request
 from ledgerline.app import create_app
-from ledgerline.auth.deps import TenantRequest, tenant_request
 from ledgerline.config import Settings
 from ledgerline.security.permissions import Permission
 from tests.dbtools import owner_sql

@@ -15,8 +15,8 @@ from sqlalchemy.pool import NullPool
 
 from ledgerline.config import Settings
 from ledgerline.db import migrate
-from ledgerline.db.models import Base
 from ledgerline.db.roles import asyncpg_dsn
+from ledgerline.models import Base
 from tests.conftest import admin_execute, make_settings, recreate_database
 
 

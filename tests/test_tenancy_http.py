@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from ledgerline.auth.deps import Requires, require_admin
+from ledgerline.access import Requires, require_admin
 from ledgerline.db.engine import Database
 from ledgerline.security.permissions import permission_table_markdown
 from tests.identity import API, bearer, problem_code, signup

@@ -23,7 +23,7 @@ from ledgerline.errors import install_error_handlers
 from ledgerline.health.router import router as health_router
 from ledgerline.invoices.documents_router import router as documents_router
 from ledgerline.invoices.processing import DocumentProcessor
-from ledgerline.invoices.router import router as vendors_router
+from ledgerline.invoices.router import router as invoices_router
 from ledgerline.invoices.storage import LocalDocumentStorage
 from ledgerline.log import configure_logging
 from ledgerline.mail.service import MailSender
@@ -32,6 +32,7 @@ from ledgerline.ratelimit import RateLimits
 from ledgerline.security.passwords import Passwords
 from ledgerline.tenants.router import router as tenants_router
 from ledgerline.users.router import router as users_router
+from ledgerline.vendors.router import router as vendors_router
 
 API_PREFIX = "/api/v1"
 
@@ -120,6 +121,7 @@ def create_app(settings: Settings) -> FastAPI:
         assets_router,
         documents_router,  # before /invoices/{invoice_id}: its paths are more specific
         vendors_router,
+        invoices_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     return app

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledgerline.problems import Problem
 
-__all__ = ["PROBLEM_MEDIA_TYPE", "Problem", "install_error_handlers", "problem_response"]
+__all__ = ["PROBLEM_MEDIA_TYPE", "install_error_handlers", "problem_response"]
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request, Response
 
-from ledgerline.errors import Problem
+from ledgerline.problems import Problem
 
 
 def etag(version: int) -> str:

@@ -13,8 +13,9 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledgerline.client_ip import Network, client_ip, is_trusted
-from ledgerline.errors import Problem, internal_error_response, problem_response
+from ledgerline.errors import internal_error_response, problem_response
 from ledgerline.log import request_id_var
+from ledgerline.problems import Problem
 
 logger = logging.getLogger("ledgerline.access")
 

@@ -26,7 +26,7 @@ from sqlalchemy import Select, literal, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from ledgerline.errors import Problem
+from ledgerline.problems import Problem
 
 ItemT = TypeVar("ItemT")
 DEFAULT_LIMIT = 50

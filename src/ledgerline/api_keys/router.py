@@ -6,11 +6,11 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Response
 from sqlalchemy import select
 
+from ledgerline.access import TenantRequest, tenant_request
 from ledgerline.api_keys import service
 from ledgerline.api_keys.models import ApiKey
 from ledgerline.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
 from ledgerline.audit.models import ActorType
-from ledgerline.auth.deps import TenantRequest, tenant_request
 from ledgerline.deps import SettingsDep
 from ledgerline.pagination import Page, PageRequest, keyset_page, page_request
 from ledgerline.security.permissions import Permission

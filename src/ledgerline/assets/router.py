@@ -9,6 +9,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import or_, select
 
 from ledgerline import csvfiles
+from ledgerline.access import TenantRequest, tenant_request
 from ledgerline.assets import importer, register, service
 from ledgerline.assets.models import (
     Asset,
@@ -38,12 +39,11 @@ from ledgerline.assets.schemas import (
     Transfer,
     Usage,
 )
-from ledgerline.auth.deps import TenantRequest, tenant_request
 from ledgerline.deps import DatabaseDep
-from ledgerline.errors import Problem
 from ledgerline.etags import require_if_match, set_etag
 from ledgerline.idempotency import IdempotentRoute
 from ledgerline.pagination import Page, PageRequest, contains, keyset_page, page_request
+from ledgerline.problems import Problem
 from ledgerline.security.permissions import Permission
 
 router = APIRouter(tags=["assets"], route_class=IdempotentRoute)

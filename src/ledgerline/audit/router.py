@@ -7,9 +7,9 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
 
+from ledgerline.access import TenantRequest, tenant_request
 from ledgerline.audit.models import AuditEvent
 from ledgerline.audit.schemas import AuditEventOut
-from ledgerline.auth.deps import TenantRequest, tenant_request
 from ledgerline.pagination import Page, PageRequest, keyset_page, page_request
 from ledgerline.security.permissions import Permission
 

@@ -6,8 +6,8 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
+from ledgerline.access import TENANT_HEADER, ClaimsDep, request_meta
 from ledgerline.auth import email_flows, service
-from ledgerline.auth.deps import TENANT_HEADER, ClaimsDep, request_meta
 from ledgerline.auth.schemas import (
     Accepted,
     CodeLogin,
@@ -21,7 +21,7 @@ from ledgerline.auth.schemas import (
     TokenResponse,
 )
 from ledgerline.deps import DatabaseDep, PasswordsDep, SettingsDep
-from ledgerline.errors import Problem
+from ledgerline.problems import Problem
 from ledgerline.ratelimit import limit_sign_in
 from ledgerline.security.passwords import WeakPassword
 from ledgerline.tenants.schemas import TenantOut

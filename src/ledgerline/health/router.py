@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from ledgerline.db.migrate import head_revision
 from ledgerline.deps import DatabaseDep
-from ledgerline.errors import Problem
+from ledgerline.problems import Problem
 
 router = APIRouter(tags=["health"])
 logger = logging.getLogger(__name__)

@@ -23,11 +23,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ledgerline.audit.service import AuditContext
 from ledgerline.csvfiles import csv_chunk, field_errors, read_rows, refuse_if_invalid, summary
 from ledgerline.db.engine import Database
-from ledgerline.invoices import service, vendor_service
+from ledgerline.invoices import service
 from ledgerline.invoices.filters import VENDOR_OF_INVOICE, InvoiceFilter
-from ledgerline.invoices.models import Invoice, InvoiceLine, Vendor
-from ledgerline.invoices.schemas import Amount, Currency, Day, LineIn, TaxId
+from ledgerline.invoices.models import Invoice, InvoiceLine
+from ledgerline.invoices.schemas import Amount, Day, LineIn
 from ledgerline.problems import Problem
+from ledgerline.values import Currency, TaxId
+from ledgerline.vendors import service as vendor_service
+from ledgerline.vendors.models import Vendor
 
 EXPORT_COLUMNS = (
     ("invoice_id", Invoice.id),

@@ -9,7 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
 from sqlalchemy import select
 
-from ledgerline.auth.deps import TenantRequest, tenant_request
+from ledgerline.access import TenantRequest, tenant_request
 from ledgerline.deps import SettingsDep
 from ledgerline.idempotency import IdempotentRoute
 from ledgerline.invoices import documents

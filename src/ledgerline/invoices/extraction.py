@@ -19,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 
-from ledgerline.invoices.vendor_service import normalize_tax_id
+from ledgerline.values import normalize_tax_id
 
 MAX_PAGES = 5
 MAX_TEXT = 100_000

@@ -11,8 +11,9 @@ from uuid import UUID
 from fastapi import Query
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 
-from ledgerline.invoices.models import Invoice, InvoiceStatus, Vendor
+from ledgerline.invoices.models import Invoice, InvoiceStatus
 from ledgerline.pagination import contains, sort_query
+from ledgerline.vendors.models import Vendor
 
 SORTS = {
     "created": Invoice.id,  # UUIDv7: creation order

@@ -16,7 +16,6 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
-    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -24,32 +23,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ledgerline.db.base import Base, TenantScoped, TimestampMixin, Versioned, child_of
 
 Money = Numeric(18, 2)
-
-
-class Vendor(Versioned, TenantScoped, TimestampMixin, Base):
-    __tablename__ = "vendors"
-    __table_args__ = (
-        # A tax id, when given, names one vendor per tenant.
-        Index(
-            None,
-            "tenant_id",
-            "tax_id",
-            unique=True,
-            postgresql_where=text("tax_id IS NOT NULL"),
-        ),
-        Index(None, "tenant_id", "name"),
-        CheckConstraint("default_currency ~ '^[A-Z]{3}$'", name="currency_iso"),
-        CheckConstraint("payment_terms_days BETWEEN 0 AND 365", name="terms_range"),
-    )
-
-    name: Mapped[str] = mapped_column(String(200))
-    tax_id: Mapped[str | None] = mapped_column(String(32))
-    email: Mapped[str | None] = mapped_column(String(320))
-    address: Mapped[str | None] = mapped_column(Text)
-    default_currency: Mapped[str] = mapped_column(String(3))
-    payment_terms_days: Mapped[int] = mapped_column(default=30)
-    bank_account: Mapped[str | None] = mapped_column(String(64))
-    is_active: Mapped[bool] = mapped_column(default=True)
 
 
 class InvoiceStatus(StrEnum):

@@ -31,9 +31,9 @@ from ledgerline.invoices.models import (
     InvoiceDocument,
     InvoiceStatus,
     ProcessingStatus,
-    Vendor,
 )
 from ledgerline.invoices.storage import DocumentStorage
+from ledgerline.vendors.models import Vendor
 
 logger = logging.getLogger(__name__)
 

@@ -6,70 +6,15 @@ from typing import Annotated
 from uuid import UUID
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
-    EmailStr,
     Field,
     field_validator,
 )
 
-from ledgerline.invoices.vendor_service import normalize_tax_id
 from ledgerline.users.schemas import refuse_null
-
-TaxId = Annotated[str, Field(min_length=4, max_length=40), AfterValidator(normalize_tax_id)]
-Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")]
-BankAccount = Annotated[str, Field(pattern=r"^[A-Z0-9 ]{8,40}$", description="IBAN or number")]
-
-
-def _compact(value: str) -> str:
-    return value.replace(" ", "")
-
-
-class VendorCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, max_length=200)
-    tax_id: TaxId | None = None
-    email: EmailStr | None = None
-    address: str | None = Field(default=None, max_length=2000)
-    default_currency: Currency
-    payment_terms_days: int = Field(default=30, ge=0, le=365)
-    bank_account: Annotated[BankAccount, AfterValidator(_compact)] | None = None
-
-
-class VendorUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    tax_id: TaxId | None = None
-    email: EmailStr | None = None
-    address: str | None = Field(default=None, max_length=2000)
-    default_currency: Currency | None = None
-    payment_terms_days: int | None = Field(default=None, ge=0, le=365)
-    bank_account: Annotated[BankAccount, AfterValidator(_compact)] | None = None
-    is_active: bool | None = None
-
-    _no_nulls = field_validator(
-        "name", "default_currency", "payment_terms_days", "is_active", mode="before"
-    )(refuse_null)
-
-
-class VendorOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: UUID
-    name: str
-    tax_id: str | None
-    email: str | None
-    address: str | None
-    default_currency: str
-    payment_terms_days: int
-    bank_account: str | None = Field(description="masked unless you may see bank details")
-    is_active: bool
-    created_at: datetime
-    updated_at: datetime
+from ledgerline.values import Currency
 
 
 def _money_not_float(value: object) -> object:

@@ -32,9 +32,9 @@ from ledgerline.invoices.models import (
     InvoicePayment,
     InvoiceStatus,
     InvoiceStatusChange,
-    Vendor,
 )
 from ledgerline.problems import Problem
+from ledgerline.vendors.models import Vendor
 
 CENT = Decimal("0.01")
 S = InvoiceStatus

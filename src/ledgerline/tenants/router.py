@@ -8,10 +8,10 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy import or_, select
 
+from ledgerline.access import AdminDep, AdminRequest
 from ledgerline.audit import service as audit
-from ledgerline.auth.deps import AdminDep, AdminRequest
-from ledgerline.errors import Problem
 from ledgerline.pagination import Page, PageRequest, contains, keyset_page, page_request
+from ledgerline.problems import Problem
 from ledgerline.tenants.models import Tenant, TenantStatus
 from ledgerline.tenants.schemas import TenantCreate, TenantOut, TenantUpdate
 from ledgerline.tenants.service import InvalidSlug, SlugTaken, create_tenant

@@ -8,13 +8,14 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import or_, select
 
+from ledgerline.access import TenantRequest, tenant_request
 from ledgerline.audit.models import ActorType
-from ledgerline.auth.deps import TenantRequest, tenant_request
 from ledgerline.deps import PasswordsDep, SettingsDep
-from ledgerline.errors import Problem, problem_response
+from ledgerline.errors import problem_response
 from ledgerline.etags import require_if_match, set_etag
 from ledgerline.idempotency import IdempotentRoute
 from ledgerline.pagination import Page, PageRequest, contains, keyset_page, page_request
+from ledgerline.problems import Problem
 from ledgerline.security.passwords import WeakPassword
 from ledgerline.security.permissions import Permission
 from ledgerline.users import service

@@ -1,4 +1,7 @@
-"""Imports every model so that `Base.metadata` knows all tables (Alembic, tests)."""
+"""The model registry: every feature's models, so that `Base.metadata` knows all tables.
+
+Only Alembic (`migrations/env.py`) and the tests import it; it sits above the features.
+"""
 
 from ledgerline.api_keys.models import ApiKey
 from ledgerline.assets.models import (
@@ -28,11 +31,11 @@ from ledgerline.invoices.models import (
     InvoiceLine,
     InvoicePayment,
     InvoiceStatusChange,
-    Vendor,
 )
 from ledgerline.mail.models import OutboxMessage
 from ledgerline.tenants.models import Tenant
 from ledgerline.users.models import PlatformAdmin, User
+from ledgerline.vendors.models import Vendor
 
 __all__ = [
     "AdminRefreshToken",

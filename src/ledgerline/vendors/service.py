@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from uuid import UUID
 
@@ -11,19 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.audit.service import AuditContext, diff
-from ledgerline.invoices.models import Vendor
 from ledgerline.problems import Problem
-
-# An EU-style VAT number (country code and 2-13 letters or digits) or a numeric tax id
-# of 8-15 digits (US EIN, ...), after removing spaces, dots and dashes.
-_TAX_ID = re.compile(r"^(?:[A-Z]{2}[0-9A-Z]{2,13}|[0-9]{8,15})$")
-
-
-def normalize_tax_id(raw: str) -> str:
-    tax_id = re.sub(r"[\s.\-]", "", raw).upper()
-    if not _TAX_ID.match(tax_id):
-        raise ValueError("a tax id is a country code and 2-13 letters or digits, or 8-15 digits")
-    return tax_id
+from ledgerline.vendors.models import Vendor
 
 
 def masked(account: str | None) -> str | None:
