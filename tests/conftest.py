@@ -24,54 +24,14 @@ from sqlalchemy.engine import URL
 from ledgerline.app import create_app
 from ledgerline.config import Settings
 from ledgerline.db import migrate
-from ledgerline.db.embedded import external_or_embedded, owner_url_for
+from ledgerline.db.embedded import external_or_embedded
 from ledgerline.db.engine import Database
 from ledgerline.db.roles import asyncpg_dsn, bootstrap_database
+from tests.helpers.database import make_settings, recreate_database
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_DATA_DIR = ROOT / ".data" / "test-postgres"
 TEMPLATE_DATABASE = "ledgerline_template"
-
-
-def make_settings(admin_url: URL, database: str, **overrides: object) -> Settings:
-    """Test settings, independent of the developer's environment and `.env`."""
-    values: dict[str, object] = {
-        "environment": "test",
-        "database_url": owner_url_for(admin_url, database).render_as_string(hide_password=False),
-        "database_admin_url": None,
-        "database_runtime_user": "ledgerline_app",
-        "database_platform_user": "ledgerline_platform",
-        "database_pool_size": 5,
-        "password_argon2_memory_kib": 8,
-        "password_argon2_time_cost": 1,
-        "log_level": "WARNING",
-        # Generous: the suite logs in often from one address. Limits have their own tests.
-        "rate_limit_auth": "100000/minute",
-        "rate_limit_default": "100000/minute",
-        # Tests drive the mail sender and document workers themselves (run_once).
-        "mail_poll_seconds": 60,
-        "document_poll_seconds": 60,
-    }
-    values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
-
-
-async def admin_execute(admin_url: URL, *statements: str) -> None:
-    conn = await asyncpg.connect(asyncpg_dsn(admin_url))
-    try:
-        for statement in statements:
-            await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
-async def recreate_database(admin_url: URL, name: str, template: str | None = None) -> None:
-    clause = f" TEMPLATE {template}" if template else ""
-    await admin_execute(
-        admin_url,
-        f"DROP DATABASE IF EXISTS {name} WITH (FORCE)",
-        f"CREATE DATABASE {name} OWNER ledgerline_owner{clause}",
-    )
 
 
 @pytest.fixture(scope="session")

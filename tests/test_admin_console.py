@@ -11,17 +11,9 @@ import pytest
 from fastapi import FastAPI
 
 from ledgerline.config import Settings
-from tests.identity import (
-    API,
-    PASSWORD,
-    all_pages,
-    audit_events,
-    bearer,
-    create_admin,
-    login,
-    problem_code,
-    signup,
-)
+from tests.helpers.audit import audit_events
+from tests.helpers.http import API, all_pages, problem_code
+from tests.helpers.identity import PASSWORD, bearer, create_admin, login, signup
 
 ADMIN_EMAIL = "ada@platform.example.com"
 TENANTS = f"{API}/admin/tenants"

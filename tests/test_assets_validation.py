@@ -7,8 +7,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.identity import API, Account, problem_code, signup
-from tests.test_assets_http import asset, category, dispose, import_csv
+from tests.helpers.assets import asset, category, dispose, import_csv
+from tests.helpers.http import API, problem_code
+from tests.helpers.identity import Account, signup
 
 
 @pytest.fixture

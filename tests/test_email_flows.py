@@ -16,8 +16,9 @@ from ledgerline.app import create_app
 from ledgerline.config import Settings
 from ledgerline.db.engine import Database
 from ledgerline.mail.service import MailSender
-from tests.dbtools import owner_sql
-from tests.identity import API, PASSWORD, Account, bearer, login, problem_code, signup
+from tests.helpers.database import owner_sql
+from tests.helpers.http import API, problem_code
+from tests.helpers.identity import PASSWORD, Account, bearer, login, signup
 
 NEW_PASSWORD = "a fresh and unusual passphrase 3"
 

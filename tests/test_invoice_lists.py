@@ -7,8 +7,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.identity import API, Account, all_pages, problem_code, signup
-from tests.test_invoices_http import invoice, step, vendor
+from tests.helpers.http import API, all_pages, problem_code
+from tests.helpers.identity import Account, signup
+from tests.helpers.invoices import invoice, step, vendor
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.identity import API, Account, add_user, problem_code, signup
+from tests.helpers.http import API, problem_code
+from tests.helpers.identity import Account, add_user, signup
 
 
 @pytest.fixture
