@@ -4,6 +4,7 @@ One embedded server serves the whole run (or TEST_DATABASE_ADMIN_URL, a superuse
 of an external server). The schema is migrated once per run into a template database;
 each xdist worker clones its own database from it and empties the tables before each
 test that asks for the app. Nothing replaces the session or transaction machinery.
+After the harness, the callers most tests act as: a tenant's `owner` and an `admin`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from ledgerline.db.embedded import external_or_embedded
 from ledgerline.db.engine import Database
 from ledgerline.db.roles import asyncpg_dsn, bootstrap_database
 from tests.helpers.database import make_settings, recreate_database
+from tests.helpers.identity import ADMIN_EMAIL, Account, bearer, create_admin, login, signup
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_DATA_DIR = ROOT / ".data" / "test-postgres"
@@ -115,3 +117,27 @@ async def client(app: FastAPI, empty_tables: None) -> AsyncIterator[httpx.AsyncC
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
+
+
+# --- who a test acts as --------------------------------------------------------------
+
+
+@pytest.fixture
+def owner_slug() -> str:
+    """The slug of the tenant `owner` signs up; a module whose tests name it overrides this."""
+    return "ownerco"
+
+
+@pytest.fixture
+async def owner(client: httpx.AsyncClient, owner_slug: str) -> Account:
+    """The TENANT_OWNER of a tenant signed up just now."""
+    return await signup(client, owner_slug)
+
+
+@pytest.fixture
+async def admin(client: httpx.AsyncClient, app: FastAPI, settings: Settings) -> dict[str, str]:
+    """Headers of a logged-in platform ADMIN (no X-Tenant-ID)."""
+    await create_admin(settings, app.state.passwords, ADMIN_EMAIL)
+    response = await login(client, None, ADMIN_EMAIL)
+    assert response.status_code == 200, response.text
+    return bearer(response.json()["access_token"])

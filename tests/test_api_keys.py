@@ -21,11 +21,6 @@ from tests.helpers.http import API, problem_code
 from tests.helpers.identity import Account, add_user, signup
 
 
-@pytest.fixture
-async def owner(client: httpx.AsyncClient) -> Account:
-    return await signup(client, "keyco")
-
-
 async def test_a_key_is_shown_once_and_works_by_either_header(
     client: httpx.AsyncClient, owner: Account, settings: Settings
 ) -> None:

@@ -5,16 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 import httpx
-import pytest
 
 from tests.helpers.assets import asset, category, dispose, import_csv, post
 from tests.helpers.http import API, problem_code
 from tests.helpers.identity import Account, add_user, signup
-
-
-@pytest.fixture
-async def owner(client: httpx.AsyncClient) -> Account:
-    return await signup(client, "assetco")
 
 
 async def test_tags_are_generated_per_tenant_and_unique(

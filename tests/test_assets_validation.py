@@ -9,12 +9,7 @@ import pytest
 
 from tests.helpers.assets import asset, category, dispose, import_csv
 from tests.helpers.http import API, problem_code
-from tests.helpers.identity import Account, signup
-
-
-@pytest.fixture
-async def owner(client: httpx.AsyncClient) -> Account:
-    return await signup(client, "strictassets")
+from tests.helpers.identity import Account
 
 
 async def create(client: httpx.AsyncClient, owner: Account, **fields: Any) -> httpx.Response:

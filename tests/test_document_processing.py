@@ -26,11 +26,6 @@ from tests.helpers.http import API
 from tests.helpers.identity import Account, signup
 
 
-@pytest.fixture
-async def owner(client: httpx.AsyncClient) -> Account:
-    return await signup(client, "reading")
-
-
 class RecordingStorage:
     """The app's storage, counting reads; it can fail the first reads, or dawdle."""
 

@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import httpx
-import pytest
 
 from ledgerline.config import Settings
 from tests.helpers.documents import JPEG, PNG, invoice_pdf, supplier_invoice_pdf, upload
 from tests.helpers.http import API, problem_code
 from tests.helpers.identity import Account, add_user, signup
-
-
-@pytest.fixture
-async def owner(client: httpx.AsyncClient) -> Account:
-    return await signup(client, "scanning")
 
 
 async def test_each_file_makes_a_draft_with_its_document(

@@ -6,18 +6,12 @@ import asyncio
 from typing import Any
 
 import httpx
-import pytest
 
 from ledgerline.config import Settings
 from tests.helpers.assets import category
 from tests.helpers.database import owner_sql
 from tests.helpers.http import API, problem_code
 from tests.helpers.identity import PASSWORD, Account, add_user, signup
-
-
-@pytest.fixture
-async def owner(client: httpx.AsyncClient) -> Account:
-    return await signup(client, "onceco")
 
 
 def new_asset(category_id: str, name: str = "Server") -> dict[str, Any]:

@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import httpx
-import pytest
 
 from tests.helpers.http import API, problem_code
 from tests.helpers.identity import Account, signup
 from tests.helpers.invoices import HEADER, export, import_csv, invoice, step
-
-
-@pytest.fixture
-async def owner(client: httpx.AsyncClient) -> Account:
-    return await signup(client, "exporting")
 
 
 async def seed(client: httpx.AsyncClient, owner: Account) -> None:

@@ -13,14 +13,8 @@ from ledgerline.config import Settings
 from tests.helpers.database import owner_sql
 from tests.helpers.documents import invoice_pdf, processor, upload
 from tests.helpers.http import API, b64_json
-from tests.helpers.identity import Account, signup
+from tests.helpers.identity import Account
 from tests.helpers.invoices import HEADER, export, import_csv, invoice, vendor
-
-
-@pytest.fixture
-async def owner(client: httpx.AsyncClient) -> Account:
-    return await signup(client, "edges")
-
 
 # --- keyset pagination -------------------------------------------------------------
 

@@ -8,13 +8,8 @@ import httpx
 import pytest
 
 from tests.helpers.http import API, all_pages, problem_code
-from tests.helpers.identity import Account, signup
+from tests.helpers.identity import Account
 from tests.helpers.invoices import invoice, step, vendor
-
-
-@pytest.fixture
-async def owner(client: httpx.AsyncClient) -> Account:
-    return await signup(client, "listing")
 
 
 def line(price: str) -> list[dict[str, str]]:

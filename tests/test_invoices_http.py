@@ -12,11 +12,6 @@ from tests.helpers.identity import Account, add_user, signup
 from tests.helpers.invoices import LINES, invoice, step, vendor
 
 
-@pytest.fixture
-async def owner(client: httpx.AsyncClient) -> Account:
-    return await signup(client, "payables")
-
-
 async def test_totals_are_computed_and_rounded_half_up(
     client: httpx.AsyncClient, owner: Account
 ) -> None:

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from ledgerline.config import Settings
 from ledgerline.security.tokens import decode_access_token
 from tests.helpers.http import API, b64_json
-from tests.helpers.identity import Account, bearer, signup
+from tests.helpers.identity import Account, bearer
 
 
 def claims_of(account: Account) -> dict[str, Any]:
@@ -27,11 +27,6 @@ def sign(claims: dict[str, Any], key: str, algorithm: str = "HS256", kid: str = 
 async def me(client: httpx.AsyncClient, token: str, account: Account) -> int:
     response = await client.get(f"{API}/users/me", headers=bearer(token, account.tenant_id))
     return response.status_code
-
-
-@pytest.fixture
-async def owner(client: httpx.AsyncClient) -> Account:
-    return await signup(client, "jwtco")
 
 
 async def test_the_genuine_token_works(client: httpx.AsyncClient, owner: Account) -> None:

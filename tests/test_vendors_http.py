@@ -5,15 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.helpers.http import API, problem_code
 from tests.helpers.identity import Account, add_user, signup
-
-
-@pytest.fixture
-async def owner(client: httpx.AsyncClient) -> Account:
-    return await signup(client, "buyer")
 
 
 async def new_vendor(client: httpx.AsyncClient, who: Account, **fields: Any) -> httpx.Response:

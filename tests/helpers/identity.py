@@ -14,6 +14,7 @@ from ledgerline.users.models import PlatformAdmin
 from tests.helpers.http import API
 
 PASSWORD = "a long and unusual passphrase 7"
+ADMIN_EMAIL = "ada@platform.example.com"
 
 
 @dataclass
