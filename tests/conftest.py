@@ -4,6 +4,7 @@ One embedded server serves the whole run (or TEST_DATABASE_ADMIN_URL, a superuse
 of an external server). The schema is migrated once per run into a template database;
 each xdist worker clones its own database from it and empties the tables before each
 test that asks for the app. Nothing replaces the session or transaction machinery.
+After the harness, the callers most tests act as: a tenant's `owner` and an `admin`.
 """
 
 from __future__ import annotations
@@ -24,54 +25,15 @@ from sqlalchemy.engine import URL
 from ledgerline.app import create_app
 from ledgerline.config import Settings
 from ledgerline.db import migrate
-from ledgerline.db.embedded import external_or_embedded, owner_url_for
+from ledgerline.db.embedded import external_or_embedded
 from ledgerline.db.engine import Database
 from ledgerline.db.roles import asyncpg_dsn, bootstrap_database
+from tests.helpers.database import make_settings, recreate_database
+from tests.helpers.identity import ADMIN_EMAIL, Account, bearer, create_admin, login, signup
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_DATA_DIR = ROOT / ".data" / "test-postgres"
 TEMPLATE_DATABASE = "ledgerline_template"
-
-
-def make_settings(admin_url: URL, database: str, **overrides: object) -> Settings:
-    """Test settings, independent of the developer's environment and `.env`."""
-    values: dict[str, object] = {
-        "environment": "test",
-        "database_url": owner_url_for(admin_url, database).render_as_string(hide_password=False),
-        "database_admin_url": None,
-        "database_runtime_user": "ledgerline_app",
-        "database_platform_user": "ledgerline_platform",
-        "database_pool_size": 5,
-        "password_argon2_memory_kib": 8,
-        "password_argon2_time_cost": 1,
-        "log_level": "WARNING",
-        # Generous: the suite logs in often from one address. Limits have their own tests.
-        "rate_limit_auth": "100000/minute",
-        "rate_limit_default": "100000/minute",
-        # Tests drive the mail sender and document workers themselves (run_once).
-        "mail_poll_seconds": 60,
-        "document_poll_seconds": 60,
-    }
-    values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
-
-
-async def admin_execute(admin_url: URL, *statements: str) -> None:
-    conn = await asyncpg.connect(asyncpg_dsn(admin_url))
-    try:
-        for statement in statements:
-            await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
-async def recreate_database(admin_url: URL, name: str, template: str | None = None) -> None:
-    clause = f" TEMPLATE {template}" if template else ""
-    await admin_execute(
-        admin_url,
-        f"DROP DATABASE IF EXISTS {name} WITH (FORCE)",
-        f"CREATE DATABASE {name} OWNER ledgerline_owner{clause}",
-    )
 
 
 @pytest.fixture(scope="session")
@@ -155,3 +117,27 @@ async def client(app: FastAPI, empty_tables: None) -> AsyncIterator[httpx.AsyncC
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
+
+
+# --- who a test acts as --------------------------------------------------------------
+
+
+@pytest.fixture
+def owner_slug() -> str:
+    """The slug of the tenant `owner` signs up; a module whose tests name it overrides this."""
+    return "ownerco"
+
+
+@pytest.fixture
+async def owner(client: httpx.AsyncClient, owner_slug: str) -> Account:
+    """The TENANT_OWNER of a tenant signed up just now."""
+    return await signup(client, owner_slug)
+
+
+@pytest.fixture
+async def admin(client: httpx.AsyncClient, app: FastAPI, settings: Settings) -> dict[str, str]:
+    """Headers of a logged-in platform ADMIN (no X-Tenant-ID)."""
+    await create_admin(settings, app.state.passwords, ADMIN_EMAIL)
+    response = await login(client, None, ADMIN_EMAIL)
+    assert response.status_code == 200, response.text
+    return bearer(response.json()["access_token"])

@@ -8,34 +8,14 @@ from uuid import UUID, uuid4
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from ledgerline.config import Settings
-from tests.identity import (
-    API,
-    PASSWORD,
-    all_pages,
-    audit_events,
-    bearer,
-    create_admin,
-    login,
-    problem_code,
-    signup,
-)
+from tests.helpers.audit import audit_events
+from tests.helpers.http import API, all_pages, problem_code
+from tests.helpers.identity import PASSWORD, login, signup
 
-ADMIN_EMAIL = "ada@platform.example.com"
 TENANTS = f"{API}/admin/tenants"
 
 SetStatus = Callable[[UUID, str], Awaitable[None]]
-
-
-@pytest.fixture
-async def admin(client: httpx.AsyncClient, app: FastAPI, settings: Settings) -> dict[str, str]:
-    """Headers of a logged-in platform ADMIN (no X-Tenant-ID)."""
-    await create_admin(settings, app.state.passwords, ADMIN_EMAIL)
-    response = await login(client, None, ADMIN_EMAIL)
-    assert response.status_code == 200, response.text
-    return bearer(response.json()["access_token"])
 
 
 async def tenant_ids(

@@ -14,31 +14,11 @@ from ledgerline.access import TenantRequest, tenant_request
 from ledgerline.app import create_app
 from ledgerline.config import Settings
 from ledgerline.security.permissions import Permission
-from tests.dbtools import owner_sql
-from tests.identity import API, Account, add_user, audit_events, problem_code, signup
-
-
-async def issue(
-    client: httpx.AsyncClient, owner: Account, scopes: list[str], **fields: object
-) -> httpx.Response:
-    return await client.post(
-        f"{API}/api-keys",
-        json={"name": "ERP connector", "scopes": scopes, **fields},
-        headers=owner.headers,
-    )
-
-
-def by_bearer(key: str, owner: Account) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}", "X-Tenant-ID": str(owner.tenant_id)}
-
-
-def by_header(key: str, owner: Account) -> dict[str, str]:
-    return {"X-API-Key": key, "X-Tenant-ID": str(owner.tenant_id)}
-
-
-@pytest.fixture
-async def owner(client: httpx.AsyncClient) -> Account:
-    return await signup(client, "keyco")
+from tests.helpers.api_keys import by_bearer, by_header, issue
+from tests.helpers.audit import audit_events
+from tests.helpers.database import owner_sql
+from tests.helpers.http import API, problem_code
+from tests.helpers.identity import Account, add_user, signup
 
 
 async def test_a_key_is_shown_once_and_works_by_either_header(

@@ -3,55 +3,12 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 import httpx
-import pytest
 
-from tests.identity import API, Account, add_user, problem_code, signup
-
-
-async def post(client: httpx.AsyncClient, who: Account, path: str, body: dict[str, Any]) -> Any:
-    response = await client.post(f"{API}{path}", json=body, headers=who.headers)
-    assert response.status_code in (200, 201), response.text
-    return response.json()
-
-
-async def category(client: httpx.AsyncClient, who: Account, **fields: Any) -> str:
-    body = {
-        "name": "IT equipment",
-        "depreciation_method": "straight_line",
-        "useful_life_months": 60,
-        "salvage_percent": "10",
-    } | fields
-    return str((await post(client, who, "/asset-categories", body))["id"])
-
-
-async def asset(client: httpx.AsyncClient, who: Account, category_id: str, **fields: Any) -> Any:
-    body = {
-        "name": "Server",
-        "category_id": category_id,
-        "acquisition_date": "2026-01-10",
-        "in_service_date": "2026-01-15",
-        "cost": "10000.00",
-        "currency": "EUR",
-    } | fields
-    return await post(client, who, "/assets", body)
-
-
-async def dispose(
-    client: httpx.AsyncClient, who: Account, asset_id: str, body: dict[str, Any]
-) -> httpx.Response:
-    """A disposal is a state change: it carries the ETag just read."""
-    etag = (await client.get(f"{API}/assets/{asset_id}", headers=who.headers)).headers["etag"]
-    return await client.post(
-        f"{API}/assets/{asset_id}/dispose", json=body, headers=who.headers | {"If-Match": etag}
-    )
-
-
-@pytest.fixture
-async def owner(client: httpx.AsyncClient) -> Account:
-    return await signup(client, "assetco")
+from tests.helpers.assets import asset, category, dispose, import_csv, post
+from tests.helpers.http import API, problem_code
+from tests.helpers.identity import Account, add_user, signup
 
 
 async def test_tags_are_generated_per_tenant_and_unique(
@@ -363,17 +320,6 @@ async def test_the_register_sums_per_asset_and_category_as_of_a_date(
 
 
 CSV_HEADER = "tag,name,category,acquisition_date,in_service_date,cost,currency\n"
-
-
-async def import_csv(
-    client: httpx.AsyncClient, who: Account, text: str, **params: str
-) -> httpx.Response:
-    return await client.post(
-        f"{API}/assets/import",
-        content=text.encode(),
-        params=params,
-        headers=who.headers | {"Content-Type": "text/csv"},
-    )
 
 
 async def test_an_import_with_a_bad_row_imports_nothing_and_reports_each_row(

@@ -7,13 +7,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.identity import API, Account, problem_code, signup
-from tests.test_assets_http import asset, category, dispose, import_csv
-
-
-@pytest.fixture
-async def owner(client: httpx.AsyncClient) -> Account:
-    return await signup(client, "strictassets")
+from tests.helpers.assets import asset, category, dispose, import_csv
+from tests.helpers.http import API, problem_code
+from tests.helpers.identity import Account
 
 
 async def create(client: httpx.AsyncClient, owner: Account, **fields: Any) -> httpx.Response:

@@ -11,8 +11,9 @@ from sqlalchemy import select
 from ledgerline.audit.models import PlatformAuditEvent
 from ledgerline.config import Settings
 from ledgerline.db.engine import Database
-from tests.dbtools import owner_sql
-from tests.identity import API, PASSWORD, bearer, create_admin, login, problem_code, signup
+from tests.helpers.database import owner_sql
+from tests.helpers.http import API, problem_code
+from tests.helpers.identity import PASSWORD, bearer, create_admin, login, signup
 
 
 async def test_signup_then_login_then_me(client: httpx.AsyncClient) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy.engine import URL, make_url
 
 from ledgerline.db import embedded
 from ledgerline.db.roles import asyncpg_dsn, bootstrap_database
-from tests.conftest import admin_execute, make_settings
+from tests.helpers.database import admin_execute, make_settings
 
 SUPER_OWNER = "ledgerline_test_super_owner"
 

@@ -10,7 +10,7 @@ import pytest
 from ledgerline.config import Settings
 from ledgerline.db.rls import tenant_rls_statements
 from ledgerline.db.roles import asyncpg_dsn
-from tests.catalog import catalog_violations
+from tests.helpers.catalog import catalog_violations
 
 
 @pytest.fixture

@@ -12,18 +12,18 @@ import pytest
 from fastapi import FastAPI
 
 from ledgerline.config import Settings
-from ledgerline.db.engine import Database
-from ledgerline.invoices.processing import DocumentProcessor
 from ledgerline.invoices.storage import DocumentStorage, LocalDocumentStorage
-from tests.dbtools import owner_sql
-from tests.documents import JPEG, invoice_pdf, scanned_pdf, supplier_invoice_pdf
-from tests.identity import API, Account, signup
-from tests.test_documents_http import upload
-
-
-@pytest.fixture
-async def owner(client: httpx.AsyncClient) -> Account:
-    return await signup(client, "reading")
+from tests.helpers.database import owner_sql
+from tests.helpers.documents import (
+    JPEG,
+    invoice_pdf,
+    processor,
+    scanned_pdf,
+    supplier_invoice_pdf,
+    upload,
+)
+from tests.helpers.http import API
+from tests.helpers.identity import Account, signup
 
 
 class RecordingStorage:
@@ -45,11 +45,6 @@ class RecordingStorage:
             self.failures -= 1
             raise OSError("storage unavailable")
         return await self.inner.get(key)
-
-
-def processor(app: FastAPI, settings: Settings, storage: DocumentStorage) -> DocumentProcessor:
-    database: Database = app.state.database
-    return DocumentProcessor(settings, database, storage)
 
 
 async def document(client: httpx.AsyncClient, who: Account, document_id: str) -> dict[str, object]:

@@ -3,31 +3,11 @@
 from __future__ import annotations
 
 import httpx
-import pytest
 
 from ledgerline.config import Settings
-from tests.documents import JPEG, PNG, invoice_pdf, supplier_invoice_pdf
-from tests.identity import API, Account, add_user, problem_code, signup
-
-
-@pytest.fixture
-async def owner(client: httpx.AsyncClient) -> Account:
-    return await signup(client, "scanning")
-
-
-async def upload(
-    client: httpx.AsyncClient,
-    who: Account,
-    *files: tuple[str, bytes],
-    batch_id: str | None = None,
-    content_type: str = "application/octet-stream",
-) -> httpx.Response:
-    return await client.post(
-        f"{API}/invoices/upload",
-        files=[("files", (name, content, content_type)) for name, content in files],
-        data={"batch_id": batch_id} if batch_id else None,
-        headers=who.headers,
-    )
+from tests.helpers.documents import JPEG, PNG, invoice_pdf, supplier_invoice_pdf, upload
+from tests.helpers.http import API, problem_code
+from tests.helpers.identity import Account, add_user, signup
 
 
 async def test_each_file_makes_a_draft_with_its_document(

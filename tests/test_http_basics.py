@@ -18,7 +18,7 @@ from ledgerline.config import Settings
 from ledgerline.db import migrate
 from ledgerline.errors import PROBLEM_MEDIA_TYPE, problem_response
 from ledgerline.problems import Problem
-from tests.conftest import admin_execute, make_settings, recreate_database
+from tests.helpers.database import admin_execute, make_settings, recreate_database
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "code"}
 

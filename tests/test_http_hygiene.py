@@ -11,7 +11,9 @@ from fastapi import FastAPI
 
 from ledgerline.app import create_app
 from ledgerline.config import Settings
-from tests.identity import API, PASSWORD, audit_events, problem_code, signup
+from tests.helpers.audit import audit_events
+from tests.helpers.http import API, problem_code
+from tests.helpers.identity import PASSWORD, signup
 
 
 @pytest.fixture(scope="module")

@@ -6,17 +6,12 @@ import asyncio
 from typing import Any
 
 import httpx
-import pytest
 
 from ledgerline.config import Settings
-from tests.dbtools import owner_sql
-from tests.identity import API, PASSWORD, Account, add_user, problem_code, signup
-from tests.test_assets_http import category
-
-
-@pytest.fixture
-async def owner(client: httpx.AsyncClient) -> Account:
-    return await signup(client, "onceco")
+from tests.helpers.assets import category
+from tests.helpers.database import owner_sql
+from tests.helpers.http import API, problem_code
+from tests.helpers.identity import PASSWORD, Account, add_user, signup
 
 
 def new_asset(category_id: str, name: str = "Server") -> dict[str, Any]:

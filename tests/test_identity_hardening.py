@@ -8,17 +8,9 @@ import httpx
 from fastapi import FastAPI
 
 from ledgerline.config import Settings
-from tests.identity import (
-    API,
-    PASSWORD,
-    add_user,
-    audit_events,
-    bearer,
-    create_admin,
-    login,
-    problem_code,
-    signup,
-)
+from tests.helpers.audit import audit_events
+from tests.helpers.http import API, problem_code
+from tests.helpers.identity import PASSWORD, add_user, bearer, create_admin, login, signup
 
 WRONG = "this is not the passphrase"
 

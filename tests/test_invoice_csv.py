@@ -2,42 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
 import httpx
-import pytest
 
-from tests.identity import API, Account, problem_code, signup
-from tests.test_invoices_http import invoice, step
-
-HEADER = (
-    "vendor_name,vendor_tax_id,number,issue_date,due_date,currency,"
-    "description,quantity,unit_price,tax_rate,total\n"
-)
-
-
-@pytest.fixture
-async def owner(client: httpx.AsyncClient) -> Account:
-    return await signup(client, "exporting")
-
-
-async def export(client: httpx.AsyncClient, who: Account, **params: str) -> list[dict[str, str]]:
-    answer = await client.get(f"{API}/invoices/export.csv", params=params, headers=who.headers)
-    assert answer.status_code == 200, answer.text
-    assert answer.headers["content-type"].startswith("text/csv")
-    return list(csv.DictReader(io.StringIO(answer.text)))
-
-
-async def import_csv(
-    client: httpx.AsyncClient, who: Account, text: str, partial: bool = False
-) -> httpx.Response:
-    return await client.post(
-        f"{API}/invoices/import",
-        content=text.encode(),
-        params={"partial": "true"} if partial else None,
-        headers=who.headers | {"Content-Type": "text/csv"},
-    )
+from tests.helpers.http import API, problem_code
+from tests.helpers.identity import Account, signup
+from tests.helpers.invoices import HEADER, export, import_csv, invoice, step
 
 
 async def seed(client: httpx.AsyncClient, owner: Account) -> None:

@@ -4,31 +4,17 @@ clashing entries, stalling workers, formulas in cells, racing imports."""
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
 from ledgerline.config import Settings
-from tests.dbtools import owner_sql
-from tests.documents import invoice_pdf
-from tests.identity import API, Account, signup
-from tests.test_document_processing import processor
-from tests.test_documents_http import upload
-from tests.test_invoice_csv import HEADER, export, import_csv
-from tests.test_invoices_http import invoice, vendor
-
-
-@pytest.fixture
-async def owner(client: httpx.AsyncClient) -> Account:
-    return await signup(client, "edges")
-
-
-def cursor_of(token: object) -> str:
-    return base64.urlsafe_b64encode(json.dumps(token).encode()).rstrip(b"=").decode()
-
+from tests.helpers.database import owner_sql
+from tests.helpers.documents import invoice_pdf, processor, upload
+from tests.helpers.http import API, b64_json
+from tests.helpers.identity import Account
+from tests.helpers.invoices import HEADER, export, import_csv, invoice, vendor
 
 # --- keyset pagination -------------------------------------------------------------
 
@@ -50,7 +36,7 @@ async def test_a_tampered_sorted_cursor_is_a_400_not_a_500(
     is not caught: a 500 instead of `invalid_cursor`."""
     await invoice(client, owner, await vendor(client, owner))
     answer = await client.get(
-        f"{API}/invoices", params={"sort": sort, "cursor": cursor_of(token)}, headers=owner.headers
+        f"{API}/invoices", params={"sort": sort, "cursor": b64_json(token)}, headers=owner.headers
     )
     assert answer.status_code == 400, answer.text
     assert answer.json()["code"] == "invalid_cursor"

@@ -7,13 +7,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.identity import API, Account, all_pages, problem_code, signup
-from tests.test_invoices_http import invoice, step, vendor
-
-
-@pytest.fixture
-async def owner(client: httpx.AsyncClient) -> Account:
-    return await signup(client, "listing")
+from tests.helpers.http import API, all_pages, problem_code
+from tests.helpers.identity import Account
+from tests.helpers.invoices import invoice, step, vendor
 
 
 def line(price: str) -> list[dict[str, str]]:

@@ -3,61 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import httpx
 import pytest
 
-from tests.identity import API, Account, add_user, problem_code, signup
-
-
-@pytest.fixture
-async def owner(client: httpx.AsyncClient) -> Account:
-    return await signup(client, "payables")
-
-
-async def vendor(client: httpx.AsyncClient, who: Account, name: str = "Paper GmbH") -> str:
-    response = await client.post(
-        f"{API}/vendors",
-        json={"name": name, "default_currency": "EUR", "payment_terms_days": 14},
-        headers=who.headers,
-    )
-    return str(response.json()["id"])
-
-
-LINES = [
-    {"description": "Paper", "quantity": "3", "unit_price": "0.335", "tax_rate": "0.19"},
-    {"description": "Toner", "quantity": "2", "unit_price": "49.99", "tax_rate": "0.19"},
-]
-
-
-async def invoice(
-    client: httpx.AsyncClient, who: Account, vendor_id: str, **fields: Any
-) -> httpx.Response:
-    body = {
-        "vendor_id": vendor_id,
-        "number": "INV-1",
-        "issue_date": "2026-03-01",
-        "lines": LINES,
-    } | fields
-    return await client.post(f"{API}/invoices", json=body, headers=who.headers)
-
-
-async def step(
-    client: httpx.AsyncClient,
-    who: Account,
-    invoice_id: str,
-    action: str,
-    body: dict[str, Any] | None = None,
-    etag: str | None = None,
-) -> httpx.Response:
-    if etag is None:
-        etag = (await client.get(f"{API}/invoices/{invoice_id}", headers=who.headers)).headers[
-            "etag"
-        ]
-    return await client.post(
-        f"{API}/invoices/{invoice_id}/{action}", json=body, headers=who.headers | {"If-Match": etag}
-    )
+from tests.helpers.http import API, problem_code
+from tests.helpers.identity import Account, add_user, signup
+from tests.helpers.invoices import LINES, invoice, step, vendor
 
 
 async def test_totals_are_computed_and_rounded_half_up(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,7 +12,8 @@ from pydantic import SecretStr
 
 from ledgerline.config import Settings
 from ledgerline.security.tokens import decode_access_token
-from tests.identity import API, Account, bearer, signup
+from tests.helpers.http import API, b64_json
+from tests.helpers.identity import Account, bearer
 
 
 def claims_of(account: Account) -> dict[str, Any]:
@@ -25,18 +24,9 @@ def sign(claims: dict[str, Any], key: str, algorithm: str = "HS256", kid: str = 
     return jwt.encode(claims, key, algorithm=algorithm, headers={"kid": kid})
 
 
-def b64(data: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
-
-
 async def me(client: httpx.AsyncClient, token: str, account: Account) -> int:
     response = await client.get(f"{API}/users/me", headers=bearer(token, account.tenant_id))
     return response.status_code
-
-
-@pytest.fixture
-async def owner(client: httpx.AsyncClient) -> Account:
-    return await signup(client, "jwtco")
 
 
 async def test_the_genuine_token_works(client: httpx.AsyncClient, owner: Account) -> None:
@@ -44,7 +34,7 @@ async def test_the_genuine_token_works(client: httpx.AsyncClient, owner: Account
 
 
 async def test_alg_none_is_refused(client: httpx.AsyncClient, owner: Account) -> None:
-    token = f"{b64({'alg': 'none', 'typ': 'JWT', 'kid': 'k1'})}.{b64(claims_of(owner))}."
+    token = f"{b64_json({'alg': 'none', 'typ': 'JWT', 'kid': 'k1'})}.{b64_json(claims_of(owner))}."
     assert await me(client, token, owner) == 401
 
 

@@ -7,8 +7,9 @@ import asyncio
 import httpx
 
 from ledgerline.config import Settings
-from tests.dbtools import owner_sql
-from tests.identity import API, login, signup
+from tests.helpers.database import owner_sql
+from tests.helpers.http import API
+from tests.helpers.identity import login, signup
 
 WRONG = "this is not the passphrase"
 

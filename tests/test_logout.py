@@ -8,8 +8,10 @@ import httpx
 import jwt
 
 from ledgerline.config import Settings
-from tests.dbtools import owner_sql
-from tests.identity import API, Account, audit_events, bearer, login, problem_code, signup
+from tests.helpers.audit import audit_events
+from tests.helpers.database import owner_sql
+from tests.helpers.http import API, problem_code
+from tests.helpers.identity import Account, bearer, login, signup
 
 
 def owner_account(owner: Account, tokens: dict[str, str]) -> Account:

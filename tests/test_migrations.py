@@ -17,7 +17,7 @@ from ledgerline.config import Settings
 from ledgerline.db import migrate
 from ledgerline.db.roles import asyncpg_dsn
 from ledgerline.models import Base
-from tests.conftest import admin_execute, make_settings, recreate_database
+from tests.helpers.database import admin_execute, make_settings, recreate_database
 
 
 @pytest.fixture

@@ -11,8 +11,9 @@ from fastapi import FastAPI
 
 from ledgerline.app import create_app
 from ledgerline.config import Settings
-from tests.dbtools import owner_sql
-from tests.identity import API, Account, login, problem_code, signup
+from tests.helpers.database import owner_sql
+from tests.helpers.http import API, problem_code
+from tests.helpers.identity import Account, login, signup
 
 SIGN_IN_LIMIT = 4
 CALLER_LIMIT = 5

@@ -7,8 +7,9 @@ import asyncio
 import httpx
 
 from ledgerline.config import Settings
-from tests.dbtools import owner_sql
-from tests.identity import API, bearer, login, problem_code, signup
+from tests.helpers.database import owner_sql
+from tests.helpers.http import API, problem_code
+from tests.helpers.identity import bearer, login, signup
 
 
 async def refresh(client: httpx.AsyncClient, token: str) -> httpx.Response:

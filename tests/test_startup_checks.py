@@ -15,7 +15,7 @@ from ledgerline.app import create_app
 from ledgerline.config import Settings
 from ledgerline.db.engine import Database, create_engine_for
 from ledgerline.db.roles import UnsafeDatabaseRole, verify_runtime_role
-from tests.conftest import admin_execute
+from tests.helpers.database import admin_execute
 
 PROBE_ROLE = "ledgerline_test_probe"
 

@@ -14,7 +14,8 @@ from sqlalchemy.exc import DBAPIError
 from ledgerline.access import Requires, require_admin
 from ledgerline.db.engine import Database
 from ledgerline.security.permissions import permission_table_markdown
-from tests.identity import API, bearer, problem_code, signup
+from tests.helpers.http import API, problem_code
+from tests.helpers.identity import bearer, signup
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,18 +9,9 @@ from uuid import UUID
 import httpx
 import pytest
 
-from tests.identity import (
-    API,
-    PASSWORD,
-    Account,
-    add_user,
-    all_pages,
-    audit_events,
-    bearer,
-    login,
-    problem_code,
-    signup,
-)
+from tests.helpers.audit import audit_events
+from tests.helpers.http import API, all_pages, problem_code
+from tests.helpers.identity import PASSWORD, Account, add_user, bearer, login, signup
 
 NEW_PASSWORD = "another quite unusual passphrase 42"
 WRONG_PASSWORD = "definitely not the passphrase 0"

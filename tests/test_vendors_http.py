@@ -5,14 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import pytest
 
-from tests.identity import API, Account, add_user, problem_code, signup
-
-
-@pytest.fixture
-async def owner(client: httpx.AsyncClient) -> Account:
-    return await signup(client, "buyer")
+from tests.helpers.http import API, problem_code
+from tests.helpers.identity import Account, add_user, signup
 
 
 async def new_vendor(client: httpx.AsyncClient, who: Account, **fields: Any) -> httpx.Response:

@@ -1,4 +1,6 @@
-"""The catalog check: every table keeps the tenancy invariants of DESIGN.md (2 and 4)."""
+"""The catalog check: every table keeps the tenancy invariants that docs/architecture.md
+describes (forced row security with the tenant policy; tenant_id leading every key and
+every reference between tenant tables)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,8 @@
-"""HTTP helpers for identity tests: sign up tenants, log in, build headers."""
+"""Who a test acts as: tenants signed up, users added, platform admins, their headers."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 from uuid import UUID
 
 import httpx
@@ -12,9 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from ledgerline.config import Settings
 from ledgerline.security.passwords import Passwords
 from ledgerline.users.models import PlatformAdmin
+from tests.helpers.http import API
 
 PASSWORD = "a long and unusual passphrase 7"
-API = "/api/v1"
+ADMIN_EMAIL = "ada@platform.example.com"
 
 
 @dataclass
@@ -92,34 +92,3 @@ async def create_admin(settings: Settings, passwords: Passwords, email: str) -> 
             )
     finally:
         await engine.dispose()
-
-
-def problem_code(response: httpx.Response) -> Any:
-    assert response.headers["content-type"] == "application/problem+json", response.text
-    return response.json()["code"]
-
-
-async def all_pages(
-    client: httpx.AsyncClient, url: str, headers: dict[str, str], **params: Any
-) -> list[list[dict[str, Any]]]:
-    """Every page of a keyset-paginated list, following next_cursor to the end."""
-    pages: list[list[dict[str, Any]]] = []
-    cursor: str | None = None
-    while True:
-        query = {**params, **({"cursor": cursor} if cursor else {})}
-        response = await client.get(url, params=query, headers=headers)
-        assert response.status_code == 200, response.text
-        body = response.json()
-        pages.append(body["items"])
-        cursor = body["next_cursor"]
-        if cursor is None:
-            return pages
-        assert len(pages) < 50, "pagination does not end"
-
-
-async def audit_events(
-    client: httpx.AsyncClient, owner: Account, **params: Any
-) -> list[dict[str, Any]]:
-    """The tenant's whole audit trail (or the part `params` filter), newest first."""
-    pages = await all_pages(client, f"{API}/audit", owner.headers, **params)
-    return [event for page in pages for event in page]
