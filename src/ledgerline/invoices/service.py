@@ -37,12 +37,21 @@ from ledgerline.problems import Problem
 from ledgerline.vendors.models import Vendor
 
 CENT = Decimal("0.01")
-S = InvoiceStatus
 TRANSITIONS: dict[str, tuple[frozenset[InvoiceStatus], InvoiceStatus]] = {
-    "submit": (frozenset({S.DRAFT}), S.SUBMITTED),
-    "approve": (frozenset({S.SUBMITTED}), S.APPROVED),
-    "reject": (frozenset({S.SUBMITTED}), S.REJECTED),
-    "void": (frozenset({S.DRAFT, S.SUBMITTED, S.APPROVED, S.REJECTED}), S.VOID),
+    "submit": (frozenset({InvoiceStatus.DRAFT}), InvoiceStatus.SUBMITTED),
+    "approve": (frozenset({InvoiceStatus.SUBMITTED}), InvoiceStatus.APPROVED),
+    "reject": (frozenset({InvoiceStatus.SUBMITTED}), InvoiceStatus.REJECTED),
+    "void": (
+        frozenset(
+            {
+                InvoiceStatus.DRAFT,
+                InvoiceStatus.SUBMITTED,
+                InvoiceStatus.APPROVED,
+                InvoiceStatus.REJECTED,
+            }
+        ),
+        InvoiceStatus.VOID,
+    ),
 }
 
 
@@ -153,7 +162,7 @@ async def create_invoice(
     _check_claimed_total(total, invoice)
     session.add(invoice)
     await _flush_unique(session)
-    _history(session, audit, invoice, None, S.DRAFT, None)
+    _history(session, audit, invoice, None, InvoiceStatus.DRAFT, None)
     await session.flush()
     audit.record(
         session,
@@ -187,7 +196,7 @@ async def new_document_draft(session: AsyncSession, audit: AuditContext) -> Invo
     )
     session.add(invoice)
     await session.flush()
-    _history(session, audit, invoice, None, S.DRAFT, None)
+    _history(session, audit, invoice, None, InvoiceStatus.DRAFT, None)
     return invoice
 
 
@@ -230,7 +239,7 @@ async def _flush_unique(session: AsyncSession) -> None:
 
 
 def _draft_only(invoice: Invoice) -> None:
-    if invoice.status != S.DRAFT:
+    if invoice.status != InvoiceStatus.DRAFT:
         raise Problem(
             409,
             "invoice_not_draft",
@@ -387,7 +396,7 @@ async def pay(
     reference: str | None,
 ) -> Invoice:
     """Record a payment of an approved invoice; it is paid once the total is settled."""
-    if invoice.status != S.APPROVED:
+    if invoice.status != InvoiceStatus.APPROVED:
         raise Problem(
             409,
             "illegal_transition",
@@ -415,8 +424,8 @@ async def pay(
     )
     invoice.amount_paid += amount
     if invoice.amount_paid == invoice.total:
-        _history(session, audit, invoice, invoice.status, S.PAID, reference)
-        invoice.status = S.PAID
+        _history(session, audit, invoice, invoice.status, InvoiceStatus.PAID, reference)
+        invoice.status = InvoiceStatus.PAID
     await session.flush()
     audit.record(
         session,
