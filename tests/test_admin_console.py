@@ -28,7 +28,10 @@ async def tenant_ids(
 async def console_status(
     client: httpx.AsyncClient, admin: dict[str, str], tenant_id: UUID, status: str
 ) -> None:
-    response = await client.patch(f"{TENANTS}/{tenant_id}", json={"status": status}, headers=admin)
+    etag = (await client.get(f"{TENANTS}/{tenant_id}", headers=admin)).headers["etag"]
+    response = await client.patch(
+        f"{TENANTS}/{tenant_id}", json={"status": status}, headers={**admin, "If-Match": etag}
+    )
     assert response.status_code == 200, response.text
     assert response.json()["status"] == status
 
@@ -305,7 +308,9 @@ async def test_a_tenant_change_by_an_admin_is_audited_in_that_tenant(
     acme = await signup(client, "acme")
     globex = await signup(client, "globex")
     response = await client.patch(
-        f"{TENANTS}/{acme.tenant_id}", json={"name": "Acme GmbH", "plan": "premium"}, headers=admin
+        f"{TENANTS}/{acme.tenant_id}",
+        json={"name": "Acme GmbH", "plan": "premium"},
+        headers={**admin, "If-Match": '"1"'},
     )
     assert response.status_code == 200, response.text
     assert response.json()["name"] == "Acme GmbH"

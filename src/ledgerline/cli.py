@@ -20,6 +20,7 @@ from ledgerline.db import migrate
 from ledgerline.db.embedded import EmbeddedServerRefused, embedded_server, owner_url_for
 from ledgerline.db.roles import UnsafeDatabaseRole, bootstrap_database
 from ledgerline.log import configure_logging
+from ledgerline.problems import Problem
 
 logger = logging.getLogger("ledgerline.cli")
 
@@ -100,7 +101,7 @@ def cmd_db(settings: Settings, args: argparse.Namespace) -> None:
 
 def cmd_create_tenant(settings: Settings, args: argparse.Namespace) -> None:
     from ledgerline.db.engine import Database
-    from ledgerline.tenants.service import InvalidSlug, SlugTaken, create_tenant
+    from ledgerline.tenants.service import create_tenant
 
     async def run(ready: Settings) -> None:
         database = Database(ready)
@@ -110,8 +111,8 @@ def cmd_create_tenant(settings: Settings, args: argparse.Namespace) -> None:
                     session, name=args.name, slug=args.slug, plan=args.plan
                 )
             print(f"created tenant {tenant.slug} with id {tenant.id}")  # noqa: T201
-        except (InvalidSlug, SlugTaken) as error:
-            raise CommandError(str(error)) from error
+        except Problem as error:
+            raise CommandError(error.detail) from error
         finally:
             await database.dispose()
 

@@ -1,10 +1,18 @@
-"""Optimistic concurrency: a row's version is its ETag; updates need If-Match."""
+"""Optimistic concurrency: a row's version is its ETag; changes need If-Match.
+
+`check_if_match` is plain Python: a service calls it with the header's value on the
+row it has just locked. The FastAPI types are for annotations only.
+"""
 
 from __future__ import annotations
 
-from fastapi import Request, Response
+from typing import TYPE_CHECKING
 
 from ledgerline.problems import Problem
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.responses import Response
 
 
 def etag(version: int) -> str:
@@ -15,17 +23,37 @@ def set_etag(response: Response, version: int) -> None:
     response.headers["ETag"] = etag(version)
 
 
-def require_if_match(request: Request, version: int) -> None:
-    """428 without If-Match, 412 when it names another version than the current one."""
-    sent = request.headers.get("if-match")
-    if sent is None:
+def sent_if_match(request: Request) -> str | None:
+    """The request's If-Match; several If-Match lines are one list (RFC 9110, 5.3)."""
+    lines = request.headers.getlist("if-match")
+    return ", ".join(lines) if lines else None
+
+
+def if_match_matches(if_match: str, version: int) -> bool:
+    """RFC 9110, 13.1.1: `*` matches any current representation (the row exists);
+    otherwise a member of the list must equal the current ETag by the strong
+    comparison, so a weak tag (`W/"3"`) never matches."""
+    if if_match.strip() == "*":
+        return True
+    current = etag(version)
+    return any(member.strip() == current for member in if_match.split(","))
+
+
+def check_if_match(if_match: str | None, version: int) -> None:
+    """428 without If-Match, 412 when it does not match the current version."""
+    if if_match is None:
         raise Problem(
             428, "if_match_required", "Send If-Match with the ETag of the version you read."
         )
-    if sent.strip().removeprefix("W/") != etag(version):
+    if not if_match_matches(if_match, version):
         raise Problem(
             412,
             "version_conflict",
             "The resource changed since you read it; read it again.",
             extra={"current_etag": etag(version)},
         )
+
+
+def require_if_match(request: Request, version: int) -> None:
+    """`check_if_match` on the request's If-Match header, for routers."""
+    check_if_match(sent_if_match(request), version)

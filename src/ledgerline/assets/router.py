@@ -1,3 +1,6 @@
+"""Fixed-asset endpoints: categories, locations, custodians; assets and their register,
+CSV import, transfers, maintenance, disposal, depreciation schedule and usage."""
+
 from __future__ import annotations
 
 from datetime import date

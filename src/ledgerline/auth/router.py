@@ -25,7 +25,6 @@ from ledgerline.problems import Problem
 from ledgerline.ratelimit import limit_sign_in
 from ledgerline.security.passwords import WeakPassword
 from ledgerline.tenants.schemas import TenantOut
-from ledgerline.tenants.service import InvalidSlug, SlugTaken
 from ledgerline.users.schemas import UserOut
 
 router = APIRouter(prefix="/auth", tags=["auth"], dependencies=[Depends(limit_sign_in)])
@@ -68,10 +67,6 @@ async def signup(
         )
     except WeakPassword as error:
         raise Problem(422, "weak_password", str(error)) from error
-    except InvalidSlug as error:
-        raise Problem(422, "invalid_slug", str(error)) from error
-    except SlugTaken as error:
-        raise Problem(409, "slug_taken", str(error)) from error
     return SignupResponse(
         tenant=TenantOut.model_validate(tenant),
         user=UserOut.model_validate(user),

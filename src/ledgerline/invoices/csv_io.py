@@ -223,11 +223,12 @@ async def import_invoices(
                     vendor = await vendor_service.create_vendor(
                         session,
                         audit,
+                        may_set_bank_details=False,
                         name=row.vendor_name,
                         tax_id=row.vendor_tax_id,
                         default_currency=row.currency,
                     )
-                created = await service.create_invoice(
+                created = await service.add_invoice(
                     session,
                     audit,
                     vendor_id=vendor.id,

@@ -44,7 +44,6 @@ PROCESSING_LEASE = timedelta(minutes=10)
 # A document taking longer to read is a failed attempt (its thread is left to finish).
 READ_TIMEOUT = timedelta(minutes=2)
 GAVE_UP = "Every attempt ran out of time; enter the fields by hand."
-P = ProcessingStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,12 +90,12 @@ class DocumentProcessor:
             await session.execute(
                 update(InvoiceDocument)
                 .where(
-                    InvoiceDocument.processing_status == P.PROCESSING,
+                    InvoiceDocument.processing_status == ProcessingStatus.PROCESSING,
                     InvoiceDocument.attempts >= self.settings.document_max_attempts,
                     InvoiceDocument.next_attempt_at <= now,
                 )
                 .values(
-                    processing_status=P.FAILED,
+                    processing_status=ProcessingStatus.FAILED,
                     failure_reason=GAVE_UP,
                     finished_at=now,
                 )
@@ -105,13 +104,15 @@ class DocumentProcessor:
                 session,
                 InvoiceDocument,
                 ready=or_(
-                    InvoiceDocument.processing_status == P.QUEUED,
+                    InvoiceDocument.processing_status == ProcessingStatus.QUEUED,
                     and_(
-                        InvoiceDocument.processing_status.in_([P.PROCESSING, P.FAILED]),
+                        InvoiceDocument.processing_status.in_(
+                            [ProcessingStatus.PROCESSING, ProcessingStatus.FAILED]
+                        ),
                         InvoiceDocument.attempts < self.settings.document_max_attempts,
                     ),
                 ),
-                status=("processing_status", P.PROCESSING),
+                status=("processing_status", ProcessingStatus.PROCESSING),
                 now=now,
                 lease=PROCESSING_LEASE,
                 limit=BATCH_SIZE,
@@ -137,7 +138,9 @@ class DocumentProcessor:
                 conflict = await _fill_draft(session, invoice, extraction.fields)
                 note = " ".join(filter(None, [note, conflict])) or None
             complete = extraction.complete and note is None
-            document.processing_status = P.EXTRACTED if complete else P.NEEDS_REVIEW
+            document.processing_status = (
+                ProcessingStatus.EXTRACTED if complete else ProcessingStatus.NEEDS_REVIEW
+            )
             document.extracted_fields = extraction.fields
             document.failure_reason = note
             document.finished_at = datetime.now(UTC)
@@ -149,7 +152,7 @@ class DocumentProcessor:
             document = await self._still_mine(session, job)
             if document is None:
                 return
-            document.processing_status = P.FAILED
+            document.processing_status = ProcessingStatus.FAILED
             document.failure_reason = (
                 f"Attempt {job.attempt} failed ({error.split(':', 1)[0]}); it is retried."
             )
@@ -164,7 +167,7 @@ class DocumentProcessor:
             select(InvoiceDocument)
             .where(
                 InvoiceDocument.id == job.document_id,
-                InvoiceDocument.processing_status == P.PROCESSING,
+                InvoiceDocument.processing_status == ProcessingStatus.PROCESSING,
                 InvoiceDocument.attempts == job.attempt,
             )
             .with_for_update()

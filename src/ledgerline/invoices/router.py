@@ -1,7 +1,7 @@
 """Invoice endpoints: drafts, the lifecycle steps, payments, history, CSV in and out.
 
-Every change reads the invoice under its row lock at the version the caller read
-(If-Match) and leaves the rules to `service`.
+Each endpoint makes one `service` call that does its whole step (under the row lock, at
+the version the caller sent in If-Match) and translates the answer to HTTP.
 """
 
 from __future__ import annotations
@@ -11,16 +11,14 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from sqlalchemy import select
 
 from ledgerline import csvfiles
 from ledgerline.access import TenantRequest, tenant_request
 from ledgerline.deps import DatabaseDep
-from ledgerline.etags import require_if_match, set_etag
+from ledgerline.etags import sent_if_match, set_etag
 from ledgerline.idempotency import IdempotentRoute
 from ledgerline.invoices import csv_io, service
 from ledgerline.invoices.filters import InvoiceFilter, invoice_filters, invoice_sort
-from ledgerline.invoices.models import Invoice, InvoiceStatusChange
 from ledgerline.invoices.schemas import (
     InvoiceCreate,
     InvoiceOut,
@@ -31,7 +29,7 @@ from ledgerline.invoices.schemas import (
     Rejection,
     StatusChangeOut,
 )
-from ledgerline.pagination import Page, PageRequest, SortKey, keyset_page, page_request
+from ledgerline.pagination import Page, PageRequest, SortKey, page_request
 from ledgerline.security.permissions import Permission
 
 router = APIRouter(tags=["invoices"], route_class=IdempotentRoute)
@@ -47,28 +45,20 @@ def _lines(items: list[LineIn]) -> list[service.Line]:
     return [service.Line(i.description, i.quantity, i.unit_price, i.tax_rate) for i in items]
 
 
-async def _invoice_out(context: TenantRequest, invoice: Invoice, response: Response) -> InvoiceOut:
-    set_etag(response, invoice.version)
-    out = InvoiceOut.model_validate(invoice)
-    lines = await service.lines_of(context.session, invoice)
-    return out.model_copy(update={"lines": [LineOut.model_validate(x) for x in lines]})
-
-
-async def _locked(context: TenantRequest, invoice_id: UUID, request: Request) -> Invoice:
-    """The invoice, locked, at the version the caller read (If-Match)."""
-    invoice = await service.get_invoice(context.session, invoice_id, for_update=True)
-    require_if_match(request, invoice.version)
-    return invoice
+def _invoice_out(found: service.InvoiceWithLines, response: Response) -> InvoiceOut:
+    set_etag(response, found.invoice.version)
+    out = InvoiceOut.model_validate(found.invoice)
+    return out.model_copy(update={"lines": [LineOut.model_validate(x) for x in found.lines]})
 
 
 @router.post("/invoices", operation_id="create_invoice", status_code=201)
 async def create_invoice(body: InvoiceCreate, context: Create, response: Response) -> InvoiceOut:
     """A draft invoice. Totals come from the lines; a sent `total` must agree (422)."""
     fields = body.model_dump(exclude={"lines"})
-    invoice = await service.create_invoice(
+    created = await service.create_invoice(
         context.session, context.audit_context, lines=_lines(body.lines), **fields
     )
-    return await _invoice_out(context, invoice, response)
+    return _invoice_out(created, response)
 
 
 @router.get("/invoices", operation_id="list_invoices")
@@ -79,7 +69,7 @@ async def list_invoices(
     sort: Annotated[SortKey | None, Depends(invoice_sort)],
 ) -> Page[InvoiceOut]:
     """Newest first unless `sort` says otherwise; invoices lacking the sort key come last."""
-    rows, cursor = await keyset_page(context.session, filtered.invoices(), Invoice.id, page, sort)
+    rows, cursor = await service.list_invoices(context.session, filtered, page, sort)
     return Page(items=[InvoiceOut.model_validate(i) for i in rows], next_cursor=cursor)
 
 
@@ -123,8 +113,7 @@ async def import_invoices(
 
 @router.get("/invoices/{invoice_id}", operation_id="get_invoice")
 async def get_invoice(invoice_id: UUID, context: Read, response: Response) -> InvoiceOut:
-    invoice = await service.get_invoice(context.session, invoice_id)
-    return await _invoice_out(context, invoice, response)
+    return _invoice_out(await service.read_invoice(context.session, invoice_id), response)
 
 
 @router.patch("/invoices/{invoice_id}", operation_id="update_invoice")
@@ -132,19 +121,25 @@ async def update_invoice(
     invoice_id: UUID, body: InvoiceUpdate, context: Write, request: Request, response: Response
 ) -> InvoiceOut:
     """Drafts only; sending `lines` replaces them."""
-    invoice = await _locked(context, invoice_id, request)
     changes = body.model_dump(exclude_unset=True, exclude={"lines"})
     if body.lines is not None:
         changes["lines"] = _lines(body.lines)
-    await service.update_invoice(context.session, context.audit_context, invoice, changes)
-    return await _invoice_out(context, invoice, response)
+    updated = await service.update_invoice(
+        context.session,
+        context.audit_context,
+        invoice_id,
+        changes,
+        if_match=sent_if_match(request),
+    )
+    return _invoice_out(updated, response)
 
 
 @router.delete("/invoices/{invoice_id}", operation_id="delete_invoice", status_code=204)
 async def delete_invoice(invoice_id: UUID, context: Remove, request: Request) -> Response:
     """Drafts only; takes If-Match."""
-    invoice = await _locked(context, invoice_id, request)
-    await service.delete_invoice(context.session, context.audit_context, invoice)
+    await service.delete_invoice(
+        context.session, context.audit_context, invoice_id, if_match=sent_if_match(request)
+    )
     return Response(status_code=204)
 
 
@@ -156,10 +151,15 @@ async def _step(
     step: str,
     reason: str | None = None,
 ) -> InvoiceOut:
-    """One lifecycle step on the locked invoice at the version the caller read."""
-    invoice = await _locked(context, invoice_id, request)
-    await service.transition(context.session, context.audit_context, invoice, step, reason=reason)
-    return await _invoice_out(context, invoice, response)
+    stepped = await service.transition(
+        context.session,
+        context.audit_context,
+        invoice_id,
+        step,
+        if_match=sent_if_match(request),
+        reason=reason,
+    )
+    return _invoice_out(stepped, response)
 
 
 @router.post("/invoices/{invoice_id}/submit", operation_id="submit_invoice")
@@ -195,24 +195,19 @@ async def pay_invoice(
     invoice_id: UUID, body: PaymentIn, context: Approve, request: Request, response: Response
 ) -> InvoiceOut:
     """Record a payment (partial ones allowed); settled in full, the invoice is paid."""
-    invoice = await _locked(context, invoice_id, request)
-    await service.pay(
+    paid = await service.pay(
         context.session,
         context.audit_context,
-        invoice,
+        invoice_id,
+        if_match=sent_if_match(request),
         paid_on=body.paid_on,
         amount=body.amount,
         reference=body.reference,
     )
-    return await _invoice_out(context, invoice, response)
+    return _invoice_out(paid, response)
 
 
 @router.get("/invoices/{invoice_id}/history", operation_id="invoice_history")
 async def invoice_history(invoice_id: UUID, context: Read) -> list[StatusChangeOut]:
-    await service.get_invoice(context.session, invoice_id)
-    changes = await context.session.scalars(
-        select(InvoiceStatusChange)
-        .where(InvoiceStatusChange.invoice_id == invoice_id)
-        .order_by(InvoiceStatusChange.id)
-    )
+    changes = await service.status_history(context.session, invoice_id)
     return [StatusChangeOut.model_validate(c) for c in changes]

@@ -9,6 +9,9 @@ settle the total); void from any status but paid. Every step takes the row lock 
 the caller's If-Match version, so of two concurrent steps exactly one happens; an
 illegal step is 409 naming the current status. Each step is kept in the status history
 and the audit trail.
+
+Each endpoint makes one call here that does its whole step (lock, If-Match, change,
+audit) and returns what the answer shows: the invoice with its lines.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.audit.service import AuditContext
 from ledgerline.db.base import new_id
+from ledgerline.etags import check_if_match
+from ledgerline.invoices.filters import InvoiceFilter
 from ledgerline.invoices.models import (
     Invoice,
     InvoiceLine,
@@ -33,17 +38,36 @@ from ledgerline.invoices.models import (
     InvoiceStatus,
     InvoiceStatusChange,
 )
+from ledgerline.pagination import PageRequest, SortKey, keyset_page
 from ledgerline.problems import Problem
 from ledgerline.vendors.models import Vendor
 
 CENT = Decimal("0.01")
-S = InvoiceStatus
 TRANSITIONS: dict[str, tuple[frozenset[InvoiceStatus], InvoiceStatus]] = {
-    "submit": (frozenset({S.DRAFT}), S.SUBMITTED),
-    "approve": (frozenset({S.SUBMITTED}), S.APPROVED),
-    "reject": (frozenset({S.SUBMITTED}), S.REJECTED),
-    "void": (frozenset({S.DRAFT, S.SUBMITTED, S.APPROVED, S.REJECTED}), S.VOID),
+    "submit": (frozenset({InvoiceStatus.DRAFT}), InvoiceStatus.SUBMITTED),
+    "approve": (frozenset({InvoiceStatus.SUBMITTED}), InvoiceStatus.APPROVED),
+    "reject": (frozenset({InvoiceStatus.SUBMITTED}), InvoiceStatus.REJECTED),
+    "void": (
+        frozenset(
+            {
+                InvoiceStatus.DRAFT,
+                InvoiceStatus.SUBMITTED,
+                InvoiceStatus.APPROVED,
+                InvoiceStatus.REJECTED,
+            }
+        ),
+        InvoiceStatus.VOID,
+    ),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceWithLines:
+    """An invoice as its endpoints answer it: the row (its version is the ETag) and its
+    lines in order."""
+
+    invoice: Invoice
+    lines: list[InvoiceLine]
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +144,13 @@ async def _duplicate(
 
 
 async def create_invoice(
+    session: AsyncSession, audit: AuditContext, **fields: Any
+) -> InvoiceWithLines:
+    """A draft invoice (see `add_invoice`), answered with its lines."""
+    return await _with_lines(session, await add_invoice(session, audit, **fields))
+
+
+async def add_invoice(
     session: AsyncSession,
     audit: AuditContext,
     *,
@@ -134,6 +165,7 @@ async def create_invoice(
     total: Decimal | None = None,
     source: str = "api",
 ) -> Invoice:
+    """A draft invoice whose totals come from its lines; a claimed `total` must agree."""
     vendor = await _active_vendor(session, vendor_id)
     await _duplicate(session, vendor_id, number, None)
     invoice = Invoice(
@@ -153,7 +185,7 @@ async def create_invoice(
     _check_claimed_total(total, invoice)
     session.add(invoice)
     await _flush_unique(session)
-    _history(session, audit, invoice, None, S.DRAFT, None)
+    _history(session, audit, invoice, None, InvoiceStatus.DRAFT, None)
     await session.flush()
     audit.record(
         session,
@@ -187,7 +219,7 @@ async def new_document_draft(session: AsyncSession, audit: AuditContext) -> Invo
     )
     session.add(invoice)
     await session.flush()
-    _history(session, audit, invoice, None, S.DRAFT, None)
+    _history(session, audit, invoice, None, InvoiceStatus.DRAFT, None)
     return invoice
 
 
@@ -203,6 +235,35 @@ async def get_invoice(
     return invoice
 
 
+async def _locked(session: AsyncSession, invoice_id: UUID, if_match: str | None) -> Invoice:
+    """The invoice, locked, at the version the caller read (If-Match)."""
+    invoice = await get_invoice(session, invoice_id, for_update=True)
+    check_if_match(if_match, invoice.version)
+    return invoice
+
+
+async def read_invoice(session: AsyncSession, invoice_id: UUID) -> InvoiceWithLines:
+    return await _with_lines(session, await get_invoice(session, invoice_id))
+
+
+async def list_invoices(
+    session: AsyncSession, filtered: InvoiceFilter, page: PageRequest, sort: SortKey | None
+) -> tuple[Sequence[Invoice], str | None]:
+    """A page of the invoices the filters select, and the cursor of the next one."""
+    return await keyset_page(session, filtered.invoices(), Invoice.id, page, sort)
+
+
+async def status_history(session: AsyncSession, invoice_id: UUID) -> list[InvoiceStatusChange]:
+    await get_invoice(session, invoice_id)
+    return list(
+        await session.scalars(
+            select(InvoiceStatusChange)
+            .where(InvoiceStatusChange.invoice_id == invoice_id)
+            .order_by(InvoiceStatusChange.id)
+        )
+    )
+
+
 async def lines_of(session: AsyncSession, invoice: Invoice) -> list[InvoiceLine]:
     return list(
         await session.scalars(
@@ -211,6 +272,10 @@ async def lines_of(session: AsyncSession, invoice: Invoice) -> list[InvoiceLine]
             .order_by(InvoiceLine.position)
         )
     )
+
+
+async def _with_lines(session: AsyncSession, invoice: Invoice) -> InvoiceWithLines:
+    return InvoiceWithLines(invoice, await lines_of(session, invoice))
 
 
 def _dates_in_order(invoice: Invoice) -> None:
@@ -230,7 +295,7 @@ async def _flush_unique(session: AsyncSession) -> None:
 
 
 def _draft_only(invoice: Invoice) -> None:
-    if invoice.status != S.DRAFT:
+    if invoice.status != InvoiceStatus.DRAFT:
         raise Problem(
             409,
             "invoice_not_draft",
@@ -240,8 +305,15 @@ def _draft_only(invoice: Invoice) -> None:
 
 
 async def update_invoice(
-    session: AsyncSession, audit: AuditContext, invoice: Invoice, changes: dict[str, Any]
-) -> Invoice:
+    session: AsyncSession,
+    audit: AuditContext,
+    invoice_id: UUID,
+    changes: dict[str, Any],
+    *,
+    if_match: str | None,
+) -> InvoiceWithLines:
+    """Drafts only; `lines` in the changes replace the invoice's lines."""
+    invoice = await _locked(session, invoice_id, if_match)
     _draft_only(invoice)
     lines: Sequence[Line] | None = changes.pop("lines", None)
     claimed = changes.pop("total", None)
@@ -277,10 +349,14 @@ async def update_invoice(
         target_id=invoice.id,
         changes={key: str(value) for key, value in changes.items()},
     )
-    return invoice
+    return await _with_lines(session, invoice)
 
 
-async def delete_invoice(session: AsyncSession, audit: AuditContext, invoice: Invoice) -> None:
+async def delete_invoice(
+    session: AsyncSession, audit: AuditContext, invoice_id: UUID, *, if_match: str | None
+) -> None:
+    """Drafts only."""
+    invoice = await _locked(session, invoice_id, if_match)
     _draft_only(invoice)
     audit.record(
         session,
@@ -330,11 +406,14 @@ def _complete(invoice: Invoice) -> None:
 async def transition(
     session: AsyncSession,
     audit: AuditContext,
-    invoice: Invoice,
+    invoice_id: UUID,
     step: str,
     *,
+    if_match: str | None,
     reason: str | None = None,
-) -> Invoice:
+) -> InvoiceWithLines:
+    """One lifecycle step (a key of TRANSITIONS) on the invoice at the version read."""
+    invoice = await _locked(session, invoice_id, if_match)
     allowed_from, target = TRANSITIONS[step]
     if invoice.status not in allowed_from:
         raise Problem(
@@ -374,20 +453,22 @@ async def transition(
             **({"reason": reason} if reason else {}),
         },
     )
-    return invoice
+    return await _with_lines(session, invoice)
 
 
 async def pay(
     session: AsyncSession,
     audit: AuditContext,
-    invoice: Invoice,
+    invoice_id: UUID,
     *,
+    if_match: str | None,
     paid_on: date,
     amount: Decimal,
     reference: str | None,
-) -> Invoice:
+) -> InvoiceWithLines:
     """Record a payment of an approved invoice; it is paid once the total is settled."""
-    if invoice.status != S.APPROVED:
+    invoice = await _locked(session, invoice_id, if_match)
+    if invoice.status != InvoiceStatus.APPROVED:
         raise Problem(
             409,
             "illegal_transition",
@@ -415,8 +496,8 @@ async def pay(
     )
     invoice.amount_paid += amount
     if invoice.amount_paid == invoice.total:
-        _history(session, audit, invoice, invoice.status, S.PAID, reference)
-        invoice.status = S.PAID
+        _history(session, audit, invoice, invoice.status, InvoiceStatus.PAID, reference)
+        invoice.status = InvoiceStatus.PAID
     await session.flush()
     audit.record(
         session,
@@ -425,4 +506,4 @@ async def pay(
         target_id=invoice.id,
         changes={"amount": str(amount), "paid": str(invoice.amount_paid), "status": invoice.status},
     )
-    return invoice
+    return await _with_lines(session, invoice)

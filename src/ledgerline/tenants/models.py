@@ -6,7 +6,7 @@ from uuid import UUID
 from sqlalchemy import CheckConstraint, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ledgerline.db.base import Base, TimestampMixin, new_id
+from ledgerline.db.base import Base, TimestampMixin, Versioned, new_id
 
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
 
@@ -17,8 +17,10 @@ class TenantStatus(StrEnum):
     READ_ONLY = "read_only"
 
 
-class Tenant(TimestampMixin, Base):
-    """A customer company. The root of tenancy: its row is visible to its own tenant."""
+class Tenant(Versioned, TimestampMixin, Base):
+    """A customer company. The root of tenancy: its row is visible to its own tenant.
+
+    Versioned: the platform console changes it with If-Match, like any versioned row."""
 
     __tablename__ = "tenants"
     __table_args__ = (

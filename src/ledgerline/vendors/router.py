@@ -1,4 +1,8 @@
-"""Vendor endpoints: create, list, read, update with If-Match, deactivate."""
+"""Vendor endpoints: create, list, read, update with If-Match, deactivate.
+
+Each endpoint makes one `vendor_service` call; bank accounts show masked unless the
+caller may see them.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,11 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlalchemy import or_, select
 
 from ledgerline.access import TenantRequest, tenant_request
-from ledgerline.etags import require_if_match, set_etag
+from ledgerline.etags import sent_if_match, set_etag
 from ledgerline.idempotency import IdempotentRoute
-from ledgerline.pagination import Page, PageRequest, contains, keyset_page, page_request
-from ledgerline.problems import Problem
+from ledgerline.pagination import Page, PageRequest, page_request
 from ledgerline.security.permissions import Permission
 from ledgerline.vendors import service as vendor_service
 from ledgerline.vendors.models import Vendor
@@ -35,21 +37,13 @@ def _out(vendor: Vendor, context: TenantRequest, response: Response | None = Non
     return out
 
 
-def _bank_details_allowed(context: TenantRequest, given: bool) -> None:
-    """Setting a vendor's bank account redirects payments: owners only."""
-    if given and not context.principal.can(Permission.VENDOR_BANK_DETAILS):
-        raise Problem(
-            403,
-            "permission_denied",
-            f"Setting bank details needs the '{Permission.VENDOR_BANK_DETAILS}' permission.",
-        )
-
-
 @router.post("/vendors", operation_id="create_vendor", status_code=201)
 async def create_vendor(body: VendorCreate, context: Create, response: Response) -> VendorOut:
-    _bank_details_allowed(context, body.bank_account is not None)
     vendor = await vendor_service.create_vendor(
-        context.session, context.audit_context, **body.model_dump()
+        context.session,
+        context.audit_context,
+        may_set_bank_details=context.principal.can(Permission.VENDOR_BANK_DETAILS),
+        **body.model_dump(),
     )
     return _out(vendor, context, response)
 
@@ -62,15 +56,9 @@ async def list_vendors(
     is_active: bool | None = None,
     currency: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
 ) -> Page[VendorOut]:
-    statement = select(Vendor)
-    if q:
-        pattern = contains(q)
-        statement = statement.where(or_(Vendor.name.ilike(pattern), Vendor.tax_id.ilike(pattern)))
-    if is_active is not None:
-        statement = statement.where(Vendor.is_active == is_active)
-    if currency is not None:
-        statement = statement.where(Vendor.default_currency == currency)
-    rows, cursor = await keyset_page(context.session, statement, Vendor.id, page)
+    rows, cursor = await vendor_service.list_vendors(
+        context.session, page, q=q, is_active=is_active, currency=currency
+    )
     return Page(items=[_out(v, context) for v in rows], next_cursor=cursor)
 
 
@@ -83,11 +71,13 @@ async def get_vendor(vendor_id: UUID, context: Read, response: Response) -> Vend
 async def update_vendor(
     vendor_id: UUID, body: VendorUpdate, context: Write, request: Request, response: Response
 ) -> VendorOut:
-    vendor = await vendor_service.get_vendor(context.session, vendor_id, for_update=True)
-    require_if_match(request, vendor.version)
-    _bank_details_allowed(context, "bank_account" in body.model_fields_set)
-    await vendor_service.update_vendor(
-        context.session, context.audit_context, vendor, body.model_dump(exclude_unset=True)
+    vendor = await vendor_service.update_vendor(
+        context.session,
+        context.audit_context,
+        vendor_id,
+        body.model_dump(exclude_unset=True),
+        if_match=sent_if_match(request),
+        may_set_bank_details=context.principal.can(Permission.VENDOR_BANK_DETAILS),
     )
     return _out(vendor, context, response)
 
@@ -95,10 +85,7 @@ async def update_vendor(
 @router.delete("/vendors/{vendor_id}", operation_id="deactivate_vendor", status_code=204)
 async def deactivate_vendor(vendor_id: UUID, context: Remove, request: Request) -> Response:
     """Deactivates: a vendor's invoices keep pointing at it. Takes If-Match."""
-    vendor = await vendor_service.get_vendor(context.session, vendor_id, for_update=True)
-    require_if_match(request, vendor.version)
-    if vendor.is_active:
-        await vendor_service.update_vendor(
-            context.session, context.audit_context, vendor, {"is_active": False}
-        )
+    await vendor_service.deactivate_vendor(
+        context.session, context.audit_context, vendor_id, if_match=sent_if_match(request)
+    )
     return Response(status_code=204)

@@ -1,16 +1,24 @@
-"""Vendor rules: tax ids normalised and unique per tenant, bank details masked."""
+"""Vendor rules: tax ids normalised and unique per tenant, bank details masked and set
+only by those allowed to redirect payments.
+
+Each endpoint makes one call here that does its whole step (lock, If-Match, change, audit).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.audit.service import AuditContext, diff
+from ledgerline.etags import check_if_match
+from ledgerline.pagination import PageRequest, contains, keyset_page
 from ledgerline.problems import Problem
+from ledgerline.security.permissions import Permission
 from ledgerline.vendors.models import Vendor
 
 
@@ -19,6 +27,16 @@ def masked(account: str | None) -> str | None:
     if account is None:
         return None
     return "*" * max(len(account) - 4, 0) + account[-4:]
+
+
+def _bank_details_allowed(allowed: bool, given: bool) -> None:
+    """Setting a vendor's bank account redirects payments: owners only."""
+    if given and not allowed:
+        raise Problem(
+            403,
+            "permission_denied",
+            f"Setting bank details needs the '{Permission.VENDOR_BANK_DETAILS}' permission.",
+        )
 
 
 def _snapshot(vendor: Vendor) -> dict[str, Any]:
@@ -58,7 +76,10 @@ def _taken(holder: UUID | None) -> Problem:
     )
 
 
-async def create_vendor(session: AsyncSession, audit: AuditContext, **fields: Any) -> Vendor:
+async def create_vendor(
+    session: AsyncSession, audit: AuditContext, *, may_set_bank_details: bool, **fields: Any
+) -> Vendor:
+    _bank_details_allowed(may_set_bank_details, fields.get("bank_account") is not None)
     vendor = Vendor(tenant_id=audit.tenant_id, **fields)
     session.add(vendor)
     await _flush(session, vendor)
@@ -82,7 +103,57 @@ async def get_vendor(session: AsyncSession, vendor_id: UUID, *, for_update: bool
     return vendor
 
 
+async def list_vendors(
+    session: AsyncSession,
+    page: PageRequest,
+    *,
+    q: str | None,
+    is_active: bool | None,
+    currency: str | None,
+) -> tuple[Sequence[Vendor], str | None]:
+    """A page of vendors (`q` in name or tax id), and the cursor of the next one."""
+    statement = select(Vendor)
+    if q:
+        pattern = contains(q)
+        statement = statement.where(or_(Vendor.name.ilike(pattern), Vendor.tax_id.ilike(pattern)))
+    if is_active is not None:
+        statement = statement.where(Vendor.is_active == is_active)
+    if currency is not None:
+        statement = statement.where(Vendor.default_currency == currency)
+    return await keyset_page(session, statement, Vendor.id, page)
+
+
+async def _locked(session: AsyncSession, vendor_id: UUID, if_match: str | None) -> Vendor:
+    """The vendor, locked, at the version the caller read (If-Match)."""
+    vendor = await get_vendor(session, vendor_id, for_update=True)
+    check_if_match(if_match, vendor.version)
+    return vendor
+
+
 async def update_vendor(
+    session: AsyncSession,
+    audit: AuditContext,
+    vendor_id: UUID,
+    changes: dict[str, Any],
+    *,
+    if_match: str | None,
+    may_set_bank_details: bool,
+) -> Vendor:
+    vendor = await _locked(session, vendor_id, if_match)
+    _bank_details_allowed(may_set_bank_details, "bank_account" in changes)
+    return await _change(session, audit, vendor, changes)
+
+
+async def deactivate_vendor(
+    session: AsyncSession, audit: AuditContext, vendor_id: UUID, *, if_match: str | None
+) -> None:
+    """A deactivated vendor's invoices keep pointing at it; a second time changes nothing."""
+    vendor = await _locked(session, vendor_id, if_match)
+    if vendor.is_active:
+        await _change(session, audit, vendor, {"is_active": False})
+
+
+async def _change(
     session: AsyncSession, audit: AuditContext, vendor: Vendor, changes: dict[str, Any]
 ) -> Vendor:
     before = _snapshot(vendor)
