@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated
 
 from pydantic import AfterValidator, Field
@@ -21,3 +22,10 @@ def normalize_tax_id(raw: str) -> str:
 
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")]
 TaxId = Annotated[str, Field(min_length=4, max_length=40), AfterValidator(normalize_tax_id)]
+
+CENT = Decimal("0.01")
+
+
+def cents(amount: Decimal) -> Decimal:
+    """An amount rounded to cents half-up (commercial rounding, as invoices print it)."""
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)

@@ -21,6 +21,7 @@ from pydantic import (
 from ledgerline.assets.depreciation import Convention, DepreciationMethod
 from ledgerline.assets.models import AssetStatus, DisposalMethod
 from ledgerline.users.schemas import refuse_null
+from ledgerline.values import cents
 
 
 def _money_not_float(value: object) -> object:
@@ -29,15 +30,11 @@ def _money_not_float(value: object) -> object:
     return value
 
 
-def _to_cents(value: Decimal) -> Decimal:
-    return value.quantize(Decimal("0.01"))
-
-
 MoneyIn = Annotated[
     Decimal,
     BeforeValidator(_money_not_float),
     Field(ge=0, max_digits=16, decimal_places=2),
-    AfterValidator(_to_cents),
+    AfterValidator(cents),
 ]
 # Dates a finance register can mean (and the engine's month arithmetic can reach).
 Day = Annotated[date, Field(ge=date(1900, 1, 1), le=date(2200, 12, 31))]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -35,6 +35,7 @@ from ledgerline.assets.models import (
 )
 from ledgerline.audit.service import AuditContext
 from ledgerline.problems import Problem
+from ledgerline.values import cents
 
 _PARENT_KIND = {"site": None, "building": "site", "room": "building"}
 
@@ -152,10 +153,6 @@ def _today() -> date:
     return datetime.now(UTC).date()
 
 
-def _cents(amount: Decimal) -> Decimal:
-    return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-
-
 async def create_asset(session: AsyncSession, audit: AuditContext, **fields: Any) -> Asset:
     """An asset; what is not given comes from its category (life, method, salvage)."""
     category = await session.scalar(
@@ -173,7 +170,7 @@ async def create_asset(session: AsyncSession, audit: AuditContext, **fields: Any
     if fields.get("declining_rate") is None:
         fields["declining_rate"] = category.declining_rate
     if fields.get("salvage_value") is None:
-        fields["salvage_value"] = _cents(cost * category.salvage_percent / 100)
+        fields["salvage_value"] = cents(cost * category.salvage_percent / 100)
     if fields["salvage_value"] > cost:
         raise AssetError(422, "salvage_above_cost", "The salvage value exceeds the cost.")
     if not fields.get("tag"):
@@ -306,7 +303,7 @@ def schedule(asset: Asset, usage: Mapping[date, Decimal] | None = None) -> tuple
 def value_on(asset: Asset, as_of: date, usage: Mapping[date, Decimal] | None = None) -> Decimal:
     engine = engine_asset(asset, usage=usage)
     if engine is None or as_of < engine.in_service_date:
-        return _cents(asset.cost)
+        return cents(asset.cost)
     return book_value(engine, as_of)
 
 
@@ -512,9 +509,9 @@ async def dispose(
     value = book_value(engine, on)
     asset.disposed_on = on
     asset.disposal_method = method
-    asset.disposal_proceeds = _cents(proceeds)
+    asset.disposal_proceeds = cents(proceeds)
     asset.book_value_at_disposal = value
-    asset.disposal_gain = _cents(proceeds) - value
+    asset.disposal_gain = cents(proceeds) - value
     asset.status = AssetStatus.DISPOSED
     await session.flush()
     await store_schedule(session, asset)
