@@ -26,9 +26,9 @@ from ledgerline.db.engine import Database
 from ledgerline.invoices import service
 from ledgerline.invoices.filters import VENDOR_OF_INVOICE, InvoiceFilter
 from ledgerline.invoices.models import Invoice, InvoiceLine
-from ledgerline.invoices.schemas import Amount, Day, LineIn
+from ledgerline.invoices.schemas import LineIn
 from ledgerline.problems import Problem
-from ledgerline.values import Currency, TaxId
+from ledgerline.values import Currency, Day, SignedMoney, TaxId
 from ledgerline.vendors import service as vendor_service
 from ledgerline.vendors.models import Vendor
 
@@ -107,7 +107,7 @@ class ImportRow(LineIn):
     currency: Currency | None = None
     po_number: str | None = Field(default=None, max_length=64)
     notes: str | None = Field(default=None, max_length=5000)
-    total: Amount | None = Field(default=None, decimal_places=2)
+    total: SignedMoney | None = None
 
 
 @dataclass

@@ -6,7 +6,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ledgerline.tenants.models import TenantStatus
-from ledgerline.users.schemas import refuse_null
+from ledgerline.values import refuse_null
 
 
 class TenantOut(BaseModel):

@@ -6,6 +6,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from ledgerline.users.models import TenantRole
+from ledgerline.values import refuse_null
 
 Password = Field(min_length=1, max_length=1024)
 
@@ -34,13 +35,6 @@ class UserCreate(BaseModel):
     full_name: str = Field(min_length=1, max_length=200)
     role: TenantRole = TenantRole.ASSISTANT
     password: str = Password
-
-
-def refuse_null(value: object) -> object:
-    """Omit a field to leave it alone; null is no value for it."""
-    if value is None:
-        raise ValueError("may be omitted, not null")
-    return value
 
 
 class UserUpdate(BaseModel):

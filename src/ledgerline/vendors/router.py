@@ -14,6 +14,7 @@ from ledgerline.idempotency import IdempotentRoute
 from ledgerline.pagination import Page, PageRequest, contains, keyset_page, page_request
 from ledgerline.problems import Problem
 from ledgerline.security.permissions import Permission
+from ledgerline.values import Currency
 from ledgerline.vendors import service as vendor_service
 from ledgerline.vendors.models import Vendor
 from ledgerline.vendors.schemas import VendorCreate, VendorOut, VendorUpdate
@@ -60,7 +61,7 @@ async def list_vendors(
     page: Annotated[PageRequest, Depends(page_request)],
     q: Annotated[str | None, Query(max_length=200, description="in name or tax id")] = None,
     is_active: bool | None = None,
-    currency: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
+    currency: Currency | None = None,
 ) -> Page[VendorOut]:
     statement = select(Vendor)
     if q:

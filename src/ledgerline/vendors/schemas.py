@@ -8,8 +8,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, field_validator
 
-from ledgerline.users.schemas import refuse_null
-from ledgerline.values import Currency, TaxId
+from ledgerline.values import Currency, TaxId, refuse_null
 
 BankAccount = Annotated[str, Field(pattern=r"^[A-Z0-9 ]{8,40}$", description="IBAN or number")]
 
