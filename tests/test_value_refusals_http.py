@@ -1,7 +1,7 @@
 """Values a client sends that no person means: refused with 422 naming the field.
 
 Money and other decimals are plain ASCII digit strings; days lie in 1900-2199 in bodies
-and query parameters alike.
+and query parameters alike; names are not blank (never a 500).
 """
 
 from __future__ import annotations
@@ -10,8 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
-from tests.identity import API, Account, signup
+from ledgerline.config import Settings
+from tests.identity import API, PASSWORD, Account, bearer, create_admin, login, signup
 
 BAD_MONEY = [
     "\u0661\u0662\u0663",  # Arabic-Indic digits: recorded as 123.00 before
@@ -33,6 +35,7 @@ BAD_MONEY_IDS = [
     "json-float",
     "json-int",
 ]
+BLANK = "  \t "
 
 
 @pytest.fixture
@@ -319,3 +322,149 @@ async def test_the_openapi_document_shows_money_as_a_string_with_a_pattern(
     schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
     amount = schemas["PaymentIn"]["properties"]["amount"]
     assert (amount["type"], amount["pattern"]) == ("string", r"^[0-9]+(\.[0-9]{1,2})?$")
+
+
+async def test_an_invoice_line_needs_a_description(
+    client: httpx.AsyncClient, owner: Account
+) -> None:
+    lines = [{"description": BLANK, "quantity": "2", "unit_price": "10"}]
+    body = invoice_body(await create_vendor(client, owner), lines=lines)
+    response = await client.post(f"{API}/invoices", json=body, headers=owner.headers)
+    assert refused_field(response, "lines", 0, "description")
+
+
+async def test_an_invoice_needs_a_number_that_says_something(
+    client: httpx.AsyncClient, owner: Account
+) -> None:
+    body = invoice_body(await create_vendor(client, owner), number=BLANK)
+    response = await client.post(f"{API}/invoices", json=body, headers=owner.headers)
+    assert refused_field(response, "number")
+
+
+async def test_a_rejection_needs_a_reason_that_says_something(
+    client: httpx.AsyncClient, owner: Account
+) -> None:
+    created = await client.post(
+        f"{API}/invoices",
+        json=invoice_body(await create_vendor(client, owner)),
+        headers=owner.headers,
+    )
+    invoice_id = created.json()["id"]
+    etag = await etag_of(client, owner, f"/invoices/{invoice_id}")
+    await client.post(
+        f"{API}/invoices/{invoice_id}/submit", headers=owner.headers | {"If-Match": etag}
+    )
+    etag = await etag_of(client, owner, f"/invoices/{invoice_id}")
+    response = await client.post(
+        f"{API}/invoices/{invoice_id}/reject",
+        json={"reason": BLANK},
+        headers=owner.headers | {"If-Match": etag},
+    )
+    assert refused_field(response, "reason")
+
+
+@pytest.mark.parametrize("field", ["name", "tag"])
+async def test_an_asset_needs_a_name_and_tag_that_say_something(
+    client: httpx.AsyncClient, owner: Account, field: str
+) -> None:
+    body = asset_body(await category(client, owner), **{field: BLANK})
+    response = await client.post(f"{API}/assets", json=body, headers=owner.headers)
+    assert refused_field(response, field)
+
+
+async def test_an_asset_cannot_be_renamed_to_blank(
+    client: httpx.AsyncClient, owner: Account
+) -> None:
+    created = await client.post(
+        f"{API}/assets", json=asset_body(await category(client, owner)), headers=owner.headers
+    )
+    asset_id = created.json()["id"]
+    renamed = await client.patch(
+        f"{API}/assets/{asset_id}",
+        json={"name": BLANK},
+        headers=owner.headers | {"If-Match": await etag_of(client, owner, f"/assets/{asset_id}")},
+    )
+    assert refused_field(renamed, "name")
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        (
+            "/asset-categories",
+            {"name": BLANK, "depreciation_method": "straight_line", "useful_life_months": 36},
+            "name",
+        ),
+        ("/locations", {"name": BLANK, "kind": "site"}, "name"),
+        ("/custodians", {"name": BLANK, "email": "c@example.com"}, "name"),
+        ("/vendors", {"name": BLANK, "default_currency": "EUR"}, "name"),
+        (
+            "/users",
+            {"email": "b@example.com", "full_name": BLANK, "password": PASSWORD},
+            "full_name",
+        ),
+        ("/api-keys", {"name": BLANK, "scopes": ["invoices:read"]}, "name"),
+        ("/batches", {"name": BLANK}, "name"),
+    ],
+    ids=["category", "location", "custodian", "vendor", "user", "api-key", "batch"],
+)
+async def test_blank_names_are_422(
+    client: httpx.AsyncClient, owner: Account, path: str, body: dict[str, Any], field: str
+) -> None:
+    response = await client.post(f"{API}{path}", json=body, headers=owner.headers)
+    assert refused_field(response, field)
+
+
+async def test_a_vendor_or_a_profile_cannot_be_renamed_to_blank(
+    client: httpx.AsyncClient, owner: Account
+) -> None:
+    vendor_id = await create_vendor(client, owner)
+    vendor = await client.patch(
+        f"{API}/vendors/{vendor_id}",
+        json={"name": BLANK},
+        headers=owner.headers | {"If-Match": await etag_of(client, owner, f"/vendors/{vendor_id}")},
+    )
+    assert refused_field(vendor, "name")
+    profile = await client.patch(
+        f"{API}/users/me",
+        json={"full_name": BLANK},
+        headers=owner.headers | {"If-Match": await etag_of(client, owner, "/users/me")},
+    )
+    assert refused_field(profile, "full_name")
+
+
+async def test_a_blank_tenant_name_at_signup_is_422_not_500(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        f"{API}/auth/signup",
+        json={
+            "tenant": {"name": BLANK, "slug": "blank"},
+            "owner": {"email": "o@blank.example.com", "password": PASSWORD, "full_name": "O"},
+        },
+    )
+    assert refused_field(response, "tenant", "name")
+
+
+async def test_signup_names_are_stored_without_surrounding_spaces(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post(
+        f"{API}/auth/signup",
+        json={
+            "tenant": {"name": "  Acme GmbH ", "slug": "acme"},
+            "owner": {"email": "o@acme.example.com", "password": PASSWORD, "full_name": " Olive "},
+        },
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert (body["tenant"]["name"], body["user"]["full_name"]) == ("Acme GmbH", "Olive")
+
+
+async def test_a_blank_tenant_name_in_the_console_is_422_not_500(
+    client: httpx.AsyncClient, app: FastAPI, settings: Settings
+) -> None:
+    await create_admin(settings, app.state.passwords, "ada@platform.example.com")
+    token = (await login(client, None, "ada@platform.example.com")).json()["access_token"]
+    response = await client.post(
+        f"{API}/admin/tenants", json={"name": BLANK, "slug": "blank"}, headers=bearer(token)
+    )
+    assert refused_field(response, "name")

@@ -1,4 +1,4 @@
-"""The shared value types: what a client may send as money, decimals and days."""
+"""The shared value types: what a client may send as money, decimals, days and names."""
 
 from __future__ import annotations
 
@@ -15,10 +15,12 @@ from ledgerline import values
 from ledgerline.values import (
     Day,
     Money,
+    NonBlankStr,
     Percent,
     Quantity,
     Rate,
     SignedMoney,
+    TrimmedStr,
     UnitPrice,
     cents,
     refuse_null,
@@ -31,6 +33,8 @@ UNIT_PRICE: TypeAdapter[Decimal] = TypeAdapter(UnitPrice)
 RATE: TypeAdapter[Decimal] = TypeAdapter(Rate)
 PERCENT: TypeAdapter[Decimal] = TypeAdapter(Percent)
 DAY: TypeAdapter[date] = TypeAdapter(Day)
+NON_BLANK: TypeAdapter[str] = TypeAdapter(NonBlankStr)
+TRIMMED: TypeAdapter[str] = TypeAdapter(TrimmedStr)
 
 
 @pytest.mark.parametrize(
@@ -130,6 +134,18 @@ def test_days_from_1900_to_2199_are_read(sent: str) -> None:
 def test_days_outside_1900_to_2199_are_refused(sent: str) -> None:
     with pytest.raises(ValidationError):
         DAY.validate_python(sent)
+
+
+@pytest.mark.parametrize("sent", ["", " ", "\t\n", "\u00a0", "\u3000"])
+def test_blank_text_is_refused(sent: str) -> None:
+    for adapter in (NON_BLANK, TRIMMED):
+        with pytest.raises(ValidationError):
+            adapter.validate_python(sent)
+
+
+def test_non_blank_text_is_kept_as_sent_and_trimmed_text_is_stripped() -> None:
+    assert NON_BLANK.validate_python(" Acme ") == " Acme "
+    assert TRIMMED.validate_python(" Acme ") == "Acme"
 
 
 def test_null_is_refused_where_a_field_may_only_be_omitted() -> None:

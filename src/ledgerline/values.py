@@ -3,8 +3,8 @@
 Money and other decimals travel as JSON strings of plain ASCII digits ("1250.00"):
 Python's `Decimal` would also read floats, exponents ("1E+2"), surrounding whitespace
 and digits of other scripts ("١٢٣"), none of which a client means as an amount. Dates
-stay between 1900 and 2199 (PostgreSQL would turn `date.min` into `-infinity`). Plain
-pydantic and the standard library: no feature is imported here.
+stay between 1900 and 2199 (PostgreSQL would turn `date.min` into `-infinity`). Names
+may not be blank. Plain pydantic and the standard library: no feature is imported here.
 """
 
 from __future__ import annotations
@@ -125,6 +125,22 @@ FIRST_DAY = date(1900, 1, 1)
 LAST_DAY = date(2199, 12, 31)
 # A calendar day a finance record can mean, in bodies and query parameters alike.
 Day = Annotated[date, Field(ge=FIRST_DAY, le=LAST_DAY)]
+
+
+def _refuse_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+def _strip_and_refuse_blank(value: str) -> str:
+    return _refuse_blank(value).strip()
+
+
+# Text that must say something: empty and whitespace-only strings are refused; kept as sent.
+NonBlankStr = Annotated[str, Field(min_length=1), AfterValidator(_refuse_blank)]
+# The same, stored without surrounding whitespace (names of tenants, people and keys).
+TrimmedStr = Annotated[str, Field(min_length=1), AfterValidator(_strip_and_refuse_blank)]
 
 
 def refuse_null(value: object) -> object:

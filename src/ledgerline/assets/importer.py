@@ -22,7 +22,7 @@ from ledgerline.assets.schemas import ASSET_MONEY_DIGITS
 from ledgerline.audit.service import AuditContext
 from ledgerline.csvfiles import field_errors, read_rows, refuse_if_invalid, summary
 from ledgerline.problems import Problem
-from ledgerline.values import Currency, Day, Money, Quantity, Rate
+from ledgerline.values import Currency, Day, Money, NonBlankStr, Quantity, Rate
 
 MAX_ROWS = 2_000  # each row is a synchronous creation with its schedule
 REQUIRED = ("name", "category", "acquisition_date", "cost", "currency")
@@ -32,9 +32,9 @@ class ImportRow(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     tag: str | None = Field(default=None, max_length=40)
-    name: str = Field(min_length=1, max_length=200)
+    name: NonBlankStr = Field(max_length=200)
     serial_number: str | None = Field(default=None, max_length=100)
-    category: str = Field(min_length=1, max_length=100)
+    category: NonBlankStr = Field(max_length=100)
     acquisition_date: Day
     in_service_date: Day | None = None
     cost: Money = Field(max_digits=ASSET_MONEY_DIGITS)

@@ -15,6 +15,7 @@ from ledgerline.values import (
     Currency,
     Day,
     Money,
+    NonBlankStr,
     Percent,
     Quantity,
     Rate,
@@ -26,7 +27,7 @@ ASSET_MONEY_DIGITS = 16
 
 
 class CategoryCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
+    name: NonBlankStr = Field(max_length=100)
     depreciation_method: DepreciationMethod
     useful_life_months: int = Field(ge=1, le=1200)
     salvage_percent: Percent = Decimal("0")
@@ -49,7 +50,7 @@ class CategoryOut(CategoryCreate):
 
 
 class LocationCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
+    name: NonBlankStr = Field(max_length=100)
     kind: Literal["site", "building", "room"]
     parent_id: UUID | None = None
 
@@ -61,7 +62,7 @@ class LocationOut(LocationCreate):
 
 
 class CustodianCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: NonBlankStr = Field(max_length=200)
     email: EmailStr | None = None
     user_id: UUID | None = None
 
@@ -84,8 +85,8 @@ class CustodianOut(BaseModel):
 class AssetCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    tag: str | None = Field(default=None, min_length=1, max_length=40)
-    name: str = Field(min_length=1, max_length=200)
+    tag: NonBlankStr | None = Field(default=None, max_length=40)
+    name: NonBlankStr = Field(max_length=200)
     serial_number: str | None = Field(default=None, max_length=100)
     category_id: UUID
     location_id: UUID | None = None
@@ -111,7 +112,7 @@ class AssetCreate(BaseModel):
 class AssetUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: NonBlankStr | None = Field(default=None, max_length=200)
     serial_number: str | None = Field(default=None, max_length=100)
     in_service_date: Day | None = None
 

@@ -10,6 +10,7 @@ from ledgerline.values import (
     Currency,
     Day,
     Money,
+    NonBlankStr,
     Quantity,
     Rate,
     SignedMoney,
@@ -21,7 +22,7 @@ from ledgerline.values import (
 class LineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    description: str = Field(min_length=1, max_length=500)
+    description: NonBlankStr = Field(max_length=500)
     # At most 10 integer digits each: a line's product stays exact in Decimal and fits
     # the NUMERIC(18, 2) columns.
     quantity: Quantity = Field(gt=0, max_digits=14)
@@ -33,7 +34,7 @@ class InvoiceCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     vendor_id: UUID
-    number: str = Field(min_length=1, max_length=64)
+    number: NonBlankStr = Field(max_length=64)
     issue_date: Day
     due_date: Day | None = None
     currency: Currency | None = None
@@ -47,7 +48,7 @@ class InvoiceUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     vendor_id: UUID | None = None
-    number: str | None = Field(default=None, min_length=1, max_length=64)
+    number: NonBlankStr | None = Field(default=None, max_length=64)
     currency: Currency | None = None
     issue_date: Day | None = None
     due_date: Day | None = None
@@ -98,7 +99,7 @@ class InvoiceOut(BaseModel):
 class Rejection(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: NonBlankStr = Field(max_length=2000)
 
 
 class PaymentIn(BaseModel):
@@ -155,7 +156,7 @@ class UploadOut(BaseModel):
 class BatchCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: NonBlankStr = Field(max_length=200)
 
 
 class BatchOut(BaseModel):

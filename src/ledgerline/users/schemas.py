@@ -6,7 +6,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from ledgerline.users.models import TenantRole
-from ledgerline.values import refuse_null
+from ledgerline.values import TrimmedStr, refuse_null
 
 Password = Field(min_length=1, max_length=1024)
 
@@ -32,7 +32,7 @@ class UserOut(BaseModel):
 
 class UserCreate(BaseModel):
     email: EmailStr
-    full_name: str = Field(min_length=1, max_length=200)
+    full_name: TrimmedStr = Field(max_length=200)
     role: TenantRole = TenantRole.ASSISTANT
     password: str = Password
 
@@ -42,7 +42,7 @@ class UserUpdate(BaseModel):
 
     _no_nulls = field_validator("full_name", "role", "is_active", mode="before")(refuse_null)
 
-    full_name: str | None = Field(default=None, min_length=1, max_length=200)
+    full_name: TrimmedStr | None = Field(default=None, max_length=200)
     role: TenantRole | None = None
     is_active: bool | None = None
 
@@ -50,7 +50,7 @@ class UserUpdate(BaseModel):
 class ProfileUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    full_name: str = Field(min_length=1, max_length=200)
+    full_name: TrimmedStr = Field(max_length=200)
 
 
 class PasswordChange(BaseModel):
