@@ -1,11 +1,20 @@
-"""Value types shared by every feature's request and response bodies."""
+"""Value types shared by every feature's request and response bodies.
+
+Money and other decimals travel as JSON strings of plain ASCII digits ("1250.00"):
+Python's `Decimal` would also read floats, exponents ("1E+2"), surrounding whitespace
+and digits of other scripts ("١٢٣"), none of which a client means as an amount. Dates
+stay between 1900 and 2199 (PostgreSQL would turn `date.min` into `-infinity`). Names
+may not be blank. Plain pydantic and the standard library: no feature is imported here.
+"""
 
 from __future__ import annotations
 
 import re
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
 # An EU-style VAT number (country code and 2-13 letters or digits) or a numeric tax id
 # of 8-15 digits (US EIN, ...), after removing spaces, dots and dashes.
@@ -21,3 +30,121 @@ def normalize_tax_id(raw: str) -> str:
 
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")]
 TaxId = Annotated[str, Field(min_length=4, max_length=40), AfterValidator(normalize_tax_id)]
+
+CENT = Decimal("0.01")
+
+
+def cents(amount: Decimal) -> Decimal:
+    """An amount rounded to cents half-up (commercial rounding, as invoices print it)."""
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _decimal_pattern(places: int, *, signed: bool) -> str:
+    sign = "-?" if signed else ""
+    return rf"^{sign}[0-9]+(\.[0-9]{{1,{places}}})?$"
+
+
+def _decimal_text(places: int, example: str, *, signed: bool = False) -> BeforeValidator:
+    """A validator that lets through only a string of ASCII digits with at most `places`
+    decimals and, if `signed`, a leading minus that is not on zero. A `Decimal` passes as
+    it is: it comes from Python (a stored row), never from JSON."""
+    shape = re.compile(_decimal_pattern(places, signed=signed))
+    wanted = f'a decimal string with at most {places} decimals, e.g. "{example}"'
+    refused = "no exponent, no spaces" if signed else "no sign, no exponent, no spaces"
+
+    def check(value: object) -> object:
+        if isinstance(value, Decimal):
+            return value
+        if not isinstance(value, str):
+            raise ValueError(f"send {wanted}, never a number")  # a float has lost digits
+        if shape.fullmatch(value) is None:
+            raise ValueError(f"expected {wanted} ({refused})")
+        if value.startswith("-") and Decimal(value) == 0:
+            raise ValueError("zero has no sign")
+        return value
+
+    return BeforeValidator(check)
+
+
+def _decimal_schema(places: int, example: str, *, signed: bool = False) -> WithJsonSchema:
+    return WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": _decimal_pattern(places, signed=signed),
+            "examples": [example],
+        }
+    )
+
+
+# Money in cents, never negative in a request (NUMERIC(18, 2)).
+Money = Annotated[
+    Decimal,
+    _decimal_text(2, "1250.00"),
+    Field(ge=0, max_digits=18, decimal_places=2),
+    AfterValidator(cents),
+    _decimal_schema(2, "1250.00"),
+]
+# Money that may be negative: a bound of a filter, a total claimed for comparison.
+SignedMoney = Annotated[
+    Decimal,
+    _decimal_text(2, "-12.50", signed=True),
+    Field(max_digits=18, decimal_places=2),
+    AfterValidator(cents),
+    _decimal_schema(2, "-12.50", signed=True),
+]
+# A percentage from 0 to 100 with at most 2 decimals.
+Percent = Annotated[
+    Decimal,
+    _decimal_text(2, "12.50"),
+    Field(ge=0, le=100, decimal_places=2),
+    _decimal_schema(2, "12.50"),
+]
+# A rate from 0 to 1 with at most 4 decimals (a tax rate, a declining-balance rate).
+Rate = Annotated[
+    Decimal,
+    _decimal_text(4, "0.1900"),
+    Field(ge=0, le=1, decimal_places=4),
+    _decimal_schema(4, "0.1900"),
+]
+# A count of items or units with at most 4 decimals (NUMERIC(18, 4)).
+Quantity = Annotated[
+    Decimal,
+    _decimal_text(4, "2.5"),
+    Field(ge=0, max_digits=18, decimal_places=4),
+    _decimal_schema(4, "2.5"),
+]
+# A price per unit: money to a hundredth of a cent (NUMERIC(18, 4)), never negative.
+UnitPrice = Annotated[
+    Decimal,
+    _decimal_text(4, "80.1234"),
+    Field(ge=0, max_digits=18, decimal_places=4),
+    _decimal_schema(4, "80.1234"),
+]
+
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(2199, 12, 31)
+# A calendar day a finance record can mean, in bodies and query parameters alike.
+Day = Annotated[date, Field(ge=FIRST_DAY, le=LAST_DAY)]
+
+
+def _refuse_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+def _strip_and_refuse_blank(value: str) -> str:
+    return _refuse_blank(value).strip()
+
+
+# Text that must say something: empty and whitespace-only strings are refused; kept as sent.
+NonBlankStr = Annotated[str, Field(min_length=1), AfterValidator(_refuse_blank)]
+# The same, stored without surrounding whitespace (names of tenants, people and keys).
+TrimmedStr = Annotated[str, Field(min_length=1), AfterValidator(_strip_and_refuse_blank)]
+
+
+def refuse_null(value: object) -> object:
+    """Omit a field to leave it alone; null is no value for it."""
+    if value is None:
+        raise ValueError("may be omitted, not null")
+    return value

@@ -6,10 +6,11 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from ledgerline.security.permissions import Permission
+from ledgerline.values import TrimmedStr
 
 
 class ApiKeyCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
+    name: TrimmedStr = Field(max_length=100)
     scopes: list[Permission] = Field(min_length=1, max_length=20)
     expires_at: AwareDatetime | None = None
 

@@ -37,11 +37,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
 
-CENT = Decimal("0.01")
+from ledgerline.values import cents
+
 ZERO = Decimal("0.00")
 MONTHS_PER_YEAR = 12
 
@@ -97,7 +98,7 @@ class ScheduleRow:
 
 def depreciation_schedule(asset: DepreciableAsset) -> tuple[ScheduleRow, ...]:
     """The monthly schedule, one row per month from the in-service month."""
-    cost = asset.cost.quantize(CENT)
+    cost = cents(asset.cost)
     first_period = _month_start(asset.in_service_date)
     rows = []
     accumulated = ZERO
@@ -124,7 +125,7 @@ def book_value(asset: DepreciableAsset, as_of: date) -> Decimal:
     schedule = depreciation_schedule(asset)
     period = _months_between(_month_start(asset.in_service_date), as_of)
     if period < 0 or not schedule:
-        return asset.cost.quantize(CENT)
+        return cents(asset.cost)
     return schedule[min(period, len(schedule) - 1)].closing_value
 
 
@@ -161,7 +162,7 @@ def _period_charges(asset: DepreciableAsset) -> list[Decimal]:
 
 def _asset_month_charges(asset: DepreciableAsset) -> list[Decimal]:
     """Charges of the asset's months under the full-month convention, summing to the base."""
-    base = asset.cost.quantize(CENT) - asset.salvage_value.quantize(CENT)
+    base = cents(asset.cost) - cents(asset.salvage_value)
     life = asset.useful_life_months
     if asset.method is DepreciationMethod.STRAIGHT_LINE:
         return _allocate(base, [1] * life)
@@ -195,8 +196,8 @@ def _declining_balance(asset: DepreciableAsset, year_lengths: Sequence[int]) -> 
     Double declining balance uses 2 / life in years and switches to straight line over
     the remaining life in the first year where that charge is larger.
     """
-    salvage = asset.salvage_value.quantize(CENT)
-    book = asset.cost.quantize(CENT)
+    salvage = cents(asset.salvage_value)
+    book = cents(asset.cost)
     remaining_life = asset.useful_life_months
     charges = []
     for year, months in enumerate(year_lengths):
@@ -204,12 +205,12 @@ def _declining_balance(asset: DepreciableAsset, year_lengths: Sequence[int]) -> 
         if year == len(year_lengths) - 1:
             charge = depreciable
         elif asset.method is DepreciationMethod.DOUBLE_DECLINING_BALANCE:
-            declining = _round(book * 2 * MONTHS_PER_YEAR / asset.useful_life_months)
-            straight_line = _round(depreciable * MONTHS_PER_YEAR / remaining_life)
+            declining = cents(book * 2 * MONTHS_PER_YEAR / asset.useful_life_months)
+            straight_line = cents(depreciable * MONTHS_PER_YEAR / remaining_life)
             charge = min(max(declining, straight_line), depreciable)
         else:
             assert asset.declining_rate is not None
-            charge = min(_round(book * asset.declining_rate), depreciable)
+            charge = min(cents(book * asset.declining_rate), depreciable)
         charges.append(charge)
         book -= charge
         remaining_life -= months
@@ -230,7 +231,7 @@ def _mid_month_charges(
     completed_before = []
     for charge in asset_months:
         completed_before.append(completed)
-        accumulated_at_end.append(_round(completed + charge / 2))
+        accumulated_at_end.append(cents(completed + charge / 2))
         completed += charge
     completed_before.append(completed)
     accumulated_at_end.append(completed)
@@ -246,7 +247,7 @@ def _units_of_production_charges(
     """Accumulated depreciation is base x units used so far / total units, capped at base."""
     assert asset.units_used is not None
     assert asset.total_units is not None
-    base = asset.cost.quantize(CENT) - asset.salvage_value.quantize(CENT)
+    base = cents(asset.cost) - cents(asset.salvage_value)
     first_period = _month_start(asset.in_service_date)
     usage_by_period: dict[int, Decimal] = {}
     for month, units in asset.units_used.items():
@@ -258,7 +259,7 @@ def _units_of_production_charges(
     units_so_far = Decimal(0)
     for period in range(last_period + 1):
         units_so_far += usage_by_period.get(period, Decimal(0))
-        accumulated_at_end.append(min(_round(base * units_so_far / asset.total_units), base))
+        accumulated_at_end.append(min(cents(base * units_so_far / asset.total_units), base))
     return _differences(accumulated_at_end)
 
 
@@ -271,7 +272,7 @@ def _allocate(total: Decimal, weights: Sequence[int]) -> list[Decimal]:
     shares = []
     remaining = total
     for weight in weights[:-1]:
-        share = min(_round(total * weight / weight_sum), remaining)
+        share = min(cents(total * weight / weight_sum), remaining)
         shares.append(share)
         remaining -= share
     shares.append(remaining)
@@ -285,10 +286,6 @@ def _differences(accumulated: Sequence[Decimal]) -> list[Decimal]:
         charges.append(value - previous)
         previous = value
     return charges
-
-
-def _round(amount: Decimal) -> Decimal:
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def _month_start(day: date) -> date:
@@ -306,7 +303,7 @@ def _months_between(start: date, end: date) -> int:
 
 
 def _is_cents(amount: Decimal) -> bool:
-    return amount.is_finite() and amount == amount.quantize(CENT)
+    return amount.is_finite() and amount == cents(amount)
 
 
 def _validate(asset: DepreciableAsset) -> None:

@@ -9,7 +9,6 @@ whose tag exists already is skipped, so the same file can be imported twice.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -19,10 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ledgerline.assets import service
 from ledgerline.assets.depreciation import Convention, DepreciationMethod
 from ledgerline.assets.models import Asset, AssetCategory
-from ledgerline.assets.schemas import Day
+from ledgerline.assets.schemas import ASSET_MONEY_DIGITS
 from ledgerline.audit.service import AuditContext
 from ledgerline.csvfiles import field_errors, read_rows, refuse_if_invalid, summary
 from ledgerline.problems import Problem
+from ledgerline.values import Currency, Day, Money, NonBlankStr, Quantity, Rate
 
 MAX_ROWS = 2_000  # each row is a synchronous creation with its schedule
 REQUIRED = ("name", "category", "acquisition_date", "cost", "currency")
@@ -32,19 +32,19 @@ class ImportRow(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     tag: str | None = Field(default=None, max_length=40)
-    name: str = Field(min_length=1, max_length=200)
+    name: NonBlankStr = Field(max_length=200)
     serial_number: str | None = Field(default=None, max_length=100)
-    category: str = Field(min_length=1, max_length=100)
+    category: NonBlankStr = Field(max_length=100)
     acquisition_date: Day
     in_service_date: Day | None = None
-    cost: Decimal = Field(ge=0, max_digits=16, decimal_places=2)
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
-    salvage_value: Decimal | None = Field(default=None, ge=0, max_digits=16, decimal_places=2)
+    cost: Money = Field(max_digits=ASSET_MONEY_DIGITS)
+    currency: Currency
+    salvage_value: Money | None = Field(default=None, max_digits=ASSET_MONEY_DIGITS)
     useful_life_months: int | None = Field(default=None, ge=1, le=1200)
     depreciation_method: DepreciationMethod | None = None
     convention: Convention | None = None
-    declining_rate: Decimal | None = Field(default=None, gt=0, le=1, decimal_places=4)
-    total_units: Decimal | None = Field(default=None, gt=0, max_digits=18, decimal_places=4)
+    declining_rate: Rate | None = Field(default=None, gt=0)
+    total_units: Quantity | None = Field(default=None, gt=0)
 
 
 async def import_assets(

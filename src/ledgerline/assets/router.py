@@ -48,6 +48,7 @@ from ledgerline.idempotency import IdempotentRoute
 from ledgerline.pagination import Page, PageRequest, contains, keyset_page, page_request
 from ledgerline.problems import Problem
 from ledgerline.security.permissions import Permission
+from ledgerline.values import Day
 
 router = APIRouter(tags=["assets"], route_class=IdempotentRoute)
 
@@ -128,8 +129,8 @@ async def list_assets(
     location_id: UUID | None = None,
     custodian_id: UUID | None = None,
     status: AssetStatus | None = None,
-    acquired_from: date | None = None,
-    acquired_to: date | None = None,
+    acquired_from: Day | None = None,
+    acquired_to: Day | None = None,
     q: Annotated[str | None, Query(max_length=200, description="in tag, name or serial")] = None,
 ) -> Page[AssetOut]:
     statement = select(Asset)
@@ -169,9 +170,9 @@ def _period_start(as_of: date, period_start: date | None) -> date:
 @router.get("/assets/register", operation_id="asset_register")
 async def asset_register(
     context: Read,
-    as_of: date,
+    as_of: Day,
     period_start: Annotated[
-        date | None, Query(description="start of the period; default: 1 January of as_of")
+        Day | None, Query(description="start of the period; default: 1 January of as_of")
     ] = None,
 ) -> Response:
     """Per asset and per category: cost, accumulated depreciation, net book value, and
@@ -189,7 +190,7 @@ async def asset_register(
     responses={200: {"content": {"text/csv": {}}}},
 )
 async def asset_register_csv(
-    context: Read, database: DatabaseDep, as_of: date, period_start: date | None = None
+    context: Read, database: DatabaseDep, as_of: Day, period_start: Day | None = None
 ) -> StreamingResponse:
     """The register as CSV, streamed."""
     rows = register.register_csv(
@@ -331,7 +332,7 @@ async def asset_schedule(asset_id: UUID, context: Read) -> list[ScheduleRowOut]:
 
 
 @router.get("/assets/{asset_id}/book-value", operation_id="asset_book_value")
-async def asset_book_value(asset_id: UUID, context: Read, as_of: date) -> BookValue:
+async def asset_book_value(asset_id: UUID, context: Read, as_of: Day) -> BookValue:
     asset = await service.get_asset(context.session, asset_id)
     value = service.value_on(asset, as_of, await service.load_usage(context.session, asset))
     return BookValue(as_of=as_of, book_value=value, currency=asset.currency)

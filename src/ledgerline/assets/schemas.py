@@ -1,56 +1,38 @@
-"""Money travels as decimal strings ("1250.00"), never as floats."""
+"""Asset bodies. Money travels as decimal strings ("1250.00"), never as floats."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Literal
 from uuid import UUID
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    EmailStr,
-    Field,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
 from ledgerline.assets.depreciation import Convention, DepreciationMethod
 from ledgerline.assets.models import AssetStatus, DisposalMethod
-from ledgerline.users.schemas import refuse_null
+from ledgerline.values import (
+    Currency,
+    Day,
+    Money,
+    NonBlankStr,
+    Percent,
+    Quantity,
+    Rate,
+    refuse_null,
+)
 
-
-def _money_not_float(value: object) -> object:
-    if isinstance(value, float):
-        raise ValueError('send money as a decimal string, e.g. "1250.00", never a float')
-    return value
-
-
-def _to_cents(value: Decimal) -> Decimal:
-    return value.quantize(Decimal("0.01"))
-
-
-MoneyIn = Annotated[
-    Decimal,
-    BeforeValidator(_money_not_float),
-    Field(ge=0, max_digits=16, decimal_places=2),
-    AfterValidator(_to_cents),
-]
-# Dates a finance register can mean (and the engine's month arithmetic can reach).
-Day = Annotated[date, Field(ge=date(1900, 1, 1), le=date(2200, 12, 31))]
-Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")]
+# An asset's amounts: at most 14 digits before the decimal point.
+ASSET_MONEY_DIGITS = 16
 
 
 class CategoryCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
+    name: NonBlankStr = Field(max_length=100)
     depreciation_method: DepreciationMethod
     useful_life_months: int = Field(ge=1, le=1200)
-    salvage_percent: Decimal = Field(default=Decimal("0"), ge=0, le=100, decimal_places=2)
+    salvage_percent: Percent = Decimal("0")
     convention: Convention = Convention.FULL_MONTH
-    declining_rate: Decimal | None = Field(default=None, gt=0, le=1, decimal_places=4)
+    declining_rate: Rate | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
     def _rate_for_declining_balance(self) -> CategoryCreate:
@@ -68,7 +50,7 @@ class CategoryOut(CategoryCreate):
 
 
 class LocationCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
+    name: NonBlankStr = Field(max_length=100)
     kind: Literal["site", "building", "room"]
     parent_id: UUID | None = None
 
@@ -80,7 +62,7 @@ class LocationOut(LocationCreate):
 
 
 class CustodianCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: NonBlankStr = Field(max_length=200)
     email: EmailStr | None = None
     user_id: UUID | None = None
 
@@ -103,22 +85,22 @@ class CustodianOut(BaseModel):
 class AssetCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    tag: str | None = Field(default=None, min_length=1, max_length=40)
-    name: str = Field(min_length=1, max_length=200)
+    tag: NonBlankStr | None = Field(default=None, max_length=40)
+    name: NonBlankStr = Field(max_length=200)
     serial_number: str | None = Field(default=None, max_length=100)
     category_id: UUID
     location_id: UUID | None = None
     custodian_id: UUID | None = None
     acquisition_date: Day
     in_service_date: Day | None = None
-    cost: MoneyIn
+    cost: Money = Field(max_digits=ASSET_MONEY_DIGITS)
     currency: Currency
-    salvage_value: MoneyIn | None = None
+    salvage_value: Money | None = Field(default=None, max_digits=ASSET_MONEY_DIGITS)
     useful_life_months: int | None = Field(default=None, ge=1, le=1200)
     depreciation_method: DepreciationMethod | None = None
     convention: Convention | None = None
-    declining_rate: Decimal | None = Field(default=None, gt=0, le=1, decimal_places=4)
-    total_units: Decimal | None = Field(default=None, gt=0, max_digits=18, decimal_places=4)
+    declining_rate: Rate | None = Field(default=None, gt=0)
+    total_units: Quantity | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
     def _service_after_acquisition(self) -> AssetCreate:
@@ -130,7 +112,7 @@ class AssetCreate(BaseModel):
 class AssetUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: NonBlankStr | None = Field(default=None, max_length=200)
     serial_number: str | None = Field(default=None, max_length=100)
     in_service_date: Day | None = None
 
@@ -177,7 +159,7 @@ class Transfer(BaseModel):
 class MaintenanceCreate(BaseModel):
     started_on: Day
     ended_on: Day | None = None
-    cost: MoneyIn = Decimal("0")
+    cost: Money = Field(default=Decimal("0"), max_digits=ASSET_MONEY_DIGITS)
     vendor: str | None = Field(default=None, max_length=200)
     note: str | None = Field(default=None, max_length=2000)
 
@@ -200,13 +182,13 @@ class MaintenanceOut(MaintenanceCreate):
 
 class Usage(BaseModel):
     period: Day = Field(description="any day of the month the units were produced in")
-    units: Decimal = Field(ge=0, max_digits=18, decimal_places=4)
+    units: Quantity
 
 
 class Disposal(BaseModel):
     on: Day
     method: DisposalMethod
-    proceeds: MoneyIn = Decimal("0")
+    proceeds: Money = Field(default=Decimal("0"), max_digits=ASSET_MONEY_DIGITS)
 
 
 class EventOut(BaseModel):

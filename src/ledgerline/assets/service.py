@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -35,19 +35,16 @@ from ledgerline.assets.models import (
 )
 from ledgerline.audit.service import AuditContext
 from ledgerline.problems import Problem
+from ledgerline.values import cents
 
 _PARENT_KIND = {"site": None, "building": "site", "room": "building"}
 
 
-class AssetError(Problem):
-    pass
+def _not_found(what: str) -> Problem:
+    return Problem(404, f"{what}_not_found", f"No such {what.replace('_', ' ')}.")
 
 
-def _not_found(what: str) -> AssetError:
-    return AssetError(404, f"{what}_not_found", f"No such {what.replace('_', ' ')}.")
-
-
-async def _flush_or(session: AsyncSession, error: AssetError) -> None:
+async def _flush_or(session: AsyncSession, error: Problem) -> None:
     """Flush; a broken constraint (a reference to a row this tenant cannot see, a taken
     unique value) becomes `error` instead of a 500."""
     try:
@@ -62,7 +59,7 @@ async def create_category(
 ) -> AssetCategory:
     category = AssetCategory(tenant_id=audit.tenant_id, **fields)
     session.add(category)
-    await _flush_or(session, AssetError(409, "category_exists", "A category has this name."))
+    await _flush_or(session, Problem(409, "category_exists", "A category has this name."))
     audit.record(
         session,
         "asset_category.created",
@@ -79,7 +76,7 @@ async def create_location(
     """Sites are roots; a building stands on a site, a room in a building."""
     expected_parent = _PARENT_KIND[kind]
     if (expected_parent is None) != (parent_id is None):
-        raise AssetError(
+        raise Problem(
             422,
             "invalid_location_parent",
             "A site has no parent; a building's parent is a site; a room's is a building.",
@@ -89,7 +86,7 @@ async def create_location(
         if parent is None:
             raise _not_found("parent_location")
         if parent.kind != expected_parent:
-            raise AssetError(
+            raise Problem(
                 422, "invalid_location_parent", f"A {kind} belongs in a {expected_parent}."
             )
     location = Location(tenant_id=audit.tenant_id, name=name, kind=kind, parent_id=parent_id)
@@ -152,10 +149,6 @@ def _today() -> date:
     return datetime.now(UTC).date()
 
 
-def _cents(amount: Decimal) -> Decimal:
-    return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-
-
 async def create_asset(session: AsyncSession, audit: AuditContext, **fields: Any) -> Asset:
     """An asset; what is not given comes from its category (life, method, salvage)."""
     category = await session.scalar(
@@ -173,9 +166,9 @@ async def create_asset(session: AsyncSession, audit: AuditContext, **fields: Any
     if fields.get("declining_rate") is None:
         fields["declining_rate"] = category.declining_rate
     if fields.get("salvage_value") is None:
-        fields["salvage_value"] = _cents(cost * category.salvage_percent / 100)
+        fields["salvage_value"] = cents(cost * category.salvage_percent / 100)
     if fields["salvage_value"] > cost:
-        raise AssetError(422, "salvage_above_cost", "The salvage value exceeds the cost.")
+        raise Problem(422, "salvage_above_cost", "The salvage value exceeds the cost.")
     if not fields.get("tag"):
         fields["tag"] = await next_tag(session, audit.tenant_id)
     in_service = fields.get("in_service_date") is not None
@@ -188,7 +181,7 @@ async def create_asset(session: AsyncSession, audit: AuditContext, **fields: Any
     session.add(asset)
     await _flush_or(
         session,
-        AssetError(
+        Problem(
             409,
             "tag_taken_or_reference_unknown",
             "The tag is taken, or the location or custodian does not exist.",
@@ -233,7 +226,7 @@ def engine_asset(
             units_used=(usage or {}) if by_units else None,
         )
     except ValueError as error:
-        raise AssetError(422, "invalid_depreciation", str(error)) from error
+        raise Problem(422, "invalid_depreciation", str(error)) from error
 
 
 async def load_usage(session: AsyncSession, asset: Asset) -> dict[date, Decimal]:
@@ -251,11 +244,11 @@ async def record_usage(
     """Units produced in a month (replacing what was recorded for it); the schedule follows."""
     _writable(asset)
     if asset.depreciation_method != DepreciationMethod.UNITS_OF_PRODUCTION:
-        raise AssetError(409, "not_units_of_production", "This asset does not depreciate by use.")
+        raise Problem(409, "not_units_of_production", "This asset does not depreciate by use.")
     month = period.replace(day=1)
     first = asset.in_service_date.replace(day=1) if asset.in_service_date else None
     if first is None or not first <= month <= _today().replace(day=1):
-        raise AssetError(
+        raise Problem(
             422,
             "usage_period_out_of_range",
             "Usage is recorded for months from the in-service month to the current one.",
@@ -306,7 +299,7 @@ def schedule(asset: Asset, usage: Mapping[date, Decimal] | None = None) -> tuple
 def value_on(asset: Asset, as_of: date, usage: Mapping[date, Decimal] | None = None) -> Decimal:
     engine = engine_asset(asset, usage=usage)
     if engine is None or as_of < engine.in_service_date:
-        return _cents(asset.cost)
+        return cents(asset.cost)
     return book_value(engine, as_of)
 
 
@@ -322,7 +315,7 @@ async def get_asset(session: AsyncSession, asset_id: UUID, *, for_update: bool =
 
 def _writable(asset: Asset) -> None:
     if asset.status == AssetStatus.DISPOSED:
-        raise AssetError(
+        raise Problem(
             409,
             "asset_disposed",
             "A disposed asset is read-only.",
@@ -344,7 +337,7 @@ async def update_asset(
     _writable(asset)
     service_date = changes.get("in_service_date")
     if service_date is not None and service_date < asset.acquisition_date:
-        raise AssetError(422, "service_before_acquisition", "in_service_date precedes acquisition.")
+        raise Problem(422, "service_before_acquisition", "in_service_date precedes acquisition.")
     before = {key: str(getattr(asset, key)) for key in changes}
     for key, value in changes.items():
         setattr(asset, key, value)
@@ -367,7 +360,7 @@ async def update_asset(
 async def delete_asset(session: AsyncSession, audit: AuditContext, asset: Asset) -> None:
     """Only a draft (never in service, so never depreciated) may be deleted."""
     if asset.status != AssetStatus.DRAFT:
-        raise AssetError(
+        raise Problem(
             409,
             "asset_not_draft",
             "Only a draft asset can be deleted.",
@@ -395,7 +388,7 @@ async def transfer(
 ) -> Asset:
     _writable(asset)
     if location_id is None and custodian_id is None:
-        raise AssetError(422, "nothing_to_transfer", "Name a new location or custodian.")
+        raise Problem(422, "nothing_to_transfer", "Name a new location or custodian.")
     if (
         location_id
         and await session.scalar(select(Location.id).where(Location.id == location_id)) is None
@@ -436,7 +429,7 @@ async def record_maintenance(
     """A maintenance record; while it is open the asset is under maintenance."""
     _writable(asset)
     if asset.status == AssetStatus.DRAFT:
-        raise AssetError(409, "asset_not_in_service", "A draft asset is not maintained yet.")
+        raise Problem(409, "asset_not_in_service", "A draft asset is not maintained yet.")
     record = MaintenanceRecord(tenant_id=asset.tenant_id, asset_id=asset.id, **fields)
     session.add(record)
     await session.flush()
@@ -464,9 +457,9 @@ async def close_maintenance(
     if record is None:
         raise _not_found("maintenance_record")
     if record.ended_on is not None:
-        raise AssetError(409, "maintenance_closed", "This maintenance has ended already.")
+        raise Problem(409, "maintenance_closed", "This maintenance has ended already.")
     if ended_on < record.started_on:
-        raise AssetError(422, "ends_before_start", "Maintenance cannot end before it starts.")
+        raise Problem(422, "ends_before_start", "Maintenance cannot end before it starts.")
     record.ended_on = ended_on
     await session.flush()
     await _maintenance_status(session, asset)
@@ -502,19 +495,19 @@ async def dispose(
     """Depreciation stops at the disposal date; book value and gain (or loss) are kept."""
     _writable(asset)
     if asset.in_service_date is None:
-        raise AssetError(409, "asset_not_in_service", "Delete a draft instead of disposing it.")
+        raise Problem(409, "asset_not_in_service", "Delete a draft instead of disposing it.")
     if on < asset.in_service_date:
-        raise AssetError(422, "disposal_before_service", "Disposal predates the in-service date.")
+        raise Problem(422, "disposal_before_service", "Disposal predates the in-service date.")
     if on > _today():
-        raise AssetError(422, "disposal_in_future", "A disposal is recorded once it happened.")
+        raise Problem(422, "disposal_in_future", "A disposal is recorded once it happened.")
     engine = engine_asset(asset, disposal_date=on, usage=await load_usage(session, asset))
     assert engine is not None
     value = book_value(engine, on)
     asset.disposed_on = on
     asset.disposal_method = method
-    asset.disposal_proceeds = _cents(proceeds)
+    asset.disposal_proceeds = cents(proceeds)
     asset.book_value_at_disposal = value
-    asset.disposal_gain = _cents(proceeds) - value
+    asset.disposal_gain = cents(proceeds) - value
     asset.status = AssetStatus.DISPOSED
     await session.flush()
     await store_schedule(session, asset)

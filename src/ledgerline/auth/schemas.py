@@ -4,6 +4,7 @@ from pydantic import BaseModel, EmailStr, Field
 
 from ledgerline.tenants.schemas import TenantOut
 from ledgerline.users.schemas import Password, UserOut
+from ledgerline.values import TrimmedStr
 
 
 class TokenResponse(BaseModel):
@@ -19,14 +20,14 @@ class LoginRequest(BaseModel):
 
 
 class TenantSignup(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: TrimmedStr = Field(max_length=200)
     slug: str = Field(min_length=1, max_length=63)
 
 
 class OwnerSignup(BaseModel):
     email: EmailStr
     password: str = Password
-    full_name: str = Field(min_length=1, max_length=200)
+    full_name: TrimmedStr = Field(max_length=200)
 
 
 class SignupRequest(BaseModel):

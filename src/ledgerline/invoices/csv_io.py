@@ -26,9 +26,9 @@ from ledgerline.db.engine import Database
 from ledgerline.invoices import service
 from ledgerline.invoices.filters import VENDOR_OF_INVOICE, InvoiceFilter
 from ledgerline.invoices.models import Invoice, InvoiceLine
-from ledgerline.invoices.schemas import Amount, Day, LineIn
+from ledgerline.invoices.schemas import LineIn
 from ledgerline.problems import Problem
-from ledgerline.values import Currency, TaxId
+from ledgerline.values import Currency, Day, NonBlankStr, SignedMoney, TaxId
 from ledgerline.vendors import service as vendor_service
 from ledgerline.vendors.models import Vendor
 
@@ -99,15 +99,15 @@ class ImportRow(LineIn):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    vendor_name: str = Field(min_length=1, max_length=200)
+    vendor_name: NonBlankStr = Field(max_length=200)
     vendor_tax_id: TaxId | None = None
-    number: str = Field(min_length=1, max_length=64)
+    number: NonBlankStr = Field(max_length=64)
     issue_date: Day
     due_date: Day | None = None
     currency: Currency | None = None
     po_number: str | None = Field(default=None, max_length=64)
     notes: str | None = Field(default=None, max_length=5000)
-    total: Amount | None = Field(default=None, decimal_places=2)
+    total: SignedMoney | None = None
 
 
 @dataclass

@@ -19,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 
-from ledgerline.values import normalize_tax_id
+from ledgerline.values import FIRST_DAY, LAST_DAY, normalize_tax_id
 
 MAX_PAGES = 5
 MAX_TEXT = 100_000
@@ -123,7 +123,12 @@ class Extraction:
 
 
 def _date(text: str) -> date | None:
-    text = text.strip()
+    """The day `text` names, if it is one a request could send too (1900-2199)."""
+    day = _parse_date(text.strip())
+    return day if day is not None and FIRST_DAY <= day <= LAST_DAY else None
+
+
+def _parse_date(text: str) -> date | None:
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
             return date.fromisoformat(text)

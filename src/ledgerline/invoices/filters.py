@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
-from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -13,6 +11,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 
 from ledgerline.invoices.models import Invoice, InvoiceStatus
 from ledgerline.pagination import contains, sort_query
+from ledgerline.values import Currency, Day, SignedMoney
 from ledgerline.vendors.models import Vendor
 
 SORTS = {
@@ -22,19 +21,18 @@ SORTS = {
     "total": Invoice.total,
 }
 invoice_sort = sort_query(SORTS)
-Money = Annotated[Decimal, Query(max_digits=18, decimal_places=2)]
 
 
 def invoice_filters(
     status: InvoiceStatus | None = None,
     vendor_id: UUID | None = None,
-    currency: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
-    issue_date_from: date | None = None,
-    issue_date_to: date | None = None,
-    due_date_from: date | None = None,
-    due_date_to: date | None = None,
-    total_min: Money | None = None,
-    total_max: Money | None = None,
+    currency: Currency | None = None,
+    issue_date_from: Day | None = None,
+    issue_date_to: Day | None = None,
+    due_date_from: Day | None = None,
+    due_date_to: Day | None = None,
+    total_min: SignedMoney | None = None,
+    total_max: SignedMoney | None = None,
     overdue: Annotated[bool, Query(description="past due, not yet paid")] = False,
     q: Annotated[
         str | None,

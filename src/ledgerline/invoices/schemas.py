@@ -2,70 +2,60 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated
 from uuid import UUID
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    field_validator,
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ledgerline.values import (
+    Currency,
+    Day,
+    Money,
+    NonBlankStr,
+    Quantity,
+    Rate,
+    SignedMoney,
+    UnitPrice,
+    refuse_null,
 )
-
-from ledgerline.users.schemas import refuse_null
-from ledgerline.values import Currency
-
-
-def _money_not_float(value: object) -> object:
-    if isinstance(value, float):
-        raise ValueError('send amounts as decimal strings, e.g. "12.50", never floats')
-    return value
-
-
-Amount = Annotated[Decimal, BeforeValidator(_money_not_float), Field(max_digits=18)]
-Day = Annotated[date, Field(ge=date(1900, 1, 1), le=date(2200, 12, 31))]
 
 
 class LineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    description: str = Field(min_length=1, max_length=500)
+    description: NonBlankStr = Field(max_length=500)
     # At most 10 integer digits each: a line's product stays exact in Decimal and fits
     # the NUMERIC(18, 2) columns.
-    quantity: Amount = Field(gt=0, max_digits=14, decimal_places=4)
-    unit_price: Amount = Field(ge=0, max_digits=14, decimal_places=4)
-    tax_rate: Amount = Field(default=Decimal("0"), ge=0, le=1, decimal_places=4)
+    quantity: Quantity = Field(gt=0, max_digits=14)
+    unit_price: UnitPrice = Field(max_digits=14)
+    tax_rate: Rate = Decimal("0")
 
 
 class InvoiceCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     vendor_id: UUID
-    number: str = Field(min_length=1, max_length=64)
+    number: NonBlankStr = Field(max_length=64)
     issue_date: Day
     due_date: Day | None = None
     currency: Currency | None = None
     po_number: str | None = Field(default=None, max_length=64)
     notes: str | None = Field(default=None, max_length=5000)
     lines: list[LineIn] = Field(min_length=1, max_length=500)
-    total: Amount | None = Field(
-        default=None, decimal_places=2, description="checked against the lines"
-    )
+    total: SignedMoney | None = Field(default=None, description="checked against the lines")
 
 
 class InvoiceUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     vendor_id: UUID | None = None
-    number: str | None = Field(default=None, min_length=1, max_length=64)
+    number: NonBlankStr | None = Field(default=None, max_length=64)
     currency: Currency | None = None
     issue_date: Day | None = None
     due_date: Day | None = None
     po_number: str | None = Field(default=None, max_length=64)
     notes: str | None = Field(default=None, max_length=5000)
     lines: list[LineIn] | None = Field(default=None, min_length=1, max_length=500)
-    total: Amount | None = Field(default=None, decimal_places=2)
+    total: SignedMoney | None = None
 
     _no_nulls = field_validator(
         "vendor_id", "number", "currency", "issue_date", "due_date", "lines", mode="before"
@@ -109,14 +99,14 @@ class InvoiceOut(BaseModel):
 class Rejection(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: NonBlankStr = Field(max_length=2000)
 
 
 class PaymentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")  # no currency: a payment is in the invoice's
 
     paid_on: Day
-    amount: Amount = Field(gt=0, decimal_places=2)
+    amount: Money = Field(gt=0)
     reference: str | None = Field(default=None, max_length=200)
 
 
@@ -166,7 +156,7 @@ class UploadOut(BaseModel):
 class BatchCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: NonBlankStr = Field(max_length=200)
 
 
 class BatchOut(BaseModel):

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -40,9 +40,9 @@ from ledgerline.invoices.models import (
 )
 from ledgerline.pagination import PageRequest, SortKey, keyset_page
 from ledgerline.problems import Problem
+from ledgerline.values import cents
 from ledgerline.vendors.models import Vendor
 
-CENT = Decimal("0.01")
 TRANSITIONS: dict[str, tuple[frozenset[InvoiceStatus], InvoiceStatus]] = {
     "submit": (frozenset({InvoiceStatus.DRAFT}), InvoiceStatus.SUBMITTED),
     "approve": (frozenset({InvoiceStatus.SUBMITTED}), InvoiceStatus.APPROVED),
@@ -78,16 +78,12 @@ class Line:
     tax_rate: Decimal
 
 
-def _cents(amount: Decimal) -> Decimal:
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
-
-
 def totals(lines: Sequence[Line]) -> tuple[list[tuple[Decimal, Decimal]], Decimal, Decimal]:
     """Per line (subtotal, tax), then the invoice's subtotal and tax."""
     per_line = []
     for line in lines:
-        subtotal = _cents(line.quantity * line.unit_price)
-        per_line.append((subtotal, _cents(subtotal * line.tax_rate)))
+        subtotal = cents(line.quantity * line.unit_price)
+        per_line.append((subtotal, cents(subtotal * line.tax_rate)))
     return (
         per_line,
         sum((s for s, _ in per_line), Decimal("0.00")),
@@ -115,11 +111,11 @@ def _set_lines(session: AsyncSession, invoice: Invoice, lines: Sequence[Line]) -
 
 
 def _check_claimed_total(claimed: Decimal | None, invoice: Invoice) -> None:
-    if claimed is not None and _cents(claimed) != invoice.total:
+    if claimed is not None and cents(claimed) != invoice.total:
         raise Problem(
             422,
             "total_mismatch",
-            f"The lines add up to {invoice.total}, not {_cents(claimed)}.",
+            f"The lines add up to {invoice.total}, not {cents(claimed)}.",
             extra={"computed_total": str(invoice.total)},
         )
 

@@ -6,7 +6,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ledgerline.tenants.models import TenantStatus
-from ledgerline.users.schemas import refuse_null
+from ledgerline.values import TrimmedStr, refuse_null
 
 
 class TenantOut(BaseModel):
@@ -22,7 +22,7 @@ class TenantOut(BaseModel):
 
 
 class TenantCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: TrimmedStr = Field(max_length=200)
     slug: str = Field(min_length=1, max_length=63)
     plan: str = Field(default="standard", min_length=1, max_length=32)
 
@@ -32,6 +32,6 @@ class TenantUpdate(BaseModel):
 
     _no_nulls = field_validator("name", "status", "plan", mode="before")(refuse_null)
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: TrimmedStr | None = Field(default=None, max_length=200)
     status: TenantStatus | None = None
     plan: str | None = Field(default=None, min_length=1, max_length=32)

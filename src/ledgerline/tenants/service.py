@@ -50,7 +50,7 @@ async def create_tenant(
     runtime transaction whose tenant context is the new tenant's id."""
     name = name.strip()
     if not name:
-        raise ValueError("a tenant needs a name")
+        raise Problem(422, "tenant_name_blank", "A tenant needs a name.")
     tenant = Tenant(id=tenant_id or new_id(), name=name, slug=normalize_slug(slug), plan=plan)
     session.add(tenant)
     try:

@@ -6,6 +6,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from ledgerline.users.models import TenantRole
+from ledgerline.values import TrimmedStr, refuse_null
 
 Password = Field(min_length=1, max_length=1024)
 
@@ -31,16 +32,9 @@ class UserOut(BaseModel):
 
 class UserCreate(BaseModel):
     email: EmailStr
-    full_name: str = Field(min_length=1, max_length=200)
+    full_name: TrimmedStr = Field(max_length=200)
     role: TenantRole = TenantRole.ASSISTANT
     password: str = Password
-
-
-def refuse_null(value: object) -> object:
-    """Omit a field to leave it alone; null is no value for it."""
-    if value is None:
-        raise ValueError("may be omitted, not null")
-    return value
 
 
 class UserUpdate(BaseModel):
@@ -48,7 +42,7 @@ class UserUpdate(BaseModel):
 
     _no_nulls = field_validator("full_name", "role", "is_active", mode="before")(refuse_null)
 
-    full_name: str | None = Field(default=None, min_length=1, max_length=200)
+    full_name: TrimmedStr | None = Field(default=None, max_length=200)
     role: TenantRole | None = None
     is_active: bool | None = None
 
@@ -56,7 +50,7 @@ class UserUpdate(BaseModel):
 class ProfileUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    full_name: str = Field(min_length=1, max_length=200)
+    full_name: TrimmedStr = Field(max_length=200)
 
 
 class PasswordChange(BaseModel):

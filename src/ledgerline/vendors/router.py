@@ -16,6 +16,7 @@ from ledgerline.etags import sent_if_match, set_etag
 from ledgerline.idempotency import IdempotentRoute
 from ledgerline.pagination import Page, PageRequest, page_request
 from ledgerline.security.permissions import Permission
+from ledgerline.values import Currency
 from ledgerline.vendors import service as vendor_service
 from ledgerline.vendors.models import Vendor
 from ledgerline.vendors.schemas import VendorCreate, VendorOut, VendorUpdate
@@ -54,7 +55,7 @@ async def list_vendors(
     page: Annotated[PageRequest, Depends(page_request)],
     q: Annotated[str | None, Query(max_length=200, description="in name or tax id")] = None,
     is_active: bool | None = None,
-    currency: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
+    currency: Currency | None = None,
 ) -> Page[VendorOut]:
     rows, cursor = await vendor_service.list_vendors(
         context.session, page, q=q, is_active=is_active, currency=currency

@@ -8,8 +8,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, field_validator
 
-from ledgerline.users.schemas import refuse_null
-from ledgerline.values import Currency, TaxId
+from ledgerline.values import Currency, NonBlankStr, TaxId, refuse_null
 
 BankAccount = Annotated[str, Field(pattern=r"^[A-Z0-9 ]{8,40}$", description="IBAN or number")]
 
@@ -21,7 +20,7 @@ def _compact(value: str) -> str:
 class VendorCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: NonBlankStr = Field(max_length=200)
     tax_id: TaxId | None = None
     email: EmailStr | None = None
     address: str | None = Field(default=None, max_length=2000)
@@ -33,7 +32,7 @@ class VendorCreate(BaseModel):
 class VendorUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: NonBlankStr | None = Field(default=None, max_length=200)
     tax_id: TaxId | None = None
     email: EmailStr | None = None
     address: str | None = Field(default=None, max_length=2000)
