@@ -85,9 +85,6 @@ class TenantRequest:
     def audit_context(self) -> AuditContext:
         return AuditContext(self.tenant_id, self.principal.actor, self.meta)
 
-    def audit(self, action: str, **fields: Any) -> None:
-        self.audit_context.record(self.session, action, **fields)
-
 
 @dataclass(frozen=True, slots=True)
 class AdminRequest:

@@ -16,12 +16,10 @@ from uuid import UUID
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ledgerline.audit import service as audit
 from ledgerline.audit.models import ActorType
-from ledgerline.audit.service import Actor, RequestMeta
+from ledgerline.audit.service import ANONYMOUS, Actor, AuditContext, RequestMeta
 from ledgerline.auth.one_time import OneTimeSecret, Purpose, replace_secret
 from ledgerline.auth.service import (
-    ANONYMOUS,
     AuthError,
     TokenPair,
     count_failed_attempt,
@@ -91,14 +89,8 @@ async def _for_known_user(
             return
         subject, body = await mail_for(session, user)
         queue_mail(session, tenant_id=tenant_id, to=user.email, subject=subject, body=body)
-        audit.record(
-            session,
-            tenant_id=tenant_id,
-            actor=ANONYMOUS,
-            action=action,
-            meta=meta,
-            target_type="user",
-            target_id=user.id,
+        AuditContext(tenant_id, ANONYMOUS, meta).record(
+            session, action, target_type="user", target_id=user.id
         )
 
 
@@ -179,12 +171,9 @@ async def verify_login_code(
                     )
                     .execution_options(synchronize_session=False)
                 )
-                audit.record(
+                AuditContext(tenant_id, Actor(ActorType.USER, user.id), meta).record(
                     session,
-                    tenant_id=tenant_id,
-                    actor=Actor(ActorType.USER, user.id),
-                    action="auth.login",
-                    meta=meta,
+                    "auth.login",
                     target_type="user",
                     target_id=user.id,
                     changes={"method": "email_code"},
@@ -196,7 +185,7 @@ async def verify_login_code(
 async def _count_failure(
     session: AsyncSession, settings: Settings, user: User, meta: RequestMeta
 ) -> None:
-    record = audit.AuditContext(user.tenant_id, ANONYMOUS, meta).record
+    record = AuditContext(user.tenant_id, ANONYMOUS, meta).record
     record(
         session,
         "auth.login_failed",
@@ -280,14 +269,8 @@ async def confirm_password_reset(
         user.failed_login_count = 0
         user.locked_until = None
         await revoke_user_sessions(session, user_id=user.id, reason="password_reset")
-        audit.record(
-            session,
-            tenant_id=tenant_id,
-            actor=Actor(ActorType.USER, user.id),
-            action="user.password_reset",
-            meta=meta,
-            target_type="user",
-            target_id=user.id,
+        AuditContext(tenant_id, Actor(ActorType.USER, user.id), meta).record(
+            session, "user.password_reset", target_type="user", target_id=user.id
         )
 
 
@@ -299,12 +282,6 @@ async def verify_email(
         user = await _consume_link_token(session, settings, token, Purpose.EMAIL_VERIFICATION)
         if user.email_verified_at is None:
             user.email_verified_at = _now()
-        audit.record(
-            session,
-            tenant_id=tenant_id,
-            actor=Actor(ActorType.USER, user.id),
-            action="user.email_verified",
-            meta=meta,
-            target_type="user",
-            target_id=user.id,
+        AuditContext(tenant_id, Actor(ActorType.USER, user.id), meta).record(
+            session, "user.email_verified", target_type="user", target_id=user.id
         )

@@ -16,9 +16,14 @@ from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ledgerline.audit import service as audit
 from ledgerline.audit.models import ActorType
-from ledgerline.audit.service import Actor, RequestMeta, record_platform
+from ledgerline.audit.service import (
+    ANONYMOUS,
+    Actor,
+    AuditContext,
+    PlatformAuditContext,
+    RequestMeta,
+)
 from ledgerline.auth.models import (
     AdminRefreshToken,
     AdminSession,
@@ -45,8 +50,6 @@ from ledgerline.security.tokens import (
 from ledgerline.tenants.models import Tenant, TenantStatus
 from ledgerline.tenants.service import create_tenant
 from ledgerline.users.models import PlatformAdmin, TenantRole, User
-
-ANONYMOUS = Actor(ActorType.ANONYMOUS, None)
 
 
 class AuthError(Problem):
@@ -145,13 +148,9 @@ async def signup(
         )
         session.add(user)
         await session.flush()
-        actor = Actor(ActorType.USER, user.id)
-        audit.record(
+        AuditContext(tenant_id, Actor(ActorType.USER, user.id), meta).record(
             session,
-            tenant_id=tenant_id,
-            actor=actor,
-            action="tenant.signed_up",
-            meta=meta,
+            "tenant.signed_up",
             target_type="tenant",
             target_id=tenant_id,
             changes={"name": tenant.name, "slug": tenant.slug, "owner_email": user.email},
@@ -276,12 +275,9 @@ async def login_tenant_user(
     async with database.tenant_transaction(tenant_id) as session:
 
         def record(action: str, actor: Actor = ANONYMOUS, **changes: object) -> None:
-            audit.record(
+            AuditContext(tenant_id, actor, meta).record(
                 session,
-                tenant_id=tenant_id,
-                actor=actor,
-                action=action,
-                meta=meta,
+                action,
                 target_type="user",
                 target_id=attempt.account_id if attempt else None,
                 # The typed email only when it names an account: it might be a password.
@@ -351,20 +347,15 @@ async def login_admin(
             locks=locks,
             new_hash=new_hash,
         )
-        record_platform(
+        actor = Actor(ActorType.ADMIN, attempt.account_id) if attempt else ANONYMOUS
+        trail = PlatformAuditContext(actor, meta)
+        trail.record(
             session,
-            actor_id=attempt.account_id if attempt else None,
-            action="auth.login" if matches else "auth.login_failed",
-            meta=meta,
+            "auth.login" if matches else "auth.login_failed",
             changes={"email": email} if attempt else None,
         )
         if locks:
-            record_platform(
-                session,
-                actor_id=attempt.account_id if attempt else None,
-                action="auth.account_locked",
-                meta=meta,
-            )
+            trail.record(session, "auth.account_locked")
         if matches:
             assert attempt is not None
             family = AdminSession(
@@ -505,21 +496,16 @@ async def _rotate(
             )
         family.revoked_at, family.revoked_reason = now, "reuse_detected"
         if isinstance(family, AuthSession):
-            audit.record(
+            AuditContext(family.tenant_id, ANONYMOUS, meta).record(
                 session,
-                tenant_id=family.tenant_id,
-                actor=ANONYMOUS,
-                action="auth.refresh_reuse_detected",
-                meta=meta,
+                "auth.refresh_reuse_detected",
                 target_type="auth_session",
                 target_id=family.id,
             )
         else:
-            record_platform(
+            PlatformAuditContext(ANONYMOUS, meta).record(
                 session,
-                actor_id=None,
-                action="auth.refresh_reuse_detected",
-                meta=meta,
+                "auth.refresh_reuse_detected",
                 target_type="admin_session",
                 target_id=family.id,
             )
@@ -562,11 +548,9 @@ async def logout(
                 families.values(revoked_at=now, revoked_reason="logout").returning(AdminSession.id)
             )
             await _deny(session, claims)
-            record_platform(
+            PlatformAuditContext(Actor(ActorType.ADMIN, claims.subject), meta).record(
                 session,
-                actor_id=claims.subject,
-                action=action,
-                meta=meta,
+                action,
                 changes={"revoked_sessions": [str(family) for family in revoked]},
             )
         return
@@ -583,12 +567,9 @@ async def logout(
             revoke.values(revoked_at=now, revoked_reason="logout").returning(AuthSession.id)
         )
         await _deny(session, claims)
-        audit.record(
+        AuditContext(claims.tenant_id, Actor(ActorType.USER, claims.subject), meta).record(
             session,
-            tenant_id=claims.tenant_id,
-            actor=Actor(ActorType.USER, claims.subject),
-            action=action,
-            meta=meta,
+            action,
             target_type="user",
             target_id=claims.subject,
             changes={"revoked_sessions": [str(family) for family in revoked]},

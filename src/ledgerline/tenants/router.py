@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy import or_, select
 
 from ledgerline.access import AdminDep, AdminRequest
-from ledgerline.audit import service as audit
+from ledgerline.audit.service import AuditContext, diff
 from ledgerline.pagination import Page, PageRequest, contains, keyset_page, page_request
 from ledgerline.problems import Problem
 from ledgerline.tenants.models import Tenant, TenantStatus
@@ -34,15 +34,8 @@ async def _tenant(context: AdminRequest, tenant_id: UUID, *, for_update: bool = 
 def _record(
     context: AdminRequest, tenant_id: UUID, action: str, changes: dict[str, object]
 ) -> None:
-    audit.record(
-        context.session,
-        tenant_id=tenant_id,
-        actor=context.principal.actor,
-        action=action,
-        meta=context.meta,
-        target_type="tenant",
-        target_id=tenant_id,
-        changes=changes,
+    AuditContext(tenant_id, context.principal.actor, context.meta).record(
+        context.session, action, target_type="tenant", target_id=tenant_id, changes=changes
     )
 
 
@@ -91,7 +84,7 @@ async def update(tenant_id: UUID, body: TenantUpdate, context: AdminDep) -> Tena
     for field, value in changes.items():
         setattr(tenant, field, value)
     await context.session.flush()
-    _record(context, tenant.id, "tenant.updated", audit.diff(before, changes))
+    _record(context, tenant.id, "tenant.updated", diff(before, changes))
     return TenantOut.model_validate(tenant)
 
 
