@@ -16,6 +16,7 @@ from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ledgerline.access import admin_is_live, live_user
 from ledgerline.audit.models import ActorType
 from ledgerline.audit.service import (
     ANONYMOUS,
@@ -368,46 +369,6 @@ async def login_admin(
             session.add(family)
             return await _issue(session, settings, family, attempt.account_id, None, Role.ADMIN)
     raise invalid_credentials()
-
-
-_USER_NOW = text(
-    """
-    SELECT u.role, t.status, t.plan
-    FROM users u
-    JOIN tenants t ON t.id = u.tenant_id
-    JOIN auth_sessions s ON s.tenant_id = u.tenant_id AND s.id = :sid AND s.user_id = u.id
-    WHERE u.id = :uid AND u.is_active AND s.revoked_at IS NULL AND s.expires_at > now()
-      AND NOT EXISTS (SELECT 1 FROM denied_access_tokens d WHERE d.jti = :jti)
-    """
-)
-
-_ADMIN_NOW = text(
-    """
-    SELECT 1
-    FROM platform_admins a
-    JOIN admin_sessions s ON s.id = :sid AND s.admin_id = a.id
-    WHERE a.id = :aid AND a.is_active AND s.revoked_at IS NULL AND s.expires_at > now()
-      AND NOT EXISTS (SELECT 1 FROM denied_access_tokens d WHERE d.jti = :jti)
-    """
-)
-
-
-async def live_user(session: AsyncSession, claims: AccessClaims) -> Any:
-    """(role, tenant status, plan) of the token's user if the user is active, the token's
-    session live and the token not signed out; else None. One round trip, run in the
-    request's tenant transaction."""
-    return (
-        await session.execute(
-            _USER_NOW, {"uid": claims.subject, "sid": claims.session_id, "jti": claims.jti}
-        )
-    ).one_or_none()
-
-
-async def admin_is_live(session: AsyncSession, claims: AccessClaims) -> bool:
-    row = await session.execute(
-        _ADMIN_NOW, {"aid": claims.subject, "sid": claims.session_id, "jti": claims.jti}
-    )
-    return row.one_or_none() is not None
 
 
 def _no_longer_valid() -> AuthError:
