@@ -21,3 +21,8 @@ def normalize_tax_id(raw: str) -> str:
 
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")]
 TaxId = Annotated[str, Field(min_length=4, max_length=40), AfterValidator(normalize_tax_id)]
+
+
+def normalize_email(email: str) -> str:
+    """An email as accounts are stored and looked up: trimmed, lower case."""
+    return email.strip().lower()

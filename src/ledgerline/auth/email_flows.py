@@ -13,22 +13,21 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.audit.models import ActorType
 from ledgerline.audit.service import ANONYMOUS, Actor, AuditContext, RequestMeta
+from ledgerline.auth import lockout
 from ledgerline.auth.one_time import OneTimeSecret, Purpose, replace_secret
 from ledgerline.auth.service import (
     AuthError,
     TokenPair,
-    count_failed_attempt,
     invalid_credentials,
-    normalize_email,
     open_tenant_session,
     resolve_tenant,
-    revoke_user_sessions,
 )
+from ledgerline.auth.sessions import revoke_user_sessions
 from ledgerline.config import Settings
 from ledgerline.db.engine import Database
 from ledgerline.mail.service import queue_mail
@@ -43,6 +42,7 @@ from ledgerline.security.tokens import (
 )
 from ledgerline.tenants.models import Tenant, TenantStatus
 from ledgerline.users.models import User
+from ledgerline.values import normalize_email
 
 LOGIN_CODE_TTL = timedelta(minutes=5)
 LOGIN_CODE_ATTEMPTS = 5
@@ -144,8 +144,7 @@ async def verify_login_code(
                 .limit(1)
                 .with_for_update()
             )
-        locked = user is not None and user.locked_until is not None and user.locked_until > _now()
-        if user is None or not user.is_active or secret is None or locked:
+        if user is None or not user.is_active or secret is None or lockout.is_locked(user):
             failure = invalid_credentials()
         elif not hmac.compare_digest(
             _code_digest(settings, secret.id, code.strip()), secret.secret_hash
@@ -161,15 +160,11 @@ async def verify_login_code(
             if status == TenantStatus.SUSPENDED:
                 failure = AuthError(403, "tenant_suspended", "This tenant is suspended.")
             else:
-                await session.execute(
-                    update(User)
-                    .where(User.id == user.id)
-                    .values(
-                        failed_login_count=0,
-                        last_login_at=func.now(),
-                        email_verified_at=func.coalesce(User.email_verified_at, func.now()),
-                    )
-                    .execution_options(synchronize_session=False)
+                await lockout.succeeded(
+                    session,
+                    User,
+                    user.id,
+                    email_verified_at=func.coalesce(User.email_verified_at, func.now()),
                 )
                 AuditContext(tenant_id, Actor(ActorType.USER, user.id), meta).record(
                     session,
@@ -193,12 +188,7 @@ async def _count_failure(
         target_id=user.id,
         changes={"reason": "bad_code"},
     )
-    if await count_failed_attempt(
-        session,
-        user.id,
-        threshold=settings.lockout_threshold,
-        lockout_minutes=settings.lockout_minutes,
-    ):
+    if await lockout.count_failure(session, settings, user.id):
         record(session, "auth.account_locked", target_type="user", target_id=user.id)
 
 
@@ -266,8 +256,7 @@ async def confirm_password_reset(
     async with database.tenant_transaction(tenant_id) as session:
         user = await _consume_link_token(session, settings, token, Purpose.PASSWORD_RESET)
         user.password_hash = password_hash
-        user.failed_login_count = 0
-        user.locked_until = None
+        lockout.unlock(user)
         await revoke_user_sessions(session, user_id=user.id, reason="password_reset")
         AuditContext(tenant_id, Actor(ActorType.USER, user.id), meta).record(
             session, "user.password_reset", target_type="user", target_id=user.id

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import cast
 from uuid import UUID
 
-from sqlalchemy import delete, func, or_, select, text, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +25,7 @@ from ledgerline.audit.service import (
     PlatformAuditContext,
     RequestMeta,
 )
+from ledgerline.auth import lockout
 from ledgerline.auth.models import (
     AdminRefreshToken,
     AdminSession,
@@ -51,6 +52,7 @@ from ledgerline.security.tokens import (
 from ledgerline.tenants.models import Tenant, TenantStatus
 from ledgerline.tenants.service import create_tenant
 from ledgerline.users.models import PlatformAdmin, TenantRole, User
+from ledgerline.values import normalize_email
 
 
 class AuthError(Problem):
@@ -75,10 +77,6 @@ class TokenPair:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
 
 
 async def open_tenant_session(
@@ -176,77 +174,6 @@ async def resolve_tenant(database: Database, reference: str) -> UUID | None:
     return tenant_id
 
 
-@dataclass(frozen=True, slots=True)
-class _Attempt:
-    account_id: UUID
-    password_hash: str | None
-    attempt_number: int  # this attempt among the consecutive unresolved ones
-
-
-def _reserve_attempt(model: type[User] | type[PlatformAdmin], email: str) -> Any:
-    """Count the attempt before checking the password: one atomic UPDATE, committed at
-    once, so no lock is held while hashing and concurrent guesses cannot pass the
-    threshold. A plain UPDATE, not the ORM's, so the row's version (ETag) stays."""
-    return (
-        update(model)
-        .where(
-            model.email == email,
-            model.is_active,
-            or_(model.locked_until.is_(None), model.locked_until <= func.now()),
-        )
-        .values(failed_login_count=model.failed_login_count + 1)
-        .returning(model.id, model.password_hash, model.failed_login_count)
-        .execution_options(synchronize_session=False)
-    )
-
-
-async def _settle_attempt(
-    session: AsyncSession,
-    model: type[User] | type[PlatformAdmin],
-    attempt: _Attempt | None,
-    settings: Settings,
-    *,
-    succeeded: bool,
-    locks: bool,
-    new_hash: str | None,
-) -> None:
-    """Write what the checked attempt means: reset on success, lock at the threshold."""
-    if attempt is None or not (succeeded or locks):
-        return
-    values: dict[str, Any]
-    if succeeded:
-        values = {"failed_login_count": 0, "locked_until": None, "last_login_at": func.now()}
-        if new_hash is not None:
-            values["password_hash"] = new_hash
-    else:
-        values = {
-            "failed_login_count": 0,
-            "locked_until": func.now() + timedelta(minutes=settings.lockout_minutes),
-        }
-    await session.execute(
-        update(model)
-        .where(model.id == attempt.account_id)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-
-
-async def _check_attempt(
-    passwords: Passwords, settings: Settings, attempt: _Attempt | None, password: str
-) -> tuple[bool, bool, str | None]:
-    """(password right, account locks now, upgraded hash), hashing outside any transaction.
-
-    An attempt beyond the threshold (concurrent guesses) is refused unchecked, but
-    still costs a hash, so that it takes as long as any other answer.
-    """
-    if attempt is None or attempt.attempt_number > settings.lockout_threshold:
-        await passwords.verify(password, None)
-        return False, attempt is not None, None
-    matches, new_hash = await passwords.verify(password, attempt.password_hash)
-    locks = not matches and attempt.attempt_number >= settings.lockout_threshold
-    return matches, locks, new_hash
-
-
 async def login_tenant_user(
     database: Database,
     settings: Settings,
@@ -265,13 +192,12 @@ async def login_tenant_user(
 
     async with database.tenant_transaction(tenant_id) as session:
         status = await session.scalar(select(Tenant.status))
-        row = (await session.execute(_reserve_attempt(User, email))).one_or_none()
+        attempt = await lockout.reserve_attempt(session, User, email)
         known = (
-            row is not None
+            attempt is not None
             or (await session.scalar(select(User.id).where(User.email == email))) is not None
         )
-    attempt = _Attempt(*row) if row is not None else None
-    matches, locks, new_hash = await _check_attempt(passwords, settings, attempt, password)
+    verdict = await lockout.check_password(passwords, settings, attempt, password)
 
     async with database.tenant_transaction(tenant_id) as session:
 
@@ -287,17 +213,15 @@ async def login_tenant_user(
 
         if status is None:  # no such tenant (or not visible): nothing to record
             raise invalid_credentials()
-        await _settle_attempt(
-            session, User, attempt, settings, succeeded=matches, locks=locks, new_hash=new_hash
-        )
-        if not matches:
+        await lockout.settle(session, User, settings, attempt, verdict)
+        if not verdict.matches:
             if attempt is None:
                 record("auth.login_failed", reason="locked" if known else "unknown_or_inactive")
-            elif attempt.attempt_number > settings.lockout_threshold:
+            elif not verdict.checked:
                 record("auth.login_failed", reason="locked")
             else:
                 record("auth.login_failed", reason="bad_password")
-            if locks:
+            if verdict.locks:
                 record("auth.account_locked", lockout_minutes=settings.lockout_minutes)
             failure = invalid_credentials()
         elif status == TenantStatus.SUSPENDED:
@@ -315,7 +239,7 @@ async def login_tenant_user(
     raise failure  # after the transaction above committed what it records
 
 
-async def _email_verified(session: AsyncSession, attempt: _Attempt | None) -> bool:
+async def _email_verified(session: AsyncSession, attempt: lockout.Attempt | None) -> bool:
     if attempt is None:
         return False
     verified_at = await session.scalar(
@@ -335,29 +259,20 @@ async def login_admin(
 ) -> TokenPair:
     email = normalize_email(email)
     async with database.platform_sessions() as session, session.begin():
-        row = (await session.execute(_reserve_attempt(PlatformAdmin, email))).one_or_none()
-    attempt = _Attempt(*row) if row is not None else None
-    matches, locks, new_hash = await _check_attempt(passwords, settings, attempt, password)
+        attempt = await lockout.reserve_attempt(session, PlatformAdmin, email)
+    verdict = await lockout.check_password(passwords, settings, attempt, password)
     async with database.platform_sessions() as session, session.begin():
-        await _settle_attempt(
-            session,
-            PlatformAdmin,
-            attempt,
-            settings,
-            succeeded=matches,
-            locks=locks,
-            new_hash=new_hash,
-        )
+        await lockout.settle(session, PlatformAdmin, settings, attempt, verdict)
         actor = Actor(ActorType.ADMIN, attempt.account_id) if attempt else ANONYMOUS
         trail = PlatformAuditContext(actor, meta)
         trail.record(
             session,
-            "auth.login" if matches else "auth.login_failed",
+            "auth.login" if verdict.matches else "auth.login_failed",
             changes={"email": email} if attempt else None,
         )
-        if locks:
+        if verdict.locks:
             trail.record(session, "auth.account_locked")
-        if matches:
+        if verdict.matches:
             assert attempt is not None
             family = AdminSession(
                 id=new_id(),
@@ -544,42 +459,3 @@ async def _deny(session: AsyncSession, claims: AccessClaims) -> None:
         .values(jti=claims.jti, expires_at=claims.expires_at)
         .on_conflict_do_nothing()
     )
-
-
-async def count_failed_attempt(
-    session: AsyncSession, user_id: UUID, *, threshold: int, lockout_minutes: int
-) -> bool:
-    """One more consecutive failure for a tenant user; lock at the threshold (and start
-    counting afresh). True when this failure locked the account. Plain UPDATEs: the
-    row's version (ETag) stays."""
-    failures = await session.scalar(
-        update(User)
-        .where(User.id == user_id)
-        .values(failed_login_count=User.failed_login_count + 1)
-        .returning(User.failed_login_count)
-        .execution_options(synchronize_session=False)
-    )
-    if (failures or 0) < threshold:
-        return False
-    await session.execute(
-        update(User)
-        .where(User.id == user_id)
-        .values(
-            failed_login_count=0,
-            locked_until=func.now() + timedelta(minutes=lockout_minutes),
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return True
-
-
-async def revoke_user_sessions(
-    session: AsyncSession, *, user_id: UUID, reason: str, keep: UUID | None = None
-) -> None:
-    """Revoke every live refresh family of a user (but `keep`), in the caller's transaction."""
-    statement = update(AuthSession).where(
-        AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None)
-    )
-    if keep is not None:
-        statement = statement.where(AuthSession.id != keep)
-    await session.execute(statement.values(revoked_at=_now(), revoked_reason=reason))

@@ -88,8 +88,7 @@ async def change_my_password(
             current_password=body.current_password,
             new_password=body.new_password,
             keep_session=context.principal.session_id,
-            lockout_threshold=settings.lockout_threshold,
-            lockout_minutes=settings.lockout_minutes,
+            settings=settings,
         )
     except service.WrongCurrentPassword as error:
         # Answered, not raised: the request's transaction commits the counted failure.

@@ -10,14 +10,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.audit.service import AuditContext, diff
-from ledgerline.auth.service import (
-    count_failed_attempt,
-    normalize_email,
-    revoke_user_sessions,
-)
+from ledgerline.auth import lockout
+from ledgerline.auth.sessions import revoke_user_sessions
+from ledgerline.config import Settings
 from ledgerline.problems import Problem
 from ledgerline.security.passwords import Passwords, check_password_policy
 from ledgerline.users.models import TenantRole, User
+from ledgerline.values import normalize_email
 
 
 class UserError(Problem):
@@ -135,8 +134,7 @@ async def deactivate_user(session: AsyncSession, audit: AuditContext, user: User
 
 async def unlock_user(session: AsyncSession, audit: AuditContext, user: User) -> None:
     before = {"locked_until": user.locked_until, "failed_login_count": user.failed_login_count}
-    user.locked_until = None
-    user.failed_login_count = 0
+    lockout.unlock(user)
     audit.record(
         session,
         "user.unlocked",
@@ -158,8 +156,7 @@ async def change_password(
     current_password: str,
     new_password: str,
     keep_session: UUID | None,
-    lockout_threshold: int,
-    lockout_minutes: int,
+    settings: Settings,
 ) -> None:
     """Needs the current password; revokes the user's other sessions.
 
@@ -171,9 +168,7 @@ async def change_password(
     matches, _ = await passwords.verify(current_password, user.password_hash)
     if not matches:
         audit.record(session, "user.password_change_failed", target_type="user", target_id=user.id)
-        if await count_failed_attempt(
-            session, user.id, threshold=lockout_threshold, lockout_minutes=lockout_minutes
-        ):
+        if await lockout.count_failure(session, settings, user.id):
             await revoke_user_sessions(session, user_id=user.id, reason="locked")
             audit.record(session, "auth.account_locked", target_type="user", target_id=user.id)
         raise WrongCurrentPassword(
