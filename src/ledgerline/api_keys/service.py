@@ -20,10 +20,6 @@ from ledgerline.security.api_keys import (
 from ledgerline.security.permissions import API_KEY_SCOPES, Permission
 
 
-class ApiKeyError(Problem):
-    pass
-
-
 async def create_api_key(
     session: AsyncSession,
     audit: AuditContext,
@@ -37,11 +33,11 @@ async def create_api_key(
     """The stored key and the secret key itself, which is never shown again."""
     not_grantable = sorted(set(scopes) - API_KEY_SCOPES)
     if not_grantable:
-        raise ApiKeyError(
+        raise Problem(
             422, "scope_not_grantable", f"An API key cannot hold: {', '.join(not_grantable)}."
         )
     if expires_at is not None and expires_at <= datetime.now(UTC):
-        raise ApiKeyError(422, "expiry_in_past", "expires_at must lie in the future.")
+        raise Problem(422, "expiry_in_past", "expires_at must lie in the future.")
     key_id = new_id()
     issued = new_api_key(key_id, audit.tenant_id)
     key = ApiKey(
@@ -69,7 +65,7 @@ async def create_api_key(
 async def revoke_api_key(session: AsyncSession, audit: AuditContext, key_id: UUID) -> None:
     key = await session.scalar(select(ApiKey).where(ApiKey.id == key_id).with_for_update())
     if key is None:
-        raise ApiKeyError(404, "api_key_not_found", "No such API key.")
+        raise Problem(404, "api_key_not_found", "No such API key.")
     if key.revoked_at is None:
         key.revoked_at = datetime.now(UTC)
         audit.record(session, "api_key.revoked", target_type="api_key", target_id=key.id)

@@ -21,7 +21,6 @@ from ledgerline.audit.service import ANONYMOUS, Actor, AuditContext, RequestMeta
 from ledgerline.auth import lockout
 from ledgerline.auth.one_time import OneTimeSecret, Purpose, replace_secret
 from ledgerline.auth.service import (
-    AuthError,
     TokenPair,
     invalid_credentials,
     open_tenant_session,
@@ -31,6 +30,7 @@ from ledgerline.auth.sessions import revoke_user_sessions
 from ledgerline.config import Settings
 from ledgerline.db.engine import Database
 from ledgerline.mail.service import queue_mail
+from ledgerline.problems import Problem
 from ledgerline.security.passwords import Passwords, check_password_policy
 from ledgerline.security.tokens import (
     EMAIL_VERIFICATION_PREFIX,
@@ -144,6 +144,7 @@ async def verify_login_code(
                 .limit(1)
                 .with_for_update()
             )
+        failure: Problem
         if user is None or not user.is_active or secret is None or lockout.is_locked(user):
             failure = invalid_credentials()
         elif not hmac.compare_digest(
@@ -158,7 +159,7 @@ async def verify_login_code(
             secret.consumed_at = _now()
             status = await session.scalar(select(Tenant.status))
             if status == TenantStatus.SUSPENDED:
-                failure = AuthError(403, "tenant_suspended", "This tenant is suspended.")
+                failure = Problem(403, "tenant_suspended", "This tenant is suspended.")
             else:
                 await lockout.succeeded(
                     session,
@@ -228,7 +229,7 @@ async def _consume_link_token(
     if secret is not None:
         user = await session.scalar(select(User).where(User.id == secret.user_id))
     if secret is None or user is None or not user.is_active:
-        raise AuthError(400, "invalid_link", "This link is invalid, used or expired.")
+        raise Problem(400, "invalid_link", "This link is invalid, used or expired.")
     secret.consumed_at = _now()
     return user
 
@@ -237,7 +238,7 @@ def _link_tenant(token: str, prefix: str) -> UUID:
     try:
         return tenant_of_token(token, prefix)
     except InvalidToken as error:
-        raise AuthError(400, "invalid_link", "This link is invalid, used or expired.") from error
+        raise Problem(400, "invalid_link", "This link is invalid, used or expired.") from error
 
 
 async def confirm_password_reset(

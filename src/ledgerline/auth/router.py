@@ -23,7 +23,6 @@ from ledgerline.auth.schemas import (
 from ledgerline.deps import DatabaseDep, PasswordsDep, SettingsDep
 from ledgerline.problems import Problem
 from ledgerline.ratelimit import limit_sign_in
-from ledgerline.security.passwords import WeakPassword
 from ledgerline.tenants.schemas import TenantOut
 from ledgerline.tenants.service import InvalidSlug, SlugTaken
 from ledgerline.users.schemas import UserOut
@@ -66,8 +65,6 @@ async def signup(
             full_name=body.owner.full_name,
             meta=request_meta(request),
         )
-    except WeakPassword as error:
-        raise Problem(422, "weak_password", str(error)) from error
     except InvalidSlug as error:
         raise Problem(422, "invalid_slug", str(error)) from error
     except SlugTaken as error:
@@ -252,17 +249,14 @@ async def confirm_password_reset(
     passwords: PasswordsDep,
 ) -> Response:
     """Set a new password with the mailed token; every session of the user ends."""
-    try:
-        await email_flows.confirm_password_reset(
-            database,
-            settings,
-            passwords,
-            token=body.token,
-            new_password=body.new_password,
-            meta=request_meta(request),
-        )
-    except WeakPassword as error:
-        raise Problem(422, "weak_password", str(error)) from error
+    await email_flows.confirm_password_reset(
+        database,
+        settings,
+        passwords,
+        token=body.token,
+        new_password=body.new_password,
+        meta=request_meta(request),
+    )
     return Response(status_code=204)
 
 

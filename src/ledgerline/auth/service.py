@@ -38,7 +38,7 @@ from ledgerline.config import Settings
 from ledgerline.db.base import new_id
 from ledgerline.db.engine import Database
 from ledgerline.db.rls import TENANT_SLUG_SETTING
-from ledgerline.problems import Problem
+from ledgerline.problems import Problem, Unauthorized
 from ledgerline.security.passwords import Passwords, check_password_policy
 from ledgerline.security.permissions import Role
 from ledgerline.security.tokens import (
@@ -55,16 +55,8 @@ from ledgerline.users.models import PlatformAdmin, TenantRole, User
 from ledgerline.values import normalize_email
 
 
-class AuthError(Problem):
-    """An authentication failure; a 401 names the Bearer scheme."""
-
-    def __init__(self, status: int, code: str, detail: str) -> None:
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        super().__init__(status, code, detail, headers=headers)
-
-
-def invalid_credentials() -> AuthError:
-    return AuthError(401, "invalid_credentials", "The email or password is not right.")
+def invalid_credentials() -> Unauthorized:
+    return Unauthorized("invalid_credentials", "The email or password is not right.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +206,7 @@ async def login_tenant_user(
         if status is None:  # no such tenant (or not visible): nothing to record
             raise invalid_credentials()
         await lockout.settle(session, User, settings, attempt, verdict)
+        failure: Problem
         if not verdict.matches:
             if attempt is None:
                 record("auth.login_failed", reason="locked" if known else "unknown_or_inactive")
@@ -225,9 +218,9 @@ async def login_tenant_user(
                 record("auth.account_locked", lockout_minutes=settings.lockout_minutes)
             failure = invalid_credentials()
         elif status == TenantStatus.SUSPENDED:
-            failure = AuthError(403, "tenant_suspended", "This tenant is suspended.")
+            failure = Problem(403, "tenant_suspended", "This tenant is suspended.")
         elif settings.require_email_verification and not await _email_verified(session, attempt):
-            failure = AuthError(
+            failure = Problem(
                 403, "email_not_verified", "Confirm your email address first (see the mail)."
             )
         else:
@@ -286,12 +279,12 @@ async def login_admin(
     raise invalid_credentials()
 
 
-def _no_longer_valid() -> AuthError:
-    return AuthError(401, "invalid_token", "The access token is no longer valid.")
+def _no_longer_valid() -> Unauthorized:
+    return Unauthorized("invalid_token", "The access token is no longer valid.")
 
 
-def _invalid_refresh() -> AuthError:
-    return AuthError(401, "invalid_refresh_token", "The refresh token is not valid.")
+def _invalid_refresh() -> Unauthorized:
+    return Unauthorized("invalid_refresh_token", "The refresh token is not valid.")
 
 
 async def refresh(
@@ -308,14 +301,14 @@ async def refresh(
     except InvalidToken as error:
         raise _invalid_refresh() from error
     digest = token_digest(settings, refresh_token)
-    outcome: TokenPair | AuthError
+    outcome: TokenPair | Problem
     if tenant_id is None:
         async with database.platform_sessions() as session, session.begin():
             outcome = await _rotate(session, settings, digest, None, meta)
     else:
         async with database.tenant_transaction(tenant_id) as session:
             outcome = await _rotate(session, settings, digest, tenant_id, meta)
-    if isinstance(outcome, AuthError):
+    if isinstance(outcome, Problem):
         raise outcome  # after the revocation was committed
     return outcome
 
@@ -338,7 +331,7 @@ async def _rotate(
     digest: bytes,
     tenant_id: UUID | None,
     meta: RequestMeta,
-) -> TokenPair | AuthError:
+) -> TokenPair | Problem:
     """The new pair; or, for a replayed token, the error to raise once the family's
     revocation is committed. Errors that change nothing are raised at once."""
     token_model: type[RefreshToken] | type[AdminRefreshToken]
@@ -365,7 +358,7 @@ async def _rotate(
     if token.spent_at is not None:
         grace = timedelta(seconds=settings.refresh_reuse_grace_seconds)
         if now - token.spent_at <= grace and not await _successor_spent(session, token):
-            raise AuthError(
+            raise Problem(
                 409,
                 "refresh_token_just_rotated",
                 "This refresh token was just used by another request; use the newer one.",
@@ -385,8 +378,8 @@ async def _rotate(
                 target_type="admin_session",
                 target_id=family.id,
             )
-        return AuthError(
-            401, "refresh_token_reused", "This refresh token was already used; sign in again."
+        return Unauthorized(
+            "refresh_token_reused", "This refresh token was already used; sign in again."
         )
     token.spent_at = now
     family.last_used_at = now
@@ -395,7 +388,7 @@ async def _rotate(
         if user is None or not user.is_active:
             raise _invalid_refresh()
         if await session.scalar(select(Tenant.status)) == TenantStatus.SUSPENDED:
-            raise AuthError(403, "tenant_suspended", "This tenant is suspended.")
+            raise Problem(403, "tenant_suspended", "This tenant is suspended.")
         return await _issue(session, settings, family, user.id, user.tenant_id, user.role)
     admin = await session.get(PlatformAdmin, family.admin_id)
     if admin is None or not admin.is_active:

@@ -19,14 +19,6 @@ from ledgerline.users.models import TenantRole, User
 from ledgerline.values import normalize_email
 
 
-class UserError(Problem):
-    pass
-
-
-class WrongCurrentPassword(UserError):
-    """Recorded (and maybe locking) before it is raised: commit, then answer."""
-
-
 def _snapshot(user: User) -> dict[str, Any]:
     return {"full_name": user.full_name, "role": user.role, "is_active": user.is_active}
 
@@ -45,7 +37,7 @@ async def get_user(session: AsyncSession, user_id: UUID, *, for_update: bool = F
         statement = statement.with_for_update()
     user = await session.scalar(statement)
     if user is None:
-        raise UserError(404, "user_not_found", "No such user.")
+        raise Problem(404, "user_not_found", "No such user.")
     return user
 
 
@@ -72,7 +64,7 @@ async def create_user(
         async with session.begin_nested():
             await session.flush()
     except IntegrityError as error:
-        raise UserError(409, "email_taken", "A user with this email exists.") from error
+        raise Problem(409, "email_taken", "A user with this email exists.") from error
     audit.record(
         session,
         "user.created",
@@ -104,7 +96,7 @@ async def _keep_an_owner(session: AsyncSession, user: User, after: dict[str, Any
         and not stays_owner
         and await _other_active_owners(session, user.id) == 0
     ):
-        raise UserError(409, "last_owner", "A tenant keeps at least one active owner.")
+        raise Problem(409, "last_owner", "A tenant keeps at least one active owner.")
 
 
 async def update_user(
@@ -162,8 +154,8 @@ async def change_password(
 
     A wrong current password counts as a failed login (a stolen token must not become
     a way to guess the password): at the threshold the account locks and every session
-    of the user ends, this one too. Raises `WrongCurrentPassword` after writing that
-    down: the caller must commit before answering.
+    of the user ends, this one too. The 403 keeps those writes: the request's
+    transaction commits them before answering.
     """
     matches, _ = await passwords.verify(current_password, user.password_hash)
     if not matches:
@@ -171,8 +163,8 @@ async def change_password(
         if await lockout.count_failure(session, settings, user.id):
             await revoke_user_sessions(session, user_id=user.id, reason="locked")
             audit.record(session, "auth.account_locked", target_type="user", target_id=user.id)
-        raise WrongCurrentPassword(
-            403, "current_password_wrong", "The current password is not right."
+        raise Problem(
+            403, "current_password_wrong", "The current password is not right.", keep_writes=True
         )
     check_password_policy(new_password)
     user.password_hash = await passwords.hash(new_password)
