@@ -142,15 +142,19 @@ async def update_user(
 
 
 @router.delete("/{user_id}", operation_id="deactivate_user", status_code=204)
-async def deactivate_user(user_id: UUID, context: ManageUsers) -> Response:
-    """Deactivates (users are never deleted: the audit trail points at them)."""
+async def deactivate_user(user_id: UUID, context: ManageUsers, request: Request) -> Response:
+    """Deactivates (users are never deleted: the audit trail points at them). Takes
+    If-Match."""
     user = await _user(context, user_id, for_update=True)
+    require_if_match(request, user.version)
     await service.deactivate_user(context.session, context.audit_context, user)
     return Response(status_code=204)
 
 
 @router.post("/{user_id}/unlock", operation_id="unlock_user", status_code=204)
-async def unlock_user(user_id: UUID, context: ManageUsers) -> Response:
+async def unlock_user(user_id: UUID, context: ManageUsers, request: Request) -> Response:
+    """Lifts a lockout and starts the failure count afresh. Takes If-Match."""
     user = await _user(context, user_id, for_update=True)
+    require_if_match(request, user.version)
     await service.unlock_user(context.session, context.audit_context, user)
     return Response(status_code=204)
