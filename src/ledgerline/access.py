@@ -7,7 +7,7 @@ tenant, or any tenant for a platform ADMIN, whose every such request is audited)
 the request's transaction in that tenant, re-reads the caller there (active, session
 not revoked, token not signed out, key not revoked or expired, role as it is now, tenant
 status) and checks the permission. The transaction commits before the response is sent,
-or rolls back on error.
+or rolls back on error (a `Problem` raised with `keep_writes` commits too).
 
 It reads the rows it needs (users, sessions, signed-out tokens, API keys, tenants) with
 its own statements: it depends on no feature's service, and services that need the
