@@ -10,21 +10,19 @@ status) and checks the permission. The transaction commits before the response i
 or rolls back on error (a `Problem` raised with `keep_writes` commits too).
 
 It reads the rows it needs (users, sessions, signed-out tokens, API keys, tenants) with
-its own statements: it depends on no feature's service, and services that need the
-same checks (sign-out) take them from here.
+its own statements, in `security.liveness`: it depends on no feature's service.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import Row, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline import idempotency
@@ -40,9 +38,9 @@ from ledgerline.security.api_keys import (
     API_KEY_PREFIX,
     MalformedApiKey,
     ParsedApiKey,
-    digest_matches,
     parse_api_key,
 )
+from ledgerline.security.liveness import admin_is_live, live_api_key, live_user
 from ledgerline.security.permissions import API_KEY_SCOPES, ROLE_PERMISSIONS, Permission, Role
 from ledgerline.security.tokens import AccessClaims, InvalidToken, decode_access_token
 from ledgerline.tenants.models import TenantStatus
@@ -163,84 +161,6 @@ def tenant_header(request: Request) -> UUID:
 
 
 _TENANT_STATUS = text("SELECT status FROM tenants")
-
-_USER_NOW = text(
-    """
-    SELECT u.role, t.status, t.plan
-    FROM users u
-    JOIN tenants t ON t.id = u.tenant_id
-    JOIN auth_sessions s ON s.tenant_id = u.tenant_id AND s.id = :sid AND s.user_id = u.id
-    WHERE u.id = :uid AND u.is_active AND s.revoked_at IS NULL AND s.expires_at > now()
-      AND NOT EXISTS (SELECT 1 FROM denied_access_tokens d WHERE d.jti = :jti)
-    """
-)
-
-_ADMIN_NOW = text(
-    """
-    SELECT 1
-    FROM platform_admins a
-    JOIN admin_sessions s ON s.id = :sid AND s.admin_id = a.id
-    WHERE a.id = :aid AND a.is_active AND s.revoked_at IS NULL AND s.expires_at > now()
-      AND NOT EXISTS (SELECT 1 FROM denied_access_tokens d WHERE d.jti = :jti)
-    """
-)
-
-_API_KEY = text(
-    """
-    SELECT k.secret_hash, k.scopes, k.revoked_at, k.expires_at, k.last_used_at,
-           t.status, t.plan
-    FROM api_keys k
-    JOIN tenants t ON t.id = k.tenant_id
-    WHERE k.id = :kid
-    """
-)
-
-_API_KEY_USED = text("UPDATE api_keys SET last_used_at = :now WHERE id = :kid")
-
-# An API key's last_used_at is written at most this often, not on every request.
-LAST_USED_RESOLUTION = timedelta(minutes=1)
-
-
-async def live_user(session: AsyncSession, claims: AccessClaims) -> Row[Any] | None:
-    """(role, tenant status, plan) of the token's user if the user is active, the token's
-    session live and the token not signed out; else None. One round trip, run in the
-    request's tenant transaction."""
-    return (
-        await session.execute(
-            _USER_NOW, {"uid": claims.subject, "sid": claims.session_id, "jti": claims.jti}
-        )
-    ).one_or_none()
-
-
-async def admin_is_live(session: AsyncSession, claims: AccessClaims) -> bool:
-    """Whether the token's ADMIN is active, its session live and the token not signed out
-    (on the platform connection)."""
-    row = await session.execute(
-        _ADMIN_NOW, {"aid": claims.subject, "sid": claims.session_id, "jti": claims.jti}
-    )
-    return row.one_or_none() is not None
-
-
-async def live_api_key(
-    session: AsyncSession, settings: Settings, parsed: ParsedApiKey
-) -> tuple[list[str], str, str] | None:
-    """(scopes, tenant status, plan) when the key is genuine, unrevoked and unexpired.
-
-    Runs in the key's tenant transaction. Records use at most once a minute.
-    """
-    row = (await session.execute(_API_KEY, {"kid": parsed.key_id})).one_or_none()
-    if row is None:
-        return None
-    now = datetime.now(UTC)
-    if (
-        not digest_matches(settings, parsed.token, row.secret_hash)
-        or row.revoked_at is not None
-        or (row.expires_at is not None and row.expires_at <= now)
-    ):
-        return None
-    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
-        await session.execute(_API_KEY_USED, {"now": now, "kid": parsed.key_id})
-    return list(row.scopes), str(row.status), str(row.plan)
 
 
 async def verified_admin(session: AsyncSession, claims: AccessClaims) -> Principal:

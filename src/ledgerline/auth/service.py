@@ -16,7 +16,6 @@ from sqlalchemy import delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ledgerline.access import admin_is_live, live_user
 from ledgerline.audit.models import ActorType
 from ledgerline.audit.service import (
     ANONYMOUS,
@@ -39,6 +38,7 @@ from ledgerline.db.base import new_id
 from ledgerline.db.engine import Database
 from ledgerline.db.rls import TENANT_SLUG_SETTING
 from ledgerline.problems import Problem, Unauthorized
+from ledgerline.security.liveness import admin_is_live, live_user
 from ledgerline.security.passwords import Passwords, check_password_policy
 from ledgerline.security.permissions import Role
 from ledgerline.security.tokens import (
