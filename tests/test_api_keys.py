@@ -160,7 +160,7 @@ async def app_with_a_write(settings: Settings) -> AsyncIterator[FastAPI]:
     async def write(
         context: Annotated[TenantRequest, tenant_request(Permission.INVOICES_WRITE)],
     ) -> None:
-        context.audit("test.written", target_type="test")
+        context.audit_context.record(context.session, "test.written", target_type="test")
 
     async with LifespanManager(app):
         yield app

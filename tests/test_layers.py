@@ -58,14 +58,6 @@ ALLOWED_UPWARD = frozenset(
         Arrow("ledgerline.access", "ledgerline.audit.service"),
     }
 )
-# Arrows on their way out: the hook is to read the caller's rows itself instead of
-# calling these services. Remove each line once its arrow is gone (the test says when).
-EXPECTED_TO_GO = frozenset(
-    {
-        Arrow("ledgerline.access", "ledgerline.api_keys.service"),
-        Arrow("ledgerline.access", "ledgerline.auth.service"),
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -206,7 +198,7 @@ def test_plumbing_imports_no_feature_and_no_feature_imports_another_ones_router(
 def test_the_arrows_that_run_upward_are_the_listed_ones() -> None:
     found = layering(PACKAGE_DIR)
     print("upward arrows:", *found.upward, sep="\n  ")  # noqa: T201 - shown with -s
-    assert unlisted(found.upward, ALLOWED_UPWARD | EXPECTED_TO_GO) == []
+    assert unlisted(found.upward, ALLOWED_UPWARD) == []
 
 
 # --- the checker, on a package made up for it -----------------------------------------

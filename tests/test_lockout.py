@@ -77,8 +77,9 @@ async def test_the_owner_unlocks_a_locked_user(
     assert (
         await login(client, owner.tenant_id, "ann@unlockco.example.com", right)
     ).status_code == 401
+    etag = (await client.get(f"{API}/users/{ann}", headers=owner.headers)).headers["etag"]
     assert (
-        await client.post(f"{API}/users/{ann}/unlock", headers=owner.headers)
+        await client.post(f"{API}/users/{ann}/unlock", headers={**owner.headers, "If-Match": etag})
     ).status_code == 204
     assert (
         await login(client, owner.tenant_id, "ann@unlockco.example.com", right)

@@ -145,7 +145,10 @@ async def test_the_user_list_filters_by_role_activity_and_text(client: httpx.Asy
     zoe = await created_id(
         client, owner, "zoe@acme.example.com", role="TENANT_OWNER", full_name="Zoe Zed"
     )
-    gone = await client.delete(f"{API}/users/{bob}", headers=owner.headers)
+    gone = await client.delete(
+        f"{API}/users/{bob}",
+        headers={**owner.headers, "If-Match": await etag_of(client, owner, bob)},
+    )
     assert gone.status_code == 204
 
     assert await listed_ids(client, owner) == {owner.user_id, ann, bob, zoe}
@@ -210,7 +213,10 @@ async def test_patching_a_user_with_a_stale_etag_is_412(client: httpx.AsyncClien
     ann = await created_id(client, owner, "ann@acme.example.com", full_name="Ann")
     read = await etag_of(client, owner, ann)
     # Someone else changes the user after it was read: deactivating it is a change.
-    assert (await client.delete(f"{API}/users/{ann}", headers=owner.headers)).status_code == 204
+    deactivated = await client.delete(
+        f"{API}/users/{ann}", headers={**owner.headers, "If-Match": read}
+    )
+    assert deactivated.status_code == 204
     current = await etag_of(client, owner, ann)
     assert current != read
 
@@ -274,9 +280,16 @@ async def test_the_last_active_owner_cannot_be_deleted(client: httpx.AsyncClient
     owner = await signup(client, "acme")
     # A deactivated second owner does not count as an active one.
     zoe = await created_id(client, owner, "zoe@acme.example.com", role="TENANT_OWNER")
-    assert (await client.delete(f"{API}/users/{zoe}", headers=owner.headers)).status_code == 204
+    deactivated = await client.delete(
+        f"{API}/users/{zoe}",
+        headers={**owner.headers, "If-Match": await etag_of(client, owner, zoe)},
+    )
+    assert deactivated.status_code == 204
 
-    response = await client.delete(f"{API}/users/{owner.user_id}", headers=owner.headers)
+    response = await client.delete(
+        f"{API}/users/{owner.user_id}",
+        headers={**owner.headers, "If-Match": await etag_of(client, owner, owner.user_id)},
+    )
     assert response.status_code == 409
     assert problem_code(response) == "last_owner"
     assert (await client.get(f"{API}/users/me", headers=owner.headers)).status_code == 200
@@ -300,12 +313,18 @@ async def test_with_two_owners_one_can_be_deactivated(client: httpx.AsyncClient)
     owner = await signup(client, "acme")
     zoe = await add_user(client, owner, "zoe@acme.example.com", role="TENANT_OWNER")
 
-    response = await client.delete(f"{API}/users/{owner.user_id}", headers=zoe.headers)
+    response = await client.delete(
+        f"{API}/users/{owner.user_id}",
+        headers={**zoe.headers, "If-Match": await etag_of(client, zoe, owner.user_id)},
+    )
     assert response.status_code == 204
     assert (await client.get(f"{API}/users/me", headers=owner.headers)).status_code == 401
 
     # Zoe is now the last active owner.
-    refused = await client.delete(f"{API}/users/{zoe.user_id}", headers=zoe.headers)
+    refused = await client.delete(
+        f"{API}/users/{zoe.user_id}",
+        headers={**zoe.headers, "If-Match": await etag_of(client, zoe, zoe.user_id)},
+    )
     assert refused.status_code == 409
     assert problem_code(refused) == "last_owner"
 
@@ -315,7 +334,10 @@ async def test_deleting_a_user_deactivates_it_and_locks_it_out(client: httpx.Asy
     ann = await add_user(client, owner, "ann@acme.example.com")
     assert (await client.get(f"{API}/users/me", headers=ann.headers)).status_code == 200
 
-    response = await client.delete(f"{API}/users/{ann.user_id}", headers=owner.headers)
+    response = await client.delete(
+        f"{API}/users/{ann.user_id}",
+        headers={**owner.headers, "If-Match": await etag_of(client, owner, ann.user_id)},
+    )
     assert response.status_code == 204
     assert response.content == b""
 
@@ -339,7 +361,10 @@ async def test_an_owner_unlocks_a_locked_user(client: httpx.AsyncClient) -> None
     locked = await client.get(f"{API}/users/{ann}", headers=owner.headers)
     assert locked.json()["locked_until"] is not None
 
-    response = await client.post(f"{API}/users/{ann}/unlock", headers=owner.headers)
+    response = await client.post(
+        f"{API}/users/{ann}/unlock",
+        headers={**owner.headers, "If-Match": await etag_of(client, owner, ann)},
+    )
     assert response.status_code == 204
 
     assert (await login(client, owner.tenant_id, email)).status_code == 200
@@ -516,7 +541,10 @@ async def test_every_user_change_is_audited_without_secrets(client: httpx.AsyncC
 
     for _ in range(5):
         await login(client, owner.tenant_id, ann.email, WRONG_PASSWORD)
-    unlock = await client.post(f"{API}/users/{ann.user_id}/unlock", headers=owner.headers)
+    unlock = await client.post(
+        f"{API}/users/{ann.user_id}/unlock",
+        headers={**owner.headers, "If-Match": await etag_of(client, owner, ann.user_id)},
+    )
     assert unlock.status_code == 204
     changed = await client.post(
         f"{API}/users/me/password",
@@ -524,7 +552,10 @@ async def test_every_user_change_is_audited_without_secrets(client: httpx.AsyncC
         headers=ann.headers,
     )
     assert changed.status_code == 204, changed.text
-    gone = await client.delete(f"{API}/users/{ann.user_id}", headers=owner.headers)
+    gone = await client.delete(
+        f"{API}/users/{ann.user_id}",
+        headers={**owner.headers, "If-Match": await etag_of(client, owner, ann.user_id)},
+    )
     assert gone.status_code == 204
 
     events = await audit_events(client, owner)

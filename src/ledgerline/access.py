@@ -7,7 +7,10 @@ tenant, or any tenant for a platform ADMIN, whose every such request is audited)
 the request's transaction in that tenant, re-reads the caller there (active, session
 not revoked, token not signed out, key not revoked or expired, role as it is now, tenant
 status) and checks the permission. The transaction commits before the response is sent,
-or rolls back on error.
+or rolls back on error (a `Problem` raised with `keep_writes` commits too).
+
+It reads the rows it needs (users, sessions, signed-out tokens, API keys, tenants) with
+its own statements, in `security.liveness`: it depends on no feature's service.
 """
 
 from __future__ import annotations
@@ -23,10 +26,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline import idempotency
-from ledgerline.api_keys import service as api_key_service
 from ledgerline.audit.models import ActorType
 from ledgerline.audit.service import Actor, AuditContext, RequestMeta
-from ledgerline.auth import service
 from ledgerline.config import Settings
 from ledgerline.db.engine import Database
 from ledgerline.deps import DatabaseDep, SettingsDep
@@ -39,6 +40,7 @@ from ledgerline.security.api_keys import (
     ParsedApiKey,
     parse_api_key,
 )
+from ledgerline.security.liveness import admin_is_live, live_api_key, live_user
 from ledgerline.security.permissions import API_KEY_SCOPES, ROLE_PERMISSIONS, Permission, Role
 from ledgerline.security.tokens import AccessClaims, InvalidToken, decode_access_token
 from ledgerline.tenants.models import TenantStatus
@@ -84,9 +86,6 @@ class TenantRequest:
     @property
     def audit_context(self) -> AuditContext:
         return AuditContext(self.tenant_id, self.principal.actor, self.meta)
-
-    def audit(self, action: str, **fields: Any) -> None:
-        self.audit_context.record(self.session, action, **fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +165,7 @@ _TENANT_STATUS = text("SELECT status FROM tenants")
 
 async def verified_admin(session: AsyncSession, claims: AccessClaims) -> Principal:
     """The admin of `claims`, checked on the platform connection."""
-    if not await service.admin_is_live(session, claims):
+    if not await admin_is_live(session, claims):
         raise unauthorized("The access token is no longer valid.")
     return Principal.with_role(ActorType.ADMIN, claims.subject, Role.ADMIN, claims.session_id)
 
@@ -230,7 +229,7 @@ class Requires:
 
 
 async def _user(session: AsyncSession, claims: AccessClaims) -> tuple[Principal, str, str]:
-    row = await service.live_user(session, claims)
+    row = await live_user(session, claims)
     if row is None:
         raise unauthorized("The access token is no longer valid.")
     principal = Principal.with_role(
@@ -242,12 +241,12 @@ async def _user(session: AsyncSession, claims: AccessClaims) -> tuple[Principal,
 async def _api_key(
     session: AsyncSession, settings: Settings, parsed: ParsedApiKey
 ) -> tuple[Principal, str, str]:
-    found = await api_key_service.authenticate(session, settings, parsed)
+    found = await live_api_key(session, settings, parsed)
     if found is None:
         raise unauthorized("The API key is not valid.", "invalid_api_key")
-    key, status, plan = found
-    scopes = frozenset(Permission(scope) for scope in key.scopes) & API_KEY_SCOPES
-    return Principal(ActorType.API_KEY, key.id, scopes), status, plan
+    key_scopes, status, plan = found
+    scopes = frozenset(Permission(scope) for scope in key_scopes) & API_KEY_SCOPES
+    return Principal(ActorType.API_KEY, parsed.key_id, scopes), status, plan
 
 
 async def _record_admin_access(

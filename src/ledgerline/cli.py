@@ -137,15 +137,16 @@ def cmd_create_admin(settings: Settings, args: argparse.Namespace) -> None:
     from sqlalchemy import select
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from ledgerline.security.passwords import Passwords, WeakPassword, check_password_policy
+    from ledgerline.problems import Problem
+    from ledgerline.security.passwords import Passwords, check_password_policy
     from ledgerline.users.models import PlatformAdmin
 
     email = args.email.strip().lower()
     password = read_admin_password()
     try:
         check_password_policy(password)
-    except WeakPassword as error:
-        raise CommandError(str(error)) from error
+    except Problem as error:
+        raise CommandError(error.detail) from error
 
     async def run(ready: Settings) -> None:
         from sqlalchemy.ext.asyncio import AsyncSession

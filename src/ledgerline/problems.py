@@ -18,7 +18,12 @@ def _phrase(status: int) -> str:
 
 
 class Problem(Exception):
-    """An error a service or router raises to answer with a problem document."""
+    """An error a service or router raises to answer with a problem document.
+
+    A problem rolls back the transaction it is raised in, unless it `keep_writes`: the
+    failure it reports was written down and must stay (a wrong password counted
+    toward the lockout); then the transaction commits before the answer.
+    """
 
     def __init__(
         self,
@@ -29,6 +34,7 @@ class Problem(Exception):
         title: str | None = None,
         extra: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        keep_writes: bool = False,
     ) -> None:
         super().__init__(detail)
         self.status = status
@@ -37,6 +43,7 @@ class Problem(Exception):
         self.title = title or _phrase(status)
         self.extra = dict(extra or {})
         self.headers = dict(headers or {})
+        self.keep_writes = keep_writes
 
 
 class Unauthorized(Problem):

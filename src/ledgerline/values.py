@@ -148,3 +148,8 @@ def refuse_null(value: object) -> object:
     if value is None:
         raise ValueError("may be omitted, not null")
     return value
+
+
+def normalize_email(email: str) -> str:
+    """An email as accounts are stored and looked up: trimmed, lower case."""
+    return email.strip().lower()

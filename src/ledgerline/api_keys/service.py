@@ -1,11 +1,11 @@
-"""Integration API keys: issue, list, revoke, and authenticate."""
+"""Integration API keys: issue and revoke (the access hook authenticates them)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.api_keys.models import ApiKey
@@ -14,20 +14,10 @@ from ledgerline.config import Settings
 from ledgerline.db.base import new_id
 from ledgerline.problems import Problem
 from ledgerline.security.api_keys import (
-    ParsedApiKey,
     api_key_digest,
-    digest_matches,
     new_api_key,
 )
 from ledgerline.security.permissions import API_KEY_SCOPES, Permission
-from ledgerline.tenants.models import Tenant
-
-# last_used_at is written at most this often per key, not on every request.
-LAST_USED_RESOLUTION = timedelta(minutes=1)
-
-
-class ApiKeyError(Problem):
-    pass
 
 
 async def create_api_key(
@@ -43,11 +33,11 @@ async def create_api_key(
     """The stored key and the secret key itself, which is never shown again."""
     not_grantable = sorted(set(scopes) - API_KEY_SCOPES)
     if not_grantable:
-        raise ApiKeyError(
+        raise Problem(
             422, "scope_not_grantable", f"An API key cannot hold: {', '.join(not_grantable)}."
         )
     if expires_at is not None and expires_at <= datetime.now(UTC):
-        raise ApiKeyError(422, "expiry_in_past", "expires_at must lie in the future.")
+        raise Problem(422, "expiry_in_past", "expires_at must lie in the future.")
     key_id = new_id()
     issued = new_api_key(key_id, audit.tenant_id)
     key = ApiKey(
@@ -75,41 +65,7 @@ async def create_api_key(
 async def revoke_api_key(session: AsyncSession, audit: AuditContext, key_id: UUID) -> None:
     key = await session.scalar(select(ApiKey).where(ApiKey.id == key_id).with_for_update())
     if key is None:
-        raise ApiKeyError(404, "api_key_not_found", "No such API key.")
+        raise Problem(404, "api_key_not_found", "No such API key.")
     if key.revoked_at is None:
         key.revoked_at = datetime.now(UTC)
         audit.record(session, "api_key.revoked", target_type="api_key", target_id=key.id)
-
-
-async def authenticate(
-    session: AsyncSession, settings: Settings, parsed: ParsedApiKey
-) -> tuple[ApiKey, str, str] | None:
-    """(key, tenant status, plan) when the key is genuine, unrevoked and unexpired.
-
-    Runs in the key's tenant transaction. Records use at most once a minute.
-    """
-    row = (
-        await session.execute(
-            select(ApiKey, Tenant.status, Tenant.plan)
-            .join(Tenant, Tenant.id == ApiKey.tenant_id)
-            .where(ApiKey.id == parsed.key_id)
-        )
-    ).one_or_none()
-    if row is None:
-        return None
-    key, status, plan = row
-    now = datetime.now(UTC)
-    if (
-        not digest_matches(settings, parsed.token, key.secret_hash)
-        or key.revoked_at is not None
-        or (key.expires_at is not None and key.expires_at <= now)
-    ):
-        return None
-    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
-        await session.execute(
-            update(ApiKey)
-            .where(ApiKey.id == key.id)
-            .values(last_used_at=now)
-            .execution_options(synchronize_session=False)
-        )
-    return key, status, plan

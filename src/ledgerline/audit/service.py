@@ -1,4 +1,10 @@
-"""The one audit writer: every mutation calls `record` in the transaction it changes."""
+"""The one audit writer: every mutation records through an audit context, in the
+transaction it changes.
+
+`AuditContext` writes a tenant's trail; `PlatformAuditContext` the platform's, for what
+happens outside any tenant (an ADMIN's sign-in, sign-out, refresh). Both record alike:
+`context.record(session, action, target_type=..., target_id=..., changes=...)`.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +27,9 @@ class Actor:
     id: UUID | None
 
 
+ANONYMOUS = Actor(ActorType.ANONYMOUS, None)
+
+
 @dataclass(frozen=True, slots=True)
 class RequestMeta:
     request_id: str | None
@@ -41,10 +50,9 @@ def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _common(
-    *,
-    action: str,
+def _columns(
     meta: RequestMeta,
+    action: str,
     target_type: str | None,
     target_id: UUID | None,
     changes: Mapping[str, Any] | None,
@@ -60,40 +68,6 @@ def _common(
     }
 
 
-def record(
-    session: AsyncSession,
-    *,
-    tenant_id: UUID,
-    actor: Actor,
-    action: str,
-    meta: RequestMeta,
-    target_type: str | None = None,
-    target_id: UUID | None = None,
-    changes: Mapping[str, Any] | None = None,
-) -> None:
-    fields = _common(
-        action=action, meta=meta, target_type=target_type, target_id=target_id, changes=changes
-    )
-    session.add(AuditEvent(tenant_id=tenant_id, actor_type=actor.type, actor_id=actor.id, **fields))
-
-
-def record_platform(
-    session: AsyncSession,
-    *,
-    actor_id: UUID | None,
-    action: str,
-    meta: RequestMeta,
-    target_type: str | None = None,
-    target_id: UUID | None = None,
-    changes: Mapping[str, Any] | None = None,
-) -> None:
-    """An admin's event outside any tenant, on the platform connection."""
-    fields = _common(
-        action=action, meta=meta, target_type=target_type, target_id=target_id, changes=changes
-    )
-    session.add(PlatformAuditEvent(actor_id=actor_id, **fields))
-
-
 @dataclass(frozen=True, slots=True)
 class AuditContext:
     """Who acts, in which tenant, from which request: what services record with."""
@@ -102,12 +76,41 @@ class AuditContext:
     actor: Actor
     meta: RequestMeta
 
-    def record(self, session: AsyncSession, action: str, **fields: Any) -> None:
-        record(
-            session,
-            tenant_id=self.tenant_id,
-            actor=self.actor,
-            action=action,
-            meta=self.meta,
-            **fields,
+    def record(
+        self,
+        session: AsyncSession,
+        action: str,
+        *,
+        target_type: str | None = None,
+        target_id: UUID | None = None,
+        changes: Mapping[str, Any] | None = None,
+    ) -> None:
+        columns = _columns(self.meta, action, target_type, target_id, changes)
+        session.add(
+            AuditEvent(
+                tenant_id=self.tenant_id,
+                actor_type=self.actor.type,
+                actor_id=self.actor.id,
+                **columns,
+            )
         )
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformAuditContext:
+    """Who acts outside any tenant (an ADMIN, or nobody yet), on the platform connection."""
+
+    actor: Actor
+    meta: RequestMeta
+
+    def record(
+        self,
+        session: AsyncSession,
+        action: str,
+        *,
+        target_type: str | None = None,
+        target_id: UUID | None = None,
+        changes: Mapping[str, Any] | None = None,
+    ) -> None:
+        columns = _columns(self.meta, action, target_type, target_id, changes)
+        session.add(PlatformAuditEvent(actor_id=self.actor.id, **columns))

@@ -13,27 +13,24 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ledgerline.audit import service as audit
 from ledgerline.audit.models import ActorType
-from ledgerline.audit.service import Actor, RequestMeta
+from ledgerline.audit.service import ANONYMOUS, Actor, AuditContext, RequestMeta
+from ledgerline.auth import lockout
 from ledgerline.auth.one_time import OneTimeSecret, Purpose, replace_secret
 from ledgerline.auth.service import (
-    ANONYMOUS,
-    AuthError,
     TokenPair,
-    count_failed_attempt,
     invalid_credentials,
-    normalize_email,
     open_tenant_session,
     resolve_tenant,
-    revoke_user_sessions,
 )
+from ledgerline.auth.sessions import revoke_user_sessions
 from ledgerline.config import Settings
 from ledgerline.db.engine import Database
 from ledgerline.mail.service import queue_mail
+from ledgerline.problems import Problem
 from ledgerline.security.passwords import Passwords, check_password_policy
 from ledgerline.security.tokens import (
     EMAIL_VERIFICATION_PREFIX,
@@ -45,6 +42,7 @@ from ledgerline.security.tokens import (
 )
 from ledgerline.tenants.models import Tenant, TenantStatus
 from ledgerline.users.models import User
+from ledgerline.values import normalize_email
 
 LOGIN_CODE_TTL = timedelta(minutes=5)
 LOGIN_CODE_ATTEMPTS = 5
@@ -91,14 +89,8 @@ async def _for_known_user(
             return
         subject, body = await mail_for(session, user)
         queue_mail(session, tenant_id=tenant_id, to=user.email, subject=subject, body=body)
-        audit.record(
-            session,
-            tenant_id=tenant_id,
-            actor=ANONYMOUS,
-            action=action,
-            meta=meta,
-            target_type="user",
-            target_id=user.id,
+        AuditContext(tenant_id, ANONYMOUS, meta).record(
+            session, action, target_type="user", target_id=user.id
         )
 
 
@@ -152,8 +144,8 @@ async def verify_login_code(
                 .limit(1)
                 .with_for_update()
             )
-        locked = user is not None and user.locked_until is not None and user.locked_until > _now()
-        if user is None or not user.is_active or secret is None or locked:
+        failure: Problem
+        if user is None or not user.is_active or secret is None or lockout.is_locked(user):
             failure = invalid_credentials()
         elif not hmac.compare_digest(
             _code_digest(settings, secret.id, code.strip()), secret.secret_hash
@@ -167,24 +159,17 @@ async def verify_login_code(
             secret.consumed_at = _now()
             status = await session.scalar(select(Tenant.status))
             if status == TenantStatus.SUSPENDED:
-                failure = AuthError(403, "tenant_suspended", "This tenant is suspended.")
+                failure = Problem(403, "tenant_suspended", "This tenant is suspended.")
             else:
-                await session.execute(
-                    update(User)
-                    .where(User.id == user.id)
-                    .values(
-                        failed_login_count=0,
-                        last_login_at=func.now(),
-                        email_verified_at=func.coalesce(User.email_verified_at, func.now()),
-                    )
-                    .execution_options(synchronize_session=False)
-                )
-                audit.record(
+                await lockout.succeeded(
                     session,
-                    tenant_id=tenant_id,
-                    actor=Actor(ActorType.USER, user.id),
-                    action="auth.login",
-                    meta=meta,
+                    User,
+                    user.id,
+                    email_verified_at=func.coalesce(User.email_verified_at, func.now()),
+                )
+                AuditContext(tenant_id, Actor(ActorType.USER, user.id), meta).record(
+                    session,
+                    "auth.login",
                     target_type="user",
                     target_id=user.id,
                     changes={"method": "email_code"},
@@ -196,7 +181,7 @@ async def verify_login_code(
 async def _count_failure(
     session: AsyncSession, settings: Settings, user: User, meta: RequestMeta
 ) -> None:
-    record = audit.AuditContext(user.tenant_id, ANONYMOUS, meta).record
+    record = AuditContext(user.tenant_id, ANONYMOUS, meta).record
     record(
         session,
         "auth.login_failed",
@@ -204,12 +189,7 @@ async def _count_failure(
         target_id=user.id,
         changes={"reason": "bad_code"},
     )
-    if await count_failed_attempt(
-        session,
-        user.id,
-        threshold=settings.lockout_threshold,
-        lockout_minutes=settings.lockout_minutes,
-    ):
+    if await lockout.count_failure(session, settings, user.id):
         record(session, "auth.account_locked", target_type="user", target_id=user.id)
 
 
@@ -249,7 +229,7 @@ async def _consume_link_token(
     if secret is not None:
         user = await session.scalar(select(User).where(User.id == secret.user_id))
     if secret is None or user is None or not user.is_active:
-        raise AuthError(400, "invalid_link", "This link is invalid, used or expired.")
+        raise Problem(400, "invalid_link", "This link is invalid, used or expired.")
     secret.consumed_at = _now()
     return user
 
@@ -258,7 +238,7 @@ def _link_tenant(token: str, prefix: str) -> UUID:
     try:
         return tenant_of_token(token, prefix)
     except InvalidToken as error:
-        raise AuthError(400, "invalid_link", "This link is invalid, used or expired.") from error
+        raise Problem(400, "invalid_link", "This link is invalid, used or expired.") from error
 
 
 async def confirm_password_reset(
@@ -277,17 +257,10 @@ async def confirm_password_reset(
     async with database.tenant_transaction(tenant_id) as session:
         user = await _consume_link_token(session, settings, token, Purpose.PASSWORD_RESET)
         user.password_hash = password_hash
-        user.failed_login_count = 0
-        user.locked_until = None
+        lockout.unlock(user)
         await revoke_user_sessions(session, user_id=user.id, reason="password_reset")
-        audit.record(
-            session,
-            tenant_id=tenant_id,
-            actor=Actor(ActorType.USER, user.id),
-            action="user.password_reset",
-            meta=meta,
-            target_type="user",
-            target_id=user.id,
+        AuditContext(tenant_id, Actor(ActorType.USER, user.id), meta).record(
+            session, "user.password_reset", target_type="user", target_id=user.id
         )
 
 
@@ -299,12 +272,6 @@ async def verify_email(
         user = await _consume_link_token(session, settings, token, Purpose.EMAIL_VERIFICATION)
         if user.email_verified_at is None:
             user.email_verified_at = _now()
-        audit.record(
-            session,
-            tenant_id=tenant_id,
-            actor=Actor(ActorType.USER, user.id),
-            action="user.email_verified",
-            meta=meta,
-            target_type="user",
-            target_id=user.id,
+        AuditContext(tenant_id, Actor(ActorType.USER, user.id), meta).record(
+            session, "user.email_verified", target_type="user", target_id=user.id
         )

@@ -23,7 +23,6 @@ from ledgerline.auth.schemas import (
 from ledgerline.deps import DatabaseDep, PasswordsDep, SettingsDep
 from ledgerline.problems import Problem
 from ledgerline.ratelimit import limit_sign_in
-from ledgerline.security.passwords import WeakPassword
 from ledgerline.tenants.schemas import TenantOut
 from ledgerline.users.schemas import UserOut
 
@@ -53,20 +52,17 @@ async def signup(
     passwords: PasswordsDep,
 ) -> SignupResponse:
     """Create a tenant and its first TENANT_OWNER; answers with tokens for the owner."""
-    try:
-        tenant, user, tokens = await service.signup(
-            database,
-            settings,
-            passwords,
-            tenant_name=body.tenant.name,
-            slug=body.tenant.slug,
-            email=body.owner.email,
-            password=body.owner.password,
-            full_name=body.owner.full_name,
-            meta=request_meta(request),
-        )
-    except WeakPassword as error:
-        raise Problem(422, "weak_password", str(error)) from error
+    tenant, user, tokens = await service.signup(
+        database,
+        settings,
+        passwords,
+        tenant_name=body.tenant.name,
+        slug=body.tenant.slug,
+        email=body.owner.email,
+        password=body.owner.password,
+        full_name=body.owner.full_name,
+        meta=request_meta(request),
+    )
     return SignupResponse(
         tenant=TenantOut.model_validate(tenant),
         user=UserOut.model_validate(user),
@@ -247,17 +243,14 @@ async def confirm_password_reset(
     passwords: PasswordsDep,
 ) -> Response:
     """Set a new password with the mailed token; every session of the user ends."""
-    try:
-        await email_flows.confirm_password_reset(
-            database,
-            settings,
-            passwords,
-            token=body.token,
-            new_password=body.new_password,
-            meta=request_meta(request),
-        )
-    except WeakPassword as error:
-        raise Problem(422, "weak_password", str(error)) from error
+    await email_flows.confirm_password_reset(
+        database,
+        settings,
+        passwords,
+        token=body.token,
+        new_password=body.new_password,
+        meta=request_meta(request),
+    )
     return Response(status_code=204)
 
 

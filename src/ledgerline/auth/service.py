@@ -9,16 +9,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import cast
 from uuid import UUID
 
-from sqlalchemy import delete, func, or_, select, text, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ledgerline.audit import service as audit
 from ledgerline.audit.models import ActorType
-from ledgerline.audit.service import Actor, RequestMeta, record_platform
+from ledgerline.audit.service import (
+    ANONYMOUS,
+    Actor,
+    AuditContext,
+    PlatformAuditContext,
+    RequestMeta,
+)
+from ledgerline.auth import lockout
 from ledgerline.auth.models import (
     AdminRefreshToken,
     AdminSession,
@@ -31,7 +37,8 @@ from ledgerline.config import Settings
 from ledgerline.db.base import new_id
 from ledgerline.db.engine import Database
 from ledgerline.db.rls import TENANT_SLUG_SETTING
-from ledgerline.problems import Problem
+from ledgerline.problems import Problem, Unauthorized
+from ledgerline.security.liveness import admin_is_live, live_user
 from ledgerline.security.passwords import Passwords, check_password_policy
 from ledgerline.security.permissions import Role
 from ledgerline.security.tokens import (
@@ -45,20 +52,11 @@ from ledgerline.security.tokens import (
 from ledgerline.tenants.models import Tenant, TenantStatus
 from ledgerline.tenants.service import create_tenant
 from ledgerline.users.models import PlatformAdmin, TenantRole, User
-
-ANONYMOUS = Actor(ActorType.ANONYMOUS, None)
-
-
-class AuthError(Problem):
-    """An authentication failure; a 401 names the Bearer scheme."""
-
-    def __init__(self, status: int, code: str, detail: str) -> None:
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        super().__init__(status, code, detail, headers=headers)
+from ledgerline.values import normalize_email
 
 
-def invalid_credentials() -> AuthError:
-    return AuthError(401, "invalid_credentials", "The email or password is not right.")
+def invalid_credentials() -> Unauthorized:
+    return Unauthorized("invalid_credentials", "The email or password is not right.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +69,6 @@ class TokenPair:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
 
 
 async def open_tenant_session(
@@ -145,13 +139,9 @@ async def signup(
         )
         session.add(user)
         await session.flush()
-        actor = Actor(ActorType.USER, user.id)
-        audit.record(
+        AuditContext(tenant_id, Actor(ActorType.USER, user.id), meta).record(
             session,
-            tenant_id=tenant_id,
-            actor=actor,
-            action="tenant.signed_up",
-            meta=meta,
+            "tenant.signed_up",
             target_type="tenant",
             target_id=tenant_id,
             changes={"name": tenant.name, "slug": tenant.slug, "owner_email": user.email},
@@ -176,77 +166,6 @@ async def resolve_tenant(database: Database, reference: str) -> UUID | None:
     return tenant_id
 
 
-@dataclass(frozen=True, slots=True)
-class _Attempt:
-    account_id: UUID
-    password_hash: str | None
-    attempt_number: int  # this attempt among the consecutive unresolved ones
-
-
-def _reserve_attempt(model: type[User] | type[PlatformAdmin], email: str) -> Any:
-    """Count the attempt before checking the password: one atomic UPDATE, committed at
-    once, so no lock is held while hashing and concurrent guesses cannot pass the
-    threshold. A plain UPDATE, not the ORM's, so the row's version (ETag) stays."""
-    return (
-        update(model)
-        .where(
-            model.email == email,
-            model.is_active,
-            or_(model.locked_until.is_(None), model.locked_until <= func.now()),
-        )
-        .values(failed_login_count=model.failed_login_count + 1)
-        .returning(model.id, model.password_hash, model.failed_login_count)
-        .execution_options(synchronize_session=False)
-    )
-
-
-async def _settle_attempt(
-    session: AsyncSession,
-    model: type[User] | type[PlatformAdmin],
-    attempt: _Attempt | None,
-    settings: Settings,
-    *,
-    succeeded: bool,
-    locks: bool,
-    new_hash: str | None,
-) -> None:
-    """Write what the checked attempt means: reset on success, lock at the threshold."""
-    if attempt is None or not (succeeded or locks):
-        return
-    values: dict[str, Any]
-    if succeeded:
-        values = {"failed_login_count": 0, "locked_until": None, "last_login_at": func.now()}
-        if new_hash is not None:
-            values["password_hash"] = new_hash
-    else:
-        values = {
-            "failed_login_count": 0,
-            "locked_until": func.now() + timedelta(minutes=settings.lockout_minutes),
-        }
-    await session.execute(
-        update(model)
-        .where(model.id == attempt.account_id)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-
-
-async def _check_attempt(
-    passwords: Passwords, settings: Settings, attempt: _Attempt | None, password: str
-) -> tuple[bool, bool, str | None]:
-    """(password right, account locks now, upgraded hash), hashing outside any transaction.
-
-    An attempt beyond the threshold (concurrent guesses) is refused unchecked, but
-    still costs a hash, so that it takes as long as any other answer.
-    """
-    if attempt is None or attempt.attempt_number > settings.lockout_threshold:
-        await passwords.verify(password, None)
-        return False, attempt is not None, None
-    matches, new_hash = await passwords.verify(password, attempt.password_hash)
-    locks = not matches and attempt.attempt_number >= settings.lockout_threshold
-    return matches, locks, new_hash
-
-
 async def login_tenant_user(
     database: Database,
     settings: Settings,
@@ -265,23 +184,19 @@ async def login_tenant_user(
 
     async with database.tenant_transaction(tenant_id) as session:
         status = await session.scalar(select(Tenant.status))
-        row = (await session.execute(_reserve_attempt(User, email))).one_or_none()
+        attempt = await lockout.reserve_attempt(session, User, email)
         known = (
-            row is not None
+            attempt is not None
             or (await session.scalar(select(User.id).where(User.email == email))) is not None
         )
-    attempt = _Attempt(*row) if row is not None else None
-    matches, locks, new_hash = await _check_attempt(passwords, settings, attempt, password)
+    verdict = await lockout.check_password(passwords, settings, attempt, password)
 
     async with database.tenant_transaction(tenant_id) as session:
 
         def record(action: str, actor: Actor = ANONYMOUS, **changes: object) -> None:
-            audit.record(
+            AuditContext(tenant_id, actor, meta).record(
                 session,
-                tenant_id=tenant_id,
-                actor=actor,
-                action=action,
-                meta=meta,
+                action,
                 target_type="user",
                 target_id=attempt.account_id if attempt else None,
                 # The typed email only when it names an account: it might be a password.
@@ -290,23 +205,22 @@ async def login_tenant_user(
 
         if status is None:  # no such tenant (or not visible): nothing to record
             raise invalid_credentials()
-        await _settle_attempt(
-            session, User, attempt, settings, succeeded=matches, locks=locks, new_hash=new_hash
-        )
-        if not matches:
+        await lockout.settle(session, User, settings, attempt, verdict)
+        failure: Problem
+        if not verdict.matches:
             if attempt is None:
                 record("auth.login_failed", reason="locked" if known else "unknown_or_inactive")
-            elif attempt.attempt_number > settings.lockout_threshold:
+            elif not verdict.checked:
                 record("auth.login_failed", reason="locked")
             else:
                 record("auth.login_failed", reason="bad_password")
-            if locks:
+            if verdict.locks:
                 record("auth.account_locked", lockout_minutes=settings.lockout_minutes)
             failure = invalid_credentials()
         elif status == TenantStatus.SUSPENDED:
-            failure = AuthError(403, "tenant_suspended", "This tenant is suspended.")
+            failure = Problem(403, "tenant_suspended", "This tenant is suspended.")
         elif settings.require_email_verification and not await _email_verified(session, attempt):
-            failure = AuthError(
+            failure = Problem(
                 403, "email_not_verified", "Confirm your email address first (see the mail)."
             )
         else:
@@ -318,7 +232,7 @@ async def login_tenant_user(
     raise failure  # after the transaction above committed what it records
 
 
-async def _email_verified(session: AsyncSession, attempt: _Attempt | None) -> bool:
+async def _email_verified(session: AsyncSession, attempt: lockout.Attempt | None) -> bool:
     if attempt is None:
         return False
     verified_at = await session.scalar(
@@ -338,34 +252,20 @@ async def login_admin(
 ) -> TokenPair:
     email = normalize_email(email)
     async with database.platform_sessions() as session, session.begin():
-        row = (await session.execute(_reserve_attempt(PlatformAdmin, email))).one_or_none()
-    attempt = _Attempt(*row) if row is not None else None
-    matches, locks, new_hash = await _check_attempt(passwords, settings, attempt, password)
+        attempt = await lockout.reserve_attempt(session, PlatformAdmin, email)
+    verdict = await lockout.check_password(passwords, settings, attempt, password)
     async with database.platform_sessions() as session, session.begin():
-        await _settle_attempt(
+        await lockout.settle(session, PlatformAdmin, settings, attempt, verdict)
+        actor = Actor(ActorType.ADMIN, attempt.account_id) if attempt else ANONYMOUS
+        trail = PlatformAuditContext(actor, meta)
+        trail.record(
             session,
-            PlatformAdmin,
-            attempt,
-            settings,
-            succeeded=matches,
-            locks=locks,
-            new_hash=new_hash,
-        )
-        record_platform(
-            session,
-            actor_id=attempt.account_id if attempt else None,
-            action="auth.login" if matches else "auth.login_failed",
-            meta=meta,
+            "auth.login" if verdict.matches else "auth.login_failed",
             changes={"email": email} if attempt else None,
         )
-        if locks:
-            record_platform(
-                session,
-                actor_id=attempt.account_id if attempt else None,
-                action="auth.account_locked",
-                meta=meta,
-            )
-        if matches:
+        if verdict.locks:
+            trail.record(session, "auth.account_locked")
+        if verdict.matches:
             assert attempt is not None
             family = AdminSession(
                 id=new_id(),
@@ -379,52 +279,12 @@ async def login_admin(
     raise invalid_credentials()
 
 
-_USER_NOW = text(
-    """
-    SELECT u.role, t.status, t.plan
-    FROM users u
-    JOIN tenants t ON t.id = u.tenant_id
-    JOIN auth_sessions s ON s.tenant_id = u.tenant_id AND s.id = :sid AND s.user_id = u.id
-    WHERE u.id = :uid AND u.is_active AND s.revoked_at IS NULL AND s.expires_at > now()
-      AND NOT EXISTS (SELECT 1 FROM denied_access_tokens d WHERE d.jti = :jti)
-    """
-)
-
-_ADMIN_NOW = text(
-    """
-    SELECT 1
-    FROM platform_admins a
-    JOIN admin_sessions s ON s.id = :sid AND s.admin_id = a.id
-    WHERE a.id = :aid AND a.is_active AND s.revoked_at IS NULL AND s.expires_at > now()
-      AND NOT EXISTS (SELECT 1 FROM denied_access_tokens d WHERE d.jti = :jti)
-    """
-)
+def _no_longer_valid() -> Unauthorized:
+    return Unauthorized("invalid_token", "The access token is no longer valid.")
 
 
-async def live_user(session: AsyncSession, claims: AccessClaims) -> Any:
-    """(role, tenant status, plan) of the token's user if the user is active, the token's
-    session live and the token not signed out; else None. One round trip, run in the
-    request's tenant transaction."""
-    return (
-        await session.execute(
-            _USER_NOW, {"uid": claims.subject, "sid": claims.session_id, "jti": claims.jti}
-        )
-    ).one_or_none()
-
-
-async def admin_is_live(session: AsyncSession, claims: AccessClaims) -> bool:
-    row = await session.execute(
-        _ADMIN_NOW, {"aid": claims.subject, "sid": claims.session_id, "jti": claims.jti}
-    )
-    return row.one_or_none() is not None
-
-
-def _no_longer_valid() -> AuthError:
-    return AuthError(401, "invalid_token", "The access token is no longer valid.")
-
-
-def _invalid_refresh() -> AuthError:
-    return AuthError(401, "invalid_refresh_token", "The refresh token is not valid.")
+def _invalid_refresh() -> Unauthorized:
+    return Unauthorized("invalid_refresh_token", "The refresh token is not valid.")
 
 
 async def refresh(
@@ -441,14 +301,14 @@ async def refresh(
     except InvalidToken as error:
         raise _invalid_refresh() from error
     digest = token_digest(settings, refresh_token)
-    outcome: TokenPair | AuthError
+    outcome: TokenPair | Problem
     if tenant_id is None:
         async with database.platform_sessions() as session, session.begin():
             outcome = await _rotate(session, settings, digest, None, meta)
     else:
         async with database.tenant_transaction(tenant_id) as session:
             outcome = await _rotate(session, settings, digest, tenant_id, meta)
-    if isinstance(outcome, AuthError):
+    if isinstance(outcome, Problem):
         raise outcome  # after the revocation was committed
     return outcome
 
@@ -471,7 +331,7 @@ async def _rotate(
     digest: bytes,
     tenant_id: UUID | None,
     meta: RequestMeta,
-) -> TokenPair | AuthError:
+) -> TokenPair | Problem:
     """The new pair; or, for a replayed token, the error to raise once the family's
     revocation is committed. Errors that change nothing are raised at once."""
     token_model: type[RefreshToken] | type[AdminRefreshToken]
@@ -498,33 +358,28 @@ async def _rotate(
     if token.spent_at is not None:
         grace = timedelta(seconds=settings.refresh_reuse_grace_seconds)
         if now - token.spent_at <= grace and not await _successor_spent(session, token):
-            raise AuthError(
+            raise Problem(
                 409,
                 "refresh_token_just_rotated",
                 "This refresh token was just used by another request; use the newer one.",
             )
         family.revoked_at, family.revoked_reason = now, "reuse_detected"
         if isinstance(family, AuthSession):
-            audit.record(
+            AuditContext(family.tenant_id, ANONYMOUS, meta).record(
                 session,
-                tenant_id=family.tenant_id,
-                actor=ANONYMOUS,
-                action="auth.refresh_reuse_detected",
-                meta=meta,
+                "auth.refresh_reuse_detected",
                 target_type="auth_session",
                 target_id=family.id,
             )
         else:
-            record_platform(
+            PlatformAuditContext(ANONYMOUS, meta).record(
                 session,
-                actor_id=None,
-                action="auth.refresh_reuse_detected",
-                meta=meta,
+                "auth.refresh_reuse_detected",
                 target_type="admin_session",
                 target_id=family.id,
             )
-        return AuthError(
-            401, "refresh_token_reused", "This refresh token was already used; sign in again."
+        return Unauthorized(
+            "refresh_token_reused", "This refresh token was already used; sign in again."
         )
     token.spent_at = now
     family.last_used_at = now
@@ -533,7 +388,7 @@ async def _rotate(
         if user is None or not user.is_active:
             raise _invalid_refresh()
         if await session.scalar(select(Tenant.status)) == TenantStatus.SUSPENDED:
-            raise AuthError(403, "tenant_suspended", "This tenant is suspended.")
+            raise Problem(403, "tenant_suspended", "This tenant is suspended.")
         return await _issue(session, settings, family, user.id, user.tenant_id, user.role)
     admin = await session.get(PlatformAdmin, family.admin_id)
     if admin is None or not admin.is_active:
@@ -562,11 +417,9 @@ async def logout(
                 families.values(revoked_at=now, revoked_reason="logout").returning(AdminSession.id)
             )
             await _deny(session, claims)
-            record_platform(
+            PlatformAuditContext(Actor(ActorType.ADMIN, claims.subject), meta).record(
                 session,
-                actor_id=claims.subject,
-                action=action,
-                meta=meta,
+                action,
                 changes={"revoked_sessions": [str(family) for family in revoked]},
             )
         return
@@ -583,12 +436,9 @@ async def logout(
             revoke.values(revoked_at=now, revoked_reason="logout").returning(AuthSession.id)
         )
         await _deny(session, claims)
-        audit.record(
+        AuditContext(claims.tenant_id, Actor(ActorType.USER, claims.subject), meta).record(
             session,
-            tenant_id=claims.tenant_id,
-            actor=Actor(ActorType.USER, claims.subject),
-            action=action,
-            meta=meta,
+            action,
             target_type="user",
             target_id=claims.subject,
             changes={"revoked_sessions": [str(family) for family in revoked]},
@@ -602,42 +452,3 @@ async def _deny(session: AsyncSession, claims: AccessClaims) -> None:
         .values(jti=claims.jti, expires_at=claims.expires_at)
         .on_conflict_do_nothing()
     )
-
-
-async def count_failed_attempt(
-    session: AsyncSession, user_id: UUID, *, threshold: int, lockout_minutes: int
-) -> bool:
-    """One more consecutive failure for a tenant user; lock at the threshold (and start
-    counting afresh). True when this failure locked the account. Plain UPDATEs: the
-    row's version (ETag) stays."""
-    failures = await session.scalar(
-        update(User)
-        .where(User.id == user_id)
-        .values(failed_login_count=User.failed_login_count + 1)
-        .returning(User.failed_login_count)
-        .execution_options(synchronize_session=False)
-    )
-    if (failures or 0) < threshold:
-        return False
-    await session.execute(
-        update(User)
-        .where(User.id == user_id)
-        .values(
-            failed_login_count=0,
-            locked_until=func.now() + timedelta(minutes=lockout_minutes),
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return True
-
-
-async def revoke_user_sessions(
-    session: AsyncSession, *, user_id: UUID, reason: str, keep: UUID | None = None
-) -> None:
-    """Revoke every live refresh family of a user (but `keep`), in the caller's transaction."""
-    statement = update(AuthSession).where(
-        AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None)
-    )
-    if keep is not None:
-        statement = statement.where(AuthSession.id != keep)
-    await session.execute(statement.values(revoked_at=_now(), revoked_reason=reason))

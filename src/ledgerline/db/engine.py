@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import (
 
 from ledgerline.config import Settings
 from ledgerline.db.tenant_context import TenantConnection, tenant_scope
+from ledgerline.problems import Problem
 
 
 def create_engine_for(url: URL, settings: Settings, *, tenant_aware: bool) -> AsyncEngine:
@@ -34,6 +35,8 @@ def create_engine_for(url: URL, settings: Settings, *, tenant_aware: bool) -> As
 
 class TenantTransaction:
     """One transaction in one tenant: commit on success, roll back on error, then close.
+
+    A `Problem` that keeps its writes commits too (a counted failure it reports).
 
     A plain class rather than an async generator: it sits on every tenant request.
     """
@@ -55,7 +58,7 @@ class TenantTransaction:
         traceback: TracebackType | None,
     ) -> None:
         try:
-            if exc_type is None:
+            if exc_type is None or (isinstance(exc, Problem) and exc.keep_writes):
                 await self._session.commit()
             else:
                 await self._session.rollback()

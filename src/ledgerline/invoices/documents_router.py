@@ -129,7 +129,9 @@ async def create_batch(body: BatchCreate, context: Create) -> BatchOut:
     )
     context.session.add(batch)
     await context.session.flush()
-    context.audit("batch.created", target_type="batch", target_id=batch.id)
+    context.audit_context.record(
+        context.session, "batch.created", target_type="batch", target_id=batch.id
+    )
     return BatchOut.model_validate(batch)
 
 

@@ -18,14 +18,11 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from ledgerline.config import Settings
+from ledgerline.problems import Problem
 
 T = TypeVar("T")
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024
-
-
-class WeakPassword(ValueError):
-    pass
 
 
 @cache
@@ -34,13 +31,18 @@ def _common_passwords() -> frozenset[str]:
     return frozenset(FREQUENCY_LISTS["passwords"])
 
 
+def _weak(detail: str) -> Problem:
+    return Problem(422, "weak_password", detail)
+
+
 def check_password_policy(password: str) -> None:
+    """Refuse a password that is too short, too long or too easy to guess (422)."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise WeakPassword(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+        raise _weak(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise WeakPassword(f"a password has at most {MAX_PASSWORD_LENGTH} characters")
+        raise _weak(f"a password has at most {MAX_PASSWORD_LENGTH} characters")
     if password.lower() in _common_passwords() or len(set(password)) < 4:
-        raise WeakPassword("this password is too common or too easy to guess")
+        raise _weak("this password is too common or too easy to guess")
 
 
 class Passwords:

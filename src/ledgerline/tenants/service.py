@@ -15,8 +15,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ledgerline.audit import service as audit
-from ledgerline.audit.service import Actor, RequestMeta
+from ledgerline.audit.service import Actor, AuditContext, RequestMeta, diff
 from ledgerline.db.base import new_id
 from ledgerline.etags import check_if_match
 from ledgerline.pagination import PageRequest, contains, keyset_page
@@ -71,15 +70,8 @@ def _record(
     action: str,
     changes: dict[str, object],
 ) -> None:
-    audit.record(
-        session,
-        tenant_id=tenant_id,
-        actor=actor,
-        action=action,
-        meta=meta,
-        target_type="tenant",
-        target_id=tenant_id,
-        changes=changes,
+    AuditContext(tenant_id, actor, meta).record(
+        session, action, target_type="tenant", target_id=tenant_id, changes=changes
     )
 
 
@@ -138,7 +130,7 @@ async def update_tenant(
     for field, value in changes.items():
         setattr(tenant, field, value)
     await session.flush()
-    _record(session, actor, meta, tenant.id, "tenant.updated", audit.diff(before, changes))
+    _record(session, actor, meta, tenant.id, "tenant.updated", diff(before, changes))
     return tenant
 
 

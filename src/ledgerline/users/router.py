@@ -11,12 +11,10 @@ from sqlalchemy import or_, select
 from ledgerline.access import TenantRequest, tenant_request
 from ledgerline.audit.models import ActorType
 from ledgerline.deps import PasswordsDep, SettingsDep
-from ledgerline.errors import problem_response
 from ledgerline.etags import require_if_match, set_etag
 from ledgerline.idempotency import IdempotentRoute
 from ledgerline.pagination import Page, PageRequest, contains, keyset_page, page_request
 from ledgerline.problems import Problem
-from ledgerline.security.passwords import WeakPassword
 from ledgerline.security.permissions import Permission
 from ledgerline.users import service
 from ledgerline.users.models import TenantRole, User
@@ -34,10 +32,6 @@ Profile = Annotated[TenantRequest, tenant_request(Permission.PROFILE)]
 ReadUsers = Annotated[TenantRequest, tenant_request(Permission.USERS_READ)]
 ManageUsers = Annotated[TenantRequest, tenant_request(Permission.USERS_MANAGE)]
 CreateUsers = Annotated[TenantRequest, tenant_request(Permission.USERS_MANAGE, idempotent=True)]
-
-
-def _weak(error: WeakPassword) -> Problem:
-    return Problem(422, "weak_password", str(error))
 
 
 async def _me(context: TenantRequest, *, for_update: bool = False) -> User:
@@ -79,23 +73,16 @@ async def change_my_password(
     """Needs the current password; signs the user out everywhere else. Wrong current
     passwords count toward the account lockout."""
     user = await _me(context, for_update=True)
-    try:
-        await service.change_password(
-            context.session,
-            context.audit_context,
-            passwords,
-            user,
-            current_password=body.current_password,
-            new_password=body.new_password,
-            keep_session=context.principal.session_id,
-            lockout_threshold=settings.lockout_threshold,
-            lockout_minutes=settings.lockout_minutes,
-        )
-    except service.WrongCurrentPassword as error:
-        # Answered, not raised: the request's transaction commits the counted failure.
-        return problem_response(error)
-    except WeakPassword as error:
-        raise _weak(error) from error
+    await service.change_password(
+        context.session,
+        context.audit_context,
+        passwords,
+        user,
+        current_password=body.current_password,
+        new_password=body.new_password,
+        keep_session=context.principal.session_id,
+        settings=settings,
+    )
     return Response(status_code=204)
 
 
@@ -103,18 +90,15 @@ async def change_my_password(
 async def create_user(
     body: UserCreate, context: CreateUsers, passwords: PasswordsDep, response: Response
 ) -> UserOut:
-    try:
-        user = await service.create_user(
-            context.session,
-            context.audit_context,
-            passwords,
-            email=body.email,
-            full_name=body.full_name,
-            role=body.role,
-            password=body.password,
-        )
-    except WeakPassword as error:
-        raise _weak(error) from error
+    user = await service.create_user(
+        context.session,
+        context.audit_context,
+        passwords,
+        email=body.email,
+        full_name=body.full_name,
+        role=body.role,
+        password=body.password,
+    )
     return _out(user, response, context)
 
 
@@ -158,15 +142,19 @@ async def update_user(
 
 
 @router.delete("/{user_id}", operation_id="deactivate_user", status_code=204)
-async def deactivate_user(user_id: UUID, context: ManageUsers) -> Response:
-    """Deactivates (users are never deleted: the audit trail points at them)."""
+async def deactivate_user(user_id: UUID, context: ManageUsers, request: Request) -> Response:
+    """Deactivates (users are never deleted: the audit trail points at them). Takes
+    If-Match."""
     user = await _user(context, user_id, for_update=True)
+    require_if_match(request, user.version)
     await service.deactivate_user(context.session, context.audit_context, user)
     return Response(status_code=204)
 
 
 @router.post("/{user_id}/unlock", operation_id="unlock_user", status_code=204)
-async def unlock_user(user_id: UUID, context: ManageUsers) -> Response:
+async def unlock_user(user_id: UUID, context: ManageUsers, request: Request) -> Response:
+    """Lifts a lockout and starts the failure count afresh. Takes If-Match."""
     user = await _user(context, user_id, for_update=True)
+    require_if_match(request, user.version)
     await service.unlock_user(context.session, context.audit_context, user)
     return Response(status_code=204)

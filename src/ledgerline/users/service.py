@@ -10,22 +10,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.audit.service import AuditContext, diff
-from ledgerline.auth.service import (
-    count_failed_attempt,
-    normalize_email,
-    revoke_user_sessions,
-)
+from ledgerline.auth import lockout
+from ledgerline.auth.sessions import revoke_user_sessions
+from ledgerline.config import Settings
 from ledgerline.problems import Problem
 from ledgerline.security.passwords import Passwords, check_password_policy
 from ledgerline.users.models import TenantRole, User
-
-
-class UserError(Problem):
-    pass
-
-
-class WrongCurrentPassword(UserError):
-    """Recorded (and maybe locking) before it is raised: commit, then answer."""
+from ledgerline.values import normalize_email
 
 
 def _snapshot(user: User) -> dict[str, Any]:
@@ -46,7 +37,7 @@ async def get_user(session: AsyncSession, user_id: UUID, *, for_update: bool = F
         statement = statement.with_for_update()
     user = await session.scalar(statement)
     if user is None:
-        raise UserError(404, "user_not_found", "No such user.")
+        raise Problem(404, "user_not_found", "No such user.")
     return user
 
 
@@ -73,7 +64,7 @@ async def create_user(
         async with session.begin_nested():
             await session.flush()
     except IntegrityError as error:
-        raise UserError(409, "email_taken", "A user with this email exists.") from error
+        raise Problem(409, "email_taken", "A user with this email exists.") from error
     audit.record(
         session,
         "user.created",
@@ -105,7 +96,7 @@ async def _keep_an_owner(session: AsyncSession, user: User, after: dict[str, Any
         and not stays_owner
         and await _other_active_owners(session, user.id) == 0
     ):
-        raise UserError(409, "last_owner", "A tenant keeps at least one active owner.")
+        raise Problem(409, "last_owner", "A tenant keeps at least one active owner.")
 
 
 async def update_user(
@@ -135,8 +126,7 @@ async def deactivate_user(session: AsyncSession, audit: AuditContext, user: User
 
 async def unlock_user(session: AsyncSession, audit: AuditContext, user: User) -> None:
     before = {"locked_until": user.locked_until, "failed_login_count": user.failed_login_count}
-    user.locked_until = None
-    user.failed_login_count = 0
+    lockout.unlock(user)
     audit.record(
         session,
         "user.unlocked",
@@ -158,26 +148,23 @@ async def change_password(
     current_password: str,
     new_password: str,
     keep_session: UUID | None,
-    lockout_threshold: int,
-    lockout_minutes: int,
+    settings: Settings,
 ) -> None:
     """Needs the current password; revokes the user's other sessions.
 
     A wrong current password counts as a failed login (a stolen token must not become
     a way to guess the password): at the threshold the account locks and every session
-    of the user ends, this one too. Raises `WrongCurrentPassword` after writing that
-    down: the caller must commit before answering.
+    of the user ends, this one too. The 403 keeps those writes: the request's
+    transaction commits them before answering.
     """
     matches, _ = await passwords.verify(current_password, user.password_hash)
     if not matches:
         audit.record(session, "user.password_change_failed", target_type="user", target_id=user.id)
-        if await count_failed_attempt(
-            session, user.id, threshold=lockout_threshold, lockout_minutes=lockout_minutes
-        ):
+        if await lockout.count_failure(session, settings, user.id):
             await revoke_user_sessions(session, user_id=user.id, reason="locked")
             audit.record(session, "auth.account_locked", target_type="user", target_id=user.id)
-        raise WrongCurrentPassword(
-            403, "current_password_wrong", "The current password is not right."
+        raise Problem(
+            403, "current_password_wrong", "The current password is not right.", keep_writes=True
         )
     check_password_policy(new_password)
     user.password_hash = await passwords.hash(new_password)
