@@ -34,14 +34,11 @@ from ledgerline.assets.models import (
     MaintenanceRecord,
 )
 from ledgerline.audit.service import AuditContext
+from ledgerline.db.rows import not_found, row_by_id
 from ledgerline.problems import Problem
 from ledgerline.values import cents
 
 _PARENT_KIND = {"site": None, "building": "site", "room": "building"}
-
-
-def _not_found(what: str) -> Problem:
-    return Problem(404, f"{what}_not_found", f"No such {what.replace('_', ' ')}.")
 
 
 async def _flush_or(session: AsyncSession, error: Problem) -> None:
@@ -84,7 +81,7 @@ async def create_location(
     if parent_id is not None:
         parent = await session.scalar(select(Location).where(Location.id == parent_id))
         if parent is None:
-            raise _not_found("parent_location")
+            raise not_found("parent_location")
         if parent.kind != expected_parent:
             raise Problem(
                 422, "invalid_location_parent", f"A {kind} belongs in a {expected_parent}."
@@ -112,7 +109,7 @@ async def create_custodian(
 ) -> Custodian:
     custodian = Custodian(tenant_id=audit.tenant_id, name=name, email=email, user_id=user_id)
     session.add(custodian)
-    await _flush_or(session, _not_found("user"))
+    await _flush_or(session, not_found("user"))
     audit.record(
         session,
         "custodian.created",
@@ -155,7 +152,7 @@ async def create_asset(session: AsyncSession, audit: AuditContext, **fields: Any
         select(AssetCategory).where(AssetCategory.id == fields["category_id"])
     )
     if category is None:
-        raise _not_found("category")
+        raise not_found("category")
     cost: Decimal = fields["cost"]
     fields.setdefault("useful_life_months", None)
     fields["useful_life_months"] = fields["useful_life_months"] or category.useful_life_months
@@ -304,13 +301,7 @@ def value_on(asset: Asset, as_of: date, usage: Mapping[date, Decimal] | None = N
 
 
 async def get_asset(session: AsyncSession, asset_id: UUID, *, for_update: bool = False) -> Asset:
-    statement = select(Asset).where(Asset.id == asset_id)
-    if for_update:
-        statement = statement.with_for_update()
-    asset = await session.scalar(statement)
-    if asset is None:
-        raise _not_found("asset")
-    return asset
+    return await row_by_id(session, Asset, asset_id, what="asset", for_update=for_update)
 
 
 def _writable(asset: Asset) -> None:
@@ -393,12 +384,12 @@ async def transfer(
         location_id
         and await session.scalar(select(Location.id).where(Location.id == location_id)) is None
     ):
-        raise _not_found("location")
+        raise not_found("location")
     if (
         custodian_id
         and await session.scalar(select(Custodian.id).where(Custodian.id == custodian_id)) is None
     ):
-        raise _not_found("custodian")
+        raise not_found("custodian")
     _event(
         session,
         asset,
@@ -455,7 +446,7 @@ async def close_maintenance(
         )
     )
     if record is None:
-        raise _not_found("maintenance_record")
+        raise not_found("maintenance_record")
     if record.ended_on is not None:
         raise Problem(409, "maintenance_closed", "This maintenance has ended already.")
     if ended_on < record.started_on:

@@ -68,7 +68,7 @@ class Versioned:
 
 
 class TenantScoped:
-    """A tenant-owned row: `tenant_id` leads the primary key (DESIGN.md, invariant 4).
+    """A tenant-owned row: `tenant_id` leads the primary key (docs/architecture.md).
 
     References to another tenant table are composite: `(tenant_id, other_id)`.
     """

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.audit.service import AuditContext
 from ledgerline.db.base import new_id
+from ledgerline.db.rows import row_by_id
 from ledgerline.etags import check_if_match
 from ledgerline.invoices.filters import InvoiceFilter
 from ledgerline.invoices.models import (
@@ -222,13 +223,7 @@ async def new_document_draft(session: AsyncSession, audit: AuditContext) -> Invo
 async def get_invoice(
     session: AsyncSession, invoice_id: UUID, *, for_update: bool = False
 ) -> Invoice:
-    statement = select(Invoice).where(Invoice.id == invoice_id)
-    if for_update:
-        statement = statement.with_for_update()
-    invoice = await session.scalar(statement)
-    if invoice is None:
-        raise Problem(404, "invoice_not_found", "No such invoice.")
-    return invoice
+    return await row_by_id(session, Invoice, invoice_id, what="invoice", for_update=for_update)
 
 
 async def _locked(session: AsyncSession, invoice_id: UUID, if_match: str | None) -> Invoice:

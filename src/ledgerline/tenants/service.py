@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.audit.service import Actor, AuditContext, RequestMeta, diff
 from ledgerline.db.base import new_id
+from ledgerline.db.rows import row_by_id
 from ledgerline.etags import check_if_match
 from ledgerline.pagination import PageRequest, contains, keyset_page
 from ledgerline.problems import Problem
@@ -92,13 +93,7 @@ async def admin_create_tenant(
 
 
 async def get_tenant(session: AsyncSession, tenant_id: UUID, *, for_update: bool = False) -> Tenant:
-    statement = select(Tenant).where(Tenant.id == tenant_id)
-    if for_update:
-        statement = statement.with_for_update()
-    tenant = await session.scalar(statement)
-    if tenant is None:
-        raise Problem(404, "tenant_not_found", "No such tenant.")
-    return tenant
+    return await row_by_id(session, Tenant, tenant_id, what="tenant", for_update=for_update)
 
 
 async def list_tenants(

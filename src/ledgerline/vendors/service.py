@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.audit.service import AuditContext, diff
+from ledgerline.db.rows import row_by_id
 from ledgerline.etags import check_if_match
 from ledgerline.pagination import PageRequest, contains, keyset_page
 from ledgerline.problems import Problem
@@ -94,13 +95,7 @@ async def create_vendor(
 
 
 async def get_vendor(session: AsyncSession, vendor_id: UUID, *, for_update: bool = False) -> Vendor:
-    statement = select(Vendor).where(Vendor.id == vendor_id)
-    if for_update:
-        statement = statement.with_for_update()
-    vendor = await session.scalar(statement)
-    if vendor is None:
-        raise Problem(404, "vendor_not_found", "No such vendor.")
-    return vendor
+    return await row_by_id(session, Vendor, vendor_id, what="vendor", for_update=for_update)
 
 
 async def list_vendors(
