@@ -1,5 +1,6 @@
-"""Rate limits on Redis: one count for every worker process, and a Redis outage that
-lets requests through (never a 500 or a hang).
+"""Rate limits on Redis: one count for every worker process, a Redis outage that lets
+requests through (never a 500 or a hang), and `serve --workers N` refusing in-memory
+counts in production.
 
 Each test that needs Redis starts its own `redis-server` on a free 127.0.0.1 port (no
 persistence, files in the test's folder) and stops it at the end. Without the binary
@@ -31,7 +32,8 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from ledgerline.app import create_app
-from ledgerline.config import Settings
+from ledgerline.cli import CommandError, check_workers_share_rate_limits
+from ledgerline.config import Environment, Settings
 from tests.identity import API, signup
 
 START_TIMEOUT_SECONDS = 60
@@ -378,3 +380,56 @@ def test_two_worker_processes_share_one_count_on_redis(
 def test_an_unknown_rate_limit_storage_is_refused(url: str) -> None:
     with pytest.raises(ValueError, match="RATE_LIMIT_STORAGE_URL must be"):
         Settings(_env_file=None, rate_limit_storage_url=url)  # type: ignore[call-arg]
+
+
+def run_serve(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ledgerline", "serve", "--port", str(free_port()), *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT_SECONDS,
+        check=False,
+    )
+
+
+def test_serve_refuses_several_workers_with_in_memory_counts_in_production(
+    tmp_path: Path,
+) -> None:
+    env = service_environment(
+        tmp_path, ENVIRONMENT="production", SECRET_KEY="k" * 48, MAIL_BACKEND="smtp"
+    )
+    result = run_serve(env, tmp_path, "--workers", "2")
+    assert result.returncode == 1
+    assert result.stderr.startswith("ledgerline: refusing to start: --workers 2 with in-memory")
+    assert "RATE_LIMIT_STORAGE_URL=redis://" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not (tmp_path / "data").exists()  # refused before any database was started
+
+
+def test_several_workers_with_in_memory_counts_are_a_warning_elsewhere(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    check_workers_share_rate_limits(settings.model_copy(update={"rate_limit_storage_url": ""}), 2)
+    records = [r for r in caplog.records if r.name == "ledgerline.cli"]
+    assert [(r.levelno, r.getMessage()) for r in records] == [
+        (
+            logging.WARNING,
+            "--workers 2 with in-memory rate limits: each worker counts on its own, so every "
+            "limit is multiplied by 2; set RATE_LIMIT_STORAGE_URL=redis://host:port/db to "
+            "share one count",
+        )
+    ]
+
+
+def test_one_worker_or_a_shared_redis_starts_in_production(settings: Settings) -> None:
+    production = settings.model_copy(
+        update={"environment": Environment.PRODUCTION, "rate_limit_storage_url": ""}
+    )
+    check_workers_share_rate_limits(production, 1)
+    check_workers_share_rate_limits(
+        production.model_copy(update={"rate_limit_storage_url": "redis://127.0.0.1/0"}), 4
+    )
+    with pytest.raises(CommandError, match="refusing to start"):
+        check_workers_share_rate_limits(production, 4)

@@ -88,8 +88,9 @@ class Settings(BaseSettings):
 
     # Rate limits ("<count>/<second|minute|hour|day>"). Storage: empty (or memory://) for
     # this process's memory, or a Redis URL (redis://host:6379/0, rediss:// for TLS) that
-    # every worker process shares. A Redis that fails or answers slower than the timeout
-    # lets requests through uncounted.
+    # every worker process shares; `serve --workers N` needs one (refused in production
+    # without). A Redis that fails or answers slower than the timeout lets requests
+    # through uncounted.
     rate_limit_enabled: bool = True
     rate_limit_storage_url: str = ""
     rate_limit_storage_timeout_seconds: Annotated[float, Field(gt=0, le=10)] = 0.5
