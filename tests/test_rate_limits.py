@@ -42,7 +42,7 @@ def client_from(app: FastAPI, ip: str) -> httpx.AsyncClient:
 
 @pytest.fixture
 async def limited(limited_app: FastAPI, empty_tables: None) -> FastAPI:
-    limited_app.state.rate_limits.reset()
+    await limited_app.state.rate_limits.reset()
     return limited_app
 
 

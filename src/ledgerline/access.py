@@ -121,7 +121,7 @@ def access_claims(
         raise unauthorized("The access token is invalid or expired.") from error
 
 
-def caller_credential(
+async def caller_credential(
     request: Request,
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -132,7 +132,7 @@ def caller_credential(
     Failed credentials count against the client address like failed sign-ins: an address
     that fails too often gets 429 before any credential of it is looked at.
     """
-    refuse_if_failing(request)
+    await refuse_if_failing(request)
     token = api_key or (credentials.credentials if credentials else None)
     try:
         if token is None:
@@ -144,7 +144,7 @@ def caller_credential(
                 raise unauthorized("The API key is not valid.", "invalid_api_key") from error
         return access_claims(settings, credentials)
     except Unauthorized:
-        count_failure(request)
+        await count_failure(request)
         raise
 
 
@@ -212,10 +212,12 @@ class Requires:
                 else:
                     principal, status, plan = await _api_key(session, settings, credential)
             except Unauthorized:
-                count_failure(request)
+                await count_failure(request)
                 raise
             limits = rate_limits(request)
-            limits.hit(request, limits.for_plan(plan), "caller", principal.kind, str(principal.id))
+            await limits.hit(
+                request, limits.for_plan(plan), "caller", principal.kind, str(principal.id)
+            )
             _check_tenant_status(status, request.method, is_admin=admin is not None)
             if not principal.can(self.permission):
                 raise Problem(

@@ -64,6 +64,7 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             if hasattr(app.state, "passwords"):
                 app.state.passwords.close()
+            await app.state.rate_limits.close()
             await database.dispose()
 
     app = FastAPI(

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import asyncpg
 from sqlalchemy.exc import SQLAlchemyError
 
-from ledgerline.config import Settings
+from ledgerline.config import Environment, Settings
 from ledgerline.db import migrate
 from ledgerline.db.embedded import EmbeddedServerRefused, embedded_server, owner_url_for
 from ledgerline.db.roles import UnsafeDatabaseRole, bootstrap_database
@@ -66,9 +66,25 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
+def check_workers_share_rate_limits(settings: Settings, workers: int) -> None:
+    """Several workers with in-memory rate limits count apart, multiplying every limit:
+    refused in production, a warning elsewhere."""
+    if workers <= 1 or not settings.rate_limit_enabled or settings.rate_limit_storage_shared:
+        return
+    problem = (
+        f"--workers {workers} with in-memory rate limits: each worker counts on its own, "
+        f"so every limit is multiplied by {workers}; "
+        "set RATE_LIMIT_STORAGE_URL=redis://host:port/db to share one count"
+    )
+    if settings.environment is Environment.PRODUCTION:
+        raise CommandError(f"refusing to start: {problem}")
+    logger.warning(problem)
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     import uvicorn
 
+    check_workers_share_rate_limits(settings, args.workers)
     with database_ready(settings) as ready:
         migrate.upgrade(ready)
         asyncio.run(check_runtime_role(ready))

@@ -14,6 +14,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 
 EXAMPLE_SECRET_KEY = "change-me-to-a-long-random-string"  # noqa: S105 - the refused placeholder
+# RATE_LIMIT_STORAGE_URL schemes whose counts every worker process shares.
+SHARED_RATE_LIMIT_SCHEMES = ("redis", "rediss")
 
 
 class Environment(StrEnum):
@@ -84,10 +86,14 @@ class Settings(BaseSettings):
             ipaddress.ip_network(network, strict=False)
         return value
 
-    # Rate limits ("<count>/<second|minute|hour|day>"). Storage: memory in the process, or
-    # a Redis URL (redis://host:6379/0), which several worker processes need to share.
+    # Rate limits ("<count>/<second|minute|hour|day>"). Storage: empty (or memory://) for
+    # this process's memory, or a Redis URL (redis://host:6379/0, rediss:// for TLS) that
+    # every worker process shares; `serve --workers N` needs one (refused in production
+    # without). A Redis that fails or answers slower than the timeout lets requests
+    # through uncounted.
     rate_limit_enabled: bool = True
     rate_limit_storage_url: str = ""
+    rate_limit_storage_timeout_seconds: Annotated[float, Field(gt=0, le=10)] = 0.5
     rate_limit_auth: str = "10/minute"
     rate_limit_default: str = "600/minute"
     rate_limit_plans: dict[str, str] = Field(default_factory=dict)
@@ -98,6 +104,14 @@ class Settings(BaseSettings):
         from limits import parse
 
         parse(value)
+        return value
+
+    @field_validator("rate_limit_storage_url")
+    @classmethod
+    def _known_rate_limit_storage(cls, value: str) -> str:
+        scheme, separator, _ = value.partition("://")
+        if value and (not separator or scheme not in ("memory", *SHARED_RATE_LIMIT_SCHEMES)):
+            raise ValueError("RATE_LIMIT_STORAGE_URL must be empty, memory:// or redis://...")
         return value
 
     @field_validator("rate_limit_plans")
@@ -158,6 +172,11 @@ class Settings(BaseSettings):
         if self.environment is Environment.PRODUCTION and self.mail_backend == "console":
             raise ValueError("MAIL_BACKEND=console would log login codes; use smtp in production")
         return self
+
+    @property
+    def rate_limit_storage_shared(self) -> bool:
+        """Whether rate-limit counts live outside the process (shared by its workers)."""
+        return self.rate_limit_storage_url.partition("://")[0] in SHARED_RATE_LIMIT_SCHEMES
 
     @property
     def embedded_database(self) -> bool:
