@@ -140,3 +140,53 @@ async def test_failed_credentials_on_tenant_endpoints_are_limited_per_address(
         ]
     assert statuses[:SIGN_IN_LIMIT] == [401] * SIGN_IN_LIMIT
     assert statuses[-1] == 429
+
+
+async def test_junk_tokens_never_lock_out_a_caller_whose_credential_verifies(
+    limited: FastAPI,
+) -> None:
+    """Behind one NAT, an attacker's junk tokens must not refuse an honest caller."""
+    async with client_from(limited, "192.0.2.60") as client:
+        owner = await signup(client, "sharednat")
+        junk = {"Authorization": "Bearer not-a-token", "X-Tenant-ID": str(owner.tenant_id)}
+        statuses = [
+            (await client.get(f"{API}/users", headers=junk)).status_code
+            for _ in range(SIGN_IN_LIMIT + 6)
+        ]
+        assert statuses[:SIGN_IN_LIMIT] == [401] * SIGN_IN_LIMIT
+        assert set(statuses[SIGN_IN_LIMIT:]) == {429}
+
+        honest = await client.get(f"{API}/users/me", headers=owner.headers)
+    assert honest.status_code == 200, honest.text
+
+
+async def test_the_429_for_failed_credentials_names_its_cause(limited: FastAPI) -> None:
+    async with client_from(limited, "192.0.2.61") as client:
+        responses = [
+            await client.get(f"{API}/users", headers={"Authorization": "Bearer junk"})
+            for _ in range(SIGN_IN_LIMIT + 1)
+        ]
+    refused = responses[-1]
+    assert refused.status_code == 429
+    assert problem_code(refused) == "failed_credentials_limited"
+    assert "failed credentials from this address" in refused.json()["detail"]
+    assert int(refused.headers["retry-after"]) >= 1
+
+
+async def test_failures_claiming_one_tenant_are_limited_across_addresses(
+    limited: FastAPI,
+) -> None:
+    async with client_from(limited, "192.0.2.70") as first:
+        owner = await signup(first, "claimed")
+    claimed = {"Authorization": "Bearer junk", "X-Tenant-ID": str(owner.tenant_id)}
+    responses = []
+    for n in range(SIGN_IN_LIMIT + 1):
+        async with client_from(limited, f"198.51.100.{n + 1}") as client:
+            responses.append(await client.get(f"{API}/users", headers=claimed))
+    assert [r.status_code for r in responses[:SIGN_IN_LIMIT]] == [401] * SIGN_IN_LIMIT
+    assert responses[-1].status_code == 429
+    assert "failed credentials for this tenant" in responses[-1].json()["detail"]
+
+    async with client_from(limited, "198.51.100.200") as client:
+        honest = await client.get(f"{API}/users/me", headers=owner.headers)
+    assert honest.status_code == 200, honest.text

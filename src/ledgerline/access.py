@@ -33,7 +33,7 @@ from ledgerline.db.engine import Database
 from ledgerline.deps import DatabaseDep, SettingsDep
 from ledgerline.log import request_id_var
 from ledgerline.problems import Problem, Unauthorized
-from ledgerline.ratelimit import count_failure, rate_limits, refuse_if_failing
+from ledgerline.ratelimit import count_failed_credential, rate_limits
 from ledgerline.security.api_keys import (
     API_KEY_PREFIX,
     MalformedApiKey,
@@ -129,10 +129,10 @@ async def caller_credential(
 ) -> AccessClaims | ParsedApiKey:
     """An API key (X-API-Key, or a bearer token with the key prefix) or access claims.
 
-    Failed credentials count against the client address like failed sign-ins: an address
-    that fails too often gets 429 before any credential of it is looked at.
+    A credential that does not verify counts as a failure against the client address and
+    the claimed tenant (429 past the limit); one that verifies is never refused for
+    failures, its own or anyone's.
     """
-    await refuse_if_failing(request)
     token = api_key or (credentials.credentials if credentials else None)
     try:
         if token is None:
@@ -144,8 +144,18 @@ async def caller_credential(
                 raise unauthorized("The API key is not valid.", "invalid_api_key") from error
         return access_claims(settings, credentials)
     except Unauthorized:
-        await count_failure(request)
+        await _credential_failed(request)
         raise
+
+
+async def _credential_failed(request: Request) -> None:
+    """Count a credential that did not verify (429 past the limit, else the caller's 401)."""
+    claimed = request.headers.get(TENANT_HEADER)
+    try:
+        tenant = str(UUID(claimed)) if claimed else None
+    except ValueError:
+        tenant = None
+    await count_failed_credential(request, tenant)
 
 
 def tenant_header(request: Request) -> UUID:
@@ -212,7 +222,7 @@ class Requires:
                 else:
                     principal, status, plan = await _api_key(session, settings, credential)
             except Unauthorized:
-                await count_failure(request)
+                await _credential_failed(request)
                 raise
             limits = rate_limits(request)
             await limits.hit(

@@ -7,7 +7,9 @@ Two places apply the limits:
 - `limit_sign_in` (a dependency of signup, login, refresh, sign-out): by client address,
   RATE_LIMIT_AUTH;
 - the tenant-request dependency, once it knows the caller: by user, API key or admin,
-  with the tenant plan's limit from RATE_LIMIT_PLANS, else RATE_LIMIT_DEFAULT.
+  with the tenant plan's limit from RATE_LIMIT_PLANS, else RATE_LIMIT_DEFAULT;
+and `count_failed_credential` counts credentials that did not verify, per address and
+per claimed tenant, under RATE_LIMIT_AUTH.
 Over the limit: 429 problem+json with Retry-After. Within it, the response carries
 RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset (seconds).
 
@@ -139,8 +141,15 @@ class RateLimits:
         request.state.rate_limit_uncounted = True
         self._outage.failed(error)
 
-    async def hit(self, request: Request, item: RateLimitItem, *key: str) -> None:
-        """Count one request under `key`; 429 when over `item`."""
+    async def hit(
+        self,
+        request: Request,
+        item: RateLimitItem,
+        *key: str,
+        code: str = "rate_limited",
+        counted: str = "requests",
+    ) -> None:
+        """Count one request under `key`; over `item`, 429 `code` saying what is `counted`."""
         if not self._counting(request):
             return
         try:
@@ -156,8 +165,8 @@ class RateLimits:
         if not allowed:
             raise Problem(
                 429,
-                "rate_limited",
-                f"Too many requests: {item.amount} per {item.get_expiry()} seconds. "
+                code,
+                f"Too many {counted}: {item.amount} per {item.get_expiry()} seconds. "
                 f"Try again in {max(reset, 1)} seconds.",
                 headers={"Retry-After": str(max(reset, 1)), **allowance.headers()},
             )
@@ -208,14 +217,27 @@ async def limit_sign_in(request: Request) -> None:
     await limits.hit(request, limits.sign_in, "sign-in", address_key(request))
 
 
-async def refuse_if_failing(request: Request) -> None:
-    """Before checking a credential: 429 for an address that failed too often."""
+async def count_failed_credential(request: Request, claimed_tenant: str | None) -> None:
+    """A credential did not verify: count it against the client address and against the
+    tenant it claimed (X-Tenant-ID), under the sign-in limit. Past either, this failure is
+    429 `failed_credentials_limited` naming which. Only failures are counted and refused:
+    a credential that verifies is never refused for anyone's failures, so junk tokens
+    from a shared address (a NAT, an untrusted proxy) cannot lock honest callers out."""
     limits = rate_limits(request)
-    if await limits.exhausted(request, limits.sign_in, "failed-auth", address_key(request)):
-        await limits.hit(request, limits.sign_in, "failed-auth", address_key(request))
-
-
-async def count_failure(request: Request) -> None:
-    """A credential failed: count it against the address (sign-in limits apply)."""
-    limits = rate_limits(request)
-    await limits.hit(request, limits.sign_in, "failed-auth", address_key(request))
+    await limits.hit(
+        request,
+        limits.sign_in,
+        "failed-auth",
+        address_key(request),
+        code="failed_credentials_limited",
+        counted="failed credentials from this address",
+    )
+    if claimed_tenant is not None:
+        await limits.hit(
+            request,
+            limits.sign_in,
+            "failed-auth-tenant",
+            claimed_tenant,
+            code="failed_credentials_limited",
+            counted="failed credentials for this tenant",
+        )
