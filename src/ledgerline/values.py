@@ -10,10 +10,13 @@ may not be blank. Plain pydantic and the standard library: no feature is importe
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated
 
+import email_validator
+import idna
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
 # An EU-style VAT number (country code and 2-13 letters or digits) or a numeric tax id
@@ -151,5 +154,52 @@ def refuse_null(value: object) -> object:
 
 
 def normalize_email(email: str) -> str:
-    """An email as accounts are stored and looked up: trimmed, lower case."""
-    return email.strip().lower()
+    """An email as accounts are stored and looked up: trimmed, NFKC-normalised (a
+    fullwidth `o` is a plain `o`), lower case, its domain in IDNA's ASCII form. Total: a
+    domain IDNA refuses stays in lower case (it then names no account)."""
+    text = unicodedata.normalize("NFKC", email.strip())
+    local, at, domain = text.rpartition("@")
+    if not at:
+        return text.lower()
+    try:
+        ascii_domain = idna.encode(domain, uts46=True).decode("ascii")
+    except idna.IDNAError:
+        ascii_domain = domain.lower()
+    return f"{local.lower()}@{ascii_domain}"
+
+
+# Scripts that may share one name (UTS #39, "highly restrictive"): Latin with the
+# scripts Chinese, Japanese and Korean are written in. Any other mix is refused.
+_MIXABLE_SCRIPTS = (
+    frozenset({"LATIN", "CJK", "HIRAGANA", "KATAKANA"}),
+    frozenset({"LATIN", "CJK", "BOPOMOFO"}),
+    frozenset({"LATIN", "CJK", "HANGUL"}),
+)
+
+
+def _script(letter: str) -> str:
+    """The script of a letter, as the first word of its Unicode name (LATIN, CYRILLIC...)."""
+    return unicodedata.name(letter, "UNKNOWN").split(" ", 1)[0]
+
+
+def mixes_scripts(text: str) -> bool:
+    """Whether the letters of `text` come from scripts that should not share a name (a
+    Cyrillic `o` among Latin letters looks the same and is another identity)."""
+    scripts = {_script(ch) for ch in text if ch.isalpha()}
+    return len(scripts) > 1 and not any(scripts <= allowed for allowed in _MIXABLE_SCRIPTS)
+
+
+def _identity_email(value: str) -> str:
+    try:
+        checked = email_validator.validate_email(value.strip(), check_deliverability=False)
+    except email_validator.EmailNotValidError as error:
+        raise ValueError(f"not a valid email address: {error}") from error
+    local, _, domain = unicodedata.normalize("NFKC", checked.normalized).rpartition("@")
+    if mixes_scripts(local) or any(mixes_scripts(label) for label in domain.split(".")):
+        raise ValueError("the address mixes scripts (e.g. Latin and Cyrillic letters)")
+    return normalize_email(checked.normalized)
+
+
+# The email of an account (a user, an owner at sign-up): a valid address, stored
+# normalised (see `normalize_email`); a local part or domain label mixing scripts is 422.
+IdentityEmail = Annotated[str, Field(min_length=3, max_length=320), AfterValidator(_identity_email)]

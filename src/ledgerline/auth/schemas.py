@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import BaseModel, Field
 
 from ledgerline.tenants.schemas import TenantOut
 from ledgerline.users.schemas import Password, UserOut
-from ledgerline.values import TrimmedStr
+from ledgerline.values import IdentityEmail, TrimmedStr
 
 
 class TokenResponse(BaseModel):
@@ -25,7 +25,7 @@ class TenantSignup(BaseModel):
 
 
 class OwnerSignup(BaseModel):
-    email: EmailStr
+    email: IdentityEmail
     password: str = Password
     full_name: TrimmedStr = Field(max_length=200)
 

@@ -36,7 +36,9 @@ SIGNATURES = (
     (b"\x89PNG\r\n\x1a\n", "image/png"),
     (b"\xff\xd8\xff", "image/jpeg"),
 )
-_UNSAFE_IN_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
+# Control characters, path separators, and the bidirectional controls that make
+# "invoice\u202efdp.exe" read as "invoiceexe.pdf".
+_UNSAFE_IN_NAME = re.compile(r"[\x00-\x1f\x7f/\\\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def content_type_of(content: bytes) -> str | None:

@@ -3,10 +3,10 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ledgerline.users.models import TenantRole
-from ledgerline.values import TrimmedStr, refuse_null
+from ledgerline.values import IdentityEmail, TrimmedStr, refuse_null
 
 Password = Field(min_length=1, max_length=1024)
 
@@ -31,7 +31,7 @@ class UserOut(BaseModel):
 
 
 class UserCreate(BaseModel):
-    email: EmailStr
+    email: IdentityEmail
     full_name: TrimmedStr = Field(max_length=200)
     role: TenantRole = TenantRole.ASSISTANT
     password: str = Password
