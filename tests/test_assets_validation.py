@@ -38,8 +38,15 @@ async def test_generated_tags_step_over_tags_chosen_by_hand(
         {"in_service_date": "2026-01-01"},  # before acquisition
         {"acquisition_date": "9999-01-01"},  # beyond any register
         {"total_units": "1e20"},
+        {"cost": "123456789012345"},  # 15 digits before the point; 14 at most
     ],
-    ids=["float-money", "service-before-acquisition", "year-9999", "units-overflow"],
+    ids=[
+        "float-money",
+        "service-before-acquisition",
+        "year-9999",
+        "units-overflow",
+        "cost-too-large",
+    ],
 )
 async def test_unusable_values_are_422(
     client: httpx.AsyncClient, owner: Account, fields: dict[str, Any]

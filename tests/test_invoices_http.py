@@ -194,6 +194,10 @@ async def test_amounts_dates_and_totals_are_checked(
         {"description": "x", "quantity": "99999999999999.9999", "unit_price": "99999999999999.9999"}
     ]
     assert (await invoice(client, owner, paper, lines=huge)).status_code == 422
+    for whole in ("99999999999999", "12345678901"):  # 10 digits before the point at most
+        too_many = [{"description": "x", "quantity": whole, "unit_price": "1"}]
+        refused = await invoice(client, owner, paper, number=f"W{whole}", lines=too_many)
+        assert problem_code(refused) == "validation_failed", refused.text
     backwards = await invoice(client, owner, paper, number="B", due_date="2020-01-01")
     assert problem_code(backwards) == "due_before_issue"
     sub_cent = await invoice(client, owner, paper, number="C", total="120.184")

@@ -13,8 +13,10 @@ import pytest
 from fastapi import FastAPI
 
 from ledgerline.config import Settings
+from tests.helpers.assets import asset, category
 from tests.helpers.http import API
-from tests.helpers.identity import PASSWORD, Account, bearer, create_admin, login, signup
+from tests.helpers.identity import PASSWORD, Account, bearer, create_admin, login
+from tests.helpers.invoices import vendor
 
 BAD_MONEY = [
     "\u0661\u0662\u0663",  # Arabic-Indic digits: recorded as 123.00 before
@@ -39,11 +41,6 @@ BAD_MONEY_IDS = [
 BLANK = "  \t "
 
 
-@pytest.fixture
-async def owner(client: httpx.AsyncClient) -> Account:
-    return await signup(client, "strictvalues")
-
-
 def refused_field(response: httpx.Response, *loc: str | int) -> bool:
     """A 422 validation problem that names the field at `loc` (after body/query)."""
     assert response.status_code == 422, response.text
@@ -54,16 +51,6 @@ def refused_field(response: httpx.Response, *loc: str | int) -> bool:
 
 async def etag_of(client: httpx.AsyncClient, who: Account, path: str) -> str:
     return (await client.get(f"{API}{path}", headers=who.headers)).headers["etag"]
-
-
-async def create_vendor(client: httpx.AsyncClient, who: Account) -> str:
-    response = await client.post(
-        f"{API}/vendors",
-        json={"name": "Paper GmbH", "default_currency": "EUR"},
-        headers=who.headers,
-    )
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
 
 
 def invoice_body(vendor_id: str, **fields: Any) -> dict[str, Any]:
@@ -77,7 +64,7 @@ def invoice_body(vendor_id: str, **fields: Any) -> dict[str, Any]:
 
 async def approved_invoice(client: httpx.AsyncClient, who: Account) -> str:
     created = await client.post(
-        f"{API}/invoices", json=invoice_body(await create_vendor(client, who)), headers=who.headers
+        f"{API}/invoices", json=invoice_body(await vendor(client, who)), headers=who.headers
     )
     assert created.status_code == 201, created.text
     invoice_id = str(created.json()["id"])
@@ -99,16 +86,6 @@ async def pay(
         json={"paid_on": "2026-03-02"} | fields,
         headers=who.headers | {"If-Match": etag},
     )
-
-
-async def category(client: httpx.AsyncClient, who: Account) -> str:
-    response = await client.post(
-        f"{API}/asset-categories",
-        json={"name": "IT", "depreciation_method": "straight_line", "useful_life_months": 36},
-        headers=who.headers,
-    )
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
 
 
 def asset_body(category_id: str, **fields: Any) -> dict[str, Any]:
@@ -149,7 +126,7 @@ async def test_invoice_lines_take_plain_decimals(
     client: httpx.AsyncClient, owner: Account, line: dict[str, Any], field: str
 ) -> None:
     lines = [{"description": "Toner", "quantity": "2", "unit_price": "10"} | line]
-    body = invoice_body(await create_vendor(client, owner), lines=lines)
+    body = invoice_body(await vendor(client, owner), lines=lines)
     response = await client.post(f"{API}/invoices", json=body, headers=owner.headers)
     assert refused_field(response, "lines", 0, field)
 
@@ -161,12 +138,13 @@ async def test_invoice_lines_take_plain_decimals(
         ({"total": "-0"}, "total"),
         ({"issue_date": "1899-12-31"}, "issue_date"),
         ({"due_date": "2200-01-01"}, "due_date"),
+        ({"issue_date": 0}, "issue_date"),  # a JSON number is no day (not 1970-01-01)
     ],
 )
 async def test_an_invoice_body_refuses_unmeant_values(
     client: httpx.AsyncClient, owner: Account, fields: dict[str, Any], field: str
 ) -> None:
-    body = invoice_body(await create_vendor(client, owner), **fields)
+    body = invoice_body(await vendor(client, owner), **fields)
     response = await client.post(f"{API}/invoices", json=body, headers=owner.headers)
     assert refused_field(response, field)
 
@@ -329,7 +307,7 @@ async def test_an_invoice_line_needs_a_description(
     client: httpx.AsyncClient, owner: Account
 ) -> None:
     lines = [{"description": BLANK, "quantity": "2", "unit_price": "10"}]
-    body = invoice_body(await create_vendor(client, owner), lines=lines)
+    body = invoice_body(await vendor(client, owner), lines=lines)
     response = await client.post(f"{API}/invoices", json=body, headers=owner.headers)
     assert refused_field(response, "lines", 0, "description")
 
@@ -337,7 +315,7 @@ async def test_an_invoice_line_needs_a_description(
 async def test_an_invoice_needs_a_number_that_says_something(
     client: httpx.AsyncClient, owner: Account
 ) -> None:
-    body = invoice_body(await create_vendor(client, owner), number=BLANK)
+    body = invoice_body(await vendor(client, owner), number=BLANK)
     response = await client.post(f"{API}/invoices", json=body, headers=owner.headers)
     assert refused_field(response, "number")
 
@@ -347,7 +325,7 @@ async def test_a_rejection_needs_a_reason_that_says_something(
 ) -> None:
     created = await client.post(
         f"{API}/invoices",
-        json=invoice_body(await create_vendor(client, owner)),
+        json=invoice_body(await vendor(client, owner)),
         headers=owner.headers,
     )
     invoice_id = created.json()["id"]
@@ -419,13 +397,13 @@ async def test_blank_names_are_422(
 async def test_a_vendor_or_a_profile_cannot_be_renamed_to_blank(
     client: httpx.AsyncClient, owner: Account
 ) -> None:
-    vendor_id = await create_vendor(client, owner)
-    vendor = await client.patch(
+    vendor_id = await vendor(client, owner)
+    renamed = await client.patch(
         f"{API}/vendors/{vendor_id}",
         json={"name": BLANK},
         headers=owner.headers | {"If-Match": await etag_of(client, owner, f"/vendors/{vendor_id}")},
     )
-    assert refused_field(vendor, "name")
+    assert refused_field(renamed, "name")
     profile = await client.patch(
         f"{API}/users/me",
         json={"full_name": BLANK},
@@ -469,3 +447,53 @@ async def test_a_blank_tenant_name_in_the_console_is_422_not_500(
         f"{API}/admin/tenants", json={"name": BLANK, "slug": "blank"}, headers=bearer(token)
     )
     assert refused_field(response, "name")
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"since": "0001-01-01T00:00:00Z"}, {"until": "9999-12-31T00:00:00"}, {"since": "0"}],
+)
+async def test_audit_filters_take_moments_from_1900_to_2199(
+    client: httpx.AsyncClient, owner: Account, params: dict[str, str]
+) -> None:
+    response = await client.get(f"{API}/audit", params=params, headers=owner.headers)
+    assert refused_field(response, next(iter(params)))
+
+
+async def test_an_api_key_expiry_lies_within_1900_to_2199(
+    client: httpx.AsyncClient, owner: Account
+) -> None:
+    response = await client.post(
+        f"{API}/api-keys",
+        json={"name": "far", "scopes": ["invoices:read"], "expires_at": "9999-01-01T00:00:00Z"},
+        headers=owner.headers,
+    )
+    assert refused_field(response, "expires_at")
+
+
+async def test_a_blank_plan_in_the_console_is_422(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    response = await client.post(
+        f"{API}/admin/tenants", json={"name": "Acme", "slug": "acme", "plan": BLANK}, headers=admin
+    )
+    assert refused_field(response, "plan")
+
+
+async def test_a_bank_account_of_spaces_is_422(client: httpx.AsyncClient, owner: Account) -> None:
+    response = await client.post(
+        f"{API}/vendors",
+        json={"name": "Spaces", "default_currency": "EUR", "bank_account": " " * 12},
+        headers=owner.headers,
+    )
+    assert refused_field(response, "bank_account")
+
+
+async def test_a_maintenance_vendor_is_not_blank(client: httpx.AsyncClient, owner: Account) -> None:
+    asset_id = (await asset(client, owner, await category(client, owner)))["id"]
+    response = await client.post(
+        f"{API}/assets/{asset_id}/maintenance",
+        json={"started_on": "2026-03-01", "vendor": BLANK},
+        headers=owner.headers,
+    )
+    assert refused_field(response, "vendor")

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated
 
 import email_validator
 import idna
-from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, WithJsonSchema
 
 # An EU-style VAT number (country code and 2-13 letters or digits) or a numeric tax id
 # of 8-15 digits (US EIN, ...), after removing spaces, dots and dashes.
@@ -126,8 +126,38 @@ UnitPrice = Annotated[
 
 FIRST_DAY = date(1900, 1, 1)
 LAST_DAY = date(2199, 12, 31)
+
+
+_NUMERIC_TEXT = re.compile(r"^\s*[-+]?[0-9]+(?:\.[0-9]*)?\s*$")
+
+
+def _refuse_numbers(value: object) -> object:
+    """A day or a moment is sent as ISO 8601 text: a number, in JSON or as text (seconds
+    since 1970?), is refused rather than read as a date."""
+    numeric = isinstance(value, int | float) and not isinstance(value, bool)
+    if numeric or (isinstance(value, str) and _NUMERIC_TEXT.match(value)):
+        raise ValueError("send an ISO 8601 string, e.g. 2026-03-31")
+    return value
+
+
 # A calendar day a finance record can mean, in bodies and query parameters alike.
-Day = Annotated[date, Field(ge=FIRST_DAY, le=LAST_DAY)]
+Day = Annotated[date, BeforeValidator(_refuse_numbers), Field(ge=FIRST_DAY, le=LAST_DAY)]
+
+
+def _within_days(value: datetime) -> datetime:
+    utc_day = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC).date()
+    if not FIRST_DAY <= utc_day <= LAST_DAY:
+        raise ValueError(f"must lie between {FIRST_DAY} and {LAST_DAY}")
+    return value
+
+
+# A moment (a filter bound, an expiry) within the same years as `Day`; without an
+# offset it is read as UTC.
+Moment = Annotated[datetime, BeforeValidator(_refuse_numbers), AfterValidator(_within_days)]
+# The same with its offset required (an API key's expiry).
+AwareMoment = Annotated[
+    AwareDatetime, BeforeValidator(_refuse_numbers), AfterValidator(_within_days)
+]
 
 
 def _refuse_blank(value: str) -> str:

@@ -3,16 +3,16 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ledgerline.security.permissions import Permission
-from ledgerline.values import TrimmedStr
+from ledgerline.values import AwareMoment, TrimmedStr
 
 
 class ApiKeyCreate(BaseModel):
     name: TrimmedStr = Field(max_length=100)
     scopes: list[Permission] = Field(min_length=1, max_length=20)
-    expires_at: AwareDatetime | None = None
+    expires_at: AwareMoment | None = None
 
 
 class ApiKeyOut(BaseModel):

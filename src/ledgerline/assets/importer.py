@@ -37,9 +37,11 @@ class ImportRow(BaseModel):
     category: NonBlankStr = Field(max_length=100)
     acquisition_date: Day
     in_service_date: Day | None = None
-    cost: Money = Field(max_digits=ASSET_MONEY_DIGITS)
+    cost: Money = Field(max_digits=ASSET_MONEY_DIGITS, decimal_places=2)
     currency: Currency
-    salvage_value: Money | None = Field(default=None, max_digits=ASSET_MONEY_DIGITS)
+    salvage_value: Money | None = Field(
+        default=None, max_digits=ASSET_MONEY_DIGITS, decimal_places=2
+    )
     useful_life_months: int | None = Field(default=None, ge=1, le=1200)
     depreciation_method: DepreciationMethod | None = None
     convention: Convention | None = None

@@ -93,9 +93,11 @@ class AssetCreate(BaseModel):
     custodian_id: UUID | None = None
     acquisition_date: Day
     in_service_date: Day | None = None
-    cost: Money = Field(max_digits=ASSET_MONEY_DIGITS)
+    cost: Money = Field(max_digits=ASSET_MONEY_DIGITS, decimal_places=2)
     currency: Currency
-    salvage_value: Money | None = Field(default=None, max_digits=ASSET_MONEY_DIGITS)
+    salvage_value: Money | None = Field(
+        default=None, max_digits=ASSET_MONEY_DIGITS, decimal_places=2
+    )
     useful_life_months: int | None = Field(default=None, ge=1, le=1200)
     depreciation_method: DepreciationMethod | None = None
     convention: Convention | None = None
@@ -159,8 +161,8 @@ class Transfer(BaseModel):
 class MaintenanceCreate(BaseModel):
     started_on: Day
     ended_on: Day | None = None
-    cost: Money = Field(default=Decimal("0"), max_digits=ASSET_MONEY_DIGITS)
-    vendor: str | None = Field(default=None, max_length=200)
+    cost: Money = Field(default=Decimal("0"), max_digits=ASSET_MONEY_DIGITS, decimal_places=2)
+    vendor: NonBlankStr | None = Field(default=None, max_length=200)
     note: str | None = Field(default=None, max_length=2000)
 
     @model_validator(mode="after")
@@ -188,7 +190,7 @@ class Usage(BaseModel):
 class Disposal(BaseModel):
     on: Day
     method: DisposalMethod
-    proceeds: Money = Field(default=Decimal("0"), max_digits=ASSET_MONEY_DIGITS)
+    proceeds: Money = Field(default=Decimal("0"), max_digits=ASSET_MONEY_DIGITS, decimal_places=2)
 
 
 class EventOut(BaseModel):

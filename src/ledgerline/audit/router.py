@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -12,6 +11,7 @@ from ledgerline.audit.models import AuditEvent
 from ledgerline.audit.schemas import AuditEventOut
 from ledgerline.pagination import Page, PageRequest, keyset_page, page_request
 from ledgerline.security.permissions import Permission
+from ledgerline.values import Moment
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
@@ -24,8 +24,8 @@ async def list_audit_events(
     action: Annotated[str | None, Query(max_length=64)] = None,
     target_type: Annotated[str | None, Query(max_length=32)] = None,
     target_id: UUID | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Moment | None = None,
+    until: Moment | None = None,
 ) -> Page[AuditEventOut]:
     """The tenant's audit trail, newest first."""
     statement = select(AuditEvent)

@@ -27,8 +27,8 @@ MAX_TEXT = 100_000
 KEY_FIELDS = ("number", "issue_date", "total")
 
 _DATE = (
-    r"(\d{4}-\d{2}-\d{2}|\d{1,2}\.\d{1,2}\.\d{4}"
-    r"|\d{1,2}\.? [A-Za-z]{3,9}\.? \d{4}|[A-Za-z]{3,9}\.? \d{1,2},? \d{4})"
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{1,2}\.[0-9]{1,2}\.[0-9]{4}"
+    r"|[0-9]{1,2}\.? [A-Za-z]{3,9}\.? [0-9]{4}|[A-Za-z]{3,9}\.? [0-9]{1,2},? [0-9]{4})"
 )
 _NUMBER = re.compile(
     r"(?:invoice\s*(?:no\.?|number|num\.?|#)|rechnungs-?(?:nr\.?|nummer))\s*[:#]?\s*"
@@ -45,14 +45,14 @@ _DUE_DATE = re.compile(
 _TOTAL = re.compile(
     r"(?<![a-z])(?:total(?: due| amount)?|amount due|grand total|gesamtbetrag)\s*:?\s*"
     r"((?-i:[A-Z]{3})|[\u20ac$\u00a3])?\s*"
-    r"(\d{1,3}(?:[ ,.'\u00a0]\d{3})*(?:[.,]\d{2})?|\d+(?:[.,]\d{2})?)"
+    r"([0-9]{1,3}(?:[ ,.'\u00a0][0-9]{3})*(?:[.,][0-9]{2})?|[0-9]+(?:[.,][0-9]{2})?)"
     r"\s*((?-i:[A-Z]{3})\b|[\u20ac$\u00a3])?",
     re.IGNORECASE,
 )
 _CURRENCY_LABEL = re.compile(r"currency\s*:?\s*([A-Z]{3})\b")
 _TAX_ID = re.compile(
     r"(?:VAT\s*(?:ID|No\.?|number|Reg(?:istration)?\.?\s*No\.?)|Tax\s*ID|USt-?IdNr\.?|TIN)"
-    r"\s*[:#]?\s*([A-Z]{2}[A-Z0-9 ]{2,16}[A-Z0-9]|\d[\d\- ]{6,18}\d)",
+    r"\s*[:#]?\s*([A-Z]{2}[A-Z0-9 ]{2,16}[A-Z0-9]|[0-9][0-9\- ]{6,18}[0-9])",
     re.IGNORECASE,
 )
 _SYMBOLS = {"\u20ac": "EUR", "$": "USD", "\u00a3": "GBP"}
@@ -130,9 +130,9 @@ def _date(text: str) -> date | None:
 
 def _parse_date(text: str) -> date | None:
     try:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
             return date.fromisoformat(text)
-        if re.fullmatch(r"\d{1,2}\.\d{1,2}\.\d{4}", text):
+        if re.fullmatch(r"[0-9]{1,2}\.[0-9]{1,2}\.[0-9]{4}", text):
             day, month, year = (int(part) for part in text.split("."))
             return date(year, month, day)
         cleaned = re.sub(r"[.,]", "", text)
@@ -160,7 +160,7 @@ def parse_amount(text: str) -> Decimal | None:
     else:
         return None
     whole = re.sub(r"[.,]", "", whole)
-    if not whole.isdigit():
+    if not (whole.isascii() and whole.isdigit()):
         return None
     try:
         return Decimal(f"{whole}.{cents}")

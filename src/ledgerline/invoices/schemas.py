@@ -25,8 +25,8 @@ class LineIn(BaseModel):
     description: NonBlankStr = Field(max_length=500)
     # At most 10 integer digits each: a line's product stays exact in Decimal and fits
     # the NUMERIC(18, 2) columns.
-    quantity: Quantity = Field(gt=0, max_digits=14)
-    unit_price: UnitPrice = Field(max_digits=14)
+    quantity: Quantity = Field(gt=0, max_digits=14, decimal_places=4)
+    unit_price: UnitPrice = Field(max_digits=14, decimal_places=4)
     tax_rate: Rate = Decimal("0")
 
 

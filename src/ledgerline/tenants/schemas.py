@@ -24,7 +24,7 @@ class TenantOut(BaseModel):
 class TenantCreate(BaseModel):
     name: TrimmedStr = Field(max_length=200)
     slug: str = Field(min_length=1, max_length=63)
-    plan: str = Field(default="standard", min_length=1, max_length=32)
+    plan: TrimmedStr = Field(default="standard", max_length=32)
 
 
 class TenantUpdate(BaseModel):
@@ -34,4 +34,4 @@ class TenantUpdate(BaseModel):
 
     name: TrimmedStr | None = Field(default=None, max_length=200)
     status: TenantStatus | None = None
-    plan: str | None = Field(default=None, min_length=1, max_length=32)
+    plan: TrimmedStr | None = Field(default=None, max_length=32)

@@ -14,7 +14,11 @@ BankAccount = Annotated[str, Field(pattern=r"^[A-Z0-9 ]{8,40}$", description="IB
 
 
 def _compact(value: str) -> str:
-    return value.replace(" ", "")
+    """Spaces dropped; what remains must still be 8 letters or digits at least."""
+    compact = value.replace(" ", "")
+    if len(compact) < 8:
+        raise ValueError("an IBAN or account number has at least 8 letters or digits")
+    return compact
 
 
 class VendorCreate(BaseModel):
