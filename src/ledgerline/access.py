@@ -10,7 +10,9 @@ status) and checks the permission. The transaction commits before the response i
 or rolls back on error (a `Problem` raised with `keep_writes` commits too).
 
 It reads the rows it needs (users, sessions, signed-out tokens, API keys, tenants) with
-its own statements, in `security.liveness`: it depends on no feature's service.
+its own statements, in `security.liveness`, not through feature services. Of the
+features it imports only enums and, from the audit writer, the context every service
+records with (`audit.service`).
 """
 
 from __future__ import annotations
