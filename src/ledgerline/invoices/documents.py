@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.audit.service import AuditContext
+from ledgerline.db.rows import row_by_id
 from ledgerline.invoices import service
 from ledgerline.invoices.models import (
     Invoice,
@@ -112,10 +113,7 @@ async def check_files(files: list[IncomingFile], *, max_files: int, max_bytes: i
 
 
 async def get_batch(session: AsyncSession, batch_id: UUID) -> InvoiceBatch:
-    batch = await session.scalar(select(InvoiceBatch).where(InvoiceBatch.id == batch_id))
-    if batch is None:
-        raise Problem(404, "batch_not_found", "No such batch.")
-    return batch
+    return await row_by_id(session, InvoiceBatch, batch_id, what="batch")
 
 
 async def create_batch(
@@ -159,12 +157,7 @@ async def list_documents(
 
 
 async def get_document(session: AsyncSession, document_id: UUID) -> InvoiceDocument:
-    document = await session.scalar(
-        select(InvoiceDocument).where(InvoiceDocument.id == document_id)
-    )
-    if document is None:
-        raise Problem(404, "document_not_found", "No such document.")
-    return document
+    return await row_by_id(session, InvoiceDocument, document_id, what="document")
 
 
 async def _existing(session: AsyncSession, sha256: str) -> InvoiceDocument | None:
