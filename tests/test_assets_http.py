@@ -6,7 +6,14 @@ from decimal import Decimal
 
 import httpx
 
-from tests.helpers.assets import asset, category, dispose, import_csv, post
+from tests.helpers.assets import (
+    asset,
+    at_current_version,
+    category,
+    dispose,
+    import_csv,
+    post,
+)
 from tests.helpers.http import API, problem_code
 from tests.helpers.identity import Account, add_user, signup
 
@@ -77,12 +84,13 @@ async def test_transfers_follow_the_location_tree_and_leave_history(
     assert problem_code(misplaced) == "invalid_location_parent"
     keeper = await post(client, owner, "/custodians", {"name": "Kim", "email": "kim@a.example.com"})
     created = await asset(client, owner, await category(client, owner))
-    moved = await post(
-        client,
-        owner,
-        f"/assets/{created['id']}/transfer",
-        {"location_id": room["id"], "custodian_id": keeper["id"], "on": "2026-02-01"},
+    transfer = await client.post(
+        f"{API}/assets/{created['id']}/transfer",
+        json={"location_id": room["id"], "custodian_id": keeper["id"], "on": "2026-02-01"},
+        headers=await at_current_version(client, owner, created["id"]),
     )
+    assert transfer.status_code == 200, transfer.text
+    moved = transfer.json()
     assert (moved["location_id"], moved["custodian_id"]) == (room["id"], keeper["id"])
     history = (
         await client.get(f"{API}/assets/{created['id']}/history", headers=owner.headers)
@@ -95,20 +103,21 @@ async def test_open_maintenance_marks_the_asset_and_closing_it_returns_it(
     client: httpx.AsyncClient, owner: Account
 ) -> None:
     created = await asset(client, owner, await category(client, owner))
-    record = await post(
-        client,
-        owner,
-        f"/assets/{created['id']}/maintenance",
-        {"started_on": "2026-03-01", "cost": "120.50", "vendor": "Fixit"},
+    opened = await client.post(
+        f"{API}/assets/{created['id']}/maintenance",
+        json={"started_on": "2026-03-01", "cost": "120.50", "vendor": "Fixit"},
+        headers=await at_current_version(client, owner, created["id"]),
     )
+    assert opened.status_code == 201, opened.text
+    record = opened.json()
     current = (await client.get(f"{API}/assets/{created['id']}", headers=owner.headers)).json()
     assert current["status"] == "under_maintenance"
-    await post(
-        client,
-        owner,
-        f"/assets/{created['id']}/maintenance/{record['id']}/close",
-        {"ended_on": "2026-03-03"},
+    closed = await client.post(
+        f"{API}/assets/{created['id']}/maintenance/{record['id']}/close",
+        json={"ended_on": "2026-03-03"},
+        headers=await at_current_version(client, owner, created["id"]),
     )
+    assert closed.status_code == 200, closed.text
     current = (await client.get(f"{API}/assets/{created['id']}", headers=owner.headers)).json()
     assert current["status"] == "in_service"
 
@@ -136,7 +145,7 @@ async def test_disposal_stores_book_value_and_gain_and_freezes_the_asset(
         await client.post(
             f"{API}/assets/{created['id']}/transfer",
             json={"custodian_id": None, "location_id": None, "on": "2027-01-01"},
-            headers=owner.headers,
+            headers=owner.headers | {"If-Match": etag},
         ),
         await dispose(client, owner, created["id"], {"on": "2026-11-01", "method": "scrap"}),
     ):
@@ -153,10 +162,16 @@ async def test_only_drafts_can_be_deleted(client: httpx.AsyncClient, owner: Acco
     in_service = await asset(client, owner, cat)
     draft = await asset(client, owner, cat, in_service_date=None)
     assert draft["status"] == "draft"
-    refused = await client.delete(f"{API}/assets/{in_service['id']}", headers=owner.headers)
+    refused = await client.delete(
+        f"{API}/assets/{in_service['id']}",
+        headers=await at_current_version(client, owner, in_service["id"]),
+    )
     assert problem_code(refused) == "asset_not_draft"
     assert (
-        await client.delete(f"{API}/assets/{draft['id']}", headers=owner.headers)
+        await client.delete(
+            f"{API}/assets/{draft['id']}",
+            headers=await at_current_version(client, owner, draft["id"]),
+        )
     ).status_code == 204
 
 
@@ -176,12 +191,12 @@ async def test_an_assistant_creates_edits_and_moves_but_does_not_dispose_or_dele
     keeper = await post(
         client, ann, "/custodians", {"name": "Lee", "email": "lee@assetco.example.com"}
     )
-    await post(
-        client,
-        ann,
-        f"/assets/{created['id']}/transfer",
-        {"custodian_id": keeper["id"], "on": "2026-02-01"},
+    moved = await client.post(
+        f"{API}/assets/{created['id']}/transfer",
+        json={"custodian_id": keeper["id"], "on": "2026-02-01"},
+        headers=await at_current_version(client, ann, created["id"]),
     )
+    assert moved.status_code == 200, moved.text
     disposal = await dispose(client, ann, created["id"], {"on": "2026-06-30", "method": "scrap"})
     assert problem_code(disposal) == "permission_denied"
     draft = await asset(client, ann, cat, in_service_date=None)

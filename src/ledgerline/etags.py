@@ -1,7 +1,8 @@
 """Optimistic concurrency: a row's version is its ETag; changes need If-Match.
 
-`check_if_match` is plain Python: a service calls it with the header's value on the
-row it has just locked. The FastAPI types are for annotations only.
+A router passes the header's value (`sent_if_match`) to its service, which checks it
+on the row it has just locked (`db/rows.locked_at_version` calls `check_if_match`).
+The Starlette types are for annotations only.
 """
 
 from __future__ import annotations
@@ -52,8 +53,3 @@ def check_if_match(if_match: str | None, version: int) -> None:
             "The resource changed since you read it; read it again.",
             extra={"current_etag": etag(version)},
         )
-
-
-def require_if_match(request: Request, version: int) -> None:
-    """`check_if_match` on the request's If-Match header, for routers."""
-    check_if_match(sent_if_match(request), version)

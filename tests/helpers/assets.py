@@ -38,13 +38,28 @@ async def asset(client: httpx.AsyncClient, who: Account, category_id: str, **fie
     return await post(client, who, "/assets", body)
 
 
+async def asset_etag(client: httpx.AsyncClient, who: Account, asset_id: str) -> str:
+    """The asset's current ETag, as a change of it sends in If-Match."""
+    response = await client.get(f"{API}/assets/{asset_id}", headers=who.headers)
+    assert response.status_code == 200, response.text
+    return response.headers["etag"]
+
+
+async def at_current_version(
+    client: httpx.AsyncClient, who: Account, asset_id: str
+) -> dict[str, str]:
+    """`who`'s headers with If-Match naming the asset's current ETag."""
+    return who.headers | {"If-Match": await asset_etag(client, who, asset_id)}
+
+
 async def dispose(
     client: httpx.AsyncClient, who: Account, asset_id: str, body: dict[str, Any]
 ) -> httpx.Response:
     """A disposal is a state change: it carries the ETag just read."""
-    etag = (await client.get(f"{API}/assets/{asset_id}", headers=who.headers)).headers["etag"]
     return await client.post(
-        f"{API}/assets/{asset_id}/dispose", json=body, headers=who.headers | {"If-Match": etag}
+        f"{API}/assets/{asset_id}/dispose",
+        json=body,
+        headers=await at_current_version(client, who, asset_id),
     )
 
 

@@ -1,18 +1,18 @@
+"""Integration API keys: issue, list, revoke; each endpoint makes one `service` call."""
+
 from __future__ import annotations
 
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Response
-from sqlalchemy import select
 
 from ledgerline.access import TenantRequest, tenant_request
 from ledgerline.api_keys import service
-from ledgerline.api_keys.models import ApiKey
 from ledgerline.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
 from ledgerline.audit.models import ActorType
 from ledgerline.deps import SettingsDep
-from ledgerline.pagination import Page, PageRequest, keyset_page, page_request
+from ledgerline.pagination import Page, PageRequest, page_request
 from ledgerline.security.permissions import Permission
 
 router = APIRouter(prefix="/api-keys", tags=["api keys"])
@@ -41,7 +41,7 @@ async def create_api_key(
 async def list_api_keys(
     context: ManageKeys, page: Annotated[PageRequest, Depends(page_request)]
 ) -> Page[ApiKeyOut]:
-    rows, next_cursor = await keyset_page(context.session, select(ApiKey), ApiKey.id, page)
+    rows, next_cursor = await service.list_api_keys(context.session, page)
     return Page(items=[ApiKeyOut.model_validate(k) for k in rows], next_cursor=next_cursor)
 
 

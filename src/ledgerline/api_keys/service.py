@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -12,6 +13,7 @@ from ledgerline.api_keys.models import ApiKey
 from ledgerline.audit.service import AuditContext
 from ledgerline.config import Settings
 from ledgerline.db.base import new_id
+from ledgerline.pagination import PageRequest, keyset_page
 from ledgerline.problems import Problem
 from ledgerline.security.api_keys import (
     api_key_digest,
@@ -60,6 +62,12 @@ async def create_api_key(
         changes={"name": key.name, "scopes": key.scopes, "expires_at": str(expires_at)},
     )
     return key, issued.token
+
+
+async def list_api_keys(
+    session: AsyncSession, page: PageRequest
+) -> tuple[Sequence[ApiKey], str | None]:
+    return await keyset_page(session, select(ApiKey), ApiKey.id, page)
 
 
 async def revoke_api_key(session: AsyncSession, audit: AuditContext, key_id: UUID) -> None:

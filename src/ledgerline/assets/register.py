@@ -23,6 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.db.engine import Database
+from ledgerline.problems import Problem
 
 _ROWS = """
     SELECT a.id, a.tag, a.name, a.category_id, c.name AS category, a.currency, a.status,
@@ -104,8 +105,13 @@ CSV_COLUMNS = (
 )
 
 
-def _parameters(as_of: date, period_start: date) -> dict[str, date]:
-    return {"as_of": as_of, "period_start": period_start}
+def _parameters(as_of: date, period_start: date | None) -> dict[str, date]:
+    """The query's dates: the period starts on its month's first day (a date stands for
+    its month), on 1 January of `as_of` by default, and not after `as_of` (422)."""
+    start = (period_start or as_of.replace(month=1)).replace(day=1)
+    if start > as_of:
+        raise Problem(422, "period_after_as_of", "period_start lies after as_of.")
+    return {"as_of": as_of, "period_start": start}
 
 
 def _row(record: Any) -> dict[str, Any]:
@@ -125,7 +131,7 @@ def _row(record: Any) -> dict[str, Any]:
     }
 
 
-async def register_json(session: AsyncSession, as_of: date, period_start: date) -> str:
+async def register_json(session: AsyncSession, as_of: date, period_start: date | None) -> str:
     """Assets, per-category and per-currency totals, as one JSON document."""
     document: str = await session.scalar(_REGISTER_JSON, _parameters(as_of, period_start))
     return document
@@ -135,20 +141,27 @@ def _money_as_text(values: dict[str, Any]) -> dict[str, Any]:
     return {k: f"{v:.2f}" if isinstance(v, Decimal) else v for k, v in values.items()}
 
 
-async def register_csv(
-    database: Database, tenant_id: UUID, as_of: date, period_start: date
+def register_csv(
+    database: Database, tenant_id: UUID, as_of: date, period_start: date | None
 ) -> AsyncIterator[str]:
     """The register as CSV, streamed from a server-side cursor: constant memory.
 
-    Its own transaction in the tenant: a streamed body is sent after the request's
-    transaction has ended (the caller's permission was checked by then).
+    The dates are checked now, so a bad period is a 422 before any row is sent. The rows
+    are read in their own transaction in the tenant: a streamed body is sent after the
+    request's transaction has ended (the caller's permission was checked by then).
     """
+    return _csv_rows(database, tenant_id, _parameters(as_of, period_start))
+
+
+async def _csv_rows(
+    database: Database, tenant_id: UUID, parameters: dict[str, date]
+) -> AsyncIterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     yield buffer.getvalue()
     async with database.tenant_transaction(tenant_id) as session:
-        result = await session.stream(_REGISTER, _parameters(as_of, period_start))
+        result = await session.stream(_REGISTER, parameters)
         async for partition in result.partitions(1000):
             buffer.seek(0)
             buffer.truncate()

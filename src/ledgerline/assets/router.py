@@ -1,27 +1,23 @@
 """Fixed-asset endpoints: categories, locations, custodians; assets and their register,
-CSV import, transfers, maintenance, disposal, depreciation schedule and usage."""
+CSV import, transfers, maintenance, disposal, depreciation schedule and usage.
+
+Each endpoint makes one call into `service` (or `register`, `importer`) that does its
+whole step and translates the answer to HTTP. Every change of an asset (edit, delete,
+transfer, maintenance opened or closed, disposal) takes If-Match with the asset's ETag.
+"""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from sqlalchemy import or_, select
 
 from ledgerline import csvfiles
 from ledgerline.access import TenantRequest, tenant_request
 from ledgerline.assets import importer, register, service
-from ledgerline.assets.models import (
-    Asset,
-    AssetCategory,
-    AssetEvent,
-    AssetStatus,
-    Custodian,
-    Location,
-)
+from ledgerline.assets.models import Asset, AssetStatus
 from ledgerline.assets.schemas import (
     AssetCreate,
     AssetOut,
@@ -43,10 +39,9 @@ from ledgerline.assets.schemas import (
     Usage,
 )
 from ledgerline.deps import DatabaseDep
-from ledgerline.etags import require_if_match, set_etag
+from ledgerline.etags import sent_if_match, set_etag
 from ledgerline.idempotency import IdempotentRoute
-from ledgerline.pagination import Page, PageRequest, contains, keyset_page, page_request
-from ledgerline.problems import Problem
+from ledgerline.pagination import Page, PageRequest, page_request
 from ledgerline.security.permissions import Permission
 from ledgerline.values import Day
 
@@ -70,7 +65,7 @@ async def create_category(body: CategoryCreate, context: Create) -> CategoryOut:
 
 @router.get("/asset-categories", operation_id="list_asset_categories")
 async def list_categories(context: Read, page: Paging) -> Page[CategoryOut]:
-    rows, cursor = await keyset_page(context.session, select(AssetCategory), AssetCategory.id, page)
+    rows, cursor = await service.list_categories(context.session, page)
     return Page(items=[CategoryOut.model_validate(c) for c in rows], next_cursor=cursor)
 
 
@@ -86,10 +81,7 @@ async def create_location(body: LocationCreate, context: Create) -> LocationOut:
 async def list_locations(
     context: Read, page: Paging, parent_id: UUID | None = None
 ) -> Page[LocationOut]:
-    statement = select(Location)
-    if parent_id is not None:
-        statement = statement.where(Location.parent_id == parent_id)
-    rows, cursor = await keyset_page(context.session, statement, Location.id, page)
+    rows, cursor = await service.list_locations(context.session, page, parent_id=parent_id)
     return Page(items=[LocationOut.model_validate(x) for x in rows], next_cursor=cursor)
 
 
@@ -103,7 +95,7 @@ async def create_custodian(body: CustodianCreate, context: Create) -> CustodianO
 
 @router.get("/custodians", operation_id="list_custodians")
 async def list_custodians(context: Read, page: Paging) -> Page[CustodianOut]:
-    rows, cursor = await keyset_page(context.session, select(Custodian), Custodian.id, page)
+    rows, cursor = await service.list_custodians(context.session, page)
     return Page(items=[CustodianOut.model_validate(x) for x in rows], next_cursor=cursor)
 
 
@@ -133,38 +125,18 @@ async def list_assets(
     acquired_to: Day | None = None,
     q: Annotated[str | None, Query(max_length=200, description="in tag, name or serial")] = None,
 ) -> Page[AssetOut]:
-    statement = select(Asset)
-    for column, value in (
-        (Asset.category_id, category_id),
-        (Asset.location_id, location_id),
-        (Asset.custodian_id, custodian_id),
-        (Asset.status, status),
-    ):
-        if value is not None:
-            statement = statement.where(column == value)
-    if acquired_from is not None:
-        statement = statement.where(Asset.acquisition_date >= acquired_from)
-    if acquired_to is not None:
-        statement = statement.where(Asset.acquisition_date <= acquired_to)
-    if q:
-        pattern = contains(q)
-        statement = statement.where(
-            or_(
-                Asset.tag.ilike(pattern),
-                Asset.name.ilike(pattern),
-                Asset.serial_number.ilike(pattern),
-            )
-        )
-    rows, cursor = await keyset_page(context.session, statement, Asset.id, page)
+    rows, cursor = await service.list_assets(
+        context.session,
+        page,
+        category_id=category_id,
+        location_id=location_id,
+        custodian_id=custodian_id,
+        status=status,
+        acquired_from=acquired_from,
+        acquired_to=acquired_to,
+        q=q,
+    )
     return Page(items=[AssetOut.model_validate(a) for a in rows], next_cursor=cursor)
-
-
-def _period_start(as_of: date, period_start: date | None) -> date:
-    """The period's first month (a date stands for its month); 1 January by default."""
-    start = (period_start or as_of.replace(month=1)).replace(day=1)
-    if start > as_of:
-        raise Problem(422, "period_after_as_of", "period_start lies after as_of.")
-    return start
 
 
 @router.get("/assets/register", operation_id="asset_register")
@@ -177,9 +149,7 @@ async def asset_register(
 ) -> Response:
     """Per asset and per category: cost, accumulated depreciation, net book value, and
     depreciation in the period, as of a date. Money as decimal strings."""
-    document = await register.register_json(
-        context.session, as_of, _period_start(as_of, period_start)
-    )
+    document = await register.register_json(context.session, as_of, period_start)
     return Response(document, media_type="application/json")
 
 
@@ -193,9 +163,7 @@ async def asset_register_csv(
     context: Read, database: DatabaseDep, as_of: Day, period_start: Day | None = None
 ) -> StreamingResponse:
     """The register as CSV, streamed."""
-    rows = register.register_csv(
-        database, context.tenant_id, as_of, _period_start(as_of, period_start)
-    )
+    rows = register.register_csv(database, context.tenant_id, as_of, period_start)
     return StreamingResponse(
         rows,
         media_type="text/csv; charset=utf-8",
@@ -232,31 +200,36 @@ async def get_asset(asset_id: UUID, context: Read, response: Response) -> AssetO
 async def update_asset(
     asset_id: UUID, body: AssetUpdate, context: Write, request: Request, response: Response
 ) -> AssetOut:
-    asset = await service.get_asset(context.session, asset_id, for_update=True)
-    require_if_match(request, asset.version)
-    await service.update_asset(
-        context.session, context.audit_context, asset, body.model_dump(exclude_unset=True)
+    """Takes If-Match with the asset's ETag."""
+    asset = await service.update_asset(
+        context.session,
+        context.audit_context,
+        asset_id,
+        body.model_dump(exclude_unset=True),
+        if_match=sent_if_match(request),
     )
     return _out(asset, response)
 
 
 @router.delete("/assets/{asset_id}", operation_id="delete_asset", status_code=204)
-async def delete_asset(asset_id: UUID, context: Delete) -> Response:
-    """Only a draft asset (never in service, never depreciated)."""
-    asset = await service.get_asset(context.session, asset_id, for_update=True)
-    await service.delete_asset(context.session, context.audit_context, asset)
+async def delete_asset(asset_id: UUID, context: Delete, request: Request) -> Response:
+    """Only a draft asset (never in service, never depreciated). Takes If-Match."""
+    await service.delete_asset(
+        context.session, context.audit_context, asset_id, if_match=sent_if_match(request)
+    )
     return Response(status_code=204)
 
 
 @router.post("/assets/{asset_id}/transfer", operation_id="transfer_asset")
 async def transfer_asset(
-    asset_id: UUID, body: Transfer, context: Write, response: Response
+    asset_id: UUID, body: Transfer, context: Write, request: Request, response: Response
 ) -> AssetOut:
-    asset = await service.get_asset(context.session, asset_id, for_update=True)
-    await service.transfer(
+    """A new location or custodian. Takes If-Match with the asset's ETag."""
+    asset = await service.transfer(
         context.session,
         context.audit_context,
-        asset,
+        asset_id,
+        if_match=sent_if_match(request),
         location_id=body.location_id,
         custodian_id=body.custodian_id,
         on=body.on,
@@ -267,30 +240,38 @@ async def transfer_asset(
 
 @router.get("/assets/{asset_id}/history", operation_id="asset_history")
 async def asset_history(asset_id: UUID, context: Read, page: Paging) -> Page[EventOut]:
-    await service.get_asset(context.session, asset_id)
-    statement = select(AssetEvent).where(AssetEvent.asset_id == asset_id)
-    rows, cursor = await keyset_page(context.session, statement, AssetEvent.id, page)
+    rows, cursor = await service.asset_history(context.session, asset_id, page)
     return Page(items=[EventOut.model_validate(e) for e in rows], next_cursor=cursor)
 
 
 @router.post("/assets/{asset_id}/maintenance", operation_id="record_maintenance", status_code=201)
 async def record_maintenance(
-    asset_id: UUID, body: MaintenanceCreate, context: Create
+    asset_id: UUID, body: MaintenanceCreate, context: Create, request: Request
 ) -> MaintenanceOut:
-    asset = await service.get_asset(context.session, asset_id, for_update=True)
+    """Open (or record) a maintenance; while one is open the asset is under maintenance.
+    Takes If-Match with the asset's ETag."""
     record = await service.record_maintenance(
-        context.session, context.audit_context, asset, **body.model_dump()
+        context.session,
+        context.audit_context,
+        asset_id,
+        if_match=sent_if_match(request),
+        **body.model_dump(),
     )
     return MaintenanceOut.model_validate(record)
 
 
 @router.post("/assets/{asset_id}/maintenance/{record_id}/close", operation_id="close_maintenance")
 async def close_maintenance(
-    asset_id: UUID, record_id: UUID, body: MaintenanceClose, context: Write
+    asset_id: UUID, record_id: UUID, body: MaintenanceClose, context: Write, request: Request
 ) -> MaintenanceOut:
-    asset = await service.get_asset(context.session, asset_id, for_update=True)
+    """End a maintenance. Takes If-Match with the asset's ETag."""
     record = await service.close_maintenance(
-        context.session, context.audit_context, asset, record_id, body.ended_on
+        context.session,
+        context.audit_context,
+        asset_id,
+        record_id,
+        if_match=sent_if_match(request),
+        ended_on=body.ended_on,
     )
     return MaintenanceOut.model_validate(record)
 
@@ -301,12 +282,11 @@ async def dispose_asset(
 ) -> AssetOut:
     """Sale, scrap or donation: depreciation stops; book value and gain or loss are kept.
     A state change: needs If-Match with the asset's ETag."""
-    asset = await service.get_asset(context.session, asset_id, for_update=True)
-    require_if_match(request, asset.version)
-    await service.dispose(
+    asset = await service.dispose(
         context.session,
         context.audit_context,
-        asset,
+        asset_id,
+        if_match=sent_if_match(request),
         on=body.on,
         method=body.method,
         proceeds=body.proceeds,
@@ -317,8 +297,6 @@ async def dispose_asset(
 @router.get("/assets/{asset_id}/schedule", operation_id="asset_schedule")
 async def asset_schedule(asset_id: UUID, context: Read) -> list[ScheduleRowOut]:
     """The monthly depreciation schedule (empty for a draft)."""
-    asset = await service.get_asset(context.session, asset_id)
-    usage = await service.load_usage(context.session, asset)
     return [
         ScheduleRowOut(
             period=row.period_start,
@@ -327,22 +305,20 @@ async def asset_schedule(asset_id: UUID, context: Read) -> list[ScheduleRowOut]:
             accumulated=row.accumulated_depreciation,
             closing_value=row.closing_value,
         )
-        for row in service.schedule(asset, usage)
+        for row in await service.schedule_of(context.session, asset_id)
     ]
 
 
 @router.get("/assets/{asset_id}/book-value", operation_id="asset_book_value")
 async def asset_book_value(asset_id: UUID, context: Read, as_of: Day) -> BookValue:
-    asset = await service.get_asset(context.session, asset_id)
-    value = service.value_on(asset, as_of, await service.load_usage(context.session, asset))
-    return BookValue(as_of=as_of, book_value=value, currency=asset.currency)
+    value, currency = await service.book_value_of(context.session, asset_id, as_of)
+    return BookValue(as_of=as_of, book_value=value, currency=currency)
 
 
 @router.post("/assets/{asset_id}/usage", operation_id="record_asset_usage", status_code=204)
 async def record_usage(asset_id: UUID, body: Usage, context: Write) -> Response:
     """Units produced in a month, for units-of-production depreciation."""
-    asset = await service.get_asset(context.session, asset_id, for_update=True)
     await service.record_usage(
-        context.session, context.audit_context, asset, period=body.period, units=body.units
+        context.session, context.audit_context, asset_id, period=body.period, units=body.units
     )
     return Response(status_code=204)

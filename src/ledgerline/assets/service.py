@@ -1,14 +1,20 @@
-"""Asset rules: the register, movements, maintenance, disposal; depreciation by the engine."""
+"""Asset rules: the register, movements, maintenance, disposal; depreciation by the engine.
+
+Each endpoint makes one call here that does its whole step. A change of an asset takes
+the row lock and the caller's If-Match version first (`locked_at_version`: 404, then
+428 or 412), then checks the step (409, 422), changes, audits, and returns what the
+answer shows.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,7 +40,8 @@ from ledgerline.assets.models import (
     MaintenanceRecord,
 )
 from ledgerline.audit.service import AuditContext
-from ledgerline.db.rows import not_found, row_by_id
+from ledgerline.db.rows import locked_at_version, not_found, row_by_id
+from ledgerline.pagination import PageRequest, contains, keyset_page
 from ledgerline.problems import Problem
 from ledgerline.values import cents
 
@@ -118,6 +125,27 @@ async def create_custodian(
         changes={"name": name},
     )
     return custodian
+
+
+async def list_categories(
+    session: AsyncSession, page: PageRequest
+) -> tuple[Sequence[AssetCategory], str | None]:
+    return await keyset_page(session, select(AssetCategory), AssetCategory.id, page)
+
+
+async def list_locations(
+    session: AsyncSession, page: PageRequest, *, parent_id: UUID | None
+) -> tuple[Sequence[Location], str | None]:
+    statement = select(Location)
+    if parent_id is not None:
+        statement = statement.where(Location.parent_id == parent_id)
+    return await keyset_page(session, statement, Location.id, page)
+
+
+async def list_custodians(
+    session: AsyncSession, page: PageRequest
+) -> tuple[Sequence[Custodian], str | None]:
+    return await keyset_page(session, select(Custodian), Custodian.id, page)
 
 
 async def next_tag(session: AsyncSession, tenant_id: UUID) -> str:
@@ -236,9 +264,11 @@ async def load_usage(session: AsyncSession, asset: Asset) -> dict[date, Decimal]
 
 
 async def record_usage(
-    session: AsyncSession, audit: AuditContext, asset: Asset, *, period: date, units: Decimal
+    session: AsyncSession, audit: AuditContext, asset_id: UUID, *, period: date, units: Decimal
 ) -> None:
-    """Units produced in a month (replacing what was recorded for it); the schedule follows."""
+    """Units produced in a month (replacing what was recorded for it); the schedule follows.
+    The asset row does not change (its version stays): no If-Match, only its lock."""
+    asset = await row_by_id(session, Asset, asset_id, what="asset", for_update=True)
     _writable(asset)
     if asset.depreciation_method != DepreciationMethod.UNITS_OF_PRODUCTION:
         raise Problem(409, "not_units_of_production", "This asset does not depreciate by use.")
@@ -300,8 +330,67 @@ def value_on(asset: Asset, as_of: date, usage: Mapping[date, Decimal] | None = N
     return book_value(engine, as_of)
 
 
-async def get_asset(session: AsyncSession, asset_id: UUID, *, for_update: bool = False) -> Asset:
-    return await row_by_id(session, Asset, asset_id, what="asset", for_update=for_update)
+async def get_asset(session: AsyncSession, asset_id: UUID) -> Asset:
+    return await row_by_id(session, Asset, asset_id, what="asset")
+
+
+async def list_assets(
+    session: AsyncSession,
+    page: PageRequest,
+    *,
+    category_id: UUID | None,
+    location_id: UUID | None,
+    custodian_id: UUID | None,
+    status: AssetStatus | None,
+    acquired_from: date | None,
+    acquired_to: date | None,
+    q: str | None,
+) -> tuple[Sequence[Asset], str | None]:
+    """A page of the assets the filters select (`q` in tag, name or serial number)."""
+    statement = select(Asset)
+    for column, value in (
+        (Asset.category_id, category_id),
+        (Asset.location_id, location_id),
+        (Asset.custodian_id, custodian_id),
+        (Asset.status, status),
+    ):
+        if value is not None:
+            statement = statement.where(column == value)
+    if acquired_from is not None:
+        statement = statement.where(Asset.acquisition_date >= acquired_from)
+    if acquired_to is not None:
+        statement = statement.where(Asset.acquisition_date <= acquired_to)
+    if q:
+        pattern = contains(q)
+        statement = statement.where(
+            or_(
+                Asset.tag.ilike(pattern),
+                Asset.name.ilike(pattern),
+                Asset.serial_number.ilike(pattern),
+            )
+        )
+    return await keyset_page(session, statement, Asset.id, page)
+
+
+async def asset_history(
+    session: AsyncSession, asset_id: UUID, page: PageRequest
+) -> tuple[Sequence[AssetEvent], str | None]:
+    """A page of the asset's events (created, transferred, maintenance, disposed)."""
+    await get_asset(session, asset_id)
+    statement = select(AssetEvent).where(AssetEvent.asset_id == asset_id)
+    return await keyset_page(session, statement, AssetEvent.id, page)
+
+
+async def schedule_of(session: AsyncSession, asset_id: UUID) -> tuple[ScheduleRow, ...]:
+    """The asset's monthly depreciation schedule (empty for a draft)."""
+    asset = await get_asset(session, asset_id)
+    return schedule(asset, await load_usage(session, asset))
+
+
+async def book_value_of(session: AsyncSession, asset_id: UUID, as_of: date) -> tuple[Decimal, str]:
+    """The asset's book value on `as_of`, and its currency."""
+    asset = await get_asset(session, asset_id)
+    return value_on(asset, as_of, await load_usage(session, asset)), asset.currency
 
 
 def _writable(asset: Asset) -> None:
@@ -323,8 +412,14 @@ def _event(session: AsyncSession, asset: Asset, kind: str, on: date, **fields: A
 
 
 async def update_asset(
-    session: AsyncSession, audit: AuditContext, asset: Asset, changes: dict[str, Any]
+    session: AsyncSession,
+    audit: AuditContext,
+    asset_id: UUID,
+    changes: dict[str, Any],
+    *,
+    if_match: str | None,
 ) -> Asset:
+    asset = await locked_at_version(session, Asset, asset_id, if_match, what="asset")
     _writable(asset)
     service_date = changes.get("in_service_date")
     if service_date is not None and service_date < asset.acquisition_date:
@@ -348,8 +443,11 @@ async def update_asset(
     return asset
 
 
-async def delete_asset(session: AsyncSession, audit: AuditContext, asset: Asset) -> None:
+async def delete_asset(
+    session: AsyncSession, audit: AuditContext, asset_id: UUID, *, if_match: str | None
+) -> None:
     """Only a draft (never in service, so never depreciated) may be deleted."""
+    asset = await locked_at_version(session, Asset, asset_id, if_match, what="asset")
     if asset.status != AssetStatus.DRAFT:
         raise Problem(
             409,
@@ -370,13 +468,16 @@ async def delete_asset(session: AsyncSession, audit: AuditContext, asset: Asset)
 async def transfer(
     session: AsyncSession,
     audit: AuditContext,
-    asset: Asset,
+    asset_id: UUID,
     *,
+    if_match: str | None,
     location_id: UUID | None,
     custodian_id: UUID | None,
     on: date,
     note: str | None,
 ) -> Asset:
+    """A new location or custodian (or both), kept in the asset's history."""
+    asset = await locked_at_version(session, Asset, asset_id, if_match, what="asset")
     _writable(asset)
     if location_id is None and custodian_id is None:
         raise Problem(422, "nothing_to_transfer", "Name a new location or custodian.")
@@ -415,9 +516,15 @@ async def transfer(
 
 
 async def record_maintenance(
-    session: AsyncSession, audit: AuditContext, asset: Asset, **fields: Any
+    session: AsyncSession,
+    audit: AuditContext,
+    asset_id: UUID,
+    *,
+    if_match: str | None,
+    **fields: Any,
 ) -> MaintenanceRecord:
     """A maintenance record; while it is open the asset is under maintenance."""
+    asset = await locked_at_version(session, Asset, asset_id, if_match, what="asset")
     _writable(asset)
     if asset.status == AssetStatus.DRAFT:
         raise Problem(409, "asset_not_in_service", "A draft asset is not maintained yet.")
@@ -437,8 +544,16 @@ async def record_maintenance(
 
 
 async def close_maintenance(
-    session: AsyncSession, audit: AuditContext, asset: Asset, record_id: UUID, ended_on: date
+    session: AsyncSession,
+    audit: AuditContext,
+    asset_id: UUID,
+    record_id: UUID,
+    *,
+    if_match: str | None,
+    ended_on: date,
 ) -> MaintenanceRecord:
+    """End a maintenance; with none left open the asset is back in service."""
+    asset = await locked_at_version(session, Asset, asset_id, if_match, what="asset")
     _writable(asset)
     record = await session.scalar(
         select(MaintenanceRecord).where(
@@ -477,13 +592,15 @@ async def _maintenance_status(session: AsyncSession, asset: Asset) -> None:
 async def dispose(
     session: AsyncSession,
     audit: AuditContext,
-    asset: Asset,
+    asset_id: UUID,
     *,
+    if_match: str | None,
     on: date,
     method: str,
     proceeds: Decimal,
 ) -> Asset:
     """Depreciation stops at the disposal date; book value and gain (or loss) are kept."""
+    asset = await locked_at_version(session, Asset, asset_id, if_match, what="asset")
     _writable(asset)
     if asset.in_service_date is None:
         raise Problem(409, "asset_not_in_service", "Delete a draft instead of disposing it.")

@@ -1,15 +1,16 @@
+"""The tenant's audit trail; the endpoint makes one `service` call."""
+
 from __future__ import annotations
 
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy import select
 
 from ledgerline.access import TenantRequest, tenant_request
-from ledgerline.audit.models import AuditEvent
+from ledgerline.audit import service
 from ledgerline.audit.schemas import AuditEventOut
-from ledgerline.pagination import Page, PageRequest, keyset_page, page_request
+from ledgerline.pagination import Page, PageRequest, page_request
 from ledgerline.security.permissions import Permission
 from ledgerline.values import Moment
 
@@ -28,18 +29,14 @@ async def list_audit_events(
     until: Moment | None = None,
 ) -> Page[AuditEventOut]:
     """The tenant's audit trail, newest first."""
-    statement = select(AuditEvent)
-    for column, value in (
-        (AuditEvent.actor_id, actor_id),
-        (AuditEvent.action, action),
-        (AuditEvent.target_type, target_type),
-        (AuditEvent.target_id, target_id),
-    ):
-        if value is not None:
-            statement = statement.where(column == value)
-    if since is not None:
-        statement = statement.where(AuditEvent.occurred_at >= since)
-    if until is not None:
-        statement = statement.where(AuditEvent.occurred_at < until)
-    rows, next_cursor = await keyset_page(context.session, statement, AuditEvent.id, page)
+    rows, next_cursor = await service.list_events(
+        context.session,
+        page,
+        actor_id=actor_id,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        since=since,
+        until=until,
+    )
     return Page(items=[AuditEventOut.model_validate(e) for e in rows], next_cursor=next_cursor)

@@ -4,18 +4,22 @@ transaction it changes.
 `AuditContext` writes a tenant's trail; `PlatformAuditContext` the platform's, for what
 happens outside any tenant (an ADMIN's sign-in, sign-out, refresh). Both record alike:
 `context.record(session, action, target_type=..., target_id=..., changes=...)`.
+`list_events` reads a tenant's trail for `GET /audit`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.audit.models import ActorType, AuditEvent, PlatformAuditEvent
+from ledgerline.pagination import PageRequest, keyset_page
 
 # Never written to the trail, whatever a caller passes in `changes`.
 _SECRET_FIELDS = frozenset({"password", "password_hash", "token", "token_hash", "secret"})
@@ -114,3 +118,32 @@ class PlatformAuditContext:
     ) -> None:
         columns = _columns(self.meta, action, target_type, target_id, changes)
         session.add(PlatformAuditEvent(actor_id=self.actor.id, **columns))
+
+
+async def list_events(
+    session: AsyncSession,
+    page: PageRequest,
+    *,
+    actor_id: UUID | None,
+    action: str | None,
+    target_type: str | None,
+    target_id: UUID | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> tuple[Sequence[AuditEvent], str | None]:
+    """A page of the tenant's trail, newest first: the events that match every filter
+    given, from `since` (included) to `until` (excluded)."""
+    statement = select(AuditEvent)
+    for column, value in (
+        (AuditEvent.actor_id, actor_id),
+        (AuditEvent.action, action),
+        (AuditEvent.target_type, target_type),
+        (AuditEvent.target_id, target_id),
+    ):
+        if value is not None:
+            statement = statement.where(column == value)
+    if since is not None:
+        statement = statement.where(AuditEvent.occurred_at >= since)
+    if until is not None:
+        statement = statement.where(AuditEvent.occurred_at < until)
+    return await keyset_page(session, statement, AuditEvent.id, page)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import cast
 from uuid import UUID
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,6 +33,12 @@ from ledgerline.auth.models import (
     RefreshToken,
 )
 from ledgerline.auth.one_time import send_email_verification
+from ledgerline.auth.sessions import (
+    revoke_admin_session,
+    revoke_admin_sessions,
+    revoke_user_session,
+    revoke_user_sessions,
+)
 from ledgerline.config import Settings
 from ledgerline.db.base import new_id
 from ledgerline.db.engine import Database
@@ -363,8 +369,8 @@ async def _rotate(
                 "refresh_token_just_rotated",
                 "This refresh token was just used by another request; use the newer one.",
             )
-        family.revoked_at, family.revoked_reason = now, "reuse_detected"
         if isinstance(family, AuthSession):
+            await revoke_user_session(session, session_id=family.id, reason="reuse_detected")
             AuditContext(family.tenant_id, ANONYMOUS, meta).record(
                 session,
                 "auth.refresh_reuse_detected",
@@ -372,6 +378,7 @@ async def _rotate(
                 target_id=family.id,
             )
         else:
+            await revoke_admin_session(session, session_id=family.id, reason="reuse_detected")
             PlatformAuditContext(ANONYMOUS, meta).record(
                 session,
                 "auth.refresh_reuse_detected",
@@ -401,21 +408,19 @@ async def logout(
 ) -> None:
     """Revoke the caller's refresh family (or all of the user's) and deny this access
     token until it expires."""
-    now = _now()
     action = "auth.logout_all" if everywhere else "auth.logout"
     if claims.tenant_id is None:
         async with database.platform_sessions() as session, session.begin():
             if not await admin_is_live(session, claims):
                 raise _no_longer_valid()
-            families = update(AdminSession).where(AdminSession.revoked_at.is_(None))
-            families = families.where(
-                AdminSession.admin_id == claims.subject
-                if everywhere
-                else AdminSession.id == claims.session_id
-            )
-            revoked = await session.scalars(
-                families.values(revoked_at=now, revoked_reason="logout").returning(AdminSession.id)
-            )
+            if everywhere:
+                revoked = await revoke_admin_sessions(
+                    session, admin_id=claims.subject, reason="logout"
+                )
+            else:
+                revoked = await revoke_admin_session(
+                    session, session_id=claims.session_id, reason="logout"
+                )
             await _deny(session, claims)
             PlatformAuditContext(Actor(ActorType.ADMIN, claims.subject), meta).record(
                 session,
@@ -426,15 +431,12 @@ async def logout(
     async with database.tenant_transaction(claims.tenant_id) as session:
         if await live_user(session, claims) is None:
             raise _no_longer_valid()
-        revoke = update(AuthSession).where(AuthSession.revoked_at.is_(None))
-        revoke = revoke.where(
-            AuthSession.user_id == claims.subject
-            if everywhere
-            else AuthSession.id == claims.session_id
-        )
-        revoked = await session.scalars(
-            revoke.values(revoked_at=now, revoked_reason="logout").returning(AuthSession.id)
-        )
+        if everywhere:
+            revoked = await revoke_user_sessions(session, user_id=claims.subject, reason="logout")
+        else:
+            revoked = await revoke_user_session(
+                session, session_id=claims.session_id, reason="logout"
+            )
         await _deny(session, claims)
         AuditContext(claims.tenant_id, Actor(ActorType.USER, claims.subject), meta).record(
             session,

@@ -1,7 +1,9 @@
 """Reading one row by id for a change: locked when asked, 404 when absent.
 
 Under row-level security another tenant's row is absent too, so a foreign id and a
-missing one answer alike.
+missing one answer alike. A change of a versioned row takes it with `locked_at_version`:
+the row lock first, then the caller's If-Match, so a 404 comes before a 428 or 412, and
+of two changes sent with the same ETag exactly one happens.
 """
 
 from __future__ import annotations
@@ -12,9 +14,12 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ledgerline.db.base import Versioned
+from ledgerline.etags import check_if_match
 from ledgerline.problems import Problem
 
 RowT = TypeVar("RowT")
+VersionedT = TypeVar("VersionedT", bound=Versioned)
 
 
 def not_found(what: str) -> Problem:
@@ -33,4 +38,19 @@ async def row_by_id(
     row = await session.scalar(statement)
     if row is None:
         raise not_found(what)
+    return row
+
+
+async def locked_at_version(
+    session: AsyncSession,
+    model: type[VersionedT],
+    row_id: UUID,
+    if_match: str | None,
+    *,
+    what: str,
+) -> VersionedT:
+    """The `model` row with `row_id`, locked (`FOR UPDATE`), at the version the caller
+    read: 404 when absent, then 428 without If-Match and 412 when it is stale."""
+    row = await row_by_id(session, model, row_id, what=what, for_update=True)
+    check_if_match(if_match, row.version)
     return row

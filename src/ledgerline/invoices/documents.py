@@ -5,12 +5,15 @@ client's Content-Type. Its SHA-256 finds a file the tenant uploaded before: the 
 names that invoice instead of making a second one, which also makes a retried upload
 harmless. Each new file becomes a draft invoice and a queued processing job (the
 document row) in the request's transaction; `processing` reads it in the background.
+
+The documents and batches endpoints each make one call here.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
@@ -20,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.audit.service import AuditContext
+from ledgerline.db.rows import row_by_id
 from ledgerline.invoices import service
 from ledgerline.invoices.models import (
     Invoice,
@@ -29,6 +33,7 @@ from ledgerline.invoices.models import (
     ProcessingStatus,
 )
 from ledgerline.invoices.storage import DocumentStorage
+from ledgerline.pagination import PageRequest, keyset_page
 from ledgerline.problems import Problem
 
 SIGNATURES = (
@@ -79,9 +84,16 @@ def too_large(filename: str, max_bytes: int) -> Problem:
     )
 
 
-async def check_files(files: list[IncomingFile], *, max_bytes: int) -> list[str]:
+async def check_files(files: list[IncomingFile], *, max_files: int, max_bytes: int) -> list[str]:
     """Each file's content type, from its first bytes; the whole upload is refused when
-    one file is wrong, before any is read whole."""
+    it has too many files or one file is wrong, before any is read whole."""
+    if len(files) > max_files:
+        raise Problem(
+            413,
+            "too_many_files",
+            f"At most {max_files} files per upload.",
+            extra={"max_files": max_files},
+        )
     types = []
     for file in files:
         if file.size > max_bytes:
@@ -101,10 +113,51 @@ async def check_files(files: list[IncomingFile], *, max_bytes: int) -> list[str]
 
 
 async def get_batch(session: AsyncSession, batch_id: UUID) -> InvoiceBatch:
-    batch = await session.scalar(select(InvoiceBatch).where(InvoiceBatch.id == batch_id))
-    if batch is None:
-        raise Problem(404, "batch_not_found", "No such batch.")
+    return await row_by_id(session, InvoiceBatch, batch_id, what="batch")
+
+
+async def create_batch(
+    session: AsyncSession, audit: AuditContext, *, name: str, created_by: UUID
+) -> InvoiceBatch:
+    """A named batch to upload documents into."""
+    batch = InvoiceBatch(tenant_id=audit.tenant_id, name=name, created_by=created_by)
+    session.add(batch)
+    await session.flush()
+    audit.record(session, "batch.created", target_type="batch", target_id=batch.id)
     return batch
+
+
+async def list_batches(
+    session: AsyncSession, page: PageRequest
+) -> tuple[Sequence[InvoiceBatch], str | None]:
+    return await keyset_page(session, select(InvoiceBatch), InvoiceBatch.id, page)
+
+
+async def batch_with_counts(
+    session: AsyncSession, batch_id: UUID
+) -> tuple[InvoiceBatch, dict[str, dict[str, int]]]:
+    """The batch, and how many of its documents are in each processing status and how
+    many of their invoices in each invoice status (see `batch_counts`)."""
+    return await get_batch(session, batch_id), await batch_counts(session, batch_id)
+
+
+async def list_documents(
+    session: AsyncSession,
+    page: PageRequest,
+    *,
+    batch_id: UUID | None,
+    processing_status: ProcessingStatus | None,
+) -> tuple[Sequence[InvoiceDocument], str | None]:
+    statement = select(InvoiceDocument)
+    if batch_id is not None:
+        statement = statement.where(InvoiceDocument.batch_id == batch_id)
+    if processing_status is not None:
+        statement = statement.where(InvoiceDocument.processing_status == processing_status)
+    return await keyset_page(session, statement, InvoiceDocument.id, page)
+
+
+async def get_document(session: AsyncSession, document_id: UUID) -> InvoiceDocument:
+    return await row_by_id(session, InvoiceDocument, document_id, what="document")
 
 
 async def _existing(session: AsyncSession, sha256: str) -> InvoiceDocument | None:
@@ -120,12 +173,13 @@ async def upload(
     storage: DocumentStorage,
     files: list[IncomingFile],
     *,
+    max_files: int,
     max_bytes: int,
     batch_id: UUID | None = None,
 ) -> list[dict[str, Any]]:
     """Store each file and make its draft; a file seen before reports its invoice.
     One file is in memory at a time."""
-    types = await check_files(files, max_bytes=max_bytes)
+    types = await check_files(files, max_files=max_files, max_bytes=max_bytes)
     if batch_id is not None:
         await get_batch(session, batch_id)
     results: list[dict[str, Any]] = []
@@ -181,14 +235,17 @@ def _result(filename: str, outcome: str, document: InvoiceDocument) -> dict[str,
     }
 
 
-async def document_of(session: AsyncSession, invoice_id: UUID) -> InvoiceDocument:
+async def document_file(
+    session: AsyncSession, storage: DocumentStorage, invoice_id: UUID
+) -> tuple[InvoiceDocument, bytes]:
+    """The invoice's uploaded document and its content, as it was uploaded."""
     await service.get_invoice(session, invoice_id)
     document = await session.scalar(
         select(InvoiceDocument).where(InvoiceDocument.invoice_id == invoice_id)
     )
     if document is None:
         raise Problem(404, "document_not_found", "This invoice has no uploaded document.")
-    return document
+    return document, await storage.get(document.storage_key)
 
 
 async def batch_counts(session: AsyncSession, batch_id: UUID) -> dict[str, dict[str, int]]:

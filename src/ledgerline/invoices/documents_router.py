@@ -1,4 +1,7 @@
-"""Uploaded documents, their processing state, and batches of them."""
+"""Uploaded documents, their processing state, and batches of them.
+
+Each endpoint makes one `documents` call and translates the answer to HTTP.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +10,15 @@ from urllib.parse import quote
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
-from sqlalchemy import select
 
 from ledgerline.access import TenantRequest, tenant_request
 from ledgerline.deps import SettingsDep
 from ledgerline.idempotency import IdempotentRoute
 from ledgerline.invoices import documents
-from ledgerline.invoices.models import InvoiceBatch, InvoiceDocument, ProcessingStatus
+from ledgerline.invoices.models import ProcessingStatus
 from ledgerline.invoices.schemas import BatchCreate, BatchOut, DocumentOut, UploadOut
 from ledgerline.invoices.storage import DocumentStorage
-from ledgerline.pagination import Page, PageRequest, keyset_page, page_request
-from ledgerline.problems import Problem
+from ledgerline.pagination import Page, PageRequest, page_request
 from ledgerline.security.permissions import Permission
 
 router = APIRouter(tags=["documents"], route_class=IdempotentRoute)
@@ -47,13 +48,6 @@ async def upload_invoice_documents(
     """One draft invoice per new file, read in the background. A file uploaded before
     (same SHA-256) is reported with its invoice, so a retried upload makes nothing
     twice. 413 past UPLOAD_MAX_FILE_BYTES, 415 for anything but PDF, PNG or JPEG."""
-    if len(files) > settings.upload_max_files:
-        raise Problem(
-            413,
-            "too_many_files",
-            f"At most {settings.upload_max_files} files per upload.",
-            extra={"max_files": settings.upload_max_files},
-        )
     incoming = [
         documents.IncomingFile(documents.clean_filename(upload.filename), upload.size or 0, upload)
         for upload in files
@@ -63,6 +57,7 @@ async def upload_invoice_documents(
         context.audit_context,
         storage,
         incoming,
+        max_files=settings.upload_max_files,
         max_bytes=settings.upload_max_file_bytes,
         batch_id=batch_id,
     )
@@ -81,8 +76,7 @@ async def download_invoice_document(
     invoice_id: UUID, context: Read, storage: StorageDep
 ) -> Response:
     """The uploaded file, as it was uploaded."""
-    document = await documents.document_of(context.session, invoice_id)
-    content = await storage.get(document.storage_key)
+    document, content = await documents.document_file(context.session, storage, invoice_id)
     ascii_name = document.filename.encode("ascii", "replace").decode().replace('"', "_")
     return Response(
         content,
@@ -101,36 +95,23 @@ async def list_documents(
     batch_id: UUID | None = None,
     processing_status: ProcessingStatus | None = None,
 ) -> Page[DocumentOut]:
-    statement = select(InvoiceDocument)
-    if batch_id is not None:
-        statement = statement.where(InvoiceDocument.batch_id == batch_id)
-    if processing_status is not None:
-        statement = statement.where(InvoiceDocument.processing_status == processing_status)
-    rows, cursor = await keyset_page(context.session, statement, InvoiceDocument.id, page)
+    rows, cursor = await documents.list_documents(
+        context.session, page, batch_id=batch_id, processing_status=processing_status
+    )
     return Page(items=[DocumentOut.model_validate(d) for d in rows], next_cursor=cursor)
 
 
 @router.get("/documents/{document_id}", operation_id="get_document")
 async def get_document(document_id: UUID, context: Read) -> DocumentOut:
     """A document's processing: status, attempts, times, failure, extracted fields."""
-    document = await context.session.scalar(
-        select(InvoiceDocument).where(InvoiceDocument.id == document_id)
-    )
-    if document is None:
-        raise Problem(404, "document_not_found", "No such document.")
-    return DocumentOut.model_validate(document)
+    return DocumentOut.model_validate(await documents.get_document(context.session, document_id))
 
 
 @router.post("/batches", operation_id="create_batch", status_code=201, tags=["batches"])
 async def create_batch(body: BatchCreate, context: Create) -> BatchOut:
     """A batch to upload documents into (`batch_id` of the upload)."""
-    batch = InvoiceBatch(
-        tenant_id=context.tenant_id, name=body.name, created_by=context.principal.id
-    )
-    context.session.add(batch)
-    await context.session.flush()
-    context.audit_context.record(
-        context.session, "batch.created", target_type="batch", target_id=batch.id
+    batch = await documents.create_batch(
+        context.session, context.audit_context, name=body.name, created_by=context.principal.id
     )
     return BatchOut.model_validate(batch)
 
@@ -139,7 +120,7 @@ async def create_batch(body: BatchCreate, context: Create) -> BatchOut:
 async def list_batches(
     context: Read, page: Annotated[PageRequest, Depends(page_request)]
 ) -> Page[BatchOut]:
-    rows, cursor = await keyset_page(context.session, select(InvoiceBatch), InvoiceBatch.id, page)
+    rows, cursor = await documents.list_batches(context.session, page)
     return Page(items=[BatchOut.model_validate(b) for b in rows], next_cursor=cursor)
 
 
@@ -147,6 +128,5 @@ async def list_batches(
 async def get_batch(batch_id: UUID, context: Read) -> BatchOut:
     """The batch with how many of its documents are in each processing status and how
     many of their invoices in each invoice status."""
-    batch = await documents.get_batch(context.session, batch_id)
-    counts = await documents.batch_counts(context.session, batch_id)
+    batch, counts = await documents.batch_with_counts(context.session, batch_id)
     return BatchOut.model_validate(batch).model_copy(update={"counts": counts})

@@ -29,8 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.audit.service import AuditContext
 from ledgerline.db.base import new_id
-from ledgerline.db.rows import row_by_id
-from ledgerline.etags import check_if_match
+from ledgerline.db.rows import locked_at_version, row_by_id
 from ledgerline.invoices.filters import InvoiceFilter
 from ledgerline.invoices.models import (
     Invoice,
@@ -220,17 +219,8 @@ async def new_document_draft(session: AsyncSession, audit: AuditContext) -> Invo
     return invoice
 
 
-async def get_invoice(
-    session: AsyncSession, invoice_id: UUID, *, for_update: bool = False
-) -> Invoice:
-    return await row_by_id(session, Invoice, invoice_id, what="invoice", for_update=for_update)
-
-
-async def _locked(session: AsyncSession, invoice_id: UUID, if_match: str | None) -> Invoice:
-    """The invoice, locked, at the version the caller read (If-Match)."""
-    invoice = await get_invoice(session, invoice_id, for_update=True)
-    check_if_match(if_match, invoice.version)
-    return invoice
+async def get_invoice(session: AsyncSession, invoice_id: UUID) -> Invoice:
+    return await row_by_id(session, Invoice, invoice_id, what="invoice")
 
 
 async def read_invoice(session: AsyncSession, invoice_id: UUID) -> InvoiceWithLines:
@@ -304,7 +294,7 @@ async def update_invoice(
     if_match: str | None,
 ) -> InvoiceWithLines:
     """Drafts only; `lines` in the changes replace the invoice's lines."""
-    invoice = await _locked(session, invoice_id, if_match)
+    invoice = await locked_at_version(session, Invoice, invoice_id, if_match, what="invoice")
     _draft_only(invoice)
     lines: Sequence[Line] | None = changes.pop("lines", None)
     claimed = changes.pop("total", None)
@@ -347,7 +337,7 @@ async def delete_invoice(
     session: AsyncSession, audit: AuditContext, invoice_id: UUID, *, if_match: str | None
 ) -> None:
     """Drafts only."""
-    invoice = await _locked(session, invoice_id, if_match)
+    invoice = await locked_at_version(session, Invoice, invoice_id, if_match, what="invoice")
     _draft_only(invoice)
     audit.record(
         session,
@@ -404,7 +394,7 @@ async def transition(
     reason: str | None = None,
 ) -> InvoiceWithLines:
     """One lifecycle step (a key of TRANSITIONS) on the invoice at the version read."""
-    invoice = await _locked(session, invoice_id, if_match)
+    invoice = await locked_at_version(session, Invoice, invoice_id, if_match, what="invoice")
     allowed_from, target = TRANSITIONS[step]
     if invoice.status not in allowed_from:
         raise Problem(
@@ -458,7 +448,7 @@ async def pay(
     reference: str | None,
 ) -> InvoiceWithLines:
     """Record a payment of an approved invoice; it is paid once the total is settled."""
-    invoice = await _locked(session, invoice_id, if_match)
+    invoice = await locked_at_version(session, Invoice, invoice_id, if_match, what="invoice")
     if invoice.status != InvoiceStatus.APPROVED:
         raise Problem(
             409,

@@ -17,8 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.audit.service import Actor, AuditContext, RequestMeta, diff
 from ledgerline.db.base import new_id
-from ledgerline.db.rows import row_by_id
-from ledgerline.etags import check_if_match
+from ledgerline.db.rows import locked_at_version, row_by_id
 from ledgerline.pagination import PageRequest, contains, keyset_page
 from ledgerline.problems import Problem
 from ledgerline.tenants.models import SLUG_PATTERN, Tenant, TenantStatus
@@ -92,8 +91,8 @@ async def admin_create_tenant(
     return tenant
 
 
-async def get_tenant(session: AsyncSession, tenant_id: UUID, *, for_update: bool = False) -> Tenant:
-    return await row_by_id(session, Tenant, tenant_id, what="tenant", for_update=for_update)
+async def get_tenant(session: AsyncSession, tenant_id: UUID) -> Tenant:
+    return await row_by_id(session, Tenant, tenant_id, what="tenant")
 
 
 async def list_tenants(
@@ -119,8 +118,7 @@ async def update_tenant(
     if_match: str | None,
 ) -> Tenant:
     """Change name, plan or status at the version the caller read (If-Match)."""
-    tenant = await get_tenant(session, tenant_id, for_update=True)
-    check_if_match(if_match, tenant.version)
+    tenant = await locked_at_version(session, Tenant, tenant_id, if_match, what="tenant")
     before = {field: getattr(tenant, field) for field in changes}
     for field, value in changes.items():
         setattr(tenant, field, value)

@@ -1,4 +1,8 @@
-"""One's own account, and the tenant owner's management of users."""
+"""One's own account, and the tenant owner's management of users.
+
+Each endpoint makes one `service` call that does its whole step and translates the
+answer to HTTP. Changes take If-Match with the user's ETag.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,13 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlalchemy import or_, select
 
 from ledgerline.access import TenantRequest, tenant_request
 from ledgerline.audit.models import ActorType
 from ledgerline.deps import PasswordsDep, SettingsDep
-from ledgerline.etags import require_if_match, set_etag
+from ledgerline.etags import sent_if_match, set_etag
 from ledgerline.idempotency import IdempotentRoute
-from ledgerline.pagination import Page, PageRequest, contains, keyset_page, page_request
+from ledgerline.pagination import Page, PageRequest, page_request
 from ledgerline.problems import Problem
 from ledgerline.security.permissions import Permission
 from ledgerline.users import service
@@ -34,14 +37,11 @@ ManageUsers = Annotated[TenantRequest, tenant_request(Permission.USERS_MANAGE)]
 CreateUsers = Annotated[TenantRequest, tenant_request(Permission.USERS_MANAGE, idempotent=True)]
 
 
-async def _me(context: TenantRequest, *, for_update: bool = False) -> User:
+def _my_id(context: TenantRequest) -> UUID:
+    """The calling user's id: an API key has no profile here."""
     if context.principal.kind is not ActorType.USER:
         raise Problem(403, "not_a_tenant_user", "Only a tenant user has a profile here.")
-    return await service.get_user(context.session, context.principal.id, for_update=for_update)
-
-
-async def _user(context: TenantRequest, user_id: UUID, *, for_update: bool = False) -> User:
-    return await service.get_user(context.session, user_id, for_update=for_update)
+    return context.principal.id
 
 
 def _out(user: User, response: Response, context: TenantRequest | None = None) -> UserOut:
@@ -53,16 +53,21 @@ def _out(user: User, response: Response, context: TenantRequest | None = None) -
 
 @router.get("/me", operation_id="get_me")
 async def get_me(context: Profile, response: Response) -> UserOut:
-    return _out(await _me(context), response)
+    return _out(await service.get_user(context.session, _my_id(context)), response)
 
 
 @router.patch("/me", operation_id="update_me")
 async def update_me(
     body: ProfileUpdate, context: Profile, request: Request, response: Response
 ) -> UserOut:
-    user = await _me(context, for_update=True)
-    require_if_match(request, user.version)
-    await service.update_user(context.session, context.audit_context, user, body.model_dump())
+    """Takes If-Match with the ETag of one's own user."""
+    user = await service.update_user(
+        context.session,
+        context.audit_context,
+        _my_id(context),
+        body.model_dump(),
+        if_match=sent_if_match(request),
+    )
     return _out(user, response)
 
 
@@ -72,12 +77,11 @@ async def change_my_password(
 ) -> Response:
     """Needs the current password; signs the user out everywhere else. Wrong current
     passwords count toward the account lockout."""
-    user = await _me(context, for_update=True)
     await service.change_password(
         context.session,
         context.audit_context,
         passwords,
-        user,
+        _my_id(context),
         current_password=body.current_password,
         new_password=body.new_password,
         keep_session=context.principal.session_id,
@@ -110,15 +114,9 @@ async def list_users(
     is_active: bool | None = None,
     q: Annotated[str | None, Query(max_length=200, description="in email or name")] = None,
 ) -> Page[UserOut]:
-    statement = select(User)
-    if role is not None:
-        statement = statement.where(User.role == role)
-    if is_active is not None:
-        statement = statement.where(User.is_active == is_active)
-    if q:
-        pattern = contains(q)
-        statement = statement.where(or_(User.email.ilike(pattern), User.full_name.ilike(pattern)))
-    rows, next_cursor = await keyset_page(context.session, statement, User.id, page)
+    rows, next_cursor = await service.list_users(
+        context.session, page, role=role, is_active=is_active, q=q
+    )
     can_manage = context.principal.can(Permission.USERS_MANAGE)
     items = [UserOut.model_validate(u).as_seen_by(can_manage) for u in rows]
     return Page(items=items, next_cursor=next_cursor)
@@ -126,17 +124,20 @@ async def list_users(
 
 @router.get("/{user_id}", operation_id="get_user")
 async def get_user(user_id: UUID, context: ReadUsers, response: Response) -> UserOut:
-    return _out(await _user(context, user_id), response, context)
+    return _out(await service.get_user(context.session, user_id), response, context)
 
 
 @router.patch("/{user_id}", operation_id="update_user")
 async def update_user(
     user_id: UUID, body: UserUpdate, context: ManageUsers, request: Request, response: Response
 ) -> UserOut:
-    user = await _user(context, user_id, for_update=True)
-    require_if_match(request, user.version)
-    await service.update_user(
-        context.session, context.audit_context, user, body.model_dump(exclude_unset=True)
+    """Takes If-Match."""
+    user = await service.update_user(
+        context.session,
+        context.audit_context,
+        user_id,
+        body.model_dump(exclude_unset=True),
+        if_match=sent_if_match(request),
     )
     return _out(user, response, context)
 
@@ -145,16 +146,16 @@ async def update_user(
 async def deactivate_user(user_id: UUID, context: ManageUsers, request: Request) -> Response:
     """Deactivates (users are never deleted: the audit trail points at them). Takes
     If-Match."""
-    user = await _user(context, user_id, for_update=True)
-    require_if_match(request, user.version)
-    await service.deactivate_user(context.session, context.audit_context, user)
+    await service.deactivate_user(
+        context.session, context.audit_context, user_id, if_match=sent_if_match(request)
+    )
     return Response(status_code=204)
 
 
 @router.post("/{user_id}/unlock", operation_id="unlock_user", status_code=204)
 async def unlock_user(user_id: UUID, context: ManageUsers, request: Request) -> Response:
     """Lifts a lockout and starts the failure count afresh. Takes If-Match."""
-    user = await _user(context, user_id, for_update=True)
-    require_if_match(request, user.version)
-    await service.unlock_user(context.session, context.audit_context, user)
+    await service.unlock_user(
+        context.session, context.audit_context, user_id, if_match=sent_if_match(request)
+    )
     return Response(status_code=204)

@@ -1,11 +1,18 @@
-"""Tenant users: create, change, deactivate, unlock; one's own profile and password."""
+"""Tenant users: create, change, deactivate, unlock; one's own profile and password.
+
+Each endpoint makes one call here that does its whole step. A change locks the tenant's
+owners and then the user (see `_lock_owners`), checks the caller's If-Match version
+(404, then 428 or 412), then the step's rules (409), changes, audits and returns the
+user.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,6 +20,8 @@ from ledgerline.audit.service import AuditContext, diff
 from ledgerline.auth import lockout
 from ledgerline.auth.sessions import revoke_user_sessions
 from ledgerline.config import Settings
+from ledgerline.db.rows import locked_at_version, row_by_id
+from ledgerline.pagination import PageRequest, contains, keyset_page
 from ledgerline.problems import Problem
 from ledgerline.security.passwords import Passwords, check_password_policy
 from ledgerline.users.models import TenantRole, User
@@ -23,22 +32,45 @@ def _snapshot(user: User) -> dict[str, Any]:
     return {"full_name": user.full_name, "role": user.role, "is_active": user.is_active}
 
 
-async def get_user(session: AsyncSession, user_id: UUID, *, for_update: bool = False) -> User:
-    """The user; with `for_update`, locked for a change.
+async def get_user(session: AsyncSession, user_id: UUID) -> User:
+    return await row_by_id(session, User, user_id, what="user")
+
+
+async def _lock_owners(session: AsyncSession) -> None:
+    """Lock the tenant's owners in id order, before the user a change is about.
 
     A change may demote or deactivate an owner, which must leave another active owner.
-    So every change first locks the tenant's owners in id order, then the target: two
-    owners changing each other at once queue instead of deadlocking.
+    With the owners locked first, two owners changing each other at once queue instead
+    of deadlocking, and the count of the other owners stays true until commit.
     """
-    statement = select(User).where(User.id == user_id)
-    if for_update:
-        owners = select(User.id).where(User.role == TenantRole.TENANT_OWNER).order_by(User.id)
-        await session.execute(owners.with_for_update())
-        statement = statement.with_for_update()
-    user = await session.scalar(statement)
-    if user is None:
-        raise Problem(404, "user_not_found", "No such user.")
-    return user
+    owners = select(User.id).where(User.role == TenantRole.TENANT_OWNER).order_by(User.id)
+    await session.execute(owners.with_for_update())
+
+
+async def _locked(session: AsyncSession, user_id: UUID, if_match: str | None) -> User:
+    """The user, locked after the owners, at the version the caller read (If-Match)."""
+    await _lock_owners(session)
+    return await locked_at_version(session, User, user_id, if_match, what="user")
+
+
+async def list_users(
+    session: AsyncSession,
+    page: PageRequest,
+    *,
+    role: TenantRole | None,
+    is_active: bool | None,
+    q: str | None,
+) -> tuple[Sequence[User], str | None]:
+    """A page of the tenant's users (`q` in email or name), and the next page's cursor."""
+    statement = select(User)
+    if role is not None:
+        statement = statement.where(User.role == role)
+    if is_active is not None:
+        statement = statement.where(User.is_active == is_active)
+    if q:
+        pattern = contains(q)
+        statement = statement.where(or_(User.email.ilike(pattern), User.full_name.ilike(pattern)))
+    return await keyset_page(session, statement, User.id, page)
 
 
 async def create_user(
@@ -89,7 +121,7 @@ async def _keep_an_owner(session: AsyncSession, user: User, after: dict[str, Any
     stays_owner = after.get("role", user.role) == TenantRole.TENANT_OWNER and after.get(
         "is_active", user.is_active
     )
-    # The owners are locked already (get_user with for_update): the count is stable.
+    # The owners are locked already (`_lock_owners`): the count is stable.
     if (
         user.role == TenantRole.TENANT_OWNER
         and user.is_active
@@ -100,6 +132,18 @@ async def _keep_an_owner(session: AsyncSession, user: User, after: dict[str, Any
 
 
 async def update_user(
+    session: AsyncSession,
+    audit: AuditContext,
+    user_id: UUID,
+    changes: dict[str, Any],
+    *,
+    if_match: str | None,
+) -> User:
+    """Change a user (one's own profile too) at the version the caller read."""
+    return await _change(session, audit, await _locked(session, user_id, if_match), changes)
+
+
+async def _change(
     session: AsyncSession, audit: AuditContext, user: User, changes: dict[str, Any]
 ) -> User:
     await _keep_an_owner(session, user, changes)
@@ -119,12 +163,21 @@ async def update_user(
     return user
 
 
-async def deactivate_user(session: AsyncSession, audit: AuditContext, user: User) -> None:
+async def deactivate_user(
+    session: AsyncSession, audit: AuditContext, user_id: UUID, *, if_match: str | None
+) -> None:
+    """Users are never deleted (the audit trail points at them); a second time changes
+    nothing."""
+    user = await _locked(session, user_id, if_match)
     if user.is_active:
-        await update_user(session, audit, user, {"is_active": False})
+        await _change(session, audit, user, {"is_active": False})
 
 
-async def unlock_user(session: AsyncSession, audit: AuditContext, user: User) -> None:
+async def unlock_user(
+    session: AsyncSession, audit: AuditContext, user_id: UUID, *, if_match: str | None
+) -> None:
+    """Lift a lockout and start the failure count afresh."""
+    user = await _locked(session, user_id, if_match)
     before = {"locked_until": user.locked_until, "failed_login_count": user.failed_login_count}
     lockout.unlock(user)
     audit.record(
@@ -143,7 +196,7 @@ async def change_password(
     session: AsyncSession,
     audit: AuditContext,
     passwords: Passwords,
-    user: User,
+    user_id: UUID,
     *,
     current_password: str,
     new_password: str,
@@ -157,6 +210,8 @@ async def change_password(
     of the user ends, this one too. The 403 keeps those writes: the request's
     transaction commits them before answering.
     """
+    await _lock_owners(session)
+    user = await row_by_id(session, User, user_id, what="user", for_update=True)
     matches, _ = await passwords.verify(current_password, user.password_hash)
     if not matches:
         audit.record(session, "user.password_change_failed", target_type="user", target_id=user.id)

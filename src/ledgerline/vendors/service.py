@@ -15,8 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.audit.service import AuditContext, diff
-from ledgerline.db.rows import row_by_id
-from ledgerline.etags import check_if_match
+from ledgerline.db.rows import locked_at_version, row_by_id
 from ledgerline.pagination import PageRequest, contains, keyset_page
 from ledgerline.problems import Problem
 from ledgerline.security.permissions import Permission
@@ -94,8 +93,8 @@ async def create_vendor(
     return vendor
 
 
-async def get_vendor(session: AsyncSession, vendor_id: UUID, *, for_update: bool = False) -> Vendor:
-    return await row_by_id(session, Vendor, vendor_id, what="vendor", for_update=for_update)
+async def get_vendor(session: AsyncSession, vendor_id: UUID) -> Vendor:
+    return await row_by_id(session, Vendor, vendor_id, what="vendor")
 
 
 async def list_vendors(
@@ -118,13 +117,6 @@ async def list_vendors(
     return await keyset_page(session, statement, Vendor.id, page)
 
 
-async def _locked(session: AsyncSession, vendor_id: UUID, if_match: str | None) -> Vendor:
-    """The vendor, locked, at the version the caller read (If-Match)."""
-    vendor = await get_vendor(session, vendor_id, for_update=True)
-    check_if_match(if_match, vendor.version)
-    return vendor
-
-
 async def update_vendor(
     session: AsyncSession,
     audit: AuditContext,
@@ -134,7 +126,7 @@ async def update_vendor(
     if_match: str | None,
     may_set_bank_details: bool,
 ) -> Vendor:
-    vendor = await _locked(session, vendor_id, if_match)
+    vendor = await locked_at_version(session, Vendor, vendor_id, if_match, what="vendor")
     _bank_details_allowed(may_set_bank_details, "bank_account" in changes)
     return await _change(session, audit, vendor, changes)
 
@@ -143,7 +135,7 @@ async def deactivate_vendor(
     session: AsyncSession, audit: AuditContext, vendor_id: UUID, *, if_match: str | None
 ) -> None:
     """A deactivated vendor's invoices keep pointing at it; a second time changes nothing."""
-    vendor = await _locked(session, vendor_id, if_match)
+    vendor = await locked_at_version(session, Vendor, vendor_id, if_match, what="vendor")
     if vendor.is_active:
         await _change(session, audit, vendor, {"is_active": False})
 
