@@ -27,8 +27,9 @@ format: sync
 	$(UV) run --frozen ruff format .
 	$(UV) run --frozen ruff check --fix .
 
+# `make bench` runs every benchmark; `make bench BENCH=http` (or "identity http") only those.
 bench: sync
-	$(UV) run --frozen python -m bench
+	$(UV) run --frozen python -m bench $(BENCH)
 
 clean:
 	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache

@@ -1,8 +1,23 @@
-"""`make bench`: every benchmark, printing figures and ratios."""
+"""`make bench`: every benchmark, printing figures and ratios.
 
-from bench import assets, identity, invoices, rls_overhead
+`python -m bench NAME ...` runs only the named ones (`make bench BENCH="http"`).
+"""
 
-BENCHMARKS = [rls_overhead.main, identity.main, assets.main, invoices.main]
+import sys
 
-for benchmark in BENCHMARKS:
-    benchmark()
+from bench import assets, http, identity, invoices, rls_overhead
+
+BENCHMARKS = {
+    "rls_overhead": rls_overhead.main,
+    "identity": identity.main,
+    "assets": assets.main,
+    "invoices": invoices.main,
+    "http": http.main,
+}
+
+chosen = sys.argv[1:] or list(BENCHMARKS)
+unknown = [name for name in chosen if name not in BENCHMARKS]
+if unknown:
+    sys.exit(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
+for name in chosen:
+    BENCHMARKS[name]()

@@ -19,6 +19,7 @@ import httpx
 from asgi_lifespan import LifespanManager
 
 from bench.database import admin_url, fresh_database
+from bench.server import sign_up
 from ledgerline.app import create_app
 from ledgerline.assets.depreciation import (
     Convention,
@@ -31,7 +32,6 @@ from ledgerline.db.roles import asyncpg_dsn
 
 ASSETS = 50_000
 ROUNDS = 5
-PASSWORD = "a long and unusual passphrase 7"  # noqa: S105 - the bench user's
 
 
 def _months(start: date, count: int) -> date:
@@ -131,23 +131,8 @@ async def run() -> dict[str, float]:
             async with httpx.AsyncClient(
                 transport=transport, base_url="http://b", timeout=120
             ) as client:
-                signed = (
-                    await client.post(
-                        "/api/v1/auth/signup",
-                        json={
-                            "tenant": {"name": "Assets", "slug": "assets"},
-                            "owner": {
-                                "email": "owner@assets.example.com",
-                                "password": PASSWORD,
-                                "full_name": "Owner",
-                            },
-                        },
-                    )
-                ).json()
-                headers = {
-                    "Authorization": f"Bearer {signed['tokens']['access_token']}",
-                    "X-Tenant-ID": signed["tenant"]["id"],
-                }
+                signed = await sign_up(client, "Assets", "assets")
+                headers = signed.headers
                 category = (
                     await client.post(
                         "/api/v1/asset-categories",
@@ -161,7 +146,7 @@ async def run() -> dict[str, float]:
                 ).json()
                 await seed(
                     asyncpg_dsn(admin.set(database="ledgerline_bench_assets")),
-                    signed["tenant"]["id"],
+                    signed.tenant_id,
                     category["id"],
                 )
                 json_times, csv_times = [], []

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -20,18 +19,11 @@ import time
 import httpx
 
 from bench.database import admin_url, fresh_database
+from bench.server import PASSWORD, free_port, running, sign_up, wait_until_serving
 
 LOGIN_CONCURRENCY = 8
 LOAD_SECONDS = 8.0
 REFERENCE_GETS = 400
-PASSWORD = "a long and unusual passphrase 7"  # noqa: S105 - the bench user's
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _percentile(samples: list[float], q: float) -> float:
@@ -70,7 +62,7 @@ async def run() -> dict[str, float]:
     with admin_url() as admin:
         settings = await fresh_database(admin, "ledgerline_bench_identity")
         assert settings.database_url is not None
-        port = _free_port()
+        port = free_port()
         environment = {
             **os.environ,
             "DATABASE_URL": settings.database_url,
@@ -80,55 +72,29 @@ async def run() -> dict[str, float]:
             "RATE_LIMIT_ENABLED": "false",
             "LOG_LEVEL": "WARNING",
         }
-        server = subprocess.Popen(  # noqa: ASYNC220, S603 - started once, our own module
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "ledgerline.app:app_from_environment",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ],
-            env=environment,
-        )
-        try:
-            return await _measure(port)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "ledgerline.app:app_from_environment",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
+        with running(command, environment) as server:
+            return await _measure(port, server)
 
 
-async def _measure(port: int) -> dict[str, float]:
+async def _measure(port: int, server: subprocess.Popen[bytes]) -> dict[str, float]:
     limits = httpx.Limits(max_connections=LOGIN_CONCURRENCY + 4)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits) as client:
-        for _ in range(300):
-            try:
-                await client.get("/health")
-                break
-            except httpx.TransportError:
-                await asyncio.sleep(0.1)
-        signed = await client.post(
-            "/api/v1/auth/signup",
-            json={
-                "tenant": {"name": "Bench", "slug": "bench"},
-                "owner": {
-                    "email": "owner@bench.example.com",
-                    "password": PASSWORD,
-                    "full_name": "Bench Owner",
-                },
-            },
-        )
-        body = signed.json()
-        headers = {
-            "Authorization": f"Bearer {body['tokens']['access_token']}",
-            "X-Tenant-ID": body["tenant"]["id"],
-        }
+        await wait_until_serving(client, "/health", server)
+        headers = (await sign_up(client, "Bench", "bench")).headers
         never = asyncio.Event()
         await _timed_gets(client, headers, never, 50)  # warm up
         alone = await _timed_gets(client, headers, never, REFERENCE_GETS)

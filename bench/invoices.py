@@ -23,8 +23,6 @@ import json
 import random
 import statistics
 import time
-from collections.abc import Iterator
-from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -39,11 +37,20 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bench.database import admin_url, fresh_database
+from bench.seed import (
+    INVOICE_COLUMNS,
+    LINE_COLUMNS,
+    VENDOR_COLUMNS,
+    invoice_rows,
+    issue_and_due_dates,
+    shapes,
+    vendor_rows,
+)
+from bench.server import sign_up
 from ledgerline.app import create_app
 from ledgerline.db.base import new_id
 from ledgerline.db.roles import asyncpg_dsn
 from ledgerline.invoices.models import Invoice, InvoiceLine
-from ledgerline.invoices.service import Line, totals
 
 DATABASE = "ledgerline_bench_invoices"
 TENANTS = 1_000
@@ -57,48 +64,9 @@ WARM_UP = 200
 LIST_GETS = 300  # per list page
 DEEP_PAGES = 200  # the deep page is this many pages past the first (10,000 rows in)
 EXPORT_ROUNDS = 3
-PASSWORD = "a long and unusual passphrase 7"  # noqa: S105 - the bench user's
 
 FILTERED = {"status": "approved", "total_min": "100.00", "sort": "due_date", "limit": "50"}
 UNFILTERED = {"sort": "-issue_date", "limit": "50"}  # the deep page when FILTERED is short
-STATUSES = ("draft", "submitted", "approved", "paid")
-STATUS_WEIGHTS = (10, 15, 25, 50)
-CURRENCIES = ("EUR",) * 18 + ("USD", "GBP")
-TAX_RATES = tuple(Decimal(r) for r in ("0.19", "0.19", "0.07", "0.20", "0"))
-DESCRIPTIONS = ("Consulting", "Office supplies", "Hosting", "Maintenance", "Freight", "Licences")
-ZERO = Decimal("0.00")
-TERMS = timedelta(days=30)
-SHAPES = 4_096  # distinct lines, reused
-
-INVOICE_COLUMNS = [
-    "tenant_id",
-    "id",
-    "vendor_id",
-    "number",
-    "issue_date",
-    "due_date",
-    "currency",
-    "source",
-    "subtotal",
-    "tax_total",
-    "total",
-    "amount_paid",
-    "status",
-    "version",
-]
-LINE_COLUMNS = [
-    "tenant_id",
-    "id",
-    "invoice_id",
-    "position",
-    "description",
-    "quantity",
-    "unit_price",
-    "tax_rate",
-    "line_subtotal",
-    "line_tax",
-]
-
 # The reference runs the app's queries, with the tenant in the WHERE instead of the policy.
 REFERENCE_INVOICE = (
     f"SELECT {', '.join(c.name for c in Invoice.__table__.columns)} FROM invoices"
@@ -119,48 +87,6 @@ SELECT (SELECT count(*) FROM tenants) AS tenants,
 FROM (SELECT count(*) AS n FROM invoices WHERE tenant_id <> $1 GROUP BY tenant_id) AS others
 """
 
-# (description, quantity, unit price, tax rate, line subtotal, line tax, invoice total)
-Shape = tuple[str, Decimal, Decimal, Decimal, Decimal, Decimal, Decimal]
-
-
-def _shapes(rng: random.Random) -> list[Shape]:
-    """Lines priced from 3.16 to about 3,160 a unit, totals computed as the app does."""
-    shapes = []
-    for _ in range(SHAPES):
-        description = rng.choice(DESCRIPTIONS)
-        quantity = Decimal(rng.choice((1, 1, 1, 2, 3, 5, 12)))
-        unit_price = Decimal(int(10 ** rng.uniform(2.5, 5.5))).scaleb(-2)
-        rate = rng.choice(TAX_RATES)
-        [(subtotal, tax)], _, _ = totals([Line(description, quantity, unit_price, rate)])
-        shapes.append((description, quantity, unit_price, rate, subtotal, tax, subtotal + tax))
-    return shapes
-
-
-def _rows(
-    rng: random.Random,
-    tenant: UUID,
-    vendors: list[tuple[UUID, str]],
-    count: int,
-    shapes: list[Shape],
-    days: list[tuple[date, date]],
-) -> Iterator[tuple[tuple[Any, ...], tuple[Any, ...]]]:
-    """(invoice row, its line row) for `count` invoices of `tenant`."""
-    picks = zip(
-        rng.choices(vendors, k=count),
-        rng.choices(shapes, k=count),
-        rng.choices(days, k=count),
-        rng.choices(STATUSES, STATUS_WEIGHTS, k=count),
-        strict=True,
-    )
-    for n, ((vendor, currency), shape, (issued, due), status) in enumerate(picks, 1):
-        description, quantity, unit_price, rate, subtotal, tax, total = shape
-        invoice = new_id()
-        amounts = (subtotal, tax, total, total if status == "paid" else ZERO, status, 1)
-        yield (
-            (tenant, invoice, vendor, f"INV-{n:06d}", issued, due, currency, "api", *amounts),
-            (tenant, new_id(), invoice, 0, description, quantity, unit_price, rate, subtotal, tax),
-        )
-
 
 async def seed(dsn: str, bench_tenant: UUID) -> tuple[list[UUID], dict[str, Any]]:
     """Tenants, vendors, invoices and lines: the bench tenant's invoice ids; seconds, counts."""
@@ -170,13 +96,9 @@ async def seed(dsn: str, bench_tenant: UUID) -> tuple[list[UUID], dict[str, Any]
     spread, extra = divmod(INVOICES - BENCH_INVOICES, len(others))
     counts = [(bench_tenant, BENCH_INVOICES)]
     counts += [(t, spread + (n < extra)) for n, t in enumerate(others)]
-    vendors = {
-        tenant: [(new_id(), rng.choice(CURRENCIES)) for _ in range(VENDORS_PER_TENANT)]
-        for tenant, _ in counts
-    }
-    shapes = _shapes(rng)
-    first = date(2024, 1, 1)
-    days = [(first + timedelta(days=d), first + timedelta(days=d) + TERMS) for d in range(730)]
+    vendors = {tenant: vendor_rows(rng, tenant, VENDORS_PER_TENANT) for tenant, _ in counts}
+    line_shapes = shapes(rng)
+    days = issue_and_due_dates()
     bench_ids: list[UUID] = []
     conn = await asyncpg.connect(dsn)
     try:
@@ -187,21 +109,8 @@ async def seed(dsn: str, bench_tenant: UUID) -> tuple[list[UUID], dict[str, Any]
         )
         await conn.copy_records_to_table(
             "vendors",
-            records=[
-                (tenant, vendor, f"Vendor {n}", f"TAX-{n:03d}", currency, 30, True, 1)
-                for tenant, rows in vendors.items()
-                for n, (vendor, currency) in enumerate(rows)
-            ],
-            columns=[
-                "tenant_id",
-                "id",
-                "name",
-                "tax_id",
-                "default_currency",
-                "payment_terms_days",
-                "is_active",
-                "version",
-            ],
+            records=[row for _, rows in vendors.values() for row in rows],
+            columns=VENDOR_COLUMNS,
         )
         invoices: list[tuple[Any, ...]] = []
         lines: list[tuple[Any, ...]] = []
@@ -213,9 +122,10 @@ async def seed(dsn: str, bench_tenant: UUID) -> tuple[list[UUID], dict[str, Any]
             lines.clear()
 
         for tenant, count in counts:
-            for invoice, line in _rows(rng, tenant, vendors[tenant], count, shapes, days):
+            rows = invoice_rows(rng, tenant, vendors[tenant][0], count, line_shapes, days)
+            for invoice, its_lines in rows:
                 invoices.append(invoice)
-                lines.append(line)
+                lines.extend(its_lines)
             if tenant == bench_tenant:
                 bench_ids = [row[1] for row in invoices]
             if len(invoices) >= COPY_CHUNK:
@@ -365,24 +275,9 @@ async def run() -> dict[str, Any]:
             async with httpx.AsyncClient(
                 transport=transport, base_url="http://b", timeout=120
             ) as client:
-                signed = (
-                    await client.post(
-                        "/api/v1/auth/signup",
-                        json={
-                            "tenant": {"name": "Invoices", "slug": "invoices"},
-                            "owner": {
-                                "email": "owner@invoices.example.com",
-                                "password": PASSWORD,
-                                "full_name": "Owner",
-                            },
-                        },
-                    )
-                ).json()
-                tenant = signed["tenant"]["id"]
-                headers = {
-                    "Authorization": f"Bearer {signed['tokens']['access_token']}",
-                    "X-Tenant-ID": tenant,
-                }
+                signed = await sign_up(client, "Invoices", "invoices")
+                headers = signed.headers
+                tenant = signed.tenant_id
                 ids, seeded = await seed(dsn, UUID(tenant))
                 sample = random.Random(3).sample(ids, GETS)
                 async with asyncpg.create_pool(dsn, min_size=1, max_size=4) as pool:

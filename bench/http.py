@@ -1,0 +1,486 @@
+"""Requests per second of the real server, driven by wrk, beside a ceiling app.
+
+Two server processes on 127.0.0.1, one uvicorn worker each, on one embedded PostgreSQL:
+- the app, `python -m ledgerline serve` (exactly what `make run` serves), with rate limits
+  on in this process's memory (the limit raised so that nothing is refused), log level
+  WARNING;
+- the ceiling, `python -m bench.ceiling`: bare Starlette + asyncpg doing the app's security
+  work for `GET /invoices/{id}` and nothing else (see its docstring).
+A tenant is signed up through the app's HTTP API (a real owner, a real access token); its
+vendors and invoices of two lines each are then seeded with COPY: some to read, and
+submitted ones at version 2 for the approvals, which are put back to submitted before
+each approve run.
+
+`wrk -t1 -c32` (bench/wrk.lua sets the headers and walks the ids) measures each endpoint
+for BENCH_HTTP_SECONDS (5) in BENCH_HTTP_ROUNDS (3) rounds; within a round the app's
+endpoints run, its invoice read last, then the ceiling's, so app and ceiling alternate.
+Before the rounds: 1,000 authenticated requests through httpx (checked: 2xx, and the app's
+invoice equals the ceiling's), the app worker's RSS, and BENCH_HTTP_WARM_UP_SECONDS (2) of
+wrk on each endpoint. Printed per endpoint: req/s (median of rounds, and each round), p50
+and p99 (median of rounds), responses other than 2xx; the invoice read's ratio to the
+ceiling; the app worker's RSS after the first 1,000 authenticated requests and after
+BENCH_HTTP_RSS_REQUESTS (100,000; invoice reads top the count up); and whether the app's
+worker and the ceiling have uvloop and httptools loaded (their memory maps).
+
+Needs wrk (`apt-get install wrk`); without it the benchmark says so and is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import httpx
+import psutil
+
+from bench.database import admin_url, fresh_database
+from bench.seed import (
+    INVOICE_COLUMNS,
+    LINE_COLUMNS,
+    VENDOR_COLUMNS,
+    invoice_rows,
+    issue_and_due_dates,
+    shapes,
+    vendor_rows,
+)
+from bench.server import SignedUp, free_port, running, sign_up, wait_until_serving
+from ledgerline.db.roles import asyncpg_dsn
+
+DATABASE = "ledgerline_bench_http"
+ROUNDS = int(os.environ.get("BENCH_HTTP_ROUNDS", "3"))
+SECONDS = int(os.environ.get("BENCH_HTTP_SECONDS", "5"))
+WARM_UP_SECONDS = int(os.environ.get("BENCH_HTTP_WARM_UP_SECONDS", "2"))
+RSS_REQUESTS = int(os.environ.get("BENCH_HTTP_RSS_REQUESTS", "100000"))
+APPROVALS = int(os.environ.get("BENCH_HTTP_APPROVALS", "20000"))
+WORKERS = int(os.environ.get("BENCH_HTTP_WORKERS", "1"))  # of each server
+CONNECTIONS = 32
+VENDORS = 50
+READ_INVOICES = 4_000
+LINES = 2
+WARM_UP_EACH = 200  # httpx requests per authenticated endpoint before the first RSS
+APPROVE_VERSION = 2  # the submitted invoices' version: If-Match "2"
+TOP_UP_CHUNK_SECONDS = 30
+LUA = Path(__file__).with_name("wrk.lua")
+# Not a secret: the signing key of this benchmark's throwaway tokens, shared with the ceiling.
+SECRET_KEY = "bench-http-signing-key-0123456789abcdef"  # noqa: S105
+NOT_IN_A_REQUEST = ("created_at", "updated_at")  # formats differ; the rest must be equal
+
+
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity
+class Endpoint:
+    label: str
+    server: str  # "app" or "ceiling"
+    mode: str  # of bench/wrk.lua
+    path: str
+    ids: str | None = None  # which ids file
+    environment: dict[str, str] = field(default_factory=dict)
+
+
+HEALTH = Endpoint("GET /health", "app", "get", "/health")
+ME = Endpoint("GET /api/v1/users/me", "app", "get", "/api/v1/users/me")
+VENDOR = Endpoint("GET /api/v1/vendors/{id}", "app", "ids", "/api/v1/vendors/", "vendors")
+CREATE = Endpoint("POST /api/v1/invoices", "app", "create", "/api/v1/invoices", "vendors")
+CREATE_KEYED = Endpoint(
+    "POST /api/v1/invoices, Idempotency-Key",
+    "app",
+    "create",
+    "/api/v1/invoices",
+    "vendors",
+    {"BENCH_WRK_IDEMPOTENCY": "1"},
+)
+APPROVE = Endpoint(
+    "POST /api/v1/invoices/{id}/approve",
+    "app",
+    "approve",
+    "/api/v1/invoices/",
+    "approvals",
+    {"BENCH_WRK_IF_MATCH": f'"{APPROVE_VERSION}"'},
+)
+INVOICE = Endpoint("GET /api/v1/invoices/{id}", "app", "ids", "/api/v1/invoices/", "invoices")
+CEILING = Endpoint("GET /invoices/{id}, ceiling", "ceiling", "ids", "/invoices/", "invoices")
+# A round: the app's endpoints, its invoice read last, then the ceiling's.
+ROUND = (HEALTH, ME, VENDOR, CREATE, CREATE_KEYED, APPROVE, INVOICE, CEILING)
+
+
+@dataclass
+class Run:
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    failed: int  # responses other than 2xx/3xx, and socket errors
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+
+@dataclass
+class Bench:
+    """What the runs share: where the servers are, the tenant, the ids, the counts."""
+
+    ports: dict[str, int]
+    tenant: SignedUp
+    files: dict[str, Path]
+    admin_dsn: str
+    approvals: list[UUID]
+    authenticated: int = 0  # requests the app served on the tenant's behalf
+    wrk_runs: int = 0
+
+    async def wrk(self, endpoint: Endpoint, seconds: int) -> Run:
+        if endpoint is APPROVE:
+            await self.resubmit()
+        self.wrk_runs += 1
+        environment = {
+            **os.environ,
+            "BENCH_WRK_TOKEN": self.tenant.access_token,
+            "BENCH_WRK_TENANT": self.tenant.tenant_id,
+            "BENCH_WRK_MODE": endpoint.mode,
+            "BENCH_WRK_PATH": endpoint.path,
+            "BENCH_WRK_TAG": f"W{self.wrk_runs}",
+            **({"BENCH_WRK_IDS": str(self.files[endpoint.ids])} if endpoint.ids else {}),
+            **endpoint.environment,
+        }
+        url = f"http://127.0.0.1:{self.ports[endpoint.server]}{endpoint.path}"
+        process = await asyncio.create_subprocess_exec(
+            "wrk",
+            "-t1",
+            f"-c{CONNECTIONS}",
+            f"-d{seconds}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(LUA),
+            url,
+            env=environment,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await process.communicate()
+        line = next((x for x in out.decode().splitlines() if x.startswith("BENCH_WRK ")), None)
+        if process.returncode != 0 or line is None:
+            raise RuntimeError(f"wrk failed ({process.returncode}): {out.decode()}{err.decode()}")
+        figures = json.loads(line.removeprefix("BENCH_WRK "))
+        if endpoint.server == "app" and endpoint is not HEALTH:
+            self.authenticated += figures["requests"]
+        failed = sum(figures[k] for k in ("connect", "read", "write", "status", "timeout"))
+        return Run(
+            figures["requests"],
+            figures["duration_us"] / 1e6,
+            figures["p50_us"] / 1000,
+            figures["p99_us"] / 1000,
+            failed,
+        )
+
+    async def resubmit(self) -> None:
+        """The approvals back to submitted at APPROVE_VERSION (as the seed left them)."""
+        conn = await asyncpg.connect(self.admin_dsn)
+        try:
+            await conn.execute(
+                "UPDATE invoices SET status = 'submitted', version = $3"
+                " WHERE tenant_id = $1 AND id = ANY($2::uuid[])",
+                UUID(self.tenant.tenant_id),
+                self.approvals,
+                APPROVE_VERSION,
+            )
+        finally:
+            await conn.close()
+
+
+async def seed(admin_dsn: str, tenant: UUID) -> dict[str, list[UUID]]:
+    """The tenant's vendors, invoices to read, and submitted invoices to approve."""
+    rng = random.Random(17)
+    vendors, vendor_records = vendor_rows(rng, tenant, VENDORS)
+    line_shapes, days = shapes(rng), issue_and_due_dates()
+    to_read = list(
+        invoice_rows(rng, tenant, vendors, READ_INVOICES, line_shapes, days, lines=LINES)
+    )
+    to_approve = list(
+        invoice_rows(
+            rng,
+            tenant,
+            vendors,
+            APPROVALS,
+            line_shapes,
+            days,
+            lines=LINES,
+            status="submitted",
+            version=APPROVE_VERSION,
+            prefix="APR",
+        )
+    )
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        await conn.copy_records_to_table("vendors", records=vendor_records, columns=VENDOR_COLUMNS)
+        for rows in (to_read, to_approve):
+            await conn.copy_records_to_table(
+                "invoices", records=[invoice for invoice, _ in rows], columns=INVOICE_COLUMNS
+            )
+            await conn.copy_records_to_table(
+                "invoice_lines",
+                records=[line for _, lines in rows for line in lines],
+                columns=LINE_COLUMNS,
+            )
+        await conn.execute("ANALYZE vendors, invoices, invoice_lines")
+    finally:
+        await conn.close()
+    return {
+        "vendors": [vendor for vendor, _ in vendors],
+        "invoices": [invoice[1] for invoice, _ in to_read],
+        "approvals": [invoice[1] for invoice, _ in to_approve],
+    }
+
+
+def worker_pids(pid: int) -> list[int]:
+    """The processes that serve: the server itself, or with --workers N its N workers."""
+    if WORKERS == 1:
+        return [pid]
+    for _ in range(300):
+        workers = [
+            child.pid
+            for child in psutil.Process(pid).children()
+            if "resource_tracker" not in " ".join(child.cmdline())
+        ]
+        if len(workers) == WORKERS:
+            return workers
+        time.sleep(0.1)
+    raise RuntimeError(f"{pid} has not started {WORKERS} workers")
+
+
+def loaded(pids: Sequence[int], names: Sequence[str]) -> dict[str, bool]:
+    """Which of the extension modules `names` (e.g. "uvloop") every process has mapped."""
+    mapped = [[m.path for m in psutil.Process(pid).memory_maps()] for pid in pids]
+    return {
+        name: all(
+            any(f"/{name}/" in path and path.endswith(".so") for path in paths) for paths in mapped
+        )
+        for name in names
+    }
+
+
+def rss_mib(server: int) -> dict[int, float]:
+    """The RSS of each process serving for `server`, by pid."""
+    return {pid: psutil.Process(pid).memory_info().rss / 2**20 for pid in worker_pids(server)}
+
+
+async def warm_up(app: httpx.AsyncClient, ceiling: httpx.AsyncClient, bench: Bench) -> None:
+    """WARM_UP_EACH requests per authenticated endpoint, CONNECTIONS at a time, each
+    checked; then the app's invoice must equal the ceiling's."""
+    headers = bench.tenant.headers
+    vendors = bench.files["vendors"].read_text().split()
+    invoices = bench.files["invoices"].read_text().split()
+    await bench.resubmit()
+    approvals = iter(bench.approvals)
+    requests: list[tuple[httpx.AsyncClient, str, str, dict[str, Any]]] = []
+    for n in range(WARM_UP_EACH):
+        vendor = vendors[n % len(vendors)]
+        body = {
+            "vendor_id": vendor,
+            "number": f"WARM-{n}",
+            "issue_date": "2025-03-14",
+            "lines": [
+                {"description": "Hosting", "quantity": "1", "unit_price": "120.00"},
+                {"description": "Support", "quantity": "3", "unit_price": "45.50"},
+            ],
+        }
+        requests += [
+            (app, "GET", "/api/v1/users/me", {}),
+            (app, "GET", f"/api/v1/vendors/{vendor}", {}),
+            (app, "GET", f"/api/v1/invoices/{invoices[n]}", {}),
+            (app, "POST", "/api/v1/invoices", {"json": body}),
+            (
+                app,
+                "POST",
+                f"/api/v1/invoices/{next(approvals)}/approve",
+                {"headers": {**headers, "If-Match": f'"{APPROVE_VERSION}"'}},
+            ),
+            (ceiling, "GET", f"/invoices/{invoices[n]}", {}),
+        ]
+    pending = iter(requests)
+
+    async def worker() -> None:
+        for client, method, url, extra in pending:
+            response = await client.request(method, url, **{"headers": headers, **extra})
+            assert response.is_success, (method, url, response.status_code, response.text)
+            if client is app:
+                bench.authenticated += 1
+
+    await asyncio.gather(*(worker() for _ in range(CONNECTIONS)))
+    for invoice in invoices[:50]:
+        answer = await app.get(f"/api/v1/invoices/{invoice}", headers=headers)
+        assert "ratelimit-remaining" in answer.headers, "the app does not count rate limits"
+        ours = answer.json()
+        theirs = (await ceiling.get(f"/invoices/{invoice}", headers=headers)).json()
+        bench.authenticated += 1
+        for key in NOT_IN_A_REQUEST:
+            ours.pop(key), theirs.pop(key)
+        assert ours == theirs, f"the ceiling reads another invoice:\n{ours}\n{theirs}"
+
+
+async def measure(ports: dict[str, int], app_pid: int, admin_dsn: str) -> dict[str, Any]:
+    figures: dict[str, Any] = {"load_before": os.getloadavg()}
+    base = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    limits = httpx.Limits(max_connections=CONNECTIONS)
+    async with (
+        httpx.AsyncClient(base_url=base["app"], limits=limits, timeout=60) as app,
+        httpx.AsyncClient(base_url=base["ceiling"], limits=limits, timeout=60) as ceiling,
+    ):
+        tenant = await sign_up(app, "Throughput", "throughput")
+        ids = await seed(admin_dsn, UUID(tenant.tenant_id))
+        with tempfile.TemporaryDirectory(prefix="bench-http-") as folder:
+            files = {}
+            for name, values in ids.items():
+                files[name] = Path(folder) / f"{name}.txt"
+                shuffled = random.Random(name).sample(values, len(values))
+                files[name].write_text("".join(f"{value}\n" for value in shuffled))
+            bench = Bench(ports, tenant, files, admin_dsn, ids["approvals"])
+            await warm_up(app, ceiling, bench)
+            figures["rss_first"] = (bench.authenticated, rss_mib(app_pid))
+            for endpoint in ROUND:
+                await bench.wrk(endpoint, WARM_UP_SECONDS)
+            runs: dict[Endpoint, list[Run]] = {endpoint: [] for endpoint in ROUND}
+            print(f"  req/s in each round of: {'; '.join(e.label for e in ROUND)}")
+            for number in range(1, ROUNDS + 1):
+                for endpoint in ROUND:
+                    runs[endpoint].append(await bench.wrk(endpoint, SECONDS))
+                rates = ", ".join(f"{runs[e][-1].rate:,.0f}" for e in ROUND)
+                print(f"  round {number}/{ROUNDS} req/s: {rates}", flush=True)
+            started, before = time.perf_counter(), bench.authenticated
+            invoice_rate = statistics.median(run.rate for run in runs[INVOICE])
+            while bench.authenticated < RSS_REQUESTS:
+                remaining = RSS_REQUESTS - bench.authenticated
+                seconds = max(1, min(TOP_UP_CHUNK_SECONDS, int(remaining / invoice_rate) + 1))
+                await bench.wrk(INVOICE, seconds)
+            figures["top_up_s"] = time.perf_counter() - started
+            figures["topped_up"] = bench.authenticated - before
+            figures["rss_last"] = (bench.authenticated, rss_mib(app_pid))
+    figures["runs"] = runs
+    figures["seeded"] = {name: len(values) for name, values in ids.items()}
+    figures["load_after"] = os.getloadavg()
+    return figures
+
+
+async def run() -> dict[str, Any]:
+    with admin_url() as admin, tempfile.TemporaryDirectory(prefix="bench-http-data-") as data:
+        settings = await fresh_database(admin, DATABASE)
+        assert settings.database_url is not None
+        ports = {"app": free_port(), "ceiling": free_port()}
+        environment = {
+            **os.environ,
+            "DATABASE_URL": settings.database_url,
+            "SECRET_KEY": SECRET_KEY,
+            "DATA_DIR": data,
+            "LOG_LEVEL": "WARNING",
+            "ACCESS_TOKEN_TTL_SECONDS": "86400",  # the one token outlives the benchmark
+            # Limits counted, in this process's memory, but high enough to refuse nothing.
+            "RATE_LIMIT_ENABLED": "true",
+            "RATE_LIMIT_STORAGE_URL": "",
+            "RATE_LIMIT_DEFAULT": "1000000/minute",
+        }
+        options = ["--host", "127.0.0.1", "--workers", str(WORKERS)]
+        serve = [sys.executable, "-m", "ledgerline", "serve", *options]
+        ceiling = [sys.executable, "-m", "bench.ceiling", *options]
+        with (
+            running([*serve, "--port", str(ports["app"])], environment) as app_process,
+            running([*ceiling, "--port", str(ports["ceiling"])], environment) as ceiling_process,
+        ):
+            processes = {"app": app_process, "ceiling": ceiling_process}
+            for name, process in processes.items():
+                async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{ports[name]}") as client:
+                    await wait_until_serving(client, "/health", process)
+            modules = {
+                name: loaded(worker_pids(process.pid), ("uvloop", "httptools"))
+                for name, process in processes.items()
+            }
+            dsn = asyncpg_dsn(admin.set(database=DATABASE))
+            figures = await measure(ports, app_process.pid, dsn)
+            figures["modules"] = modules
+    return figures
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "NO"
+
+
+def report(figures: dict[str, Any]) -> None:
+    seeded = figures["seeded"]
+    print(
+        f"  seeded: {seeded['vendors']} vendors, {seeded['invoices']:,} invoices to read and"
+        f" {seeded['approvals']:,} submitted to approve, {LINES} lines each (COPY)"
+    )
+    for name, label in (("app", "app worker (ledgerline serve)"), ("ceiling", "ceiling")):
+        modules = figures["modules"][name]
+        print(
+            f"  {label + ':':<31} uvloop loaded {_yes(modules['uvloop'])},"
+            f" httptools loaded {_yes(modules['httptools'])}"
+        )
+    before, after = figures["load_before"], figures["load_after"]
+    print(
+        f"  load average: {before[0]:.2f} {before[1]:.2f} {before[2]:.2f} before,"
+        f" {after[0]:.2f} {after[1]:.2f} {after[2]:.2f} after"
+    )
+    runs: dict[Endpoint, list[Run]] = figures["runs"]
+    print(f"  {'endpoint':<40} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'not 2xx':>8}   rounds")
+    medians = {}
+    for endpoint, its_runs in runs.items():
+        rate = statistics.median(run.rate for run in its_runs)
+        p50 = statistics.median(run.p50_ms for run in its_runs)
+        p99 = statistics.median(run.p99_ms for run in its_runs)
+        medians[endpoint] = (rate, p99)
+        failed = sum(run.failed for run in its_runs)
+        rounds = " ".join(f"{run.rate:,.0f}" for run in its_runs)
+        print(f"  {endpoint.label:<40} {rate:7,.0f} {p50:8.2f} {p99:8.2f} {failed:8,}   {rounds}")
+    (app_rate, app_p99), (ceiling_rate, ceiling_p99) = medians[INVOICE], medians[CEILING]
+    print(
+        f"  invoice read, app / ceiling: req/s {app_rate / ceiling_rate:.2f}x"
+        f" (goal >= 0.6x), p99 {app_p99 / ceiling_p99:.1f}x (goal <= 3x)"
+    )
+    # Each round's app read ran just before its ceiling read: their ratio drifts less.
+    pairs = list(zip(runs[INVOICE], runs[CEILING], strict=True))
+    ratios = [app.rate / ceiling.rate for app, ceiling in pairs]
+    print(
+        f"    the same within each round: {' '.join(f'{r:.2f}x' for r in ratios)},"
+        f" median {statistics.median(ratios):.2f}x"
+    )
+    for endpoint in (ME, VENDOR):
+        print(f"  {endpoint.label} / app invoice read: {medians[endpoint][0] / app_rate:.2f}x")
+    (first_count, firsts), (last_count, lasts) = figures["rss_first"], figures["rss_last"]
+    if firsts.keys() != lasts.keys():
+        print(f"  app workers were replaced meanwhile: {list(firsts)} then {list(lasts)}")
+    for n, (first, last) in enumerate(zip(firsts.values(), lasts.values(), strict=True), 1):
+        worker = "app worker" if WORKERS == 1 else f"app worker {n}/{WORKERS}"
+        print(
+            f"  {worker} RSS: {first:.1f} MiB after {first_count:,} authenticated requests,"
+            f" {last:.1f} MiB after {last_count:,} ({100 * (last / first - 1):+.1f}%)"
+        )
+    print(
+        f"    (the last {figures['topped_up']:,} of them invoice reads,"
+        f" in {figures['top_up_s']:.0f} s)"
+    )
+
+
+def main() -> None:
+    print(
+        f"http: real server processes, {WORKERS} uvicorn worker(s) each, wrk -t1 -c{CONNECTIONS},"
+        f" {ROUNDS} rounds of {SECONDS} s alternating app and ceiling"
+    )
+    if shutil.which("wrk") is None:
+        print(
+            "  skipped: wrk is not installed. Install it (Debian/Ubuntu: `apt-get install wrk`,"
+            " as root or with sudo) and run `make bench BENCH=http`."
+        )
+        return
+    report(asyncio.run(run()))
