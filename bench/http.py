@@ -1,6 +1,7 @@
 """Requests per second of the real server, driven by wrk, beside a ceiling app.
 
-Two server processes on 127.0.0.1, one uvicorn worker each, on one embedded PostgreSQL:
+Two server processes on 127.0.0.1, one uvicorn worker each (BENCH_HTTP_WORKERS for more),
+on one embedded PostgreSQL:
 - the app, `python -m ledgerline serve` (exactly what `make run` serves), with rate limits
   on in this process's memory (the limit raised so that nothing is refused), log level
   WARNING;
@@ -14,11 +15,12 @@ each approve run.
 `wrk -t1 -c32` (bench/wrk.lua sets the headers and walks the ids) measures each endpoint
 for BENCH_HTTP_SECONDS (5) in BENCH_HTTP_ROUNDS (3) rounds; within a round the app's
 endpoints run, its invoice read last, then the ceiling's, so app and ceiling alternate.
-Before the rounds: 1,000 authenticated requests through httpx (checked: 2xx, and the app's
-invoice equals the ceiling's), the app worker's RSS, and BENCH_HTTP_WARM_UP_SECONDS (2) of
+Before the rounds: 1,000 authenticated requests through httpx (checked: 2xx), 50 invoice
+reads (checked: rate-limit headers, the app's invoice equals the ceiling's), the app
+worker's RSS, and BENCH_HTTP_WARM_UP_SECONDS (2) of
 wrk on each endpoint. Printed per endpoint: req/s (median of rounds, and each round), p50
 and p99 (median of rounds), responses other than 2xx; the invoice read's ratio to the
-ceiling; the app worker's RSS after the first 1,000 authenticated requests and after
+ceiling; the app worker's RSS after those first 1,050 authenticated requests and after
 BENCH_HTTP_RSS_REQUESTS (100,000; invoice reads top the count up); and whether the app's
 worker and the ceiling have uvloop and httptools loaded (their memory maps).
 
