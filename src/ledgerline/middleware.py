@@ -13,7 +13,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledgerline.client_ip import Network, client_ip, is_trusted
-from ledgerline.errors import internal_error_response, problem_response
+from ledgerline.errors import internal_error_response, outage_response, problem_response
 from ledgerline.log import request_id_var
 from ledgerline.problems import Problem
 
@@ -53,8 +53,8 @@ class RequestContextMiddleware:
     - security headers, and HSTS when the request came over HTTPS;
     - a body limit: 413 as soon as Content-Length or the bytes read pass it (the paths
       in `larger_bodies`, uploads, have their own);
-    - one access log line; an escaping exception becomes a problem+json 500 here, its
-      traceback going to the log only.
+    - one access log line; an escaping exception becomes a problem+json 500 (503 for a
+      database outage) here, its traceback going to the log only.
     """
 
     def __init__(
@@ -152,10 +152,13 @@ class RequestContextMiddleware:
                 await problem_response(self._too_large(body_limit))(
                     scope, receive, send_with_headers
                 )
-        except Exception:
-            logger.exception("unhandled error", extra={"path": scope["path"]})
+        except Exception as error:
+            response = outage_response(error)
+            if response is None:
+                logger.exception("unhandled error", extra={"path": scope["path"]})
+                response = internal_error_response()
             if not response_started:
-                await internal_error_response()(scope, receive, send_with_headers)
+                await response(scope, receive, send_with_headers)
         finally:
             state = scope.get("state") or {}
             logger.info(

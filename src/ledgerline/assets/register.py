@@ -23,6 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.db.engine import Database
+from ledgerline.db.timeouts import allow_long_statements
 
 _ROWS = """
     SELECT a.id, a.tag, a.name, a.category_id, c.name AS category, a.currency, a.status,
@@ -148,6 +149,7 @@ async def register_csv(
     writer.writerow(CSV_COLUMNS)
     yield buffer.getvalue()
     async with database.tenant_transaction(tenant_id) as session:
+        await allow_long_statements(session)
         result = await session.stream(_REGISTER, _parameters(as_of, period_start))
         async for partition in result.partitions(1000):
             buffer.seek(0)
