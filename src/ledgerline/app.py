@@ -109,6 +109,7 @@ def create_app(settings: Settings) -> FastAPI:
         RequestContextMiddleware,
         trusted_proxies=parse_networks(settings.trusted_proxies),
         max_body_bytes=settings.max_request_body_bytes,
+        body_timeout=settings.request_body_timeout_seconds,
         larger_bodies={f"{API_PREFIX}/invoices/upload": settings.upload_max_body_bytes},
     )
     app.include_router(health_router)

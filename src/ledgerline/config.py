@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Largest request body accepted (413 above it).
     max_request_body_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
+    # A request body that stalls this long between two reads is answered 408.
+    request_body_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    # An idle keep-alive connection is closed after this long.
+    keep_alive_timeout_seconds: Annotated[int, Field(ge=1, le=3600)] = 5
+    # On SIGTERM, in-flight requests get this long to finish; then they are cancelled.
+    shutdown_grace_seconds: Annotated[int, Field(ge=0, le=3600)] = 20
 
     @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
