@@ -430,3 +430,30 @@ async def test_a_statement_running_when_the_database_froze_ends_at_the_client_ba
             proxy.flowing.set()  # a request that hangs here ends once the bytes flow
     assert_unavailable(frozen)
     assert 2.0 - 0.5 <= seconds < 2.0 + 1.0
+
+
+async def test_an_app_starting_while_the_database_is_unreachable_waits_for_it(
+    settings: Settings, empty_tables: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = make_url(settings.database_url or "")
+    async with FreezableProxy(f"{url.query['host']}/.s.PGSQL.{url.port or 5432}") as proxy:
+        proxied = url.set(host="127.0.0.1", port=proxy.port, query={})
+        app = create_app(
+            settings.model_copy(
+                update={
+                    "database_url": proxied.render_as_string(hide_password=False),
+                    "database_connect_timeout_seconds": 0.5,
+                }
+            )
+        )
+        proxy.flowing.clear()
+        asyncio.get_running_loop().call_later(1.5, proxy.flowing.set)
+        started = time.monotonic()
+        async with LifespanManager(app, startup_timeout=10):
+            waited = time.monotonic() - started
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+                ready = await http.get("/ready")
+    assert ready.status_code == 200, ready.text
+    assert waited >= 1.5
+    assert {line.kind for line in outage_lines(caplog)} == {"connect_timeout"}
