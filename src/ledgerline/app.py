@@ -17,7 +17,9 @@ from ledgerline.audit.router import router as audit_router
 from ledgerline.auth.router import router as auth_router
 from ledgerline.client_ip import parse_networks
 from ledgerline.config import Settings
+from ledgerline.db import outage
 from ledgerline.db.engine import Database
+from ledgerline.db.outage import DatabaseUnavailable
 from ledgerline.db.roles import verify_runtime_role
 from ledgerline.errors import install_error_handlers
 from ledgerline.health.router import router as health_router
@@ -35,6 +37,23 @@ from ledgerline.users.router import router as users_router
 from ledgerline.vendors.router import router as vendors_router
 
 API_PREFIX = "/api/v1"
+STARTUP_RETRY_SECONDS = 1.0
+
+
+async def verify_once_reachable(database: Database) -> None:
+    """The start-up check of the runtime role, repeated while the database is unavailable.
+
+    A worker process that (re)starts during an outage waits for the database instead of
+    failing its start-up, which would make uvicorn's supervisor stop every worker. An
+    unsafe role is still refused at once. (`serve` checks once before any worker starts.)
+    """
+    while True:
+        try:
+            await verify_runtime_role(database)
+            return
+        except DatabaseUnavailable as error:
+            outage.report(error.kind, error)
+        await asyncio.sleep(STARTUP_RETRY_SECONDS)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -42,7 +61,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database(settings)
         try:
-            await verify_runtime_role(database)
+            await verify_once_reachable(database)
             app.state.database = database
             app.state.passwords = Passwords(settings)
             app.state.mail_sender = MailSender(settings, database)
@@ -110,6 +129,7 @@ def create_app(settings: Settings) -> FastAPI:
         RequestContextMiddleware,
         trusted_proxies=parse_networks(settings.trusted_proxies),
         max_body_bytes=settings.max_request_body_bytes,
+        body_timeout=settings.request_body_timeout_seconds,
         larger_bodies={f"{API_PREFIX}/invoices/upload": settings.upload_max_body_bytes},
     )
     app.include_router(health_router)

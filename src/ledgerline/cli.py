@@ -11,6 +11,7 @@ import signal
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import asyncpg
 from sqlalchemy.exc import SQLAlchemyError
@@ -21,6 +22,9 @@ from ledgerline.db.embedded import EmbeddedServerRefused, embedded_server, owner
 from ledgerline.db.roles import UnsafeDatabaseRole, bootstrap_database
 from ledgerline.log import configure_logging
 from ledgerline.problems import Problem
+
+if TYPE_CHECKING:
+    import uvicorn
 
 logger = logging.getLogger("ledgerline.cli")
 
@@ -81,6 +85,34 @@ def check_workers_share_rate_limits(settings: Settings, workers: int) -> None:
     logger.warning(problem)
 
 
+def serve_http(config: uvicorn.Config) -> None:
+    """`uvicorn.run`, except that several workers stop taking connections at once.
+
+    uvicorn's supervisor keeps its listening socket open while the workers finish their
+    requests: new clients would wait in a backlog nobody accepts from. Here it closes
+    that socket when told to stop, so they are refused; the workers close theirs too.
+    """
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    class Supervisor(Multiprocess):
+        def terminate_all(self) -> None:
+            for listening in self.sockets:
+                listening.close()
+            super().terminate_all()
+
+    try:
+        if config.workers > 1:
+            Supervisor(config, sockets=[config.bind_socket()]).run()
+            return
+        server = uvicorn.Server(config)
+        server.run()
+    except KeyboardInterrupt:
+        return
+    if not server.started:
+        raise CommandError("the server did not start")
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     import uvicorn
 
@@ -91,16 +123,20 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
         assert ready.database_url is not None
         # Worker processes build their settings from the environment.
         os.environ["DATABASE_URL"] = ready.database_url
-        uvicorn.run(
-            "ledgerline.app:app_from_environment",
-            factory=True,
-            host=args.host or settings.host,
-            port=args.port or settings.port,
-            workers=args.workers,
-            log_config=None,
-            access_log=False,
-            proxy_headers=False,
-            server_header=False,
+        serve_http(
+            uvicorn.Config(
+                "ledgerline.app:app_from_environment",
+                factory=True,
+                host=args.host or settings.host,
+                port=args.port or settings.port,
+                workers=args.workers,
+                log_config=None,
+                access_log=False,
+                proxy_headers=False,
+                server_header=False,
+                timeout_keep_alive=settings.keep_alive_timeout_seconds,
+                timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+            )
         )
 
 

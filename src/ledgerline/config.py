@@ -47,6 +47,16 @@ class Settings(BaseSettings):
     database_platform_password: SecretStr = SecretStr("")
     database_pool_size: Annotated[int, Field(ge=1, le=200)] = 10
     database_max_overflow: Annotated[int, Field(ge=0, le=200)] = 10
+    # Bounded waits on the database (README: "Operations"). Opening a connection, and the
+    # first round trip (BEGIN) of every transaction on a pooled one, within this:
+    database_connect_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 5.0
+    # Waiting for a free connection when the pool and its overflow are all in use.
+    database_pool_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 5.0
+    # PostgreSQL cancels a request's statement that runs longer (statement_timeout); the
+    # client gives up one second later if the server does not answer at all.
+    database_statement_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 15.0
+    # The same for the named long jobs: CSV exports and imports.
+    database_long_statement_timeout_seconds: Annotated[float, Field(gt=0, le=86400)] = 300.0
 
     # Tokens. Access tokens are JWTs signed with SECRET_KEY under JWT_KEY_ID; keys in
     # JWT_PREVIOUS_KEYS ({"kid": "secret"}) still verify, so the signing key can rotate.
@@ -68,6 +78,12 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Largest request body accepted (413 above it).
     max_request_body_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
+    # A request body that stalls this long between two reads is answered 408.
+    request_body_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    # An idle keep-alive connection is closed after this long.
+    keep_alive_timeout_seconds: Annotated[int, Field(ge=1, le=3600)] = 5
+    # On SIGTERM, in-flight requests get this long to finish; then they are cancelled.
+    shutdown_grace_seconds: Annotated[int, Field(ge=0, le=3600)] = 20
 
     @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
@@ -159,6 +175,15 @@ class Settings(BaseSettings):
     password_argon2_parallelism: Annotated[int, Field(ge=1)] = 1
     # Threads that hash passwords; 0: one per core but one, so the event loop keeps one.
     password_hash_workers: Annotated[int, Field(ge=0, le=64)] = 0
+
+    @model_validator(mode="after")
+    def _long_statements_are_longer(self) -> Settings:
+        if self.database_long_statement_timeout_seconds < self.database_statement_timeout_seconds:
+            raise ValueError(
+                "DATABASE_LONG_STATEMENT_TIMEOUT_SECONDS is shorter than"
+                " DATABASE_STATEMENT_TIMEOUT_SECONDS"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_example_secret_in_production(self) -> Settings:

@@ -2,6 +2,8 @@
 
 Every 4xx and 5xx answers `application/problem+json` with `type`, `title`, `status`,
 `detail` and a stable `code`. Nothing internal (tracebacks, SQL) ever reaches a body.
+A database outage (db/outage.py) is 503 `database_unavailable` with `Retry-After`, logged
+as one line per kind per interval, never a traceback per request.
 """
 
 from __future__ import annotations
@@ -12,14 +14,24 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ledgerline.db import outage
+from ledgerline.db.outage import DatabaseUnavailable, outage_kind
 from ledgerline.problems import Problem
 
-__all__ = ["PROBLEM_MEDIA_TYPE", "install_error_handlers", "problem_response"]
+__all__ = [
+    "PROBLEM_MEDIA_TYPE",
+    "database_unavailable",
+    "install_error_handlers",
+    "outage_response",
+    "problem_response",
+]
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+# Long enough for a restarting database or a drained pool, short enough to matter.
+RETRY_AFTER_SECONDS = 5
 
 _CODES_BY_STATUS = {
     400: "bad_request",
@@ -60,6 +72,24 @@ def code_for_status(status: int) -> str:
 
 def internal_error_response() -> JSONResponse:
     return problem_response(Problem(500, "internal_error", "An unexpected error occurred."))
+
+
+def database_unavailable(kind: str, error: BaseException) -> Problem:
+    """The 503 of a database outage; the log gets one line per kind per interval."""
+    outage.report(kind, error)
+    return Problem(
+        503,
+        "database_unavailable",
+        "The database is not available right now; retry shortly.",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+def outage_response(error: BaseException) -> JSONResponse | None:
+    """For the last resort (an error no handler took, or one raised after the response
+    started): the 503 when `error` is a database outage, else None."""
+    kind = outage_kind(error)
+    return None if kind is None else problem_response(database_unavailable(kind, error))
 
 
 def _validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
@@ -103,8 +133,9 @@ async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _on_database_error(_: Request, exc: Exception) -> JSONResponse:
     """A value PostgreSQL refuses as data (SQLSTATE class 22: a number out of range, a NUL
-    in text, ...) is the client's bad input: 422. Anything else is ours: 500."""
-    assert isinstance(exc, DBAPIError)
+    in text, ...) is the client's bad input: 422. Anything else is ours: 500. (An outage
+    arrives as `DatabaseUnavailable`: the engines convert it.)"""
+    assert isinstance(exc, sa_exc.DBAPIError)
     if str(getattr(exc.orig, "sqlstate", "") or "").startswith("22"):
         return problem_response(
             Problem(422, "invalid_value", "A value is out of range or not storable.")
@@ -112,8 +143,16 @@ async def _on_database_error(_: Request, exc: Exception) -> JSONResponse:
     raise exc
 
 
+async def _on_database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    kind = outage_kind(exc)
+    assert kind is not None
+    return problem_response(database_unavailable(kind, exc))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _on_problem)
-    app.add_exception_handler(DBAPIError, _on_database_error)
+    app.add_exception_handler(sa_exc.DBAPIError, _on_database_error)
+    app.add_exception_handler(DatabaseUnavailable, _on_database_unavailable)
+    app.add_exception_handler(sa_exc.TimeoutError, _on_database_unavailable)  # pool timeout
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
     app.add_exception_handler(RequestValidationError, _on_validation_error)

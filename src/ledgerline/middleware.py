@@ -1,8 +1,9 @@
-"""Request context: request id, client address, security headers, body limit, access log,
+"""Request context: request id, client address, security headers, body limits, access log,
 and the last line of defence for errors. One pure ASGI middleware, outermost of ours."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -13,7 +14,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledgerline.client_ip import Network, client_ip, is_trusted
-from ledgerline.errors import internal_error_response, problem_response
+from ledgerline.errors import internal_error_response, outage_response, problem_response
 from ledgerline.log import request_id_var
 from ledgerline.problems import Problem
 
@@ -34,8 +35,12 @@ _DOCS_PATHS = ("/docs", "/docs/oauth2-redirect")
 _HSTS = "max-age=31536000; includeSubDomains"
 
 
-class BodyTooLarge(Exception):
-    pass
+class BodyRefused(Exception):
+    """The request body is refused (too large, or it stalled); `problem` is the answer."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.detail)
+        self.problem = problem
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -53,8 +58,10 @@ class RequestContextMiddleware:
     - security headers, and HSTS when the request came over HTTPS;
     - a body limit: 413 as soon as Content-Length or the bytes read pass it (the paths
       in `larger_bodies`, uploads, have their own);
-    - one access log line; an escaping exception becomes a problem+json 500 here, its
-      traceback going to the log only.
+    - a body deadline: 408 when the client stops sending its body for `body_timeout`
+      seconds (each wait for the next part is bounded, not the whole upload);
+    - one access log line; an escaping exception becomes a problem+json 500 (503 for a
+      database outage) here, its traceback going to the log only.
     """
 
     def __init__(
@@ -63,16 +70,26 @@ class RequestContextMiddleware:
         *,
         trusted_proxies: tuple[Network, ...],
         max_body_bytes: int,
+        body_timeout: float,
         larger_bodies: Mapping[str, int] | None = None,
     ) -> None:
         self.app = app
         self.trusted_proxies = trusted_proxies
         self.max_body_bytes = max_body_bytes
+        self.body_timeout = body_timeout
         self.larger_bodies = dict(larger_bodies or {})
 
     @staticmethod
     def _too_large(limit: int) -> Problem:
         return Problem(413, "payload_too_large", f"The request body exceeds {limit} bytes.")
+
+    def _stalled(self) -> Problem:
+        return Problem(
+            408,
+            "request_body_timeout",
+            f"The request body stalled for {self.body_timeout:g} seconds.",
+            headers={"Connection": "close"},
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -93,7 +110,7 @@ class RequestContextMiddleware:
         status = 500
         response_started = False
 
-        too_large = False
+        refusal: Problem | None = None
         swallowing = False
         body_limit = self.larger_bodies.get(scope["path"], self.max_body_bytes)
 
@@ -117,45 +134,62 @@ class RequestContextMiddleware:
             await send(message)
 
         async def send_from_app(message: Message) -> None:
-            """What the app sends; once the body overflowed, the app's own answer (its body
-            parser turns the overflow into a 400) gives way to the 413."""
+            """What the app sends; once the body was refused, the app's own answer (its body
+            parser turns the refusal into a 400) gives way to the 413 or 408."""
             nonlocal swallowing
-            if too_large and not response_started and message["type"] == "http.response.start":
+            if (
+                refusal is not None
+                and not response_started
+                and message["type"] == "http.response.start"
+            ):
                 swallowing = True
-                await problem_response(self._too_large(body_limit))(
-                    scope, receive, send_with_headers
-                )
+                await problem_response(refusal)(scope, receive, send_with_headers)
                 return
             if swallowing:
                 return
             await send_with_headers(message)
 
         received = 0
+        body_complete = False
+
+        def refuse(problem: Problem) -> BodyRefused:
+            nonlocal refusal
+            refusal = problem
+            return BodyRefused(problem)
 
         async def receive_limited() -> Message:
-            nonlocal received, too_large
-            message = await receive()
+            nonlocal received, body_complete
+            if body_complete:  # later reads only wait for a disconnect: unbounded
+                return await receive()
+            try:
+                async with asyncio.timeout(self.body_timeout):
+                    message = await receive()
+            except TimeoutError:
+                raise refuse(self._stalled()) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > body_limit:
-                    too_large = True
-                    raise BodyTooLarge
+                    raise refuse(self._too_large(body_limit))
+                body_complete = not message.get("more_body", False)
+            else:
+                body_complete = True
             return message
 
         try:
             declared = _header(scope, b"content-length")
             if declared is not None and declared.isdigit() and int(declared) > body_limit:
-                raise BodyTooLarge
+                raise refuse(self._too_large(body_limit))
             await self.app(scope, receive_limited, send_from_app)
-        except BodyTooLarge:
+        except BodyRefused as refused:
             if not response_started:
-                await problem_response(self._too_large(body_limit))(
-                    scope, receive, send_with_headers
-                )
-        except Exception:
-            logger.exception("unhandled error", extra={"path": scope["path"]})
+                await problem_response(refused.problem)(scope, receive, send_with_headers)
+        except Exception as error:
+            response = outage_response(error)
+            if response is None:
+                logger.exception("unhandled error", extra={"path": scope["path"]})
+                response = internal_error_response()
             if not response_started:
-                await internal_error_response()(scope, receive, send_with_headers)
+                await response(scope, receive, send_with_headers)
         finally:
             state = scope.get("state") or {}
             logger.info(

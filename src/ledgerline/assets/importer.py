@@ -21,6 +21,7 @@ from ledgerline.assets.models import Asset, AssetCategory
 from ledgerline.assets.schemas import ASSET_MONEY_DIGITS
 from ledgerline.audit.service import AuditContext
 from ledgerline.csvfiles import field_errors, read_rows, refuse_if_invalid, summary
+from ledgerline.db.timeouts import allow_long_statements
 from ledgerline.problems import Problem
 from ledgerline.values import Currency, Day, Money, NonBlankStr, Quantity, Rate
 
@@ -53,6 +54,7 @@ async def import_assets(
     session: AsyncSession, audit: AuditContext, text: str, *, partial: bool
 ) -> dict[str, Any]:
     rows = read_rows(text, required=REQUIRED, max_rows=MAX_ROWS)
+    await allow_long_statements(session)
     categories = {c.name: c.id for c in await session.scalars(select(AssetCategory))}
     given_tags = [row["tag"].strip() for row in rows if row.get("tag")]
     existing = set(await session.scalars(select(Asset.tag).where(Asset.tag.in_(given_tags))))

@@ -23,6 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.db.engine import Database
+from ledgerline.db.timeouts import allow_long_statements
 from ledgerline.problems import Problem
 
 _ROWS = """
@@ -161,6 +162,7 @@ async def _csv_rows(
     writer.writerow(CSV_COLUMNS)
     yield buffer.getvalue()
     async with database.tenant_transaction(tenant_id) as session:
+        await allow_long_statements(session)
         result = await session.stream(_REGISTER, parameters)
         async for partition in result.partitions(1000):
             buffer.seek(0)

@@ -14,22 +14,31 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from ledgerline.config import Settings
+from ledgerline.db import outage, timeouts
 from ledgerline.db.tenant_context import TenantConnection, tenant_scope
+from ledgerline.db.timeouts import BoundedConnection, DatabaseTimeouts, bounded
 from ledgerline.problems import Problem
 
 
 def create_engine_for(url: URL, settings: Settings, *, tenant_aware: bool) -> AsyncEngine:
-    connect_args: dict[str, object] = {"server_settings": {"application_name": "ledgerline"}}
-    if tenant_aware:
-        connect_args["connection_class"] = TenantConnection
+    """An engine whose every wait on the database is bounded (db/timeouts.py) and whose
+    outage errors become `DatabaseUnavailable` (db/outage.py)."""
+    limits = DatabaseTimeouts.from_settings(settings)
+    connect_args = limits.connect_args()
+    connect_args["server_settings"]["application_name"] = "ledgerline"
+    connection_class = TenantConnection if tenant_aware else BoundedConnection
+    connect_args["connection_class"] = bounded(connection_class, limits)
     engine = create_async_engine(
         url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
+        pool_timeout=limits.pool,
         pool_recycle=1800,
         hide_parameters=True,
         connect_args=connect_args,
     )
+    outage.install(engine)
+    timeouts.install(engine)
     return engine
 
 

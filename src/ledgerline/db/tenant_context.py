@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 from uuid import UUID
 
-import asyncpg
+from ledgerline.db.timeouts import BoundedConnection
 
 TENANT_SETTING = "app.tenant_id"
 
@@ -95,7 +95,7 @@ def begin_statement(begin: str) -> str:
     return begin + (_NO_TENANT_SUFFIX if tenant is None else tenant.begin_suffix)
 
 
-class TenantConnection(asyncpg.Connection):
+class TenantConnection(BoundedConnection):
     """asyncpg connection whose transaction BEGIN carries the current tenant."""
 
     async def execute(

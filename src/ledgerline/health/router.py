@@ -8,12 +8,15 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from ledgerline.db.migrate import head_revision
+from ledgerline.db.outage import outage_kind
 from ledgerline.deps import DatabaseDep
+from ledgerline.errors import database_unavailable
 from ledgerline.problems import Problem
 
 router = APIRouter(tags=["health"])
 logger = logging.getLogger(__name__)
 
+# Shorter than the database timeouts: a probe must answer before its caller gives up.
 READINESS_TIMEOUT_SECONDS = 3.0
 # Before the first migration (or after a downgrade to base) the table is missing or not
 # granted to the runtime role: that is "migrations pending", not "database down".
@@ -50,9 +53,14 @@ async def ready(database: DatabaseDep) -> Readiness:
                 current = None
                 if await session.scalar(_VERSION_TABLE_READABLE):
                     current = await session.scalar(text("SELECT version_num FROM alembic_version"))
+    except TimeoutError as error:  # ours, from asyncio.timeout
+        raise database_unavailable("readiness_timeout", error) from error
     except Exception as error:
-        logger.warning("readiness: database check failed", exc_info=True)
-        raise Problem(503, "database_unavailable", "The database is not reachable.") from error
+        kind = outage_kind(error)
+        if kind is None:
+            logger.warning("readiness: database check failed", exc_info=True)
+            kind = "readiness_check_failed"
+        raise database_unavailable(kind, error) from error
     head = head_revision()
     if current != head:
         raise Problem(

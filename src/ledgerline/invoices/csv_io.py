@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ledgerline.audit.service import AuditContext
 from ledgerline.csvfiles import csv_chunk, field_errors, read_rows, refuse_if_invalid, summary
 from ledgerline.db.engine import Database
+from ledgerline.db.timeouts import allow_long_statements
 from ledgerline.invoices import service
 from ledgerline.invoices.filters import VENDOR_OF_INVOICE, InvoiceFilter
 from ledgerline.invoices.models import Invoice, InvoiceLine
@@ -89,6 +90,7 @@ async def export_rows(
         .execution_options(yield_per=PARTITION_ROWS)
     )
     async with database.tenant_transaction(tenant_id) as session:
+        await allow_long_statements(session)
         result = await session.stream(statement)
         async for partition in result.partitions(PARTITION_ROWS):
             yield csv_chunk(partition)
@@ -140,6 +142,7 @@ async def import_invoices(
     session: AsyncSession, audit: AuditContext, text: str, *, partial: bool
 ) -> dict[str, Any]:
     rows = read_rows(text, required=REQUIRED, max_rows=MAX_IMPORT_ROWS)
+    await allow_long_statements(session)
     report: list[dict[str, Any]] = []
     pending: dict[tuple[str, str], PendingInvoice] = {}
     broken: set[tuple[str, str]] = set()

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ledgerline.config import Settings
 from ledgerline.db.engine import Database
 from ledgerline.db.leases import backoff, claim_due
+from ledgerline.db.outage import log_failure
 from ledgerline.invoices.extraction import Extraction, read_document
 from ledgerline.invoices.models import (
     Invoice,
@@ -179,8 +180,8 @@ class DocumentProcessor:
             try:
                 while await self.run_once():
                     pass
-            except Exception:
-                logger.exception("document processor failed; retrying")
+            except Exception as error:
+                log_failure(logger, "document processor failed; retrying", error)
             await asyncio.sleep(self.settings.document_poll_seconds)
 
 

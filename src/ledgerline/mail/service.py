@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ledgerline.config import Settings
 from ledgerline.db.engine import Database
 from ledgerline.db.leases import backoff, claim_due
+from ledgerline.db.outage import log_failure
 from ledgerline.mail.models import MailStatus, OutboxMessage
 
 logger = logging.getLogger(__name__)
@@ -135,6 +136,6 @@ class MailSender:
         while True:
             try:
                 await self.run_once()
-            except Exception:
-                logger.exception("mail sender failed; retrying")
+            except Exception as error:
+                log_failure(logger, "mail sender failed; retrying", error)
             await asyncio.sleep(self.settings.mail_poll_seconds)
