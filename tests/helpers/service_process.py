@@ -160,7 +160,11 @@ class ServiceProcess:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        self._wait_until_ready()
+        try:
+            self._wait_until_ready()
+        except BaseException:
+            self.stop()  # leave no server or PostgreSQL behind
+            raise
 
     def _wait_until_ready(self) -> None:
         """Until every worker has started and the service says it is ready."""
@@ -182,17 +186,22 @@ class ServiceProcess:
         return self.log.read_text().splitlines()
 
     def stop(self) -> None:
-        """SIGTERM and wait; then whatever is left of PostgreSQL (a server the test
-        restarted is not the one serve started, so serve does not stop it), and the
-        data folder."""
+        """SIGTERM and wait (SIGKILL to it and its workers after a minute); then whatever
+        is left of PostgreSQL (a server the test restarted is not the one serve started,
+        so serve does not stop it), and the data folder."""
         try:
             if self.process.poll() is None:
+                workers = psutil.Process(self.process.pid).children(recursive=True)
                 self.process.send_signal(signal.SIGTERM)
                 try:
                     self.process.wait(timeout=60)
                 except subprocess.TimeoutExpired:
-                    self.process.kill()
+                    for process in [psutil.Process(self.process.pid), *workers]:
+                        with contextlib.suppress(psutil.NoSuchProcess):
+                            process.kill()
                     self.process.wait(timeout=10)
         finally:
-            self.postgres.stop()
-            shutil.rmtree(self.root, ignore_errors=True)
+            try:
+                self.postgres.stop()
+            finally:
+                shutil.rmtree(self.root, ignore_errors=True)
