@@ -370,16 +370,18 @@ def _history(
     )
 
 
-REQUIRED_TO_SUBMIT = ("vendor_id", "number", "issue_date", "due_date", "currency")
+REQUIRED_TO_LEAVE_DRAFT = ("vendor_id", "number", "issue_date", "due_date", "currency")
 
 
-def _complete(invoice: Invoice) -> None:
-    missing = [field for field in REQUIRED_TO_SUBMIT if getattr(invoice, field) is None]
+def _complete(invoice: Invoice, step: str) -> None:
+    """Only a draft may lack fields (the table's check says so too): a draft leaves draft,
+    submitted or voided, only when complete."""
+    missing = [field for field in REQUIRED_TO_LEAVE_DRAFT if getattr(invoice, field) is None]
     if missing:
         raise Problem(
             422,
             "invoice_incomplete",
-            f"Set {', '.join(missing)} before submitting.",
+            f"Set {', '.join(missing)} before you {step} this invoice.",
             extra={"missing": missing},
         )
 
@@ -403,8 +405,8 @@ async def transition(
             f"Cannot {step} an invoice that is {invoice.status}.",
             extra={"current_status": invoice.status},
         )
-    if step == "submit":
-        _complete(invoice)
+    if invoice.status == InvoiceStatus.DRAFT:
+        _complete(invoice, step)
     if step == "submit" and not await lines_of(session, invoice):
         raise Problem(422, "invoice_without_lines", "An invoice needs at least one line.")
     if step == "reject" and not reason:
