@@ -153,9 +153,13 @@ class FuzzTenant:
     async def make_assets(self) -> None:
         category_id = await assets.category(self.client, self.steward)
         asset_id = (await assets.asset(self.client, self.steward, category_id))["id"]
-        record_id = await self._post(
-            f"/assets/{asset_id}/maintenance", {"started_on": "2026-02-01"}
+        opened = await self.client.post(
+            f"{API}/assets/{asset_id}/maintenance",
+            json={"started_on": "2026-02-01"},
+            headers=await assets.at_current_version(self.client, self.steward, asset_id),
         )
+        assert opened.status_code == 201, opened.text
+        record_id = str(opened.json()["id"])
         self.rows |= {
             "category_id": [category_id],
             "asset_id": [asset_id],
