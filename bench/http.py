@@ -34,11 +34,14 @@ import json
 import os
 import random
 import shutil
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,6 +71,12 @@ WARM_UP_SECONDS = int(os.environ.get("BENCH_HTTP_WARM_UP_SECONDS", "2"))
 RSS_REQUESTS = int(os.environ.get("BENCH_HTTP_RSS_REQUESTS", "100000"))
 APPROVALS = int(os.environ.get("BENCH_HTTP_APPROVALS", "20000"))
 WORKERS = int(os.environ.get("BENCH_HTTP_WORKERS", "1"))  # of each server
+# A folder: the app worker's profile during each endpoint's first round, written there
+# by py-spy (collapsed stacks, one file per endpoint) when py-spy is installed.
+PROFILE_DIR = os.environ.get("BENCH_HTTP_PROFILE", "")
+# Which endpoints besides the invoice read and the ceiling (names of `BY_NAME`, comma-
+# separated, e.g. "me,vendor"); all when empty.
+ONLY = [name for name in os.environ.get("BENCH_HTTP_ONLY", "").split(",") if name]
 CONNECTIONS = 32
 VENDORS = 50
 READ_INVOICES = 4_000
@@ -113,8 +122,20 @@ APPROVE = Endpoint(
 )
 INVOICE = Endpoint("GET /api/v1/invoices/{id}", "app", "ids", "/api/v1/invoices/", "invoices")
 CEILING = Endpoint("GET /invoices/{id}, ceiling", "ceiling", "ids", "/invoices/", "invoices")
+BY_NAME = {
+    "health": HEALTH,
+    "me": ME,
+    "vendor": VENDOR,
+    "create": CREATE,
+    "create-keyed": CREATE_KEYED,
+    "approve": APPROVE,
+}
 # A round: the app's endpoints, its invoice read last, then the ceiling's.
-ROUND = (HEALTH, ME, VENDOR, CREATE, CREATE_KEYED, APPROVE, INVOICE, CEILING)
+ROUND = (
+    *(endpoint for name, endpoint in BY_NAME.items() if not ONLY or name in ONLY),
+    INVOICE,
+    CEILING,
+)
 
 
 @dataclass
@@ -124,6 +145,7 @@ class Run:
     p50_ms: float
     p99_ms: float
     failed: int  # responses other than 2xx/3xx, and socket errors
+    cpu_ms: float  # the server's processor time (user + system) per request, in ms
 
     @property
     def rate(self) -> float:
@@ -139,6 +161,7 @@ class Bench:
     files: dict[str, Path]
     admin_dsn: str
     approvals: list[UUID]
+    server_pids: dict[str, list[int]]
     authenticated: int = 0  # requests the app served on the tenant's behalf
     wrk_runs: int = 0
 
@@ -157,6 +180,7 @@ class Bench:
             **endpoint.environment,
         }
         url = f"http://127.0.0.1:{self.ports[endpoint.server]}{endpoint.path}"
+        cpu_before = cpu_seconds(self.server_pids[endpoint.server])
         process = await asyncio.create_subprocess_exec(
             "wrk",
             "-t1",
@@ -172,6 +196,7 @@ class Bench:
             stderr=asyncio.subprocess.PIPE,
         )
         out, err = await process.communicate()
+        cpu = cpu_seconds(self.server_pids[endpoint.server]) - cpu_before
         line = next((x for x in out.decode().splitlines() if x.startswith("BENCH_WRK ")), None)
         if process.returncode != 0 or line is None:
             raise RuntimeError(f"wrk failed ({process.returncode}): {out.decode()}{err.decode()}")
@@ -185,6 +210,7 @@ class Bench:
             figures["p50_us"] / 1000,
             figures["p99_us"] / 1000,
             failed,
+            1000 * cpu / max(1, figures["requests"]),
         )
 
     async def resubmit(self) -> None:
@@ -244,6 +270,42 @@ async def seed(admin_dsn: str, tenant: UUID) -> dict[str, list[UUID]]:
         "invoices": [invoice[1] for invoice, _ in to_read],
         "approvals": [invoice[1] for invoice, _ in to_approve],
     }
+
+
+@contextmanager
+def profiled(endpoint: Endpoint, app_pid: int, round_number: int) -> Iterator[None]:
+    """With BENCH_HTTP_PROFILE, py-spy samples the app worker during the first round of
+    each app endpoint (collapsed stacks in `<folder>/<endpoint>.txt`)."""
+    py_spy = shutil.which("py-spy")
+    if not PROFILE_DIR or py_spy is None or round_number != 1 or endpoint.server != "app":
+        yield
+        return
+    folder = Path(PROFILE_DIR)
+    folder.mkdir(parents=True, exist_ok=True)
+    name = next((n for n, e in BY_NAME.items() if e is endpoint), "invoice")
+    command = [
+        py_spy,
+        "record",
+        "--format",
+        "raw",
+        "--rate",
+        "200",
+        "--nonblocking",
+        "--threads",
+        "--idle",
+    ]
+    command += ["--pid", str(worker_pids(app_pid)[0]), "-o", str(folder / f"{name}.txt")]
+    recorder = subprocess.Popen(command, stdout=subprocess.DEVNULL)  # noqa: S603
+    try:
+        yield
+    finally:
+        recorder.send_signal(signal.SIGINT)
+        recorder.wait(timeout=30)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """Processor time (user + system) the processes have used so far."""
+    return sum(sum(psutil.Process(pid).cpu_times()[:2]) for pid in pids)
 
 
 def worker_pids(pid: int) -> list[int]:
@@ -332,7 +394,8 @@ async def warm_up(app: httpx.AsyncClient, ceiling: httpx.AsyncClient, bench: Ben
         assert ours == theirs, f"the ceiling reads another invoice:\n{ours}\n{theirs}"
 
 
-async def measure(ports: dict[str, int], app_pid: int, admin_dsn: str) -> dict[str, Any]:
+async def measure(ports: dict[str, int], pids: dict[str, int], admin_dsn: str) -> dict[str, Any]:
+    app_pid = pids["app"]
     figures: dict[str, Any] = {"load_before": os.getloadavg()}
     base = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     limits = httpx.Limits(max_connections=CONNECTIONS)
@@ -348,7 +411,8 @@ async def measure(ports: dict[str, int], app_pid: int, admin_dsn: str) -> dict[s
                 files[name] = Path(folder) / f"{name}.txt"
                 shuffled = random.Random(name).sample(values, len(values))
                 files[name].write_text("".join(f"{value}\n" for value in shuffled))
-            bench = Bench(ports, tenant, files, admin_dsn, ids["approvals"])
+            server_pids = {name: worker_pids(pid) for name, pid in pids.items()}
+            bench = Bench(ports, tenant, files, admin_dsn, ids["approvals"], server_pids)
             await warm_up(app, ceiling, bench)
             figures["rss_first"] = (bench.authenticated, rss_mib(app_pid))
             for endpoint in ROUND:
@@ -357,7 +421,8 @@ async def measure(ports: dict[str, int], app_pid: int, admin_dsn: str) -> dict[s
             print(f"  req/s in each round of: {'; '.join(e.label for e in ROUND)}")
             for number in range(1, ROUNDS + 1):
                 for endpoint in ROUND:
-                    runs[endpoint].append(await bench.wrk(endpoint, SECONDS))
+                    with profiled(endpoint, app_pid, number):
+                        runs[endpoint].append(await bench.wrk(endpoint, SECONDS))
                 rates = ", ".join(f"{runs[e][-1].rate:,.0f}" for e in ROUND)
                 print(f"  round {number}/{ROUNDS} req/s: {rates}", flush=True)
             started, before = time.perf_counter(), bench.authenticated
@@ -391,6 +456,10 @@ async def run() -> dict[str, Any]:
             "RATE_LIMIT_ENABLED": "true",
             "RATE_LIMIT_STORAGE_URL": "",
             "RATE_LIMIT_DEFAULT": "1000000/minute",
+            # Each server's pool sized to the load's concurrency: no connection opened and
+            # closed per request (SQLAlchemy closes overflow connections on return).
+            "DATABASE_POOL_SIZE": str(CONNECTIONS),
+            "DATABASE_MAX_OVERFLOW": "0",
         }
         options = ["--host", "127.0.0.1", "--workers", str(WORKERS)]
         serve = [sys.executable, "-m", "ledgerline", "serve", *options]
@@ -408,7 +477,9 @@ async def run() -> dict[str, Any]:
                 for name, process in processes.items()
             }
             dsn = asyncpg_dsn(admin.set(database=DATABASE))
-            figures = await measure(ports, app_process.pid, dsn)
+            figures = await measure(
+                ports, {name: process.pid for name, process in processes.items()}, dsn
+            )
             figures["modules"] = modules
     return figures
 
@@ -435,16 +506,23 @@ def report(figures: dict[str, Any]) -> None:
         f" {after[0]:.2f} {after[1]:.2f} {after[2]:.2f} after"
     )
     runs: dict[Endpoint, list[Run]] = figures["runs"]
-    print(f"  {'endpoint':<40} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'not 2xx':>8}   rounds")
+    print(
+        f"  {'endpoint':<40} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms':>7}"
+        f" {'not 2xx':>8}   rounds"
+    )
     medians = {}
     for endpoint, its_runs in runs.items():
         rate = statistics.median(run.rate for run in its_runs)
         p50 = statistics.median(run.p50_ms for run in its_runs)
         p99 = statistics.median(run.p99_ms for run in its_runs)
         medians[endpoint] = (rate, p99)
+        cpu = statistics.median(run.cpu_ms for run in its_runs)
         failed = sum(run.failed for run in its_runs)
         rounds = " ".join(f"{run.rate:,.0f}" for run in its_runs)
-        print(f"  {endpoint.label:<40} {rate:7,.0f} {p50:8.2f} {p99:8.2f} {failed:8,}   {rounds}")
+        print(
+            f"  {endpoint.label:<40} {rate:7,.0f} {p50:8.2f} {p99:8.2f} {cpu:7.3f}"
+            f" {failed:8,}   {rounds}"
+        )
     (app_rate, app_p99), (ceiling_rate, ceiling_p99) = medians[INVOICE], medians[CEILING]
     print(
         f"  invoice read, app / ceiling: req/s {app_rate / ceiling_rate:.2f}x"
@@ -458,6 +536,8 @@ def report(figures: dict[str, Any]) -> None:
         f" median {statistics.median(ratios):.2f}x"
     )
     for endpoint in (ME, VENDOR):
+        if endpoint not in medians:
+            continue
         print(f"  {endpoint.label} / app invoice read: {medians[endpoint][0] / app_rate:.2f}x")
     (first_count, firsts), (last_count, lasts) = figures["rss_first"], figures["rss_last"]
     if firsts.keys() != lasts.keys():
