@@ -25,6 +25,7 @@ SHARED_MODULES = frozenset(
         "config",
         "pagination",
         "etags",
+        "responses",
         "log",
         "client_ip",
         "csvfiles",

@@ -32,7 +32,7 @@ from ledgerline.audit.models import ActorType
 from ledgerline.audit.service import Actor, AuditContext, RequestMeta
 from ledgerline.config import Settings
 from ledgerline.db.engine import Database
-from ledgerline.deps import DatabaseDep, SettingsDep
+from ledgerline.deps import DatabaseDep
 from ledgerline.log import request_id_var
 from ledgerline.problems import Problem, Unauthorized
 from ledgerline.ratelimit import count_failed_credential, rate_limits
@@ -44,11 +44,10 @@ from ledgerline.security.api_keys import (
 )
 from ledgerline.security.liveness import admin_is_live, live_api_key, live_user
 from ledgerline.security.permissions import API_KEY_SCOPES, ROLE_PERMISSIONS, Permission, Role
-from ledgerline.security.tokens import AccessClaims, InvalidToken, decode_access_token
+from ledgerline.security.tokens import AccessClaims, InvalidToken, VerifiedAccessTokens
 from ledgerline.tenants.models import TenantStatus
 
 TENANT_HEADER = "X-Tenant-ID"
-_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _bearer = HTTPBearer(
     auto_error=False, description="Access token from /api/v1/auth/login, or an API key"
 )
@@ -111,23 +110,31 @@ def request_meta(request: Request) -> RequestMeta:
     )
 
 
-def access_claims(
-    settings: SettingsDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> AccessClaims:
-    if credentials is None:
+def _claims(request: Request, token: str | None) -> AccessClaims:
+    if token is None:
         raise unauthorized("Send an access token as 'Authorization: Bearer <token>'.")
+    verified: VerifiedAccessTokens = request.app.state.access_tokens
     try:
-        return decode_access_token(settings, credentials.credentials)
+        return verified.decode(token)
     except InvalidToken as error:
         raise unauthorized("The access token is invalid or expired.") from error
 
 
-async def caller_credential(
+async def access_claims(
     request: Request,
-    settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    api_key: Annotated[str | None, Depends(_api_key_header)],
+) -> AccessClaims:
+    """The verified access token of a request to a route outside any tenant."""
+    return _claims(request, credentials.credentials if credentials else None)
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def _caller_credential(
+    request: Request, bearer: str | None, api_key: str | None
 ) -> AccessClaims | ParsedApiKey:
     """An API key (X-API-Key, or a bearer token with the key prefix) or access claims.
 
@@ -135,7 +142,7 @@ async def caller_credential(
     the claimed tenant (429 past the limit); one that verifies is never refused for
     failures, its own or anyone's.
     """
-    token = api_key or (credentials.credentials if credentials else None)
+    token = api_key or bearer
     try:
         if token is None:
             raise unauthorized("Send 'Authorization: Bearer <access token or API key>'.")
@@ -144,7 +151,7 @@ async def caller_credential(
                 return parse_api_key(token)
             except MalformedApiKey as error:
                 raise unauthorized("The API key is not valid.", "invalid_api_key") from error
-        return access_claims(settings, credentials)
+        return _claims(request, bearer)
     except Unauthorized:
         await _credential_failed(request)
         raise
@@ -160,7 +167,7 @@ async def _credential_failed(request: Request) -> None:
     await count_failed_credential(request, tenant)
 
 
-def tenant_header(request: Request) -> UUID:
+def _tenant_header(request: Request) -> UUID:
     value = request.headers.get(TENANT_HEADER)
     if not value:
         raise Problem(400, "tenant_header_missing", f"Send the {TENANT_HEADER} header.")
@@ -185,7 +192,7 @@ async def verified_admin(session: AsyncSession, claims: AccessClaims) -> Princip
 def _check_tenant_status(status: str, method: str, *, is_admin: bool) -> None:
     if status == TenantStatus.SUSPENDED and not is_admin:
         raise Problem(403, "tenant_suspended", "This tenant is suspended.")
-    if status == TenantStatus.READ_ONLY and method not in _SAFE_METHODS:
+    if status == TenantStatus.READ_ONLY and method not in idempotency.SAFE_METHODS:
         raise Problem(403, "tenant_read_only", "This tenant is read-only: nothing can change.")
 
 
@@ -199,11 +206,18 @@ class Requires:
     async def __call__(
         self,
         request: Request,
-        database: DatabaseDep,
-        settings: SettingsDep,
-        credential: Annotated[AccessClaims | ParsedApiKey, Depends(caller_credential)],
-        tenant_id: Annotated[UUID, Depends(tenant_header)],
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+        api_key: Annotated[str | None, Depends(_api_key_header)],
     ) -> AsyncIterator[TenantRequest]:
+        """One async dependency whose only sub-dependencies are the two credential
+        headers (which also declare the security schemes): nothing on a tenant request
+        goes through the thread pool, and FastAPI solves three dependencies, not seven."""
+        settings = _settings(request)
+        database: Database = request.app.state.database
+        credential = await _caller_credential(
+            request, bearer.credentials if bearer else None, api_key
+        )
+        tenant_id = _tenant_header(request)
         meta = request_meta(request)
         admin: Principal | None = None
         admin_status = ""
@@ -247,9 +261,9 @@ async def _user(session: AsyncSession, claims: AccessClaims) -> tuple[Principal,
     if row is None:
         raise unauthorized("The access token is no longer valid.")
     principal = Principal.with_role(
-        ActorType.USER, claims.subject, Role(row.role), claims.session_id
+        ActorType.USER, claims.subject, Role(row["role"]), claims.session_id
     )
-    return principal, str(row.status), str(row.plan)
+    return principal, str(row["status"]), str(row["plan"])
 
 
 async def _api_key(

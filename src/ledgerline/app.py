@@ -32,6 +32,7 @@ from ledgerline.mail.service import MailSender
 from ledgerline.middleware import RequestContextMiddleware
 from ledgerline.ratelimit import RateLimits
 from ledgerline.security.passwords import Passwords
+from ledgerline.security.tokens import VerifiedAccessTokens
 from ledgerline.tenants.router import router as tenants_router
 from ledgerline.users.router import router as users_router
 from ledgerline.vendors.router import router as vendors_router
@@ -97,6 +98,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.rate_limits = RateLimits(settings)
+    app.state.access_tokens = VerifiedAccessTokens(settings)
     app.state.document_storage = LocalDocumentStorage(settings.documents_dir)
     install_error_handlers(app)
     if settings.cors_origins:

@@ -37,6 +37,7 @@ from ledgerline.db.base import Base
 from ledgerline.problems import Problem
 
 HEADER = "Idempotency-Key"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 RETENTION = timedelta(hours=24)
 
 
@@ -117,10 +118,13 @@ async def claim(session: AsyncSession, request: Request, tenant_id: UUID, caller
 
 class IdempotentRoute(APIRoute):
     """Stores a successful response under its claimed key, inside the request's
-    transaction (the tenant dependency commits after the handler returns)."""
+    transaction (the tenant dependency commits after the handler returns). Routes of safe
+    methods keep FastAPI's own handler: nothing to store, nothing to wrap."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        if self.methods and self.methods <= SAFE_METHODS:
+            return handler
 
         async def handle(request: Request) -> Response:
             try:
@@ -135,4 +139,5 @@ class IdempotentRoute(APIRoute):
                 record.etag = response.headers.get("etag")
             return response
 
+        handle.stores_idempotent_responses = True  # type: ignore[attr-defined]
         return handle

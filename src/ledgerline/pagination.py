@@ -96,7 +96,7 @@ def _decode_sorted(cursor: str, sort: SortKey) -> tuple[Any, UUID]:
         raise _invalid_cursor() from error
 
 
-def page_request(
+async def page_request(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> PageRequest:

@@ -1,7 +1,10 @@
 """Rate limits: per client address on the sign-in endpoints, per caller elsewhere.
 
-Counts live in an async storage of the `limits` library, moving-window strategy:
-this process's memory by default, or Redis (RATE_LIMIT_STORAGE_URL=redis://host:port/db),
+Counts live in an async storage of the `limits` library, sliding-window-counter
+strategy (two counters per key, the previous window's weighted by how much of it the
+window still covers: constant work a request, where the moving window keeps a timestamp
+per request and measured 75 us a request at a high limit): this process's memory by
+default, or Redis (RATE_LIMIT_STORAGE_URL=redis://host:port/db),
 which every worker process shares, so `serve --workers N` counts each caller once.
 Two places apply the limits:
 - `limit_sign_in` (a dependency of signup, login, refresh, sign-out): by client address,
@@ -31,7 +34,7 @@ from typing import Any
 from fastapi import Request
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from redis.asyncio import ConnectionPool
 from redis.exceptions import RedisError
 
@@ -123,7 +126,7 @@ class RateLimits:
         else:
             storage = MemoryStorage()
         self._storage = storage
-        self._window = MovingWindowRateLimiter(storage)
+        self._window = SlidingWindowCounterRateLimiter(storage)
         self._outage = OutageLog(OUTAGE_LOG_INTERVAL_SECONDS)
         self.sign_in = parse(settings.rate_limit_auth)
         self.default = parse(settings.rate_limit_default)

@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import asyncpg
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Dialect, ExceptionContext
@@ -36,7 +37,7 @@ _KIND_BY_SQLSTATE = {
     "53300": "too_many_connections",
 }
 # Kinds after which the connection is in an unknown state or gone: it is not reused.
-_CONNECTION_BROKEN = frozenset({"no_answer", "connection_lost", "server_shutdown"})
+CONNECTION_BROKEN = frozenset({"no_answer", "connection_lost", "server_shutdown"})
 
 
 class DatabaseUnavailable(Exception):
@@ -48,14 +49,15 @@ class DatabaseUnavailable(Exception):
 
 
 def _causes(error: BaseException) -> Iterator[BaseException]:
-    """The error and the driver errors it wraps (SQLAlchemy's `orig`, then asyncpg's)."""
+    """The error and the driver errors it wraps (SQLAlchemy's `orig`, the driver
+    adapter's `__cause__`, then asyncpg's)."""
     seen: BaseException | None = error
     while seen is not None:
         yield seen
-        seen = getattr(seen, "orig", None)
+        seen = getattr(seen, "orig", None) or seen.__cause__
 
 
-def _driver_kind(error: BaseException) -> str | None:
+def driver_kind(error: BaseException) -> str | None:
     """The kind of outage a driver error shows; only for errors known to come from it."""
     for cause in _causes(error):
         sqlstate = getattr(cause, "sqlstate", None)
@@ -68,6 +70,8 @@ def _driver_kind(error: BaseException) -> str | None:
             return "no_answer"
         if isinstance(cause, ConnectionError):
             return "connection_lost"
+        if isinstance(cause, asyncpg.InterfaceError) and "connection is closed" in str(cause):
+            return "connection_lost"  # asyncpg's words for a connection already gone
     return None
 
 
@@ -141,10 +145,10 @@ def _on_error(context: ExceptionContext) -> BaseException | None:
     """Engine hook: a driver error that shows an outage becomes `DatabaseUnavailable`."""
     original = context.original_exception
     cancelled = isinstance(original, asyncio.CancelledError)
-    kind = _driver_kind(original)
+    kind = driver_kind(original)
     if kind is None and context.is_disconnect and not cancelled:
         kind = "connection_lost"
-    if cancelled or kind in _CONNECTION_BROKEN:
+    if cancelled or kind in CONNECTION_BROKEN:
         _terminate(context)
         context.is_disconnect = True
     return None if kind is None else DatabaseUnavailable(kind)

@@ -1,4 +1,5 @@
-"""Reading one row by id for a change: locked when asked, 404 when absent.
+"""Reading one row by id: for a change (locked when asked) or straight into a response;
+404 when absent.
 
 Under row-level security another tenant's row is absent too, so a foreign id and a
 missing one answer alike. A change of a versioned row takes it with `locked_at_version`:
@@ -11,9 +12,11 @@ from __future__ import annotations
 from typing import Any, TypeVar
 from uuid import UUID
 
+import asyncpg
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ledgerline.db import driver
 from ledgerline.db.base import Versioned
 from ledgerline.etags import check_if_match
 from ledgerline.problems import Problem
@@ -36,6 +39,19 @@ async def row_by_id(
     if for_update:
         statement = statement.with_for_update()
     row = await session.scalar(statement)
+    if row is None:
+        raise not_found(what)
+    return row
+
+
+async def record_by_id(
+    session: AsyncSession, statement: str, row_id: UUID, *, what: str
+) -> asyncpg.Record:
+    """The row `statement` reads with `row_id` as $1, sent with asyncpg itself in the
+    session's transaction (db/driver.py: for reads that go straight to a response);
+    else 404."""
+    connection = await driver.driver_connection(session)
+    row = await connection.fetchrow(statement, row_id)
     if row is None:
         raise not_found(what)
     return row

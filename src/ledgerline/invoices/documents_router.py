@@ -28,7 +28,7 @@ Write = Annotated[TenantRequest, tenant_request(Permission.INVOICES_WRITE)]
 Create = Annotated[TenantRequest, tenant_request(Permission.INVOICES_WRITE, idempotent=True)]
 
 
-def document_storage(request: Request) -> DocumentStorage:
+async def document_storage(request: Request) -> DocumentStorage:
     storage: DocumentStorage = request.app.state.document_storage
     return storage
 

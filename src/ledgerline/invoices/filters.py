@@ -23,7 +23,7 @@ SORTS = {
 invoice_sort = sort_query(SORTS)
 
 
-def invoice_filters(
+async def invoice_filters(
     status: InvoiceStatus | None = None,
     vendor_id: UUID | None = None,
     currency: Currency | None = None,

@@ -30,6 +30,7 @@ from ledgerline.invoices.schemas import (
     StatusChangeOut,
 )
 from ledgerline.pagination import Page, PageRequest, SortKey, page_request
+from ledgerline.responses import json_with_etag
 from ledgerline.security.permissions import Permission
 
 router = APIRouter(tags=["invoices"], route_class=IdempotentRoute)
@@ -111,9 +112,10 @@ async def import_invoices(
     )
 
 
-@router.get("/invoices/{invoice_id}", operation_id="get_invoice")
-async def get_invoice(invoice_id: UUID, context: Read, response: Response) -> InvoiceOut:
-    return _invoice_out(await service.read_invoice(context.session, invoice_id), response)
+@router.get("/invoices/{invoice_id}", operation_id="get_invoice", response_model=InvoiceOut)
+async def get_invoice(invoice_id: UUID, context: Read) -> Response:
+    found = await service.read_invoice_view(context.session, invoice_id)
+    return json_with_etag(InvoiceOut.model_validate(found), found["version"])
 
 
 @router.patch("/invoices/{invoice_id}", operation_id="update_invoice")

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.audit.service import AuditContext
 from ledgerline.db.base import new_id
-from ledgerline.db.rows import locked_at_version, row_by_id
+from ledgerline.db.rows import locked_at_version, record_by_id, row_by_id
 from ledgerline.invoices.filters import InvoiceFilter
 from ledgerline.invoices.models import (
     Invoice,
@@ -225,6 +225,31 @@ async def get_invoice(session: AsyncSession, invoice_id: UUID) -> Invoice:
 
 async def read_invoice(session: AsyncSession, invoice_id: UUID) -> InvoiceWithLines:
     return await _with_lines(session, await get_invoice(session, invoice_id))
+
+
+# An invoice with its lines as GET /invoices/{id} shows it, in one round trip, read with
+# asyncpg itself (db/driver.py). Line amounts travel as text inside the JSON, exactly.
+_INVOICE_WITH_LINES = """
+SELECT i.id, i.vendor_id, i.number, i.issue_date, i.due_date, i.currency, i.source,
+       i.po_number, i.notes, i.subtotal, i.tax_total, i.total, i.amount_paid, i.status,
+       i.rejection_reason, i.created_at, i.updated_at, i.version,
+       (SELECT coalesce(json_agg(json_build_object(
+                   'description', l.description, 'quantity', l.quantity::text,
+                   'unit_price', l.unit_price::text, 'tax_rate', l.tax_rate::text,
+                   'line_subtotal', l.line_subtotal::text, 'line_tax', l.line_tax::text
+               ) ORDER BY l.position), '[]')
+          FROM invoice_lines AS l
+         WHERE l.tenant_id = i.tenant_id AND l.invoice_id = i.id) AS lines
+  FROM invoices AS i
+ WHERE i.id = $1
+"""
+
+
+async def read_invoice_view(session: AsyncSession, invoice_id: UUID) -> dict[str, Any]:
+    """The invoice's fields, `version` and `lines` (a list of dicts: the engine's
+    connections decode JSON, as SQLAlchemy's asyncpg dialect sets them up), for the
+    response."""
+    return dict(await record_by_id(session, _INVOICE_WITH_LINES, invoice_id, what="invoice"))
 
 
 async def list_invoices(

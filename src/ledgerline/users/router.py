@@ -18,6 +18,7 @@ from ledgerline.etags import sent_if_match, set_etag
 from ledgerline.idempotency import IdempotentRoute
 from ledgerline.pagination import Page, PageRequest, page_request
 from ledgerline.problems import Problem
+from ledgerline.responses import json_with_etag
 from ledgerline.security.permissions import Permission
 from ledgerline.users import service
 from ledgerline.users.models import TenantRole, User
@@ -51,9 +52,10 @@ def _out(user: User, response: Response, context: TenantRequest | None = None) -
     return UserOut.model_validate(user).as_seen_by(can_manage)
 
 
-@router.get("/me", operation_id="get_me")
-async def get_me(context: Profile, response: Response) -> UserOut:
-    return _out(await service.get_user(context.session, _my_id(context)), response)
+@router.get("/me", operation_id="get_me", response_model=UserOut)
+async def get_me(context: Profile) -> Response:
+    me = await service.read_profile(context.session, _my_id(context))
+    return json_with_etag(UserOut.model_validate(dict(me)), me["version"])
 
 
 @router.patch("/me", operation_id="update_me")

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,7 +21,7 @@ from ledgerline.audit.service import AuditContext, diff
 from ledgerline.auth import lockout
 from ledgerline.auth.sessions import revoke_user_sessions
 from ledgerline.config import Settings
-from ledgerline.db.rows import locked_at_version, row_by_id
+from ledgerline.db.rows import locked_at_version, record_by_id, row_by_id
 from ledgerline.pagination import PageRequest, contains, keyset_page
 from ledgerline.problems import Problem
 from ledgerline.security.passwords import Passwords, check_password_policy
@@ -34,6 +35,20 @@ def _snapshot(user: User) -> dict[str, Any]:
 
 async def get_user(session: AsyncSession, user_id: UUID) -> User:
     return await row_by_id(session, User, user_id, what="user")
+
+
+# A user as GET /users/me shows it, read with asyncpg itself (db/driver.py).
+_PROFILE = """
+SELECT id, tenant_id, email, full_name, role, is_active, last_login_at, created_at,
+       updated_at, version
+  FROM users
+ WHERE id = $1
+"""
+
+
+async def read_profile(session: AsyncSession, user_id: UUID) -> asyncpg.Record:
+    """The caller's own user row, for the response (its lock state is not shown)."""
+    return await record_by_id(session, _PROFILE, user_id, what="user")
 
 
 async def _lock_owners(session: AsyncSession) -> None:

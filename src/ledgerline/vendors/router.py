@@ -6,7 +6,8 @@ caller may see them.
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -15,6 +16,7 @@ from ledgerline.access import TenantRequest, tenant_request
 from ledgerline.etags import sent_if_match, set_etag
 from ledgerline.idempotency import IdempotentRoute
 from ledgerline.pagination import Page, PageRequest, page_request
+from ledgerline.responses import json_with_etag
 from ledgerline.security.permissions import Permission
 from ledgerline.values import Currency
 from ledgerline.vendors import service as vendor_service
@@ -29,12 +31,16 @@ Create = Annotated[TenantRequest, tenant_request(Permission.INVOICES_WRITE, idem
 Remove = Annotated[TenantRequest, tenant_request(Permission.INVOICES_DELETE)]
 
 
-def _out(vendor: Vendor, context: TenantRequest, response: Response | None = None) -> VendorOut:
-    if response is not None:
-        set_etag(response, vendor.version)
+def _out(
+    vendor: Vendor | Mapping[str, Any], context: TenantRequest, response: Response | None = None
+) -> VendorOut:
+    """The vendor (a row, or the mapping of one), its bank account masked unless the caller
+    may see bank details; its ETag on `response` when given (a row)."""
     out = VendorOut.model_validate(vendor)
+    if response is not None and isinstance(vendor, Vendor):
+        set_etag(response, vendor.version)
     if not context.principal.can(Permission.VENDOR_BANK_DETAILS):
-        out = out.model_copy(update={"bank_account": vendor_service.masked(vendor.bank_account)})
+        out = out.model_copy(update={"bank_account": vendor_service.masked(out.bank_account)})
     return out
 
 
@@ -63,9 +69,10 @@ async def list_vendors(
     return Page(items=[_out(v, context) for v in rows], next_cursor=cursor)
 
 
-@router.get("/vendors/{vendor_id}", operation_id="get_vendor")
-async def get_vendor(vendor_id: UUID, context: Read, response: Response) -> VendorOut:
-    return _out(await vendor_service.get_vendor(context.session, vendor_id), context, response)
+@router.get("/vendors/{vendor_id}", operation_id="get_vendor", response_model=VendorOut)
+async def get_vendor(vendor_id: UUID, context: Read) -> Response:
+    vendor = await vendor_service.read_vendor(context.session, vendor_id)
+    return json_with_etag(_out(dict(vendor), context), vendor["version"])
 
 
 @router.patch("/vendors/{vendor_id}", operation_id="update_vendor")

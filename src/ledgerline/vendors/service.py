@@ -10,12 +10,13 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.audit.service import AuditContext, diff
-from ledgerline.db.rows import locked_at_version, row_by_id
+from ledgerline.db.rows import locked_at_version, record_by_id, row_by_id
 from ledgerline.pagination import PageRequest, contains, keyset_page
 from ledgerline.problems import Problem
 from ledgerline.security.permissions import Permission
@@ -95,6 +96,19 @@ async def create_vendor(
 
 async def get_vendor(session: AsyncSession, vendor_id: UUID) -> Vendor:
     return await row_by_id(session, Vendor, vendor_id, what="vendor")
+
+
+# A vendor as GET /vendors/{id} shows it, read with asyncpg itself (db/driver.py).
+_VENDOR = """
+SELECT id, name, tax_id, email, address, default_currency, payment_terms_days,
+       bank_account, is_active, created_at, updated_at, version
+  FROM vendors
+ WHERE id = $1
+"""
+
+
+async def read_vendor(session: AsyncSession, vendor_id: UUID) -> asyncpg.Record:
+    return await record_by_id(session, _VENDOR, vendor_id, what="vendor")
 
 
 async def list_vendors(
