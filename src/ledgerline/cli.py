@@ -18,7 +18,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ledgerline.config import Environment, Settings
 from ledgerline.db import migrate
-from ledgerline.db.embedded import EmbeddedServerRefused, embedded_server, owner_url_for
+from ledgerline.db.embedded import (
+    EmbeddedServerMissing,
+    EmbeddedServerRefused,
+    embedded_server,
+    owner_url_for,
+)
 from ledgerline.db.roles import UnsafeDatabaseRole, bootstrap_database
 from ledgerline.log import configure_logging
 from ledgerline.problems import Problem
@@ -226,6 +231,32 @@ def cmd_create_admin(settings: Settings, args: argparse.Namespace) -> None:
         asyncio.run(run(ready))
 
 
+def health_url(settings: Settings) -> str:
+    """`GET /health` on this machine at the configured HOST and PORT (a wildcard address
+    is asked on loopback)."""
+    host = settings.host
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104 - compared, not bound
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.port}/health"
+
+
+def cmd_health(settings: Settings, args: argparse.Namespace) -> None:
+    """Exit 0 when the local server answers its liveness probe (a container's check)."""
+    import urllib.error
+    import urllib.request
+
+    url = health_url(settings)
+    try:
+        with urllib.request.urlopen(url, timeout=args.timeout) as response:  # noqa: S310
+            status = response.status
+    except (urllib.error.URLError, OSError) as error:
+        raise CommandError(f"{url}: {error}") from error
+    if status != 200:
+        raise CommandError(f"{url}: status {status}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ledgerline", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -259,6 +290,12 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_argument("--email", required=True)
     admin.add_argument("--full-name", default="Platform administrator")
     admin.set_defaults(handler=cmd_create_admin)
+
+    health = commands.add_parser(
+        "health", help="exit 0 when the server on HOST:PORT answers GET /health"
+    )
+    health.add_argument("--timeout", type=float, default=3.0, help="seconds (default 3)")
+    health.set_defaults(handler=cmd_health)
     return parser
 
 
@@ -275,7 +312,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         args.handler(settings, args)
-    except (CommandError, UnsafeDatabaseRole, EmbeddedServerRefused) as error:
+    except (
+        CommandError,
+        UnsafeDatabaseRole,
+        EmbeddedServerRefused,
+        EmbeddedServerMissing,
+    ) as error:
         print(f"ledgerline: {error}", file=sys.stderr)  # noqa: T201
         return 1
     except (OSError, SQLAlchemyError, asyncpg.PostgresError) as error:
