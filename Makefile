@@ -8,7 +8,7 @@ export UV_PYTHON_DOWNLOADS := never
 # uv would otherwise warn that the active virtualenv is not the project's .venv.
 unexport VIRTUAL_ENV
 
-.PHONY: run test lint format bench sync ensure-uv clean
+.PHONY: run test lint format bench demo sync ensure-uv clean
 
 ensure-uv:
 	@$(UV) --version >/dev/null 2>&1 || $(PIP_INSTALL) uv \
@@ -31,6 +31,10 @@ lint: sync
 format: sync
 	$(UV) run --frozen ruff format .
 	$(UV) run --frozen ruff check --fix .
+
+# A demo tenant with users, vendors, invoices and assets (README: "Demo data").
+demo: sync
+	$(UV) run --frozen ledgerline demo
 
 # `make bench` runs every benchmark; `make bench BENCH=http` (or "identity http") only those.
 bench: sync
