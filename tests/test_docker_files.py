@@ -118,9 +118,9 @@ def test_several_workers_share_rate_limits_through_redis() -> None:
 
 def test_health_checks_ask_the_configured_port() -> None:
     healthcheck = dict(dockerfile_instructions())["HEALTHCHECK"]
-    assert json.loads(healthcheck.split("CMD", 1)[1]) == ["ledgerline", "health"]
+    assert json.loads(healthcheck.split("CMD", 1)[1]) == ["python", "/app/healthcheck.py"]
     api = load_compose()["services"]["api"]
-    assert api["healthcheck"]["test"] == ["CMD", "ledgerline", "health"]
+    assert api["healthcheck"]["test"] == ["CMD", "python", "/app/healthcheck.py"]
     published = api["ports"][0].rsplit(":", 1)[1]
     assert api["environment"].get("PORT", image_env()["PORT"]) == published
 

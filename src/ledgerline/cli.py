@@ -257,32 +257,6 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
         print(demo.describe(report, settings))  # noqa: T201
 
 
-def health_url(settings: Settings) -> str:
-    """`GET /health` on this machine at the configured HOST and PORT (a wildcard address
-    is asked on loopback)."""
-    host = settings.host
-    if host in ("", "0.0.0.0", "::"):  # noqa: S104 - compared, not bound
-        host = "127.0.0.1"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{settings.port}/health"
-
-
-def cmd_health(settings: Settings, args: argparse.Namespace) -> None:
-    """Exit 0 when the local server answers its liveness probe (a container's check)."""
-    import urllib.error
-    import urllib.request
-
-    url = health_url(settings)
-    try:
-        with urllib.request.urlopen(url, timeout=args.timeout) as response:  # noqa: S310
-            status = response.status
-    except (urllib.error.URLError, OSError) as error:
-        raise CommandError(f"{url}: {error}") from error
-    if status != 200:
-        raise CommandError(f"{url}: status {status}")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ledgerline", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -333,11 +307,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(handler=cmd_demo)
 
-    health = commands.add_parser(
-        "health", help="exit 0 when the server on HOST:PORT answers GET /health"
-    )
-    health.add_argument("--timeout", type=float, default=3.0, help="seconds (default 3)")
-    health.set_defaults(handler=cmd_health)
     return parser
 
 
