@@ -1,13 +1,18 @@
 # Everything runs through uv; `make run` and `make test` install it when it is missing.
+# Inside an activated virtualenv, uv is installed into that virtualenv (pip refuses
+# --user there) and the project still gets its own .venv.
 PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+PIP_INSTALL := $(PYTHON) -m pip install --quiet $(if $(VIRTUAL_ENV),,--user)
 export UV_PYTHON_DOWNLOADS := never
+# uv would otherwise warn that the active virtualenv is not the project's .venv.
+unexport VIRTUAL_ENV
 
-.PHONY: run test lint format bench sync ensure-uv clean
+.PHONY: run test lint format bench demo sync ensure-uv clean
 
 ensure-uv:
-	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --user uv \
-		|| $(PYTHON) -m pip install --quiet --user --break-system-packages uv
+	@$(UV) --version >/dev/null 2>&1 || $(PIP_INSTALL) uv \
+		|| $(PIP_INSTALL) --break-system-packages uv
 
 sync: ensure-uv
 	@$(UV) sync --frozen --python $(PYTHON)
@@ -26,6 +31,10 @@ lint: sync
 format: sync
 	$(UV) run --frozen ruff format .
 	$(UV) run --frozen ruff check --fix .
+
+# A demo tenant with users, vendors, invoices and assets (README: "Demo data").
+demo: sync
+	$(UV) run --frozen ledgerline demo
 
 # `make bench` runs every benchmark; `make bench BENCH=http` (or "identity http") only those.
 bench: sync

