@@ -35,7 +35,7 @@ SHARED_MODULES = frozenset(
     }
 )
 REQUEST_HOOK = "access"
-TOP_MODULES = frozenset({"app", "cli", "models", "__main__"})
+TOP_MODULES = frozenset({"app", "cli", "models", "openapi", "__main__"})
 
 
 @dataclass(frozen=True, order=True)

@@ -30,6 +30,7 @@ from ledgerline.invoices.storage import LocalDocumentStorage
 from ledgerline.log import configure_logging
 from ledgerline.mail.service import MailSender
 from ledgerline.middleware import RequestContextMiddleware
+from ledgerline.openapi import install as install_openapi
 from ledgerline.ratelimit import RateLimits
 from ledgerline.security.passwords import Passwords
 from ledgerline.tenants.router import router as tenants_router
@@ -117,6 +118,8 @@ def create_app(settings: Settings) -> FastAPI:
             ],
             expose_headers=[
                 "ETag",
+                "Location",
+                "Idempotent-Replayed",
                 "Retry-After",
                 "X-Request-ID",
                 "RateLimit-Limit",
@@ -145,6 +148,7 @@ def create_app(settings: Settings) -> FastAPI:
         invoices_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
+    install_openapi(app)
     return app
 
 
