@@ -276,14 +276,20 @@ def _tidy_parameter(parameter: dict[str, Any]) -> None:
         parameter["description"] = parameter["schema"]["description"]
 
 
+_UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+
+
 def _tenant_parameter() -> dict[str, Any]:
     return {
         "name": "X-Tenant-ID",
         "in": "header",
         "required": True,
-        "description": "The tenant this request acts in: the caller's own (a platform "
-        "ADMIN may name any tenant, and is audited there).",
-        "schema": {"type": "string", "format": "uuid"},
+        "description": "The UUID of the tenant this request acts in: the caller's own (a "
+        "platform ADMIN may name any tenant, and is audited there).",
+        # A plain string with the UUID's shape: generated clients then send what they are
+        # given (openapi-python-client would type a `uuid` format as UUID and fail to
+        # send it as a header).
+        "schema": {"type": "string", "pattern": _UUID_PATTERN},
     }
 
 
