@@ -92,7 +92,7 @@ def create_app(settings: Settings) -> FastAPI:
         version=__version__,
         summary="Multi-tenant finance operations: supplier invoices and fixed assets.",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # openapi.install serves /docs
         redoc_url=None,
         openapi_url="/openapi.json",
     )
