@@ -200,7 +200,7 @@ def build(app: FastAPI) -> dict[str, Any]:
             for method in route.methods or ():
                 operation = spec["paths"][route.path_format].get(method.lower())
                 if operation is not None:
-                    _complete(operation, route, method, schemas)
+                    _complete(operation, route, method)
     _strip_pydantic_keywords(spec)
     return spec
 
@@ -224,9 +224,9 @@ def _calls(dependant: Dependant) -> Iterator[Any]:
         yield from _calls(dependency)
 
 
-def _complete(
-    operation: dict[str, Any], route: RouteContext, method: str, schemas: dict[str, Any]
-) -> None:
+def _complete(operation: dict[str, Any], route: RouteContext, method: str) -> None:
+    """The shared headers, security, problem responses and response headers of one
+    operation, read from what its route depends on and declares."""
     calls = list(_calls(route.dependant))
     tenant = next((call for call in calls if isinstance(call, Requires)), None)
     admin = require_admin in calls
@@ -274,7 +274,7 @@ def _complete(
     responses.pop("422", None)
     for code, response in responses.items():
         if code.startswith("2"):
-            _success_headers(response, code, route, tenant, sign_in, schemas)
+            _success_headers(response, code, tenant, sign_in)
         elif int(code) >= 400:
             statuses.add(int(code))
     for status in sorted(statuses):
@@ -334,12 +334,7 @@ def _idempotency_parameter() -> dict[str, Any]:
 
 
 def _success_headers(
-    response: dict[str, Any],
-    status: str,
-    route: RouteContext,
-    tenant: Requires | None,
-    sign_in: bool,
-    schemas: dict[str, Any],
+    response: dict[str, Any], status: str, tenant: Requires | None, sign_in: bool
 ) -> None:
     headers: dict[str, Any] = response.setdefault("headers", {})
     headers["X-Request-ID"] = _REQUEST_ID

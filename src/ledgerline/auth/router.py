@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
 from urllib.parse import unquote_plus
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
@@ -129,6 +130,11 @@ _LOGIN_FORM = {
     }
 }
 _FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
+# What a sign-in answers when it does not give tokens.
+_SIGN_IN_REFUSALS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Wrong credentials, an unknown account or a locked one: one answer."},
+    403: {"description": "The tenant is suspended, or the address is not verified yet."},
+}
 
 
 def _basic_client_id(request: Request) -> str | None:
@@ -194,7 +200,7 @@ async def _sign_in(
     return _tokens(pair)
 
 
-@router.post("/login", operation_id="login", openapi_extra=_LOGIN_JSON)
+@router.post("/login", operation_id="login", openapi_extra=_LOGIN_JSON, responses=_SIGN_IN_REFUSALS)
 async def login(
     request: Request, database: DatabaseDep, settings: SettingsDep, passwords: PasswordsDep
 ) -> TokenResponse:
@@ -207,7 +213,12 @@ async def login(
     return await _sign_in(request, database, settings, passwords, body, tenant)
 
 
-@router.post("/token", operation_id="login_with_password_grant", openapi_extra=_LOGIN_FORM)
+@router.post(
+    "/token",
+    operation_id="login_with_password_grant",
+    openapi_extra=_LOGIN_FORM,
+    responses={**_SIGN_IN_REFUSALS, 415: {"description": "The body is not the form."}},
+)
 async def login_with_password_grant(
     request: Request, database: DatabaseDep, settings: SettingsDep, passwords: PasswordsDep
 ) -> TokenResponse:
@@ -220,7 +231,7 @@ async def login_with_password_grant(
     return await _sign_in(request, database, settings, passwords, body, tenant)
 
 
-@router.post("/refresh", operation_id="refresh")
+@router.post("/refresh", operation_id="refresh", responses=_SIGN_IN_REFUSALS)
 async def refresh(
     body: RefreshRequest, request: Request, database: DatabaseDep, settings: SettingsDep
 ) -> TokenResponse:
@@ -281,7 +292,12 @@ async def request_login_code(
     return Accepted(detail=_SENT_IF_KNOWN)
 
 
-@router.post("/otp/verify", operation_id="verify_login_code", openapi_extra=_NAMES_TENANT)
+@router.post(
+    "/otp/verify",
+    operation_id="verify_login_code",
+    openapi_extra=_NAMES_TENANT,
+    responses=_SIGN_IN_REFUSALS,
+)
 async def verify_login_code(
     body: CodeLogin, request: Request, database: DatabaseDep, settings: SettingsDep
 ) -> TokenResponse:

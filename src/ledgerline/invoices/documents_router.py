@@ -40,7 +40,10 @@ StorageDep = Annotated[DocumentStorage, Depends(document_storage)]
     "/invoices/upload",
     operation_id="upload_invoice_documents",
     status_code=201,
-    responses={200: {"model": UploadOut, "description": "Every file was uploaded before."}},
+    responses={
+        200: {"model": UploadOut, "description": "Every file was uploaded before."},
+        415: {"description": "A file is not a PDF, PNG or JPEG."},
+    },
 )
 async def upload_invoice_documents(
     request: Request,
