@@ -36,7 +36,7 @@ SHARED_MODULES = frozenset(
     }
 )
 REQUEST_HOOK = "access"
-TOP_MODULES = frozenset({"app", "cli", "demo", "models", "__main__"})
+TOP_MODULES = frozenset({"app", "cli", "demo", "models", "openapi", "__main__"})
 
 
 @dataclass(frozen=True, order=True)

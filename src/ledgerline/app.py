@@ -30,6 +30,7 @@ from ledgerline.invoices.storage import LocalDocumentStorage
 from ledgerline.log import configure_logging
 from ledgerline.mail.service import MailSender
 from ledgerline.middleware import RequestContextMiddleware
+from ledgerline.openapi import install as install_openapi
 from ledgerline.ratelimit import RateLimits
 from ledgerline.security.passwords import Passwords
 from ledgerline.security.tokens import VerifiedAccessTokens
@@ -92,7 +93,7 @@ def create_app(settings: Settings) -> FastAPI:
         version=__version__,
         summary="Multi-tenant finance operations: supplier invoices and fixed assets.",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # openapi.install serves /docs
         redoc_url=None,
         openapi_url="/openapi.json",
     )
@@ -119,6 +120,8 @@ def create_app(settings: Settings) -> FastAPI:
             ],
             expose_headers=[
                 "ETag",
+                "Location",
+                "Idempotent-Replayed",
                 "Retry-After",
                 "X-Request-ID",
                 "RateLimit-Limit",
@@ -147,6 +150,7 @@ def create_app(settings: Settings) -> FastAPI:
         invoices_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
+    install_openapi(app)
     return app
 
 

@@ -13,9 +13,10 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
+from uuid import UUID
 
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from ledgerline.problems import Problem
 
@@ -74,6 +75,27 @@ def summary(report: list[dict[str, Any]]) -> dict[str, Any]:
         for status in ("imported", "skipped", "failed")
     }
     return {**counts, "rows": report}
+
+
+class ImportedRow(BaseModel):
+    """What became of one data row (members that do not apply are left out)."""
+
+    line: int = Field(description="The row's line in the file (the header is line 1).")
+    status: Literal["imported", "skipped", "failed"]
+    errors: list[str] | None = Field(default=None, description="Why a row failed.")
+    reason: str | None = Field(default=None, description="Why a row was skipped.")
+    invoice_id: UUID | None = None
+    asset_id: UUID | None = None
+    tag: str | None = Field(default=None, description="An asset's tag.")
+
+
+class ImportReport(BaseModel):
+    """How many rows were imported, skipped and failed, and each row's outcome."""
+
+    imported: int
+    skipped: int
+    failed: int
+    rows: list[ImportedRow]
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

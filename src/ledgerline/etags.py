@@ -1,19 +1,24 @@
 """Optimistic concurrency: a row's version is its ETag; changes need If-Match.
 
-A router passes the header's value (`sent_if_match`) to its service, which checks it
-on the row it has just locked (`db/rows.locked_at_version` calls `check_if_match`).
-The Starlette types are for annotations only.
+A handler that changes a versioned row declares the header as a parameter
+(`if_match: IfMatch`): that declaration is what the OpenAPI document reads to list it as
+required (`openapi.py`). It passes `sent_if_match(if_match)` to its service, which checks
+it on the row it has just locked (`db/rows.locked_at_version` calls `check_if_match`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import Header
 
 from ledgerline.problems import Problem
 
 if TYPE_CHECKING:
-    from starlette.requests import Request
     from starlette.responses import Response
+
+# Every If-Match line of the request (several lines form one list, RFC 9110, 5.3).
+IfMatch = Annotated[list[str] | None, Header(alias="If-Match")]
 
 
 def etag(version: int) -> str:
@@ -24,9 +29,8 @@ def set_etag(response: Response, version: int) -> None:
     response.headers["ETag"] = etag(version)
 
 
-def sent_if_match(request: Request) -> str | None:
-    """The request's If-Match; several If-Match lines are one list (RFC 9110, 5.3)."""
-    lines = request.headers.getlist("if-match")
+def sent_if_match(lines: list[str] | None) -> str | None:
+    """The request's If-Match lines as one list, or None when none was sent."""
     return ", ".join(lines) if lines else None
 
 

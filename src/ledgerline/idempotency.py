@@ -4,7 +4,9 @@ first response; with another request it is 422. Keys are kept per tenant for 24 
 The key is claimed in the request's own transaction (`INSERT ... ON CONFLICT DO NOTHING`,
 then `SELECT ... FOR UPDATE`), so a concurrent duplicate waits for the first request and
 then replays it; a first request that fails rolls its claim back with everything else.
-`IdempotentRoute` stores the successful response in that same transaction.
+`IdempotentRoute` stores the successful response in that same transaction, and gives
+every 201 it answers (first or replayed) its `Location`: the collection posted to and
+the new row's `id` from the body.
 
 Not for responses that carry a secret shown once (API keys): those must not be stored.
 """
@@ -12,6 +14,7 @@ Not for responses that carry a secret shown once (API keys): those must not be s
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -66,13 +69,28 @@ class Replay(Exception):
         self.status_code, self.media_type, self.body = status_code, media_type, body
         self.etag = etag
 
-    def response(self) -> Response:
+    def response(self, path: str) -> Response:
         headers = {"Idempotent-Replayed": "true"}
         if self.etag:
             headers["ETag"] = self.etag
-        return Response(
+        response = Response(
             self.body, status_code=self.status_code, media_type=self.media_type, headers=headers
         )
+        _locate_created(response, path)
+        return response
+
+
+def _locate_created(response: Response, path: str) -> None:
+    """A 201 without a Location gets one: `path` (where it was posted) and the new row's
+    `id` from the JSON body."""
+    if response.status_code != 201 or "location" in response.headers:
+        return
+    try:
+        created = json.loads(bytes(response.body))
+    except ValueError:
+        return
+    if isinstance(created, dict) and isinstance(created.get("id"), str):
+        response.headers["Location"] = f"{path.rstrip('/')}/{created['id']}"
 
 
 async def _fingerprint(request: Request, caller: str) -> bytes:
@@ -118,8 +136,9 @@ async def claim(session: AsyncSession, request: Request, tenant_id: UUID, caller
 
 class IdempotentRoute(APIRoute):
     """Stores a successful response under its claimed key, inside the request's
-    transaction (the tenant dependency commits after the handler returns). Routes of safe
-    methods keep FastAPI's own handler: nothing to store, nothing to wrap."""
+    transaction (the tenant dependency commits after the handler returns); locates
+    each 201. Routes of safe methods keep FastAPI's own handler: nothing to store,
+    nothing to wrap."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -130,7 +149,8 @@ class IdempotentRoute(APIRoute):
             try:
                 response = await handler(request)
             except Replay as replay:
-                return replay.response()
+                return replay.response(request.url.path)
+            _locate_created(response, request.url.path)
             record: IdempotencyRecord | None = getattr(request.state, "idempotency_record", None)
             if record is not None and 200 <= response.status_code < 300:
                 record.status_code = response.status_code

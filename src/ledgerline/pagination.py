@@ -175,7 +175,11 @@ def sort_query(keys: dict[str, InstrumentedAttribute[Any]], default: str | None 
     names = sorted(keys) + sorted(f"-{name}" for name in keys)
 
     def sort_key(
-        sort: str | None = Query(default, description=f"one of: {', '.join(names)}"),
+        sort: str | None = Query(
+            default,
+            description="The order: a key, prefixed with `-` for descending.",
+            json_schema_extra={"enum": names},
+        ),
     ) -> SortKey | None:
         if sort is None:
             return None

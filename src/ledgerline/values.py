@@ -124,6 +124,12 @@ UnitPrice = Annotated[
     _decimal_schema(4, "80.1234"),
 ]
 
+# Decimals in responses, as stored: strings of ASCII digits, a minus for a negative
+# amount, the column's decimals. Money (2 places; percentages too) ...
+MoneyOut = Annotated[Decimal, _decimal_schema(2, "1250.00", signed=True)]
+# ... and quantities, unit prices and rates (4 places).
+PreciseOut = Annotated[Decimal, _decimal_schema(4, "2.5000", signed=True)]
+
 FIRST_DAY = date(1900, 1, 1)
 LAST_DAY = date(2199, 12, 31)
 
@@ -141,7 +147,19 @@ def _refuse_numbers(value: object) -> object:
 
 
 # A calendar day a finance record can mean, in bodies and query parameters alike.
-Day = Annotated[date, BeforeValidator(_refuse_numbers), Field(ge=FIRST_DAY, le=LAST_DAY)]
+Day = Annotated[
+    date,
+    BeforeValidator(_refuse_numbers),
+    Field(ge=FIRST_DAY, le=LAST_DAY),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date",
+            "description": f"A day from {FIRST_DAY} to {LAST_DAY}.",
+            "examples": ["2026-03-31"],
+        }
+    ),
+]
 
 
 def _within_days(value: datetime) -> datetime:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from ledgerline.access import TenantRequest, tenant_request
 from ledgerline.api_keys import service
@@ -21,7 +21,11 @@ ManageKeys = Annotated[TenantRequest, tenant_request(Permission.API_KEYS_MANAGE)
 
 @router.post("", operation_id="create_api_key", status_code=201)
 async def create_api_key(
-    body: ApiKeyCreate, context: ManageKeys, settings: SettingsDep
+    body: ApiKeyCreate,
+    context: ManageKeys,
+    settings: SettingsDep,
+    request: Request,
+    response: Response,
 ) -> ApiKeyCreated:
     """Issue a key with the given scopes. The response holds the key itself, once."""
     creator = context.principal.id if context.principal.kind is ActorType.USER else None
@@ -34,6 +38,7 @@ async def create_api_key(
         expires_at=body.expires_at,
         created_by=creator,
     )
+    response.headers["Location"] = f"{request.url.path}/{key.id}"
     return ApiKeyCreated(**ApiKeyOut.model_validate(key).model_dump(), key=secret)
 
 
@@ -41,6 +46,7 @@ async def create_api_key(
 async def list_api_keys(
     context: ManageKeys, page: Annotated[PageRequest, Depends(page_request)]
 ) -> Page[ApiKeyOut]:
+    """The tenant's keys: prefix, scopes, last use and expiry, never the secret."""
     rows, next_cursor = await service.list_api_keys(context.session, page)
     return Page(items=[ApiKeyOut.model_validate(k) for k in rows], next_cursor=next_cursor)
 

@@ -21,6 +21,7 @@ from ledgerline.assets.models import Asset, AssetStatus
 from ledgerline.assets.schemas import (
     AssetCreate,
     AssetOut,
+    AssetRegister,
     AssetUpdate,
     BookValue,
     CategoryCreate,
@@ -38,8 +39,9 @@ from ledgerline.assets.schemas import (
     Transfer,
     Usage,
 )
+from ledgerline.csvfiles import ImportReport
 from ledgerline.deps import DatabaseDep
-from ledgerline.etags import sent_if_match, set_etag
+from ledgerline.etags import IfMatch, sent_if_match, set_etag
 from ledgerline.idempotency import IdempotentRoute
 from ledgerline.pagination import Page, PageRequest, page_request
 from ledgerline.security.permissions import Permission
@@ -57,6 +59,7 @@ Paging = Annotated[PageRequest, Depends(page_request)]
 
 @router.post("/asset-categories", operation_id="create_asset_category", status_code=201)
 async def create_category(body: CategoryCreate, context: Create) -> CategoryOut:
+    """A category: the defaults (method, useful life, salvage) new assets take."""
     category = await service.create_category(
         context.session, context.audit_context, **body.model_dump()
     )
@@ -65,12 +68,14 @@ async def create_category(body: CategoryCreate, context: Create) -> CategoryOut:
 
 @router.get("/asset-categories", operation_id="list_asset_categories")
 async def list_categories(context: Read, page: Paging) -> Page[CategoryOut]:
+    """The tenant's asset categories, newest first."""
     rows, cursor = await service.list_categories(context.session, page)
     return Page(items=[CategoryOut.model_validate(c) for c in rows], next_cursor=cursor)
 
 
 @router.post("/locations", operation_id="create_location", status_code=201)
 async def create_location(body: LocationCreate, context: Create) -> LocationOut:
+    """A place: a site, a building in a site, or a room in a building."""
     location = await service.create_location(
         context.session, context.audit_context, **body.model_dump()
     )
@@ -81,12 +86,14 @@ async def create_location(body: LocationCreate, context: Create) -> LocationOut:
 async def list_locations(
     context: Read, page: Paging, parent_id: UUID | None = None
 ) -> Page[LocationOut]:
+    """The tenant's locations, newest first; `parent_id` lists what one contains."""
     rows, cursor = await service.list_locations(context.session, page, parent_id=parent_id)
     return Page(items=[LocationOut.model_validate(x) for x in rows], next_cursor=cursor)
 
 
 @router.post("/custodians", operation_id="create_custodian", status_code=201)
 async def create_custodian(body: CustodianCreate, context: Create) -> CustodianOut:
+    """A person or team who holds assets."""
     custodian = await service.create_custodian(
         context.session, context.audit_context, **body.model_dump()
     )
@@ -95,6 +102,7 @@ async def create_custodian(body: CustodianCreate, context: Create) -> CustodianO
 
 @router.get("/custodians", operation_id="list_custodians")
 async def list_custodians(context: Read, page: Paging) -> Page[CustodianOut]:
+    """The tenant's custodians, newest first."""
     rows, cursor = await service.list_custodians(context.session, page)
     return Page(items=[CustodianOut.model_validate(x) for x in rows], next_cursor=cursor)
 
@@ -125,6 +133,7 @@ async def list_assets(
     acquired_to: Day | None = None,
     q: Annotated[str | None, Query(max_length=200, description="in tag, name or serial")] = None,
 ) -> Page[AssetOut]:
+    """The tenant's assets, newest first, filtered."""
     rows, cursor = await service.list_assets(
         context.session,
         page,
@@ -139,7 +148,7 @@ async def list_assets(
     return Page(items=[AssetOut.model_validate(a) for a in rows], next_cursor=cursor)
 
 
-@router.get("/assets/register", operation_id="asset_register")
+@router.get("/assets/register", operation_id="asset_register", response_model=AssetRegister)
 async def asset_register(
     context: Read,
     as_of: Day,
@@ -174,6 +183,8 @@ async def asset_register_csv(
 @router.post(
     "/assets/import",
     operation_id="import_assets",
+    response_model=ImportReport,
+    response_model_exclude_none=True,
     openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {}}}},
 )
 async def import_assets(
@@ -193,12 +204,17 @@ async def import_assets(
 
 @router.get("/assets/{asset_id}", operation_id="get_asset")
 async def get_asset(asset_id: UUID, context: Read, response: Response) -> AssetOut:
+    """One asset (`ETag`: its version, for the changes that take If-Match)."""
     return _out(await service.get_asset(context.session, asset_id), response)
 
 
 @router.patch("/assets/{asset_id}", operation_id="update_asset")
 async def update_asset(
-    asset_id: UUID, body: AssetUpdate, context: Write, request: Request, response: Response
+    asset_id: UUID,
+    body: AssetUpdate,
+    context: Write,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> AssetOut:
     """Takes If-Match with the asset's ETag."""
     asset = await service.update_asset(
@@ -206,30 +222,34 @@ async def update_asset(
         context.audit_context,
         asset_id,
         body.model_dump(exclude_unset=True),
-        if_match=sent_if_match(request),
+        if_match=sent_if_match(if_match),
     )
     return _out(asset, response)
 
 
 @router.delete("/assets/{asset_id}", operation_id="delete_asset", status_code=204)
-async def delete_asset(asset_id: UUID, context: Delete, request: Request) -> Response:
+async def delete_asset(asset_id: UUID, context: Delete, if_match: IfMatch = None) -> Response:
     """Only a draft asset (never in service, never depreciated). Takes If-Match."""
     await service.delete_asset(
-        context.session, context.audit_context, asset_id, if_match=sent_if_match(request)
+        context.session, context.audit_context, asset_id, if_match=sent_if_match(if_match)
     )
     return Response(status_code=204)
 
 
 @router.post("/assets/{asset_id}/transfer", operation_id="transfer_asset")
 async def transfer_asset(
-    asset_id: UUID, body: Transfer, context: Write, request: Request, response: Response
+    asset_id: UUID,
+    body: Transfer,
+    context: Write,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> AssetOut:
     """A new location or custodian. Takes If-Match with the asset's ETag."""
     asset = await service.transfer(
         context.session,
         context.audit_context,
         asset_id,
-        if_match=sent_if_match(request),
+        if_match=sent_if_match(if_match),
         location_id=body.location_id,
         custodian_id=body.custodian_id,
         on=body.on,
@@ -240,13 +260,17 @@ async def transfer_asset(
 
 @router.get("/assets/{asset_id}/history", operation_id="asset_history")
 async def asset_history(asset_id: UUID, context: Read, page: Paging) -> Page[EventOut]:
+    """What happened to the asset: created, transfers, maintenance, disposal."""
     rows, cursor = await service.asset_history(context.session, asset_id, page)
     return Page(items=[EventOut.model_validate(e) for e in rows], next_cursor=cursor)
 
 
 @router.post("/assets/{asset_id}/maintenance", operation_id="record_maintenance", status_code=201)
 async def record_maintenance(
-    asset_id: UUID, body: MaintenanceCreate, context: Create, request: Request
+    asset_id: UUID,
+    body: MaintenanceCreate,
+    context: Create,
+    if_match: IfMatch = None,
 ) -> MaintenanceOut:
     """Open (or record) a maintenance; while one is open the asset is under maintenance.
     Takes If-Match with the asset's ETag."""
@@ -254,7 +278,7 @@ async def record_maintenance(
         context.session,
         context.audit_context,
         asset_id,
-        if_match=sent_if_match(request),
+        if_match=sent_if_match(if_match),
         **body.model_dump(),
     )
     return MaintenanceOut.model_validate(record)
@@ -262,7 +286,11 @@ async def record_maintenance(
 
 @router.post("/assets/{asset_id}/maintenance/{record_id}/close", operation_id="close_maintenance")
 async def close_maintenance(
-    asset_id: UUID, record_id: UUID, body: MaintenanceClose, context: Write, request: Request
+    asset_id: UUID,
+    record_id: UUID,
+    body: MaintenanceClose,
+    context: Write,
+    if_match: IfMatch = None,
 ) -> MaintenanceOut:
     """End a maintenance. Takes If-Match with the asset's ETag."""
     record = await service.close_maintenance(
@@ -270,7 +298,7 @@ async def close_maintenance(
         context.audit_context,
         asset_id,
         record_id,
-        if_match=sent_if_match(request),
+        if_match=sent_if_match(if_match),
         ended_on=body.ended_on,
     )
     return MaintenanceOut.model_validate(record)
@@ -278,7 +306,11 @@ async def close_maintenance(
 
 @router.post("/assets/{asset_id}/dispose", operation_id="dispose_asset")
 async def dispose_asset(
-    asset_id: UUID, body: Disposal, context: Dispose, request: Request, response: Response
+    asset_id: UUID,
+    body: Disposal,
+    context: Dispose,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> AssetOut:
     """Sale, scrap or donation: depreciation stops; book value and gain or loss are kept.
     A state change: needs If-Match with the asset's ETag."""
@@ -286,7 +318,7 @@ async def dispose_asset(
         context.session,
         context.audit_context,
         asset_id,
-        if_match=sent_if_match(request),
+        if_match=sent_if_match(if_match),
         on=body.on,
         method=body.method,
         proceeds=body.proceeds,
@@ -311,6 +343,7 @@ async def asset_schedule(asset_id: UUID, context: Read) -> list[ScheduleRowOut]:
 
 @router.get("/assets/{asset_id}/book-value", operation_id="asset_book_value")
 async def asset_book_value(asset_id: UUID, context: Read, as_of: Day) -> BookValue:
+    """The asset's net book value at the end of the month of `as_of`."""
     value, currency = await service.book_value_of(context.session, asset_id, as_of)
     return BookValue(as_of=as_of, book_value=value, currency=currency)
 

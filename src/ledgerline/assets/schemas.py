@@ -15,8 +15,10 @@ from ledgerline.values import (
     Currency,
     Day,
     Money,
+    MoneyOut,
     NonBlankStr,
     Percent,
+    PreciseOut,
     Quantity,
     Rate,
     refuse_null,
@@ -133,20 +135,20 @@ class AssetOut(BaseModel):
     custodian_id: UUID | None
     acquisition_date: date
     in_service_date: date | None
-    cost: Decimal
+    cost: MoneyOut
     currency: str
-    salvage_value: Decimal
+    salvage_value: MoneyOut
     useful_life_months: int
-    depreciation_method: str
-    convention: str
-    declining_rate: Decimal | None
-    total_units: Decimal | None
+    depreciation_method: DepreciationMethod
+    convention: Convention
+    declining_rate: PreciseOut | None
+    total_units: PreciseOut | None
     status: AssetStatus
     disposed_on: date | None
-    disposal_method: str | None
-    disposal_proceeds: Decimal | None
-    book_value_at_disposal: Decimal | None
-    disposal_gain: Decimal | None
+    disposal_method: DisposalMethod | None
+    disposal_proceeds: MoneyOut | None
+    book_value_at_disposal: MoneyOut | None
+    disposal_gain: MoneyOut | None
     created_at: datetime
     updated_at: datetime
 
@@ -208,13 +210,48 @@ class EventOut(BaseModel):
 
 class ScheduleRowOut(BaseModel):
     period: date
-    opening_value: Decimal
-    depreciation: Decimal
-    accumulated: Decimal
-    closing_value: Decimal
+    opening_value: MoneyOut
+    depreciation: MoneyOut
+    accumulated: MoneyOut
+    closing_value: MoneyOut
 
 
 class BookValue(BaseModel):
     as_of: date
-    book_value: Decimal
+    book_value: MoneyOut
     currency: str
+
+
+class RegisterAmounts(BaseModel):
+    cost: MoneyOut
+    accumulated_depreciation: MoneyOut
+    net_book_value: MoneyOut
+    depreciation_in_period: MoneyOut
+
+
+class RegisterAsset(RegisterAmounts):
+    asset_id: UUID
+    tag: str
+    name: str
+    category_id: UUID
+    category: str
+    status: AssetStatus
+    held: bool = Field(description="false: disposed within the period (no cost or value)")
+    currency: str
+
+
+class RegisterCategory(RegisterAmounts):
+    category_id: UUID
+    category: str
+    currency: str
+    assets: int
+
+
+class AssetRegister(BaseModel):
+    """The register as of a day: each asset, each category, totals per currency."""
+
+    as_of: date
+    period_start: date
+    assets: list[RegisterAsset]
+    categories: list[RegisterCategory]
+    totals: dict[str, RegisterAmounts] = Field(description="per currency")

@@ -1,6 +1,10 @@
-"""Sign-up, login (JSON or the OAuth2 password form), refresh, sign-out."""
+"""Sign-up, login (JSON, or the OAuth2 password form at /token), refresh, sign-out."""
 
 from __future__ import annotations
+
+import base64
+from typing import Any
+from urllib.parse import unquote_plus
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -20,9 +24,12 @@ from ledgerline.auth.schemas import (
     SignupResponse,
     TokenResponse,
 )
+from ledgerline.config import Settings
+from ledgerline.db.engine import Database
 from ledgerline.deps import DatabaseDep, PasswordsDep, SettingsDep
 from ledgerline.problems import Problem
 from ledgerline.ratelimit import limit_sign_in
+from ledgerline.security.passwords import Passwords
 from ledgerline.tenants.schemas import TenantOut
 from ledgerline.users.schemas import UserOut
 
@@ -47,11 +54,13 @@ def _tokens(pair: service.TokenPair) -> TokenResponse:
 async def signup(
     body: SignupRequest,
     request: Request,
+    response: Response,
     database: DatabaseDep,
     settings: SettingsDep,
     passwords: PasswordsDep,
 ) -> SignupResponse:
-    """Create a tenant and its first TENANT_OWNER; answers with tokens for the owner."""
+    """Create a tenant and its first TENANT_OWNER; answers with tokens for the owner
+    (`Location`: the owner's user)."""
     tenant, user, tokens = await service.signup(
         database,
         settings,
@@ -63,6 +72,7 @@ async def signup(
         full_name=body.owner.full_name,
         meta=request_meta(request),
     )
+    response.headers["Location"] = request.app.url_path_for("get_user", user_id=str(user.id))
     return SignupResponse(
         tenant=TenantOut.model_validate(tenant),
         user=UserOut.model_validate(user),
@@ -70,57 +80,108 @@ async def signup(
     )
 
 
-_LOGIN_BODY = {
+# The tenant a sign-in flow acts in, by UUID or slug (sign-in happens before the caller
+# knows the tenant's UUID).
+_TENANT_REFERENCE = {
+    "name": TENANT_HEADER,
+    "in": "header",
+    "description": "The tenant's UUID or slug.",
+    "schema": {"type": "string", "minLength": 1},
+}
+_NAMES_TENANT = {"parameters": [{**_TENANT_REFERENCE, "required": True}]}
+_LOGIN_JSON = {
+    "parameters": [
+        {
+            **_TENANT_REFERENCE,
+            "required": False,
+            "description": "The tenant's UUID or slug; without it, a platform ADMIN logs in.",
+        }
+    ],
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": LoginRequest.model_json_schema()}},
+    },
+}
+# The OAuth2 password grant (RFC 6749, 4.3) as Swagger's Authorize sends it.
+_LOGIN_FORM = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": LoginRequest.model_json_schema()},
             "application/x-www-form-urlencoded": {
                 "schema": {
                     "type": "object",
+                    "title": "PasswordGrant",
                     "required": ["username", "password"],
                     "properties": {
-                        "username": {"type": "string", "description": "email"},
+                        "grant_type": {"type": "string", "enum": ["password"]},
+                        "username": {"type": "string", "description": "The email."},
                         "password": {"type": "string"},
                         "client_id": {
                             "type": "string",
-                            "description": "tenant UUID or slug (when X-Tenant-ID is not sent)",
+                            "description": "The tenant's UUID or slug (or in HTTP Basic "
+                            "authentication); empty for a platform ADMIN.",
                         },
+                        "client_secret": {"type": "string", "description": "Ignored."},
+                        "scope": {"type": "string", "description": "Ignored."},
                     },
                 }
-            },
+            }
         },
     }
 }
+_FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
+# What a sign-in answers when it does not give tokens.
+_SIGN_IN_REFUSALS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Wrong credentials, an unknown account or a locked one: one answer."},
+    403: {"description": "The tenant is suspended, or the address is not verified yet."},
+}
 
 
-async def _read_login(request: Request) -> tuple[LoginRequest, str | None]:
-    tenant = request.headers.get(TENANT_HEADER)
-    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        form = await request.form()
-        data = {"email": form.get("username"), "password": form.get("password")}
-        tenant = tenant or (str(form["client_id"]) if form.get("client_id") else None)
-        try:
-            return LoginRequest.model_validate(data), tenant
-        except ValidationError as error:
-            raise RequestValidationError(error.errors()) from error
+def _basic_client_id(request: Request) -> str | None:
+    """The client id of an `Authorization: Basic` header (RFC 6749, 2.3.1), which is
+    how Swagger sends it unless told to put it in the body."""
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
     try:
-        return LoginRequest.model_validate_json(await request.body()), tenant
+        client_id = base64.b64decode(credentials, validate=True).decode().partition(":")[0]
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return unquote_plus(client_id) or None
+
+
+async def _read_login_form(request: Request) -> tuple[LoginRequest, str | None]:
+    form = await request.form()
+    data = {"email": form.get("username"), "password": form.get("password")}
+    client_id = str(form["client_id"]) if form.get("client_id") else _basic_client_id(request)
+    try:
+        return LoginRequest.model_validate(data), request.headers.get(TENANT_HEADER) or client_id
     except ValidationError as error:
         raise RequestValidationError(
             [{**e, "loc": ("body", *e["loc"])} for e in error.errors()]
         ) from error
 
 
-@router.post("/login", operation_id="login", openapi_extra=_LOGIN_BODY)
-async def login(
-    request: Request, database: DatabaseDep, settings: SettingsDep, passwords: PasswordsDep
-) -> TokenResponse:
-    """Log in. With X-Tenant-ID (UUID or slug): a tenant user; without: a platform ADMIN.
+async def _read_login(request: Request) -> tuple[LoginRequest, str | None]:
+    if request.headers.get("content-type", "").startswith(_FORM_MEDIA_TYPE):
+        return await _read_login_form(request)
+    try:
+        body = LoginRequest.model_validate_json(await request.body())
+    except ValidationError as error:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in error.errors()]
+        ) from error
+    return body, request.headers.get(TENANT_HEADER)
 
-    Wrong password, unknown email and locked account all answer the same 401.
-    """
-    body, tenant = await _read_login(request)
+
+async def _sign_in(
+    request: Request,
+    database: Database,
+    settings: Settings,
+    passwords: Passwords,
+    body: LoginRequest,
+    tenant: str | None,
+) -> TokenResponse:
     meta = request_meta(request)
     if tenant:
         pair = await service.login_tenant_user(
@@ -139,7 +200,38 @@ async def login(
     return _tokens(pair)
 
 
-@router.post("/refresh", operation_id="refresh")
+@router.post("/login", operation_id="login", openapi_extra=_LOGIN_JSON, responses=_SIGN_IN_REFUSALS)
+async def login(
+    request: Request, database: DatabaseDep, settings: SettingsDep, passwords: PasswordsDep
+) -> TokenResponse:
+    """Log in. With X-Tenant-ID (UUID or slug): a tenant user; without: a platform ADMIN.
+
+    Wrong password, unknown email and locked account all answer the same 401. (The
+    OAuth2 form of `/auth/token` is taken here too.)
+    """
+    body, tenant = await _read_login(request)
+    return await _sign_in(request, database, settings, passwords, body, tenant)
+
+
+@router.post(
+    "/token",
+    operation_id="login_with_password_grant",
+    openapi_extra=_LOGIN_FORM,
+    responses={**_SIGN_IN_REFUSALS, 415: {"description": "The body is not the form."}},
+)
+async def login_with_password_grant(
+    request: Request, database: DatabaseDep, settings: SettingsDep, passwords: PasswordsDep
+) -> TokenResponse:
+    """The OAuth2 password grant Swagger's *Authorize* uses: the email as `username`, the
+    tenant's UUID or slug as `client_id` (in the form or HTTP Basic; X-Tenant-ID wins),
+    none for a platform ADMIN. Answers as `/auth/login` does."""
+    if not request.headers.get("content-type", "").startswith(_FORM_MEDIA_TYPE):
+        raise Problem(415, "unsupported_media_type", f"Send the form as {_FORM_MEDIA_TYPE}.")
+    body, tenant = await _read_login_form(request)
+    return await _sign_in(request, database, settings, passwords, body, tenant)
+
+
+@router.post("/refresh", operation_id="refresh", responses=_SIGN_IN_REFUSALS)
 async def refresh(
     body: RefreshRequest, request: Request, database: DatabaseDep, settings: SettingsDep
 ) -> TokenResponse:
@@ -176,7 +268,9 @@ def _tenant_reference(request: Request) -> str:
 _SENT_IF_KNOWN = "If the address belongs to an account here, a mail is on its way."
 
 
-@router.post("/otp/request", operation_id="request_login_code", status_code=202)
+@router.post(
+    "/otp/request", operation_id="request_login_code", openapi_extra=_NAMES_TENANT, status_code=202
+)
 async def request_login_code(
     body: EmailOnly,
     request: Request,
@@ -198,7 +292,12 @@ async def request_login_code(
     return Accepted(detail=_SENT_IF_KNOWN)
 
 
-@router.post("/otp/verify", operation_id="verify_login_code")
+@router.post(
+    "/otp/verify",
+    operation_id="verify_login_code",
+    openapi_extra=_NAMES_TENANT,
+    responses=_SIGN_IN_REFUSALS,
+)
 async def verify_login_code(
     body: CodeLogin, request: Request, database: DatabaseDep, settings: SettingsDep
 ) -> TokenResponse:
@@ -214,7 +313,12 @@ async def verify_login_code(
     return _tokens(pair)
 
 
-@router.post("/password-reset/request", operation_id="request_password_reset", status_code=202)
+@router.post(
+    "/password-reset/request",
+    operation_id="request_password_reset",
+    openapi_extra=_NAMES_TENANT,
+    status_code=202,
+)
 async def request_password_reset(
     body: EmailOnly,
     request: Request,

@@ -36,8 +36,17 @@ async def document_storage(request: Request) -> DocumentStorage:
 StorageDep = Annotated[DocumentStorage, Depends(document_storage)]
 
 
-@router.post("/invoices/upload", operation_id="upload_invoice_documents", status_code=201)
+@router.post(
+    "/invoices/upload",
+    operation_id="upload_invoice_documents",
+    status_code=201,
+    responses={
+        200: {"model": UploadOut, "description": "Every file was uploaded before."},
+        415: {"description": "A file is not a PDF, PNG or JPEG."},
+    },
+)
 async def upload_invoice_documents(
+    request: Request,
     context: Write,
     storage: StorageDep,
     settings: SettingsDep,
@@ -47,7 +56,9 @@ async def upload_invoice_documents(
 ) -> UploadOut:
     """One draft invoice per new file, read in the background. A file uploaded before
     (same SHA-256) is reported with its invoice, so a retried upload makes nothing
-    twice. 413 past UPLOAD_MAX_FILE_BYTES, 415 for anything but PDF, PNG or JPEG."""
+    twice: 201 when a file was new (`Location`: the first new file's document), 200
+    when none was. 413 past UPLOAD_MAX_FILE_BYTES, 415 for anything but PDF, PNG or
+    JPEG."""
     incoming = [
         documents.IncomingFile(documents.clean_filename(upload.filename), upload.size or 0, upload)
         for upload in files
@@ -61,7 +72,13 @@ async def upload_invoice_documents(
         max_bytes=settings.upload_max_file_bytes,
         batch_id=batch_id,
     )
-    if all(result["outcome"] == "duplicate" for result in results):
+    created = [result for result in results if result["outcome"] == "created"]
+    if created:
+        document_id = str(created[0]["document_id"])
+        response.headers["Location"] = request.app.url_path_for(
+            "get_document", document_id=document_id
+        )
+    else:
         response.status_code = 200
     return UploadOut.model_validate({"files": results})
 
@@ -95,6 +112,7 @@ async def list_documents(
     batch_id: UUID | None = None,
     processing_status: ProcessingStatus | None = None,
 ) -> Page[DocumentOut]:
+    """Uploaded documents, newest first, by batch or processing status."""
     rows, cursor = await documents.list_documents(
         context.session, page, batch_id=batch_id, processing_status=processing_status
     )
@@ -107,7 +125,7 @@ async def get_document(document_id: UUID, context: Read) -> DocumentOut:
     return DocumentOut.model_validate(await documents.get_document(context.session, document_id))
 
 
-@router.post("/batches", operation_id="create_batch", status_code=201, tags=["batches"])
+@router.post("/batches", operation_id="create_batch", status_code=201)
 async def create_batch(body: BatchCreate, context: Create) -> BatchOut:
     """A batch to upload documents into (`batch_id` of the upload)."""
     batch = await documents.create_batch(
@@ -116,15 +134,16 @@ async def create_batch(body: BatchCreate, context: Create) -> BatchOut:
     return BatchOut.model_validate(batch)
 
 
-@router.get("/batches", operation_id="list_batches", tags=["batches"])
+@router.get("/batches", operation_id="list_batches")
 async def list_batches(
     context: Read, page: Annotated[PageRequest, Depends(page_request)]
 ) -> Page[BatchOut]:
+    """The tenant's batches, newest first."""
     rows, cursor = await documents.list_batches(context.session, page)
     return Page(items=[BatchOut.model_validate(b) for b in rows], next_cursor=cursor)
 
 
-@router.get("/batches/{batch_id}", operation_id="get_batch", tags=["batches"])
+@router.get("/batches/{batch_id}", operation_id="get_batch")
 async def get_batch(batch_id: UUID, context: Read) -> BatchOut:
     """The batch with how many of its documents are in each processing status and how
     many of their invoices in each invoice status."""

@@ -14,8 +14,9 @@ from fastapi.responses import StreamingResponse
 
 from ledgerline import csvfiles
 from ledgerline.access import TenantRequest, tenant_request
+from ledgerline.csvfiles import ImportReport
 from ledgerline.deps import DatabaseDep
-from ledgerline.etags import sent_if_match, set_etag
+from ledgerline.etags import IfMatch, sent_if_match, set_etag
 from ledgerline.idempotency import IdempotentRoute
 from ledgerline.invoices import csv_io, service
 from ledgerline.invoices.filters import InvoiceFilter, invoice_filters, invoice_sort
@@ -96,6 +97,8 @@ async def export_invoices_csv(
 @router.post(
     "/invoices/import",
     operation_id="import_invoices",
+    response_model=ImportReport,
+    response_model_exclude_none=True,
     openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {}}}},
 )
 async def import_invoices(
@@ -112,7 +115,12 @@ async def import_invoices(
     )
 
 
-@router.get("/invoices/{invoice_id}", operation_id="get_invoice", response_model=InvoiceOut)
+@router.get(
+    "/invoices/{invoice_id}",
+    operation_id="get_invoice",
+    response_model=InvoiceOut,
+    description="One invoice with its lines (`ETag`: its version, for the steps).",
+)
 async def get_invoice(invoice_id: UUID, context: Read) -> Response:
     found = await service.read_invoice_view(context.session, invoice_id)
     return json_with_etag(InvoiceOut.model_validate(found), found["version"])
@@ -120,7 +128,11 @@ async def get_invoice(invoice_id: UUID, context: Read) -> Response:
 
 @router.patch("/invoices/{invoice_id}", operation_id="update_invoice")
 async def update_invoice(
-    invoice_id: UUID, body: InvoiceUpdate, context: Write, request: Request, response: Response
+    invoice_id: UUID,
+    body: InvoiceUpdate,
+    context: Write,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> InvoiceOut:
     """Drafts only; sending `lines` replaces them."""
     changes = body.model_dump(exclude_unset=True, exclude={"lines"})
@@ -131,16 +143,16 @@ async def update_invoice(
         context.audit_context,
         invoice_id,
         changes,
-        if_match=sent_if_match(request),
+        if_match=sent_if_match(if_match),
     )
     return _invoice_out(updated, response)
 
 
 @router.delete("/invoices/{invoice_id}", operation_id="delete_invoice", status_code=204)
-async def delete_invoice(invoice_id: UUID, context: Remove, request: Request) -> Response:
+async def delete_invoice(invoice_id: UUID, context: Remove, if_match: IfMatch = None) -> Response:
     """Drafts only; takes If-Match."""
     await service.delete_invoice(
-        context.session, context.audit_context, invoice_id, if_match=sent_if_match(request)
+        context.session, context.audit_context, invoice_id, if_match=sent_if_match(if_match)
     )
     return Response(status_code=204)
 
@@ -148,7 +160,7 @@ async def delete_invoice(invoice_id: UUID, context: Remove, request: Request) ->
 async def _step(
     context: TenantRequest,
     invoice_id: UUID,
-    request: Request,
+    if_match: list[str] | None,
     response: Response,
     step: str,
     reason: str | None = None,
@@ -158,7 +170,7 @@ async def _step(
         context.audit_context,
         invoice_id,
         step,
-        if_match=sent_if_match(request),
+        if_match=sent_if_match(if_match),
         reason=reason,
     )
     return _invoice_out(stepped, response)
@@ -166,42 +178,63 @@ async def _step(
 
 @router.post("/invoices/{invoice_id}/submit", operation_id="submit_invoice")
 async def submit_invoice(
-    invoice_id: UUID, context: Write, request: Request, response: Response
+    invoice_id: UUID,
+    context: Write,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> InvoiceOut:
-    return await _step(context, invoice_id, request, response, "submit")
+    """A draft goes for approval (vendor, number, dates and currency complete)."""
+    return await _step(context, invoice_id, if_match, response, "submit")
 
 
 @router.post("/invoices/{invoice_id}/approve", operation_id="approve_invoice")
 async def approve_invoice(
-    invoice_id: UUID, context: Approve, request: Request, response: Response
+    invoice_id: UUID,
+    context: Approve,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> InvoiceOut:
-    return await _step(context, invoice_id, request, response, "approve")
+    """A submitted invoice is approved for payment."""
+    return await _step(context, invoice_id, if_match, response, "approve")
 
 
 @router.post("/invoices/{invoice_id}/reject", operation_id="reject_invoice")
 async def reject_invoice(
-    invoice_id: UUID, body: Rejection, context: Approve, request: Request, response: Response
+    invoice_id: UUID,
+    body: Rejection,
+    context: Approve,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> InvoiceOut:
-    return await _step(context, invoice_id, request, response, "reject", body.reason)
+    """A submitted invoice goes back, with the reason."""
+    return await _step(context, invoice_id, if_match, response, "reject", body.reason)
 
 
 @router.post("/invoices/{invoice_id}/void", operation_id="void_invoice")
 async def void_invoice(
-    invoice_id: UUID, context: Approve, request: Request, response: Response
+    invoice_id: UUID,
+    context: Approve,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> InvoiceOut:
-    return await _step(context, invoice_id, request, response, "void")
+    """Cancel a draft, submitted, approved or rejected invoice."""
+    return await _step(context, invoice_id, if_match, response, "void")
 
 
 @router.post("/invoices/{invoice_id}/pay", operation_id="pay_invoice")
 async def pay_invoice(
-    invoice_id: UUID, body: PaymentIn, context: Approve, request: Request, response: Response
+    invoice_id: UUID,
+    body: PaymentIn,
+    context: Approve,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> InvoiceOut:
     """Record a payment (partial ones allowed); settled in full, the invoice is paid."""
     paid = await service.pay(
         context.session,
         context.audit_context,
         invoice_id,
-        if_match=sent_if_match(request),
+        if_match=sent_if_match(if_match),
         paid_on=body.paid_on,
         amount=body.amount,
         reference=body.reference,
@@ -211,5 +244,6 @@ async def pay_invoice(
 
 @router.get("/invoices/{invoice_id}/history", operation_id="invoice_history")
 async def invoice_history(invoice_id: UUID, context: Read) -> list[StatusChangeOut]:
+    """The invoice's status changes, oldest first: who, when, why."""
     changes = await service.status_history(context.session, invoice_id)
     return [StatusChangeOut.model_validate(c) for c in changes]

@@ -2,15 +2,20 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ledgerline.audit.models import ActorType
+from ledgerline.invoices.models import InvoiceStatus, ProcessingStatus
 from ledgerline.values import (
     Currency,
     Day,
     Money,
+    MoneyOut,
     NonBlankStr,
+    PreciseOut,
     Quantity,
     Rate,
     SignedMoney,
@@ -66,11 +71,11 @@ class LineOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     description: str
-    quantity: Decimal
-    unit_price: Decimal
-    tax_rate: Decimal
-    line_subtotal: Decimal
-    line_tax: Decimal
+    quantity: PreciseOut
+    unit_price: PreciseOut
+    tax_rate: PreciseOut
+    line_subtotal: MoneyOut
+    line_tax: MoneyOut
 
 
 class InvoiceOut(BaseModel):
@@ -82,14 +87,14 @@ class InvoiceOut(BaseModel):
     issue_date: date | None
     due_date: date | None
     currency: str | None
-    source: str
+    source: Literal["api", "upload", "import"]
     po_number: str | None
     notes: str | None
-    subtotal: Decimal
-    tax_total: Decimal
-    total: Decimal
-    amount_paid: Decimal
-    status: str
+    subtotal: MoneyOut
+    tax_total: MoneyOut
+    total: MoneyOut
+    amount_paid: MoneyOut
+    status: InvoiceStatus
     rejection_reason: str | None
     lines: list[LineOut] = []
     created_at: datetime
@@ -113,10 +118,10 @@ class PaymentIn(BaseModel):
 class StatusChangeOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    from_status: str | None
-    to_status: str
+    from_status: InvoiceStatus | None
+    to_status: InvoiceStatus
     reason: str | None
-    actor_type: str
+    actor_type: ActorType
     actor_id: UUID | None
     occurred_at: datetime
 
@@ -131,7 +136,7 @@ class DocumentOut(BaseModel):
     content_type: str
     size_bytes: int
     sha256: str
-    processing_status: str
+    processing_status: ProcessingStatus
     attempts: int
     started_at: datetime | None
     finished_at: datetime | None
@@ -142,11 +147,13 @@ class DocumentOut(BaseModel):
 
 class UploadedFile(BaseModel):
     filename: str
-    outcome: str = Field(description="created, or duplicate of a file uploaded before")
+    outcome: Literal["created", "duplicate"] = Field(
+        description="created, or duplicate of a file uploaded before"
+    )
     invoice_id: UUID
     document_id: UUID
     sha256: str
-    processing_status: str
+    processing_status: ProcessingStatus
 
 
 class UploadOut(BaseModel):

@@ -11,7 +11,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from ledgerline.access import AdminDep
-from ledgerline.etags import sent_if_match, set_etag
+from ledgerline.etags import IfMatch, sent_if_match, set_etag
 from ledgerline.pagination import Page, PageRequest, page_request
 from ledgerline.tenants import service
 from ledgerline.tenants.models import Tenant, TenantStatus
@@ -33,12 +33,16 @@ async def list_tenants(
     status: TenantStatus | None = None,
     q: Annotated[str | None, Query(max_length=200, description="in name or slug")] = None,
 ) -> Page[TenantOut]:
+    """Every tenant, newest first, by status or by a text in name or slug."""
     rows, next_cursor = await service.list_tenants(context.session, page, status=status, q=q)
     return Page(items=[TenantOut.model_validate(t) for t in rows], next_cursor=next_cursor)
 
 
 @router.post("", operation_id="admin_create_tenant", status_code=201)
-async def create(body: TenantCreate, context: AdminDep, response: Response) -> TenantOut:
+async def create(
+    body: TenantCreate, context: AdminDep, request: Request, response: Response
+) -> TenantOut:
+    """A tenant, without users yet; audited in that tenant."""
     tenant = await service.admin_create_tenant(
         context.session,
         context.principal.actor,
@@ -47,17 +51,23 @@ async def create(body: TenantCreate, context: AdminDep, response: Response) -> T
         slug=body.slug,
         plan=body.plan,
     )
+    response.headers["Location"] = f"{request.url.path}/{tenant.id}"
     return _tenant_out(tenant, response)
 
 
 @router.get("/{tenant_id}", operation_id="admin_get_tenant")
 async def get(tenant_id: UUID, context: AdminDep, response: Response) -> TenantOut:
+    """One tenant (`ETag`: its version)."""
     return _tenant_out(await service.get_tenant(context.session, tenant_id), response)
 
 
 @router.patch("/{tenant_id}", operation_id="admin_update_tenant")
 async def update(
-    tenant_id: UUID, body: TenantUpdate, context: AdminDep, request: Request, response: Response
+    tenant_id: UUID,
+    body: TenantUpdate,
+    context: AdminDep,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> TenantOut:
     """Change name, plan or status (active | suspended | read_only); takes If-Match."""
     tenant = await service.update_tenant(
@@ -66,7 +76,7 @@ async def update(
         context.meta,
         tenant_id,
         body.model_dump(exclude_unset=True, exclude_none=True),
-        if_match=sent_if_match(request),
+        if_match=sent_if_match(if_match),
     )
     return _tenant_out(tenant, response)
 
@@ -75,5 +85,6 @@ async def update(
 async def list_tenant_users(
     tenant_id: UUID, context: AdminDep, page: Annotated[PageRequest, Depends(page_request)]
 ) -> Page[UserOut]:
+    """A tenant's users, newest first."""
     rows, next_cursor = await service.tenant_users(context.session, tenant_id, page)
     return Page(items=[UserOut.model_validate(u) for u in rows], next_cursor=next_cursor)

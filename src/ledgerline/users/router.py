@@ -9,12 +9,12 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from ledgerline.access import TenantRequest, tenant_request
 from ledgerline.audit.models import ActorType
 from ledgerline.deps import PasswordsDep, SettingsDep
-from ledgerline.etags import sent_if_match, set_etag
+from ledgerline.etags import IfMatch, sent_if_match, set_etag
 from ledgerline.idempotency import IdempotentRoute
 from ledgerline.pagination import Page, PageRequest, page_request
 from ledgerline.problems import Problem
@@ -52,7 +52,12 @@ def _out(user: User, response: Response, context: TenantRequest | None = None) -
     return UserOut.model_validate(user).as_seen_by(can_manage)
 
 
-@router.get("/me", operation_id="get_me", response_model=UserOut)
+@router.get(
+    "/me",
+    operation_id="get_me",
+    response_model=UserOut,
+    description="One's own user (`ETag`: its version).",
+)
 async def get_me(context: Profile) -> Response:
     me = await service.read_profile(context.session, _my_id(context))
     return json_with_etag(UserOut.model_validate(dict(me)), me["version"])
@@ -60,7 +65,10 @@ async def get_me(context: Profile) -> Response:
 
 @router.patch("/me", operation_id="update_me")
 async def update_me(
-    body: ProfileUpdate, context: Profile, request: Request, response: Response
+    body: ProfileUpdate,
+    context: Profile,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> UserOut:
     """Takes If-Match with the ETag of one's own user."""
     user = await service.update_user(
@@ -68,7 +76,7 @@ async def update_me(
         context.audit_context,
         _my_id(context),
         body.model_dump(),
-        if_match=sent_if_match(request),
+        if_match=sent_if_match(if_match),
     )
     return _out(user, response)
 
@@ -96,6 +104,7 @@ async def change_my_password(
 async def create_user(
     body: UserCreate, context: CreateUsers, passwords: PasswordsDep, response: Response
 ) -> UserOut:
+    """A user of this tenant, with a role and an initial password."""
     user = await service.create_user(
         context.session,
         context.audit_context,
@@ -116,6 +125,7 @@ async def list_users(
     is_active: bool | None = None,
     q: Annotated[str | None, Query(max_length=200, description="in email or name")] = None,
 ) -> Page[UserOut]:
+    """The tenant's users, newest first; lock state only for those who manage users."""
     rows, next_cursor = await service.list_users(
         context.session, page, role=role, is_active=is_active, q=q
     )
@@ -126,12 +136,17 @@ async def list_users(
 
 @router.get("/{user_id}", operation_id="get_user")
 async def get_user(user_id: UUID, context: ReadUsers, response: Response) -> UserOut:
+    """One user of this tenant (`ETag`: its version)."""
     return _out(await service.get_user(context.session, user_id), response, context)
 
 
 @router.patch("/{user_id}", operation_id="update_user")
 async def update_user(
-    user_id: UUID, body: UserUpdate, context: ManageUsers, request: Request, response: Response
+    user_id: UUID,
+    body: UserUpdate,
+    context: ManageUsers,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> UserOut:
     """Takes If-Match."""
     user = await service.update_user(
@@ -139,25 +154,27 @@ async def update_user(
         context.audit_context,
         user_id,
         body.model_dump(exclude_unset=True),
-        if_match=sent_if_match(request),
+        if_match=sent_if_match(if_match),
     )
     return _out(user, response, context)
 
 
 @router.delete("/{user_id}", operation_id="deactivate_user", status_code=204)
-async def deactivate_user(user_id: UUID, context: ManageUsers, request: Request) -> Response:
+async def deactivate_user(
+    user_id: UUID, context: ManageUsers, if_match: IfMatch = None
+) -> Response:
     """Deactivates (users are never deleted: the audit trail points at them). Takes
     If-Match."""
     await service.deactivate_user(
-        context.session, context.audit_context, user_id, if_match=sent_if_match(request)
+        context.session, context.audit_context, user_id, if_match=sent_if_match(if_match)
     )
     return Response(status_code=204)
 
 
 @router.post("/{user_id}/unlock", operation_id="unlock_user", status_code=204)
-async def unlock_user(user_id: UUID, context: ManageUsers, request: Request) -> Response:
+async def unlock_user(user_id: UUID, context: ManageUsers, if_match: IfMatch = None) -> Response:
     """Lifts a lockout and starts the failure count afresh. Takes If-Match."""
     await service.unlock_user(
-        context.session, context.audit_context, user_id, if_match=sent_if_match(request)
+        context.session, context.audit_context, user_id, if_match=sent_if_match(if_match)
     )
     return Response(status_code=204)

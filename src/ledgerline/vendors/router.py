@@ -10,10 +10,10 @@ from collections.abc import Mapping
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from ledgerline.access import TenantRequest, tenant_request
-from ledgerline.etags import sent_if_match, set_etag
+from ledgerline.etags import IfMatch, sent_if_match, set_etag
 from ledgerline.idempotency import IdempotentRoute
 from ledgerline.pagination import Page, PageRequest, page_request
 from ledgerline.responses import json_with_etag
@@ -46,6 +46,8 @@ def _out(
 
 @router.post("/vendors", operation_id="create_vendor", status_code=201)
 async def create_vendor(body: VendorCreate, context: Create, response: Response) -> VendorOut:
+    """A vendor; its tax id is normalised and unique in the tenant. Bank details
+    only from those who may see them."""
     vendor = await vendor_service.create_vendor(
         context.session,
         context.audit_context,
@@ -63,13 +65,21 @@ async def list_vendors(
     is_active: bool | None = None,
     currency: Currency | None = None,
 ) -> Page[VendorOut]:
+    """The tenant's vendors, newest first; bank accounts masked unless the caller
+    may see them."""
     rows, cursor = await vendor_service.list_vendors(
         context.session, page, q=q, is_active=is_active, currency=currency
     )
     return Page(items=[_out(v, context) for v in rows], next_cursor=cursor)
 
 
-@router.get("/vendors/{vendor_id}", operation_id="get_vendor", response_model=VendorOut)
+@router.get(
+    "/vendors/{vendor_id}",
+    operation_id="get_vendor",
+    response_model=VendorOut,
+    description="One vendor (`ETag`: its version); its bank account masked unless the "
+    "caller may see it.",
+)
 async def get_vendor(vendor_id: UUID, context: Read) -> Response:
     vendor = await vendor_service.read_vendor(context.session, vendor_id)
     return json_with_etag(_out(dict(vendor), context), vendor["version"])
@@ -77,23 +87,28 @@ async def get_vendor(vendor_id: UUID, context: Read) -> Response:
 
 @router.patch("/vendors/{vendor_id}", operation_id="update_vendor")
 async def update_vendor(
-    vendor_id: UUID, body: VendorUpdate, context: Write, request: Request, response: Response
+    vendor_id: UUID,
+    body: VendorUpdate,
+    context: Write,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> VendorOut:
+    """Change a vendor; takes If-Match."""
     vendor = await vendor_service.update_vendor(
         context.session,
         context.audit_context,
         vendor_id,
         body.model_dump(exclude_unset=True),
-        if_match=sent_if_match(request),
+        if_match=sent_if_match(if_match),
         may_set_bank_details=context.principal.can(Permission.VENDOR_BANK_DETAILS),
     )
     return _out(vendor, context, response)
 
 
 @router.delete("/vendors/{vendor_id}", operation_id="deactivate_vendor", status_code=204)
-async def deactivate_vendor(vendor_id: UUID, context: Remove, request: Request) -> Response:
+async def deactivate_vendor(vendor_id: UUID, context: Remove, if_match: IfMatch = None) -> Response:
     """Deactivates: a vendor's invoices keep pointing at it. Takes If-Match."""
     await vendor_service.deactivate_vendor(
-        context.session, context.audit_context, vendor_id, if_match=sent_if_match(request)
+        context.session, context.audit_context, vendor_id, if_match=sent_if_match(if_match)
     )
     return Response(status_code=204)
