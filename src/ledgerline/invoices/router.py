@@ -28,6 +28,7 @@ from ledgerline.invoices.schemas import (
     PaymentIn,
     Rejection,
     StatusChangeOut,
+    Submission,
 )
 from ledgerline.pagination import Page, PageRequest, SortKey, page_request
 from ledgerline.security.permissions import Permission
@@ -150,6 +151,7 @@ async def _step(
     response: Response,
     step: str,
     reason: str | None = None,
+    total_override_reason: str | None = None,
 ) -> InvoiceOut:
     stepped = await service.transition(
         context.session,
@@ -158,15 +160,25 @@ async def _step(
         step,
         if_match=sent_if_match(request),
         reason=reason,
+        total_override_reason=total_override_reason,
     )
     return _invoice_out(stepped, response)
 
 
 @router.post("/invoices/{invoice_id}/submit", operation_id="submit_invoice")
 async def submit_invoice(
-    invoice_id: UUID, context: Write, request: Request, response: Response
+    invoice_id: UUID,
+    context: Write,
+    request: Request,
+    response: Response,
+    body: Submission | None = None,
 ) -> InvoiceOut:
-    return await _step(context, invoice_id, request, response, "submit")
+    """An invoice made from a document whose total disagrees with its lines is 422
+    `document_total_mismatch` unless the body gives `total_override_reason`."""
+    override = body.total_override_reason if body is not None else None
+    return await _step(
+        context, invoice_id, request, response, "submit", total_override_reason=override
+    )
 
 
 @router.post("/invoices/{invoice_id}/approve", operation_id="approve_invoice")

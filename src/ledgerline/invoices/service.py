@@ -10,6 +10,11 @@ the caller's If-Match version, so of two concurrent steps exactly one happens; a
 illegal step is 409 naming the current status. Each step is kept in the status history
 and the audit trail.
 
+A draft made from an uploaded document is checked against it at submit: when the total
+read from the document (amount, and currency when one was read) differs from what the
+lines add up to, submit is refused unless the clerk gives a reason to override, which
+is audited (`invoice.document_total_overridden`) and kept in the status history.
+
 Each endpoint makes one call here that does its whole step (lock, If-Match, change,
 audit) and returns what the answer shows: the invoice with its lines.
 """
@@ -33,6 +38,7 @@ from ledgerline.db.rows import locked_at_version, row_by_id
 from ledgerline.invoices.filters import InvoiceFilter
 from ledgerline.invoices.models import (
     Invoice,
+    InvoiceDocument,
     InvoiceLine,
     InvoicePayment,
     InvoiceStatus,
@@ -386,6 +392,49 @@ def _complete(invoice: Invoice, step: str) -> None:
         )
 
 
+async def _agrees_with_document(
+    session: AsyncSession,
+    audit: AuditContext,
+    invoice: Invoice,
+    override_reason: str | None,
+) -> str | None:
+    """Refuse (422 `document_total_mismatch`) an invoice whose lines disagree with the
+    total read from its document, unless `override_reason` says why; an override is
+    audited. Returns the reason when it overrode a disagreement."""
+    read = await session.scalar(
+        select(InvoiceDocument.extracted_fields).where(InvoiceDocument.invoice_id == invoice.id)
+    )
+    if not read or "total" not in read:
+        return None
+    document_total = Decimal(read["total"])
+    document_currency = read.get("currency")
+    if document_total == invoice.total and document_currency in (None, invoice.currency):
+        return None
+    disagreement = {
+        "document_total": str(document_total),
+        "document_currency": document_currency,
+        "computed_total": str(invoice.total),
+        "currency": invoice.currency,
+    }
+    if not override_reason:
+        said = f"{document_currency or ''} {document_total}".strip()
+        raise Problem(
+            422,
+            "document_total_mismatch",
+            f"The document says {said}; the lines add up to {invoice.currency} "
+            f"{invoice.total}. Correct the lines, or submit with a total_override_reason.",
+            extra=disagreement,
+        )
+    audit.record(
+        session,
+        "invoice.document_total_overridden",
+        target_type="invoice",
+        target_id=invoice.id,
+        changes={**disagreement, "reason": override_reason},
+    )
+    return override_reason
+
+
 async def transition(
     session: AsyncSession,
     audit: AuditContext,
@@ -394,8 +443,10 @@ async def transition(
     *,
     if_match: str | None,
     reason: str | None = None,
+    total_override_reason: str | None = None,
 ) -> InvoiceWithLines:
-    """One lifecycle step (a key of TRANSITIONS) on the invoice at the version read."""
+    """One lifecycle step (a key of TRANSITIONS) on the invoice at the version read.
+    Submit checks the lines against the document's total (`total_override_reason`)."""
     invoice = await locked_at_version(session, Invoice, invoice_id, if_match, what="invoice")
     allowed_from, target = TRANSITIONS[step]
     if invoice.status not in allowed_from:
@@ -420,6 +471,8 @@ async def transition(
         )
     if step == "submit" and invoice.total <= 0:
         raise Problem(422, "zero_total", "An invoice of 0.00 has nothing to approve or pay.")
+    if step == "submit":
+        reason = await _agrees_with_document(session, audit, invoice, total_override_reason)
     before = invoice.status
     invoice.status = target
     if step == "reject":
