@@ -32,6 +32,8 @@ SHARED_MODULES = frozenset(
         "ratelimit",
         "idempotency",
         "deps",
+        "metrics",
+        "tracing",
     }
 )
 REQUEST_HOOK = "access"

@@ -11,6 +11,10 @@ deactivation waits for the reference (or the reference for it) instead of slippi
 `assets.content_key` identifies an untagged row of a CSV import, so importing the same
 file again skips it; unique per tenant.
 
+Two partial indexes hold only unfinished jobs (documents being read, mail not yet
+delivered): `/metrics` counts them across tenants at every scrape without reading the
+tenants' whole history.
+
 Revision ID: 0013
 Revises: 0011
 Create Date: 2026-11-27 20:10:00+00:00
@@ -93,9 +97,7 @@ CREATE TRIGGER locations_parent_active
 
 def upgrade() -> None:
     for table in REFERENCE_TABLES:
-        op.add_column(
-            table, sa.Column("version", sa.Integer(), nullable=False, server_default="1")
-        )
+        op.add_column(table, sa.Column("version", sa.Integer(), nullable=False, server_default="1"))
         op.add_column(
             table,
             sa.Column("is_active", sa.Boolean(), nullable=False, server_default=sa.true()),
@@ -106,9 +108,25 @@ def upgrade() -> None:
     )
     for statement in _ACTIVE_REFERENCE_CHECK:
         op.execute(statement)
+    op.create_index(
+        op.f("invoice_documents_tenant_id_processing_status_created_at_idx"),
+        "invoice_documents",
+        ["tenant_id", "processing_status", "created_at"],
+        postgresql_where=sa.text("processing_status IN ('queued', 'processing', 'failed')"),
+    )
+    op.create_index(
+        op.f("mail_outbox_tenant_id_status_created_at_idx"),
+        "mail_outbox",
+        ["tenant_id", "status", "created_at"],
+        postgresql_where=sa.text("status IN ('pending', 'sending', 'failed')"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("mail_outbox_tenant_id_status_created_at_idx"), "mail_outbox")
+    op.drop_index(
+        op.f("invoice_documents_tenant_id_processing_status_created_at_idx"), "invoice_documents"
+    )
     op.execute("DROP TRIGGER locations_parent_active ON locations")
     op.execute("DROP FUNCTION locations_parent_active()")
     op.execute("DROP TRIGGER assets_reference_active ON assets")

@@ -1,0 +1,70 @@
+"""OpenTelemetry tracing, on only when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+
+Off, nothing here imports the SDK, the exporter or an instrumentation (a test checks in
+a fresh process; FastAPI itself imports the small `opentelemetry` API package, which
+stays idle without a provider). On, spans go by OTLP/HTTP to
+`<endpoint>/v1/traces` in batches: requests from FastAPI's own telemetry (given this
+tracer provider; no middleware of ours), SQL statements from the SQLAlchemy
+instrumentation and driver calls from the asyncpg one. The SDK's other OTEL_* variables
+(OTEL_SERVICE_NAME, OTEL_BSP_*, OTEL_TRACES_SAMPLER ...) apply as usual.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from ledgerline.config import Settings
+
+if TYPE_CHECKING:
+    from fastapi.telemetry import TelemetryConfig
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from ledgerline.db.engine import Database
+
+MISSING_PACKAGES = (
+    "OTEL_EXPORTER_OTLP_ENDPOINT is set, but the tracing packages are not installed:"
+    " install ledgerline[tracing]"
+)
+
+
+def tracer_provider(settings: Settings) -> TracerProvider | None:
+    """A provider exporting to the configured collector, or None when tracing is off."""
+    if not settings.otel_exporter_otlp_endpoint:
+        return None
+    try:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    except ImportError as error:
+        raise RuntimeError(MISSING_PACKAGES) from error
+    resource = Resource.create(
+        {"service.name": os.environ.get("OTEL_SERVICE_NAME") or "ledgerline"}
+    )
+    provider = TracerProvider(resource=resource)
+    endpoint = settings.otel_exporter_otlp_endpoint.rstrip("/") + "/v1/traces"
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+    return provider
+
+
+def fastapi_telemetry(provider: TracerProvider | None) -> TelemetryConfig:
+    """FastAPI's native telemetry: request spans through `provider`, else all of it off
+    (its metrics and logs too: /metrics and the JSON log cover those)."""
+    if provider is None:
+        return {"tracing": False, "metrics": False, "logs": False}
+    return {"tracer_provider": provider, "metrics": False, "logs": False}
+
+
+def instrument_database(provider: TracerProvider | None, database: Database) -> None:
+    """Spans for SQL statements (both engines) and asyncpg calls."""
+    if provider is None:
+        return
+    from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+    SQLAlchemyInstrumentor().instrument(
+        engines=[database.runtime_engine.sync_engine, database.platform_engine.sync_engine],
+        tracer_provider=provider,
+    )
+    AsyncPGInstrumentor().instrument(tracer_provider=provider)  # type: ignore[no-untyped-call]
