@@ -121,7 +121,9 @@ def serve_http(config: uvicorn.Config, metrics_listener: tuple[str, int] | None 
     extra_sockets = []
     if metrics_listener is not None:
         host, port = metrics_listener
-        extra_sockets.append(uvicorn.Config(config.app, host=host, port=port).bind_socket())
+        # log_config=None: a Config with uvicorn's default would replace the JSON logging.
+        listener = uvicorn.Config(config.app, host=host, port=port, log_config=None)
+        extra_sockets.append(listener.bind_socket())
     try:
         if config.workers > 1:
             Supervisor(config, sockets=[config.bind_socket(), *extra_sockets]).run()
