@@ -87,6 +87,8 @@ async def test_requests_are_counted_by_route_template_and_status(
         answer = await scraper.get(f"{API}/vendors/{vendor_id}", headers=who.headers)
         assert answer.status_code == 404
     await scraper.get(f"{API}/no-such-thing/{missing[0]}")
+    for made_up in ("BREW", "PROPFIND", "X-ANYTHING"):
+        await scraper.request(made_up, f"{API}/vendors/{missing[0]}", headers=who.headers)
     after = await scrape(scraper)
 
     counted = "ledgerline_http_requests_total"
@@ -101,6 +103,10 @@ async def test_requests_are_counted_by_route_template_and_status(
         == 3
     )
     assert not any(vendor_id in str(key) for key in after for vendor_id in missing)
+    # Methods a client makes up share one label: they cannot grow the series.
+    other = {"method": "OTHER", "route": route, "status": "405"}
+    assert value(after, counted, **other) - value(before, counted, **other) == 3
+    assert not any("BREW" in str(key) for key in after)
     assert value(after, "ledgerline_db_pool_connections", pool="runtime", state="idle") >= 1
 
 
@@ -160,6 +166,22 @@ async def test_sign_in_failures_and_lockouts_are_counted(
         assert value(after, failures, **labels) - value(before, failures, **labels) == count
     lockouts = "ledgerline_account_lockouts_total"
     assert value(after, lockouts, realm="tenant") - value(before, lockouts, realm="tenant") == 1
+
+
+def test_production_refuses_a_short_metrics_token_and_a_malformed_address() -> None:
+    production = {
+        "environment": "production",
+        "secret_key": "s" * 40,
+        "mail_backend": "smtp",
+    }
+    with pytest.raises(ValueError, match="METRICS_TOKEN must be at least 32"):
+        Settings(_env_file=None, metrics_token="short", **production)  # type: ignore[call-arg]
+    Settings(_env_file=None, metrics_token=TOKEN, **production)  # type: ignore[call-arg]
+    for address in ("9100", "localhost:", "localhost:99999", ":9100"):
+        with pytest.raises(ValueError, match="not host:port"):
+            Settings(_env_file=None, metrics_address=address)  # type: ignore[call-arg]
+    listener = Settings(_env_file=None, metrics_address="[::1]:9100")  # type: ignore[call-arg]
+    assert listener.metrics_listener == ("::1", 9100)
 
 
 def settings_environment(settings: Settings) -> dict[str, str]:

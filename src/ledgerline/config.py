@@ -215,6 +215,12 @@ class Settings(BaseSettings):
             raise ValueError("SECRET_KEY must be at least 32 characters in production")
         if self.environment is Environment.PRODUCTION and self.mail_backend == "console":
             raise ValueError("MAIL_BACKEND=console would log login codes; use smtp in production")
+        if (
+            self.environment is Environment.PRODUCTION
+            and self.metrics_token.get_secret_value()
+            and len(self.metrics_token) < 32
+        ):
+            raise ValueError("METRICS_TOKEN must be at least 32 characters in production")
         return self
 
     @property

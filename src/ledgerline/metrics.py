@@ -98,9 +98,29 @@ def route_template(scope: Mapping[str, Any]) -> str:
     return template
 
 
+# Methods that name a label of their own; any other a client sends is counted as OTHER, so
+# made-up methods cannot grow the series without bound.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# (method, route, status) -> that series' counter and histogram children. Looking a child
+# up by labels costs more than counting (a lock, checks, a tuple): this keeps it to a
+# dict lookup per request. Bounded: routes are templates, methods and statuses few.
+_SERIES: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
 def record_request(method: str, route: str, status: int, seconds: float) -> None:
-    REQUESTS.labels(method, route, str(status)).inc()
-    REQUEST_DURATION.labels(method, route).observe(seconds)
+    key = (method, route, status)
+    series = _SERIES.get(key)
+    if series is None:
+        if method not in _METHODS:
+            method = "OTHER"
+        series = (
+            REQUESTS.labels(method, route, str(status)),
+            REQUEST_DURATION.labels(method, route),
+        )
+        if key[0] in _METHODS:
+            _SERIES[key] = series
+    series[0].inc()
+    series[1].observe(seconds)
 
 
 def count_audited(realm: str, action: str, changes: Mapping[str, Any] | None) -> None:
