@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from ledgerline.config import Settings
 from ledgerline.invoices.extraction import parse_amount
 from tests.helpers.audit import audit_events
+from tests.helpers.database import owner_sql
 from tests.helpers.documents import invoice_pdf, processor, upload
 from tests.helpers.http import API, problem_code
 from tests.helpers.identity import Account
@@ -197,3 +198,43 @@ async def test_a_document_in_another_currency_disagrees_too(
     assert refused.status_code == 422
     assert problem_code(refused) == "document_total_mismatch"
     assert refused.json()["document_currency"] == "USD"
+
+
+async def test_a_pdf_not_read_yet_holds_the_submit_back(
+    client: httpx.AsyncClient, owner: Account, app: FastAPI, settings: Settings
+) -> None:
+    """Submitting before the reader got to the PDF would skip the comparison."""
+    vendor = await client.post(
+        f"{API}/vendors",
+        json={"name": "Paper Supplies", "default_currency": "EUR"},
+        headers=owner.headers,
+    )
+    pdf = invoice_pdf("Invoice No: W-1", "Total: EUR 1,190.00")
+    (file,) = (await upload(client, owner, ("waiting.pdf", pdf))).json()["files"]
+    # Not due before tomorrow: no worker reads it meanwhile.
+    await owner_sql(
+        settings,
+        owner.tenant_id,
+        "UPDATE invoice_documents SET next_attempt_at = now() + interval '1 day'",
+    )
+    url = f"{API}/invoices/{file['invoice_id']}"
+    etag = (await client.get(url, headers=owner.headers)).headers["etag"]
+    typed = await client.patch(
+        url,
+        json={"vendor_id": vendor.json()["id"], "number": "W-1", "issue_date": "2026-03-01"},
+        headers=owner.headers | {"If-Match": etag},
+    )
+    assert typed.status_code == 200, typed.text
+    etag = await enter_lines(client, owner, file["invoice_id"], "0.50")
+    early = await submit(client, owner, file["invoice_id"], etag, {"total_override_reason": "x"})
+    assert (early.status_code, problem_code(early)) == (409, "document_being_read")
+    assert early.json()["processing_status"] == "queued"
+
+    await owner_sql(
+        settings, owner.tenant_id, "UPDATE invoice_documents SET next_attempt_at = now()"
+    )
+    reader = processor(app, settings, app.state.document_storage)
+    while await reader.run_once():
+        pass
+    read = await submit(client, owner, file["invoice_id"], etag)
+    assert problem_code(read) == "document_total_mismatch"  # 595.00 against 1190.00

@@ -13,7 +13,8 @@ and the audit trail.
 A draft made from an uploaded document is checked against it at submit: when the total
 read from the document (amount, and currency when one was read) differs from what the
 lines add up to, submit is refused unless the clerk gives a reason to override, which
-is audited (`invoice.document_total_overridden`) and kept in the status history.
+is audited (`invoice.document_total_overridden`) and kept in the status history. A PDF
+not read yet holds the submit back (409) until it has been.
 
 Each endpoint makes one call here that does its whole step (lock, If-Match, change,
 audit) and returns what the answer shows: the invoice with its lines.
@@ -43,6 +44,7 @@ from ledgerline.invoices.models import (
     InvoicePayment,
     InvoiceStatus,
     InvoiceStatusChange,
+    ProcessingStatus,
 )
 from ledgerline.pagination import PageRequest, SortKey, keyset_page
 from ledgerline.problems import Problem
@@ -400,10 +402,30 @@ async def _agrees_with_document(
 ) -> str | None:
     """Refuse (422 `document_total_mismatch`) an invoice whose lines disagree with the
     total read from its document, unless `override_reason` says why; an override is
-    audited. Returns the reason when it overrode a disagreement."""
-    read = await session.scalar(
-        select(InvoiceDocument.extracted_fields).where(InvoiceDocument.invoice_id == invoice.id)
-    )
+    audited. A PDF still waiting to be read is 409 `document_being_read`: submitting
+    first would skip the comparison. Returns the reason when it overrode a disagreement."""
+    document = (
+        await session.execute(
+            select(
+                InvoiceDocument.content_type,
+                InvoiceDocument.processing_status,
+                InvoiceDocument.extracted_fields,
+            ).where(InvoiceDocument.invoice_id == invoice.id)
+        )
+    ).one_or_none()
+    if document is None:
+        return None
+    if document.content_type == "application/pdf" and document.processing_status in (
+        ProcessingStatus.QUEUED,
+        ProcessingStatus.PROCESSING,
+    ):
+        raise Problem(
+            409,
+            "document_being_read",
+            "The invoice's document is still being read; submit once it has been.",
+            extra={"processing_status": document.processing_status},
+        )
+    read = document.extracted_fields
     if not read or "total" not in read:
         return None
     document_total = Decimal(read["total"])
