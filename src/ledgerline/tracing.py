@@ -50,10 +50,11 @@ def tracer_provider(settings: Settings) -> TracerProvider | None:
 
 def fastapi_telemetry(provider: TracerProvider | None) -> TelemetryConfig:
     """FastAPI's native telemetry: request spans through `provider`, else all of it off
-    (its metrics and logs too: /metrics and the JSON log cover those)."""
+    (its metrics and logs too: /metrics and the JSON log cover those). Never its own
+    exporters (FASTAPI_OTEL_AUTO_CONFIGURE), which would send every span twice."""
     if provider is None:
-        return {"tracing": False, "metrics": False, "logs": False}
-    return {"tracer_provider": provider, "metrics": False, "logs": False}
+        return {"tracing": False, "metrics": False, "logs": False, "auto_configure": False}
+    return {"tracer_provider": provider, "metrics": False, "logs": False, "auto_configure": False}
 
 
 def instrument_database(provider: TracerProvider | None, database: Database) -> None:
