@@ -33,6 +33,8 @@ SHARED_MODULES = frozenset(
         "ratelimit",
         "idempotency",
         "deps",
+        "metrics",
+        "tracing",
     }
 )
 REQUEST_HOOK = "access"

@@ -214,7 +214,13 @@ async def test_every_declared_if_match_is_refused_with_428_when_missing(
         headers=await assets.at_current_version(client, owner, asset_id),
     )
     assistant = await add_user(client, owner, "kim@ownerco.example.com")
+    custodian_id = (
+        await assets.post(client, owner, "/custodians", {"name": "Ada", "email": "ada@example.com"})
+    )["id"]
     ids = {
+        "category_id": category_id,
+        "location_id": location_id,
+        "custodian_id": custodian_id,
         "invoice_id": invoice_id,
         "vendor_id": vendor_id,
         "asset_id": asset_id,

@@ -29,17 +29,21 @@ from ledgerline.invoices.router import router as invoices_router
 from ledgerline.invoices.storage import LocalDocumentStorage
 from ledgerline.log import configure_logging
 from ledgerline.mail.service import MailSender
+from ledgerline.metrics import multiprocess_mode, name_routes, process_exited, sample_pools
 from ledgerline.middleware import RequestContextMiddleware
 from ledgerline.openapi import install as install_openapi
 from ledgerline.ratelimit import RateLimits
 from ledgerline.security.passwords import Passwords
 from ledgerline.security.tokens import VerifiedAccessTokens
 from ledgerline.tenants.router import router as tenants_router
+from ledgerline.tracing import fastapi_telemetry, instrument_database, tracer_provider
 from ledgerline.users.router import router as users_router
 from ledgerline.vendors.router import router as vendors_router
 
 API_PREFIX = "/api/v1"
 STARTUP_RETRY_SECONDS = 1.0
+# With several workers each one writes its pool figures this often for the others' scrapes.
+POOL_SAMPLE_SECONDS = 5.0
 
 
 async def verify_once_reachable(database: Database) -> None:
@@ -58,10 +62,20 @@ async def verify_once_reachable(database: Database) -> None:
         await asyncio.sleep(STARTUP_RETRY_SECONDS)
 
 
+async def sample_pools_forever(database: Database) -> None:
+    """Multiprocess metrics: keep this worker's pool figures fresh for any worker's scrape."""
+    while True:
+        sample_pools({"runtime": database.runtime_engine, "platform": database.platform_engine})
+        await asyncio.sleep(POOL_SAMPLE_SECONDS)
+
+
 def create_app(settings: Settings) -> FastAPI:
+    tracing = tracer_provider(settings)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database(settings)
+        instrument_database(tracing, database)
         try:
             await verify_once_reachable(database)
             app.state.database = database
@@ -74,6 +88,8 @@ def create_app(settings: Settings) -> FastAPI:
                 asyncio.create_task(app.state.mail_sender.run_forever()),
                 asyncio.create_task(app.state.document_processor.run_forever()),
             ]
+            if multiprocess_mode():
+                workers.append(asyncio.create_task(sample_pools_forever(database)))
             try:
                 yield
             finally:
@@ -87,6 +103,9 @@ def create_app(settings: Settings) -> FastAPI:
                 app.state.passwords.close()
             await app.state.rate_limits.close()
             await database.dispose()
+            process_exited()
+            if tracing is not None:
+                tracing.shutdown()
 
     app = FastAPI(
         title="Ledgerline",
@@ -96,6 +115,7 @@ def create_app(settings: Settings) -> FastAPI:
         docs_url=None,  # openapi.install serves /docs
         redoc_url=None,
         openapi_url="/openapi.json",
+        telemetry=fastapi_telemetry(tracing),
     )
     app.state.settings = settings
     app.state.rate_limits = RateLimits(settings)
@@ -136,8 +156,10 @@ def create_app(settings: Settings) -> FastAPI:
         max_body_bytes=settings.max_request_body_bytes,
         body_timeout=settings.request_body_timeout_seconds,
         larger_bodies={f"{API_PREFIX}/invoices/upload": settings.upload_max_body_bytes},
+        metrics_port=settings.metrics_listener[1] if settings.metrics_listener else None,
     )
     app.include_router(health_router)
+    name_routes(health_router.routes)
     for router in (
         auth_router,
         users_router,
@@ -150,6 +172,7 @@ def create_app(settings: Settings) -> FastAPI:
         invoices_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
+        name_routes(router.routes, API_PREFIX)
     install_openapi(app)
     return app
 

@@ -7,6 +7,7 @@ import asyncio
 import getpass
 import logging
 import os
+import shutil
 import signal
 import sys
 from collections.abc import Iterator, Sequence
@@ -90,12 +91,28 @@ def check_workers_share_rate_limits(settings: Settings, workers: int) -> None:
     logger.warning(problem)
 
 
-def serve_http(config: uvicorn.Config) -> None:
-    """`uvicorn.run`, except that several workers stop taking connections at once.
+def prepare_multiprocess_metrics(settings: Settings, workers: int) -> None:
+    """Several workers keep their metrics in files of one folder, emptied at each start
+    (prometheus-client's multiprocess mode): DATA_DIR/metrics, unless
+    PROMETHEUS_MULTIPROC_DIR names one already."""
+    from ledgerline.metrics import MULTIPROCESS_DIR_ENV
+
+    if workers <= 1 or os.environ.get(MULTIPROCESS_DIR_ENV):
+        return
+    folder = (settings.data_dir / "metrics").resolve()
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    os.environ[MULTIPROCESS_DIR_ENV] = str(folder)
+
+
+def serve_http(config: uvicorn.Config, metrics_listener: tuple[str, int] | None = None) -> None:
+    """`uvicorn.run`, except that several workers stop taking connections at once, and
+    that a METRICS_ADDRESS listener is served beside the main one.
 
     uvicorn's supervisor keeps its listening socket open while the workers finish their
     requests: new clients would wait in a backlog nobody accepts from. Here it closes
     that socket when told to stop, so they are refused; the workers close theirs too.
+    Every worker serves both sockets; the app tells them apart by the local port.
     """
     import uvicorn
     from uvicorn.supervisors import Multiprocess
@@ -106,12 +123,18 @@ def serve_http(config: uvicorn.Config) -> None:
                 listening.close()
             super().terminate_all()
 
+    extra_sockets = []
+    if metrics_listener is not None:
+        host, port = metrics_listener
+        # log_config=None: a Config with uvicorn's default would replace the JSON logging.
+        listener = uvicorn.Config(config.app, host=host, port=port, log_config=None)
+        extra_sockets.append(listener.bind_socket())
     try:
         if config.workers > 1:
-            Supervisor(config, sockets=[config.bind_socket()]).run()
+            Supervisor(config, sockets=[config.bind_socket(), *extra_sockets]).run()
             return
         server = uvicorn.Server(config)
-        server.run()
+        server.run(sockets=[config.bind_socket(), *extra_sockets] if extra_sockets else None)
     except KeyboardInterrupt:
         return
     if not server.started:
@@ -122,6 +145,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     import uvicorn
 
     check_workers_share_rate_limits(settings, args.workers)
+    prepare_multiprocess_metrics(settings, args.workers)
     with database_ready(settings) as ready:
         migrate.upgrade(ready)
         asyncio.run(check_runtime_role(ready))
@@ -141,7 +165,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
                 server_header=False,
                 timeout_keep_alive=settings.keep_alive_timeout_seconds,
                 timeout_graceful_shutdown=settings.shutdown_grace_seconds,
-            )
+            ),
+            settings.metrics_listener,
         )
 
 

@@ -176,6 +176,25 @@ class Settings(BaseSettings):
     # Threads that hash passwords; 0: one per core but one, so the event loop keeps one.
     password_hash_workers: Annotated[int, Field(ge=0, le=64)] = 0
 
+    # Operations (README: "Metrics and tracing"). GET /metrics (Prometheus text format)
+    # answers only when one of these is set: with METRICS_TOKEN, to `Authorization:
+    # Bearer <token>`; with METRICS_ADDRESS (host:port), only on that extra listener,
+    # which `serve` opens beside HOST:PORT and which serves nothing else. Both: both.
+    metrics_token: SecretStr = SecretStr("")
+    metrics_address: str = ""
+    # OpenTelemetry: with an OTLP/HTTP collector's base URL here (http://host:4318), spans
+    # of requests (FastAPI), SQL statements (SQLAlchemy) and driver calls (asyncpg) are
+    # exported; the other OTEL_* variables of the SDK apply. Empty: tracing is off and
+    # none of its modules is imported. Needs the `tracing` extra (ledgerline[tracing]).
+    otel_exporter_otlp_endpoint: str = ""
+
+    @field_validator("metrics_address")
+    @classmethod
+    def _host_and_port(cls, value: str) -> str:
+        if value:
+            parse_address(value)
+        return value
+
     @model_validator(mode="after")
     def _long_statements_are_longer(self) -> Settings:
         if self.database_long_statement_timeout_seconds < self.database_statement_timeout_seconds:
@@ -196,12 +215,23 @@ class Settings(BaseSettings):
             raise ValueError("SECRET_KEY must be at least 32 characters in production")
         if self.environment is Environment.PRODUCTION and self.mail_backend == "console":
             raise ValueError("MAIL_BACKEND=console would log login codes; use smtp in production")
+        if (
+            self.environment is Environment.PRODUCTION
+            and self.metrics_token.get_secret_value()
+            and len(self.metrics_token) < 32
+        ):
+            raise ValueError("METRICS_TOKEN must be at least 32 characters in production")
         return self
 
     @property
     def rate_limit_storage_shared(self) -> bool:
         """Whether rate-limit counts live outside the process (shared by its workers)."""
         return self.rate_limit_storage_url.partition("://")[0] in SHARED_RATE_LIMIT_SCHEMES
+
+    @property
+    def metrics_listener(self) -> tuple[str, int] | None:
+        """METRICS_ADDRESS as (host, port), or None when unset."""
+        return parse_address(self.metrics_address) if self.metrics_address else None
 
     @property
     def embedded_database(self) -> bool:
@@ -236,6 +266,15 @@ class Settings(BaseSettings):
             username=self.database_platform_user,
             password=self.database_platform_password.get_secret_value() or None,
         )
+
+
+def parse_address(value: str) -> tuple[str, int]:
+    """ "host:port" (an IPv6 host in brackets: "[::1]:9100") as (host, port)."""
+    host, separator, port = value.strip().rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not separator or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"not host:port: {value!r}")
+    return host, int(port)
 
 
 def as_asyncpg(url: URL) -> URL:

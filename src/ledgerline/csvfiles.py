@@ -102,8 +102,11 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def cell(value: object) -> object:
-    """A value as a CSV cell: money and quantities as plain decimals, dates ISO, and
-    text that a spreadsheet would run as a formula quoted with a leading apostrophe."""
+    """A value as a CSV cell: money and quantities as plain decimals, booleans as `true`
+    and `false` (as JSON and the query parameters say them), dates ISO, and text that a
+    spreadsheet would run as a formula quoted with a leading apostrophe."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, Decimal):
         return format(value, "f")
     if value is None:

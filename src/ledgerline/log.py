@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -13,9 +14,14 @@ from ledgerline.db.tenant_context import current_tenant
 
 request_id_var: ContextVar[str | None] = ContextVar("ledgerline_request_id", default=None)
 
+# Left out of the JSON: the record's own attributes, and uvicorn's `color_message` (the
+# message again, with terminal colour codes).
 _STANDARD_ATTRS = frozenset(
-    logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys() | {"message", "asctime"}
+    logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys()
+    | {"message", "asctime", "color_message"}
 )
+# Terminal control sequences (colours, cursor moves): never in a log line.
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 
 
 class JsonFormatter(logging.Formatter):
@@ -24,7 +30,7 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": _ANSI_ESCAPE.sub("", record.getMessage()),
         }
         request_id = request_id_var.get()
         if request_id is not None:

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ledgerline.client_ip import Network, client_ip, is_trusted
 from ledgerline.errors import internal_error_response, outage_response, problem_response
 from ledgerline.log import request_id_var
+from ledgerline.metrics import METRICS_PATH, record_request, route_template
 from ledgerline.problems import Problem
 
 logger = logging.getLogger("ledgerline.access")
@@ -60,7 +61,8 @@ class RequestContextMiddleware:
       in `larger_bodies`, uploads, have their own);
     - a body deadline: 408 when the client stops sending its body for `body_timeout`
       seconds (each wait for the next part is bounded, not the whole upload);
-    - one access log line; an escaping exception becomes a problem+json 500 (503 for a
+    - one access log line and the request's metrics (`metrics.record_request`, under the
+      route's template); an escaping exception becomes a problem+json 500 (503 for a
       database outage) here, its traceback going to the log only.
     """
 
@@ -72,8 +74,11 @@ class RequestContextMiddleware:
         max_body_bytes: int,
         body_timeout: float,
         larger_bodies: Mapping[str, int] | None = None,
+        metrics_port: int | None = None,
     ) -> None:
         self.app = app
+        # The METRICS_ADDRESS listener's port: it serves /metrics and nothing else.
+        self.metrics_port = metrics_port
         self.trusted_proxies = trusted_proxies
         self.max_body_bytes = max_body_bytes
         self.body_timeout = body_timeout
@@ -96,6 +101,15 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
 
+        if (
+            self.metrics_port is not None
+            and scope["path"] != METRICS_PATH
+            and (scope.get("server") or (None, None))[1] == self.metrics_port
+        ):
+            await problem_response(Problem(404, "not_found", "Only /metrics is served here."))(
+                scope, receive, send
+            )
+            return
         sent = _header(scope, b"x-request-id") or ""
         request_id = sent if _CLIENT_REQUEST_ID.match(sent) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
@@ -191,6 +205,8 @@ class RequestContextMiddleware:
             if not response_started:
                 await response(scope, receive, send_with_headers)
         finally:
+            elapsed = time.perf_counter() - started
+            record_request(scope["method"], route_template(scope), status, elapsed)
             state = scope.get("state") or {}
             logger.info(
                 "request",
@@ -199,7 +215,7 @@ class RequestContextMiddleware:
                     "path": scope["path"],
                     "status": status,
                     "client_ip": ip,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "duration_ms": round(elapsed * 1000, 2),
                     **({"tenant_id": str(state["tenant_id"])} if "tenant_id" in state else {}),
                 },
             )

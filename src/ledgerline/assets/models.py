@@ -37,7 +37,10 @@ class DisposalMethod(StrEnum):
     DONATION = "donation"
 
 
-class AssetCategory(TenantScoped, TimestampMixin, Base):
+class AssetCategory(Versioned, TenantScoped, TimestampMixin, Base):
+    """Defaults for new assets. Deactivated, it stays on the assets that use it, and the
+    database refuses it to new ones (migration 0013)."""
+
     __tablename__ = "asset_categories"
     __table_args__ = (
         UniqueConstraint("tenant_id", "name"),
@@ -51,10 +54,12 @@ class AssetCategory(TenantScoped, TimestampMixin, Base):
     salvage_percent: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("0"))
     convention: Mapped[str] = mapped_column(String(16), default="full_month")
     declining_rate: Mapped[Decimal | None] = mapped_column(Numeric(6, 4))
+    is_active: Mapped[bool] = mapped_column(default=True)
 
 
-class Location(TenantScoped, TimestampMixin, Base):
-    """A place in a tree: site, then building, then room."""
+class Location(Versioned, TenantScoped, TimestampMixin, Base):
+    """A place in a tree: site, then building, then room. Deactivated, it stays where
+    assets are, and the database refuses it as a new asset's place or a new parent."""
 
     __tablename__ = "locations"
     __table_args__ = (
@@ -68,10 +73,12 @@ class Location(TenantScoped, TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(16))
     parent_id: Mapped[UUID | None]
+    is_active: Mapped[bool] = mapped_column(default=True)
 
 
-class Custodian(TenantScoped, TimestampMixin, Base):
-    """Who holds an asset: a user of the tenant, or a named person with an email."""
+class Custodian(Versioned, TenantScoped, TimestampMixin, Base):
+    """Who holds an asset: a user of the tenant, or a named person with an email.
+    Deactivated, they keep what they hold, and the database refuses them new assets."""
 
     __tablename__ = "custodians"
     __table_args__ = (
@@ -83,6 +90,7 @@ class Custodian(TenantScoped, TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(320))
     user_id: Mapped[UUID | None]
+    is_active: Mapped[bool] = mapped_column(default=True)
 
 
 class AssetTagCounter(Base):
@@ -99,6 +107,7 @@ class Asset(Versioned, TenantScoped, TimestampMixin, Base):
     __tablename__ = "assets"
     __table_args__ = (
         UniqueConstraint("tenant_id", "tag"),
+        UniqueConstraint("tenant_id", "content_key"),
         ForeignKeyConstraint(
             ["tenant_id", "category_id"],
             ["asset_categories.tenant_id", "asset_categories.id"],
@@ -148,6 +157,9 @@ class Asset(Versioned, TenantScoped, TimestampMixin, Base):
     disposal_proceeds: Mapped[Decimal | None] = mapped_column(Money)
     book_value_at_disposal: Mapped[Decimal | None] = mapped_column(Money)
     disposal_gain: Mapped[Decimal | None] = mapped_column(Money)
+    # An untagged row of a CSV import: its content (and its place among identical rows of
+    # the file), so that importing the file again skips it. None for other assets.
+    content_key: Mapped[str | None] = mapped_column(String(64))
 
 
 class AssetEvent(TenantScoped, Base):

@@ -15,13 +15,13 @@ import csv
 import io
 from collections.abc import AsyncIterator
 from datetime import date
-from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ledgerline.csvfiles import cell
 from ledgerline.db.engine import Database
 from ledgerline.db.timeouts import allow_long_statements
 from ledgerline.problems import Problem
@@ -138,10 +138,6 @@ async def register_json(session: AsyncSession, as_of: date, period_start: date |
     return document
 
 
-def _money_as_text(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: f"{v:.2f}" if isinstance(v, Decimal) else v for k, v in values.items()}
-
-
 def register_csv(
     database: Database, tenant_id: UUID, as_of: date, period_start: date | None
 ) -> AsyncIterator[str]:
@@ -168,6 +164,6 @@ async def _csv_rows(
             buffer.seek(0)
             buffer.truncate()
             for record in partition:
-                row = _money_as_text(_row(record))
-                writer.writerow([row[column] for column in CSV_COLUMNS])
+                row = _row(record)
+                writer.writerow([cell(row[column]) for column in CSV_COLUMNS])
             yield buffer.getvalue()

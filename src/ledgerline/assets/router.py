@@ -1,5 +1,6 @@
-"""Fixed-asset endpoints: categories, locations, custodians; assets and their register,
-CSV import, transfers, maintenance, disposal, depreciation schedule and usage.
+"""Fixed-asset endpoints: categories, locations, custodians (created, read, updated and
+deactivated with If-Match); assets and their register, CSV import, transfers,
+maintenance, disposal, depreciation schedule and usage.
 
 Each endpoint makes one call into `service` (or `register`, `importer`) that does its
 whole step and translates the answer to HTTP. Every change of an asset (edit, delete,
@@ -17,7 +18,7 @@ from fastapi.responses import StreamingResponse
 from ledgerline import csvfiles
 from ledgerline.access import TenantRequest, tenant_request
 from ledgerline.assets import importer, register, service
-from ledgerline.assets.models import Asset, AssetStatus
+from ledgerline.assets.models import Asset, AssetCategory, AssetStatus, Custodian, Location
 from ledgerline.assets.schemas import (
     AssetCreate,
     AssetOut,
@@ -26,12 +27,15 @@ from ledgerline.assets.schemas import (
     BookValue,
     CategoryCreate,
     CategoryOut,
+    CategoryUpdate,
     CustodianCreate,
     CustodianOut,
+    CustodianUpdate,
     Disposal,
     EventOut,
     LocationCreate,
     LocationOut,
+    LocationUpdate,
     MaintenanceClose,
     MaintenanceCreate,
     MaintenanceOut,
@@ -57,54 +61,190 @@ Dispose = Annotated[TenantRequest, tenant_request(Permission.ASSETS_DISPOSE)]
 Paging = Annotated[PageRequest, Depends(page_request)]
 
 
+def _versioned(row: service.Reference, response: Response) -> service.Reference:
+    set_etag(response, row.version)
+    return row
+
+
 @router.post("/asset-categories", operation_id="create_asset_category", status_code=201)
-async def create_category(body: CategoryCreate, context: Create) -> CategoryOut:
+async def create_category(body: CategoryCreate, context: Create, response: Response) -> CategoryOut:
     """A category: the defaults (method, useful life, salvage) new assets take."""
     category = await service.create_category(
         context.session, context.audit_context, **body.model_dump()
     )
-    return CategoryOut.model_validate(category)
+    return CategoryOut.model_validate(_versioned(category, response))
 
 
 @router.get("/asset-categories", operation_id="list_asset_categories")
-async def list_categories(context: Read, page: Paging) -> Page[CategoryOut]:
+async def list_categories(
+    context: Read, page: Paging, is_active: bool | None = None
+) -> Page[CategoryOut]:
+    rows, cursor = await service.list_categories(context.session, page, is_active=is_active)
     """The tenant's asset categories, newest first."""
-    rows, cursor = await service.list_categories(context.session, page)
     return Page(items=[CategoryOut.model_validate(c) for c in rows], next_cursor=cursor)
 
 
+@router.get("/asset-categories/{category_id}", operation_id="get_asset_category")
+async def get_category(category_id: UUID, context: Read, response: Response) -> CategoryOut:
+    category = await service.get_reference(context.session, AssetCategory, category_id)
+    return CategoryOut.model_validate(_versioned(category, response))
+
+
+@router.patch("/asset-categories/{category_id}", operation_id="update_asset_category")
+async def update_category(
+    category_id: UUID,
+    body: CategoryUpdate,
+    context: Write,
+    response: Response,
+    if_match: IfMatch = None,
+) -> CategoryOut:
+    """New defaults for assets created from now on. Takes If-Match."""
+    category = await service.update_category(
+        context.session,
+        context.audit_context,
+        category_id,
+        body.model_dump(exclude_unset=True),
+        if_match=sent_if_match(if_match),
+    )
+    return CategoryOut.model_validate(_versioned(category, response))
+
+
+@router.delete(
+    "/asset-categories/{category_id}", operation_id="deactivate_asset_category", status_code=204
+)
+async def deactivate_category(
+    category_id: UUID, context: Delete, if_match: IfMatch = None
+) -> Response:
+    """Deactivates: its assets keep it, new assets cannot take it. Takes If-Match."""
+    await service.deactivate_reference(
+        context.session,
+        context.audit_context,
+        AssetCategory,
+        category_id,
+        if_match=sent_if_match(if_match),
+    )
+    return Response(status_code=204)
+
+
 @router.post("/locations", operation_id="create_location", status_code=201)
-async def create_location(body: LocationCreate, context: Create) -> LocationOut:
+async def create_location(body: LocationCreate, context: Create, response: Response) -> LocationOut:
     """A place: a site, a building in a site, or a room in a building."""
     location = await service.create_location(
         context.session, context.audit_context, **body.model_dump()
     )
-    return LocationOut.model_validate(location)
+    return LocationOut.model_validate(_versioned(location, response))
 
 
 @router.get("/locations", operation_id="list_locations")
 async def list_locations(
-    context: Read, page: Paging, parent_id: UUID | None = None
+    context: Read, page: Paging, parent_id: UUID | None = None, is_active: bool | None = None
 ) -> Page[LocationOut]:
     """The tenant's locations, newest first; `parent_id` lists what one contains."""
-    rows, cursor = await service.list_locations(context.session, page, parent_id=parent_id)
+    rows, cursor = await service.list_locations(
+        context.session, page, parent_id=parent_id, is_active=is_active
+    )
     return Page(items=[LocationOut.model_validate(x) for x in rows], next_cursor=cursor)
 
 
+@router.get("/locations/{location_id}", operation_id="get_location")
+async def get_location(location_id: UUID, context: Read, response: Response) -> LocationOut:
+    location = await service.get_reference(context.session, Location, location_id)
+    return LocationOut.model_validate(_versioned(location, response))
+
+
+@router.patch("/locations/{location_id}", operation_id="update_location")
+async def update_location(
+    location_id: UUID,
+    body: LocationUpdate,
+    context: Write,
+    response: Response,
+    if_match: IfMatch = None,
+) -> LocationOut:
+    """A new name or parent. Takes If-Match."""
+    location = await service.update_location(
+        context.session,
+        context.audit_context,
+        location_id,
+        body.model_dump(exclude_unset=True),
+        if_match=sent_if_match(if_match),
+    )
+    return LocationOut.model_validate(_versioned(location, response))
+
+
+@router.delete("/locations/{location_id}", operation_id="deactivate_location", status_code=204)
+async def deactivate_location(
+    location_id: UUID, context: Delete, if_match: IfMatch = None
+) -> Response:
+    """Deactivates: assets there stay, none can move in, no location can be added inside.
+    Active locations inside it must be deactivated first (409). Takes If-Match."""
+    await service.deactivate_reference(
+        context.session,
+        context.audit_context,
+        Location,
+        location_id,
+        if_match=sent_if_match(if_match),
+    )
+    return Response(status_code=204)
+
+
 @router.post("/custodians", operation_id="create_custodian", status_code=201)
-async def create_custodian(body: CustodianCreate, context: Create) -> CustodianOut:
+async def create_custodian(
+    body: CustodianCreate, context: Create, response: Response
+) -> CustodianOut:
     """A person or team who holds assets."""
     custodian = await service.create_custodian(
         context.session, context.audit_context, **body.model_dump()
     )
-    return CustodianOut.model_validate(custodian)
+    return CustodianOut.model_validate(_versioned(custodian, response))
 
 
 @router.get("/custodians", operation_id="list_custodians")
-async def list_custodians(context: Read, page: Paging) -> Page[CustodianOut]:
+async def list_custodians(
+    context: Read, page: Paging, is_active: bool | None = None
+) -> Page[CustodianOut]:
+    rows, cursor = await service.list_custodians(context.session, page, is_active=is_active)
     """The tenant's custodians, newest first."""
-    rows, cursor = await service.list_custodians(context.session, page)
     return Page(items=[CustodianOut.model_validate(x) for x in rows], next_cursor=cursor)
+
+
+@router.get("/custodians/{custodian_id}", operation_id="get_custodian")
+async def get_custodian(custodian_id: UUID, context: Read, response: Response) -> CustodianOut:
+    custodian = await service.get_reference(context.session, Custodian, custodian_id)
+    return CustodianOut.model_validate(_versioned(custodian, response))
+
+
+@router.patch("/custodians/{custodian_id}", operation_id="update_custodian")
+async def update_custodian(
+    custodian_id: UUID,
+    body: CustodianUpdate,
+    context: Write,
+    response: Response,
+    if_match: IfMatch = None,
+) -> CustodianOut:
+    """A new name or contact. Takes If-Match."""
+    custodian = await service.update_custodian(
+        context.session,
+        context.audit_context,
+        custodian_id,
+        body.model_dump(exclude_unset=True),
+        if_match=sent_if_match(if_match),
+    )
+    return CustodianOut.model_validate(_versioned(custodian, response))
+
+
+@router.delete("/custodians/{custodian_id}", operation_id="deactivate_custodian", status_code=204)
+async def deactivate_custodian(
+    custodian_id: UUID, context: Delete, if_match: IfMatch = None
+) -> Response:
+    """Deactivates: they keep what they hold and get nothing new. Takes If-Match."""
+    await service.deactivate_reference(
+        context.session,
+        context.audit_context,
+        Custodian,
+        custodian_id,
+        if_match=sent_if_match(if_match),
+    )
+    return Response(status_code=204)
 
 
 def _out(asset: Asset, response: Response) -> AssetOut:

@@ -49,6 +49,31 @@ class CategoryOut(CategoryCreate):
     model_config = ConfigDict(from_attributes=True)
 
     id: UUID
+    is_active: bool
+
+
+class CategoryUpdate(BaseModel):
+    """New defaults for assets created from now on; `is_active: true` reactivates."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: NonBlankStr | None = Field(default=None, max_length=100)
+    depreciation_method: DepreciationMethod | None = None
+    useful_life_months: int | None = Field(default=None, ge=1, le=1200)
+    salvage_percent: Percent | None = None
+    convention: Convention | None = None
+    declining_rate: Rate | None = Field(default=None, gt=0)
+    is_active: bool | None = None
+
+    _no_nulls = field_validator(
+        "name",
+        "depreciation_method",
+        "useful_life_months",
+        "salvage_percent",
+        "convention",
+        "is_active",
+        mode="before",
+    )(refuse_null)
 
 
 class LocationCreate(BaseModel):
@@ -61,6 +86,20 @@ class LocationOut(LocationCreate):
     model_config = ConfigDict(from_attributes=True)
 
     id: UUID
+    is_active: bool
+
+
+class LocationUpdate(BaseModel):
+    """A new name or parent (of the kind the location needs); `is_active: true`
+    reactivates. A location's kind does not change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: NonBlankStr | None = Field(default=None, max_length=100)
+    parent_id: UUID | None = None
+    is_active: bool | None = None
+
+    _no_nulls = field_validator("name", "parent_id", "is_active", mode="before")(refuse_null)
 
 
 class CustodianCreate(BaseModel):
@@ -82,6 +121,20 @@ class CustodianOut(BaseModel):
     name: str
     email: str | None
     user_id: UUID | None
+    is_active: bool
+
+
+class CustodianUpdate(BaseModel):
+    """`email` or `user_id` may be set to null while the other one stays."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: NonBlankStr | None = Field(default=None, max_length=200)
+    email: EmailStr | None = None
+    user_id: UUID | None = None
+    is_active: bool | None = None
+
+    _no_nulls = field_validator("name", "is_active", mode="before")(refuse_null)
 
 
 class AssetCreate(BaseModel):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from sqlalchemy import delete, or_, select
@@ -39,13 +39,16 @@ from ledgerline.assets.models import (
     Location,
     MaintenanceRecord,
 )
-from ledgerline.audit.service import AuditContext
+from ledgerline.audit.service import AuditContext, diff
 from ledgerline.db.rows import locked_at_version, not_found, row_by_id
 from ledgerline.pagination import PageRequest, contains, keyset_page
 from ledgerline.problems import Problem
 from ledgerline.values import cents
 
 _PARENT_KIND = {"site": None, "building": "site", "room": "building"}
+
+Reference = AssetCategory | Location | Custodian
+ReferenceT = TypeVar("ReferenceT", AssetCategory, Location, Custodian)
 
 
 async def _flush_or(session: AsyncSession, error: Problem) -> None:
@@ -86,13 +89,7 @@ async def create_location(
             "A site has no parent; a building's parent is a site; a room's is a building.",
         )
     if parent_id is not None:
-        parent = await session.scalar(select(Location).where(Location.id == parent_id))
-        if parent is None:
-            raise not_found("parent_location")
-        if parent.kind != expected_parent:
-            raise Problem(
-                422, "invalid_location_parent", f"A {kind} belongs in a {expected_parent}."
-            )
+        await _parent_for(session, parent_id, kind)
     location = Location(tenant_id=audit.tenant_id, name=name, kind=kind, parent_id=parent_id)
     session.add(location)
     await session.flush()
@@ -104,6 +101,29 @@ async def create_location(
         changes={"name": name, "kind": kind},
     )
     return location
+
+
+async def _parent_for(session: AsyncSession, parent_id: UUID, kind: str) -> Location:
+    """The active location a `kind` may stand in (404, 409 inactive, 422 wrong kind)."""
+    expected = _PARENT_KIND[kind]
+    parent = await active_reference(session, Location, parent_id, what="parent_location")
+    if parent.kind != expected:
+        raise Problem(422, "invalid_location_parent", f"A {kind} belongs in a {expected}.")
+    return parent
+
+
+async def active_reference(
+    session: AsyncSession, model: type[ReferenceT], row_id: UUID, *, what: str
+) -> ReferenceT:
+    """A category, location or custodian that new references may name: 404 when absent,
+    409 `<what>_inactive` when deactivated. Share-locked, as the database's own check
+    (migration 0013) locks it, so a concurrent deactivation waits."""
+    row = await session.scalar(select(model).where(model.id == row_id).with_for_update(read=True))
+    if row is None:
+        raise not_found(what)
+    if not row.is_active:
+        raise Problem(409, f"{what}_inactive", f"This {what.replace('_', ' ')} is deactivated.")
+    return row
 
 
 async def create_custodian(
@@ -128,24 +148,186 @@ async def create_custodian(
 
 
 async def list_categories(
-    session: AsyncSession, page: PageRequest
+    session: AsyncSession, page: PageRequest, *, is_active: bool | None = None
 ) -> tuple[Sequence[AssetCategory], str | None]:
-    return await keyset_page(session, select(AssetCategory), AssetCategory.id, page)
+    statement = select(AssetCategory)
+    if is_active is not None:
+        statement = statement.where(AssetCategory.is_active == is_active)
+    return await keyset_page(session, statement, AssetCategory.id, page)
 
 
 async def list_locations(
-    session: AsyncSession, page: PageRequest, *, parent_id: UUID | None
+    session: AsyncSession,
+    page: PageRequest,
+    *,
+    parent_id: UUID | None,
+    is_active: bool | None = None,
 ) -> tuple[Sequence[Location], str | None]:
     statement = select(Location)
     if parent_id is not None:
         statement = statement.where(Location.parent_id == parent_id)
+    if is_active is not None:
+        statement = statement.where(Location.is_active == is_active)
     return await keyset_page(session, statement, Location.id, page)
 
 
 async def list_custodians(
-    session: AsyncSession, page: PageRequest
+    session: AsyncSession, page: PageRequest, *, is_active: bool | None = None
 ) -> tuple[Sequence[Custodian], str | None]:
-    return await keyset_page(session, select(Custodian), Custodian.id, page)
+    statement = select(Custodian)
+    if is_active is not None:
+        statement = statement.where(Custodian.is_active == is_active)
+    return await keyset_page(session, statement, Custodian.id, page)
+
+
+# --- reference data: read one, update at a version, deactivate -----------------------
+
+_REFERENCE_WHAT: dict[type[Any], str] = {
+    AssetCategory: "asset_category",
+    Location: "location",
+    Custodian: "custodian",
+}
+
+
+async def get_reference(session: AsyncSession, model: type[ReferenceT], row_id: UUID) -> ReferenceT:
+    """One category, location or custodian (404 `<what>_not_found`)."""
+    return await row_by_id(session, model, row_id, what=_REFERENCE_WHAT[model])
+
+
+def _snapshot(row: Reference, fields: Sequence[str]) -> dict[str, Any]:
+    return {field: _plain(getattr(row, field)) for field in fields}
+
+
+def _plain(value: Any) -> Any:
+    return str(value) if isinstance(value, Decimal | UUID) else value
+
+
+async def _changed(
+    session: AsyncSession, audit: AuditContext, row: Reference, changes: Mapping[str, Any]
+) -> None:
+    """Apply `changes`, flush (a taken name is 409) and audit what changed."""
+    what = _REFERENCE_WHAT[type(row)]
+    before = _snapshot(row, list(changes))
+    for key, value in changes.items():
+        setattr(row, key, value)
+    await _flush_or(session, Problem(409, f"{what}_exists", "Another one has this name."))
+    audit.record(
+        session,
+        f"{what}.updated",
+        target_type=what,
+        target_id=row.id,
+        changes=diff(before, _snapshot(row, list(changes))),
+    )
+
+
+async def update_category(
+    session: AsyncSession,
+    audit: AuditContext,
+    category_id: UUID,
+    changes: dict[str, Any],
+    *,
+    if_match: str | None,
+) -> AssetCategory:
+    """New defaults for assets created from now on; existing assets keep theirs."""
+    category = await locked_at_version(
+        session, AssetCategory, category_id, if_match, what="asset_category"
+    )
+    method = changes.get("depreciation_method", category.depreciation_method)
+    rate = changes.get("declining_rate", category.declining_rate)
+    if (method == DepreciationMethod.DECLINING_BALANCE) != (rate is not None):
+        raise Problem(
+            422,
+            "invalid_depreciation",
+            "declining_rate goes with declining_balance, and only with it.",
+        )
+    await _changed(session, audit, category, changes)
+    return category
+
+
+async def update_location(
+    session: AsyncSession,
+    audit: AuditContext,
+    location_id: UUID,
+    changes: dict[str, Any],
+    *,
+    if_match: str | None,
+) -> Location:
+    """A new name, a new parent of the right kind (a site has none), or reactivation."""
+    location = await locked_at_version(session, Location, location_id, if_match, what="location")
+    if "parent_id" in changes and changes["parent_id"] != location.parent_id:
+        if changes["parent_id"] is None or location.kind == "site":
+            raise Problem(
+                422,
+                "invalid_location_parent",
+                "A site has no parent; a building's parent is a site; a room's is a building.",
+            )
+        await _parent_for(session, changes["parent_id"], location.kind)
+    await _changed(session, audit, location, changes)
+    return location
+
+
+async def update_custodian(
+    session: AsyncSession,
+    audit: AuditContext,
+    custodian_id: UUID,
+    changes: dict[str, Any],
+    *,
+    if_match: str | None,
+) -> Custodian:
+    custodian = await locked_at_version(
+        session, Custodian, custodian_id, if_match, what="custodian"
+    )
+    email = changes.get("email", custodian.email)
+    user_id = changes.get("user_id", custodian.user_id)
+    if email is None and user_id is None:
+        raise Problem(
+            422,
+            "custodian_unreachable",
+            "A custodian is a user of the tenant or a person with an email.",
+        )
+    before = _snapshot(custodian, list(changes))
+    for key, value in changes.items():
+        setattr(custodian, key, value)
+    await _flush_or(session, not_found("user"))
+    audit.record(
+        session,
+        "custodian.updated",
+        target_type="custodian",
+        target_id=custodian.id,
+        changes=diff(before, _snapshot(custodian, list(changes))),
+    )
+    return custodian
+
+
+async def deactivate_reference(
+    session: AsyncSession,
+    audit: AuditContext,
+    model: type[ReferenceT],
+    row_id: UUID,
+    *,
+    if_match: str | None,
+) -> None:
+    """Deactivate a category, location or custodian: the assets that name it keep it, new
+    ones cannot (nor a new child location); a second time changes nothing. A location
+    with active locations inside it stays (409): deactivate those first."""
+    what = _REFERENCE_WHAT[model]
+    row = await locked_at_version(session, model, row_id, if_match, what=what)
+    if not row.is_active:
+        return
+    if isinstance(row, Location):
+        child = await session.scalar(
+            select(Location.id).where(Location.parent_id == row.id, Location.is_active).limit(1)
+        )
+        if child is not None:
+            raise Problem(
+                409,
+                "location_has_active_children",
+                "Active locations lie inside this one; deactivate them first.",
+                extra={"child_location_id": str(child)},
+            )
+    row.is_active = False
+    await session.flush()
+    audit.record(session, f"{what}.deactivated", target_type=what, target_id=row.id)
 
 
 async def next_tag(session: AsyncSession, tenant_id: UUID) -> str:
@@ -176,11 +358,13 @@ def _today() -> date:
 
 async def create_asset(session: AsyncSession, audit: AuditContext, **fields: Any) -> Asset:
     """An asset; what is not given comes from its category (life, method, salvage)."""
-    category = await session.scalar(
-        select(AssetCategory).where(AssetCategory.id == fields["category_id"])
+    category = await active_reference(
+        session, AssetCategory, fields["category_id"], what="category"
     )
-    if category is None:
-        raise not_found("category")
+    if fields.get("location_id") is not None:
+        await active_reference(session, Location, fields["location_id"], what="location")
+    if fields.get("custodian_id") is not None:
+        await active_reference(session, Custodian, fields["custodian_id"], what="custodian")
     cost: Decimal = fields["cost"]
     fields.setdefault("useful_life_months", None)
     fields["useful_life_months"] = fields["useful_life_months"] or category.useful_life_months
@@ -481,16 +665,10 @@ async def transfer(
     _writable(asset)
     if location_id is None and custodian_id is None:
         raise Problem(422, "nothing_to_transfer", "Name a new location or custodian.")
-    if (
-        location_id
-        and await session.scalar(select(Location.id).where(Location.id == location_id)) is None
-    ):
-        raise not_found("location")
-    if (
-        custodian_id
-        and await session.scalar(select(Custodian.id).where(Custodian.id == custodian_id)) is None
-    ):
-        raise not_found("custodian")
+    if location_id and location_id != asset.location_id:
+        await active_reference(session, Location, location_id, what="location")
+    if custodian_id and custodian_id != asset.custodian_id:
+        await active_reference(session, Custodian, custodian_id, what="custodian")
     _event(
         session,
         asset,

@@ -4,7 +4,8 @@ transaction it changes.
 `AuditContext` writes a tenant's trail; `PlatformAuditContext` the platform's, for what
 happens outside any tenant (an ADMIN's sign-in, sign-out, refresh). Both record alike:
 `context.record(session, action, target_type=..., target_id=..., changes=...)`.
-`list_events` reads a tenant's trail for `GET /audit`.
+`list_events` reads a tenant's trail for `GET /audit`. Sign-in failures and lockouts are
+counted for `/metrics` here too, where every flow records them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ledgerline import metrics
 from ledgerline.audit.models import ActorType, AuditEvent, PlatformAuditEvent
 from ledgerline.pagination import PageRequest, keyset_page
 
@@ -90,6 +92,7 @@ class AuditContext:
         changes: Mapping[str, Any] | None = None,
     ) -> None:
         columns = _columns(self.meta, action, target_type, target_id, changes)
+        metrics.count_audited("tenant", action, changes)
         session.add(
             AuditEvent(
                 tenant_id=self.tenant_id,
@@ -117,6 +120,7 @@ class PlatformAuditContext:
         changes: Mapping[str, Any] | None = None,
     ) -> None:
         columns = _columns(self.meta, action, target_type, target_id, changes)
+        metrics.count_audited("platform", action, changes)
         session.add(PlatformAuditEvent(actor_id=self.actor.id, **columns))
 
 

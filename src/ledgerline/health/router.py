@@ -1,9 +1,12 @@
+"""Probes and metrics: /health (alive), /ready (database and schema), /metrics."""
+
 from __future__ import annotations
 
 import asyncio
 import logging
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 from sqlalchemy import text
 
@@ -11,6 +14,8 @@ from ledgerline.db.migrate import head_revision
 from ledgerline.db.outage import outage_kind
 from ledgerline.deps import DatabaseDep
 from ledgerline.errors import database_unavailable
+from ledgerline.health.operations import QueueCollector, check_metrics_access, queue_figures
+from ledgerline.metrics import exposition, sample_pools
 from ledgerline.problems import Problem
 
 router = APIRouter(tags=["health"])
@@ -69,3 +74,19 @@ async def ready(database: DatabaseDep) -> Readiness:
             f"The database is at migration {current or 'none'}, not at head {head}.",
         )
     return Readiness(status="ready", migration=current)
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    """Prometheus's text format: this service's requests, pools, sign-in failures and
+    lockouts (every worker's), and the job queues read from the database now. Off
+    unless METRICS_TOKEN or METRICS_ADDRESS is set (see `check_metrics_access`)."""
+    settings = request.app.state.settings
+    server = request.scope.get("server")
+    check_metrics_access(
+        settings, request.headers.get("authorization"), server[1] if server else None
+    )
+    database = request.app.state.database
+    sample_pools({"runtime": database.runtime_engine, "platform": database.platform_engine})
+    figures = await queue_figures(database, settings)
+    return Response(exposition([QueueCollector(figures)]), media_type=CONTENT_TYPE_LATEST)

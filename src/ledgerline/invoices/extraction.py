@@ -1,9 +1,10 @@
 """Reading an invoice document: what can be found reliably, and nothing guessed.
 
 PDFs with a text layer are read with pypdf; each field is taken only from a labelled
-value in an unambiguous form (ISO or day.month.year dates, month names; amounts whose
-decimal separator is clear). Images and PDFs without text have nothing to read here:
-they are left for manual entry.
+value in an unambiguous form (ISO or day.month.year dates, month names; amounts grouped
+by thousands in either convention or not at all, with a currency code or symbol before
+or after them). Images and PDFs without text have nothing to read here: they are left
+for manual entry.
 """
 
 from __future__ import annotations
@@ -42,11 +43,24 @@ _ISSUE_DATE = re.compile(
 _DUE_DATE = re.compile(
     r"(?:due date|payment due|due by|due on|f\u00e4llig(?: am)?)\s*:?\s*" + _DATE, re.IGNORECASE
 )
+# An amount as invoices print it: digits grouped by thousands with one separator used
+# throughout (1,190.00 / 1.190,00 / 1 190,00 / 1'190.00), or ungrouped (1190.00, 2500),
+# with two decimals after the other mark or none. Anything else (1,190,00; 1.19.00) is
+# unclear and not read at all: a number that stops in the middle of another is refused.
+_AMOUNT = (
+    r"(?<![0-9.,'\u2019])"
+    r"(?P<whole>[0-9]{1,3}(?P<group>[,.'\u2019\u00a0\u202f ])[0-9]{3}(?:(?P=group)[0-9]{3})*"
+    r"|[0-9]+)"
+    r"(?:(?!(?P=group))[.,](?P<cents>[0-9]{2}))?"
+    r"(?![0-9]|[.,'\u2019][0-9])"
+)
+_AMOUNT_ALONE = re.compile(_AMOUNT)
+# A currency beside an amount: an ISO code in capitals, or a symbol; a dollar sign with
+# a country's prefix names that country's dollar, a bare one the US dollar.
+_CURRENCY_MARK = r"(?-i:[A-Z]{3})(?![A-Za-z])|(?-i:US|CA|C|AU|A|NZ|HK|S)\$|[\u20ac$\u00a3]"
 _TOTAL = re.compile(
     r"(?<![a-z])(?:total(?: due| amount)?|amount due|grand total|gesamtbetrag)\s*:?\s*"
-    r"((?-i:[A-Z]{3})|[\u20ac$\u00a3])?\s*"
-    r"([0-9]{1,3}(?:[ ,.'\u00a0][0-9]{3})*(?:[.,][0-9]{2})?|[0-9]+(?:[.,][0-9]{2})?)"
-    r"\s*((?-i:[A-Z]{3})\b|[\u20ac$\u00a3])?",
+    rf"(?P<before>{_CURRENCY_MARK})?\s*{_AMOUNT}\s*(?P<after>{_CURRENCY_MARK})?",
     re.IGNORECASE,
 )
 _CURRENCY_LABEL = re.compile(r"currency\s*:?\s*([A-Z]{3})\b")
@@ -55,7 +69,19 @@ _TAX_ID = re.compile(
     r"\s*[:#]?\s*([A-Z]{2}[A-Z0-9 ]{2,16}[A-Z0-9]|[0-9][0-9\- ]{6,18}[0-9])",
     re.IGNORECASE,
 )
-_SYMBOLS = {"\u20ac": "EUR", "$": "USD", "\u00a3": "GBP"}
+_SYMBOLS = {
+    "\u20ac": "EUR",
+    "\u00a3": "GBP",
+    "$": "USD",
+    "US$": "USD",
+    "CA$": "CAD",
+    "C$": "CAD",
+    "AU$": "AUD",
+    "A$": "AUD",
+    "NZ$": "NZD",
+    "HK$": "HKD",
+    "S$": "SGD",
+}
 # Codes taken as a currency when read beside a total: those in wide use on invoices.
 CURRENCIES = frozenset(
     (
@@ -147,23 +173,18 @@ def _parse_date(text: str) -> date | None:
 
 
 def parse_amount(text: str) -> Decimal | None:
-    """ "1,234.56", "1.234,56", "1 234,56", "1234" -> Decimal; None when unclear."""
-    digits = re.sub(r"[ '\u00a0]", "", text)
-    last_dot, last_comma = digits.rfind("."), digits.rfind(",")
-    decimal_mark = max(last_dot, last_comma)
-    if decimal_mark != -1 and len(digits) - decimal_mark - 1 == 2:
-        whole, cents = digits[:decimal_mark], digits[decimal_mark + 1 :]
-    elif decimal_mark != -1 and len(digits) - decimal_mark - 1 == 3:
-        whole, cents = digits, "00"  # 1,234 or 1.234: thousands
-    elif decimal_mark == -1:
-        whole, cents = digits, "00"
-    else:
-        return None
-    whole = re.sub(r"[.,]", "", whole)
-    if not (whole.isascii() and whole.isdigit()):
-        return None
+    """ "1,190.00", "1.190,00", "1 190,00", "1190.00", "2500" -> Decimal; None when the
+    text is not one amount in a clear form."""
+    match = _AMOUNT_ALONE.fullmatch(text.strip())
+    return _amount(match) if match else None
+
+
+def _amount(match: re.Match[str]) -> Decimal | None:
+    whole = match["whole"]
+    if match["group"]:
+        whole = whole.replace(match["group"], "")
     try:
-        return Decimal(f"{whole}.{cents}")
+        return Decimal(f"{whole}.{match['cents'] or '00'}")
     except InvalidOperation:
         return None
 
@@ -194,11 +215,11 @@ def fields_from_text(text: str) -> dict[str, str]:
             found[name] = day.isoformat()
     totals = list(_TOTAL.finditer(text))
     if totals:  # the last total on an invoice is the one to pay
-        before, amount_text, after = totals[-1].groups()
-        amount = parse_amount(amount_text)
+        total = totals[-1]
+        amount = _amount(total)
         if amount is not None:
             found["total"] = f"{amount:.2f}"
-        marker = before or after or ""
+        marker = total["before"] or total["after"] or ""
         currency = _SYMBOLS.get(marker, marker)
         if currency in CURRENCIES:
             found["currency"] = currency

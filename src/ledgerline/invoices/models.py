@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -138,6 +139,9 @@ class ProcessingStatus(StrEnum):
     FAILED = "failed"  # retried at next_attempt_at until the attempts run out
 
 
+UNFINISHED_DOCUMENTS = "processing_status IN ('queued', 'processing', 'failed')"
+
+
 class InvoiceDocument(TenantScoped, Base):
     """An uploaded file, the draft invoice it made, and the background job reading it.
 
@@ -161,6 +165,14 @@ class InvoiceDocument(TenantScoped, Base):
             name="content_type_allowed",
         ),
         Index(None, "tenant_id", "processing_status", "next_attempt_at"),
+        # The unfinished jobs only, for /metrics across tenants (migration 0013).
+        Index(
+            None,
+            "tenant_id",
+            "processing_status",
+            "created_at",
+            postgresql_where=text(UNFINISHED_DOCUMENTS),
+        ),
     )
 
     invoice_id: Mapped[UUID]

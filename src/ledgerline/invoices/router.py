@@ -29,6 +29,7 @@ from ledgerline.invoices.schemas import (
     PaymentIn,
     Rejection,
     StatusChangeOut,
+    Submission,
 )
 from ledgerline.pagination import Page, PageRequest, SortKey, page_request
 from ledgerline.responses import json_with_etag
@@ -164,6 +165,7 @@ async def _step(
     response: Response,
     step: str,
     reason: str | None = None,
+    total_override_reason: str | None = None,
 ) -> InvoiceOut:
     stepped = await service.transition(
         context.session,
@@ -172,6 +174,7 @@ async def _step(
         step,
         if_match=sent_if_match(if_match),
         reason=reason,
+        total_override_reason=total_override_reason,
     )
     return _invoice_out(stepped, response)
 
@@ -182,9 +185,15 @@ async def submit_invoice(
     context: Write,
     response: Response,
     if_match: IfMatch = None,
+    body: Submission | None = None,
 ) -> InvoiceOut:
-    """A draft goes for approval (vendor, number, dates and currency complete)."""
-    return await _step(context, invoice_id, if_match, response, "submit")
+    """A draft goes for approval (vendor, number, dates and currency complete). An invoice
+    made from a document whose total disagrees with its lines is 422
+    `document_total_mismatch` unless the body gives `total_override_reason`."""
+    override = body.total_override_reason if body is not None else None
+    return await _step(
+        context, invoice_id, if_match, response, "submit", total_override_reason=override
+    )
 
 
 @router.post("/invoices/{invoice_id}/approve", operation_id="approve_invoice")

@@ -107,6 +107,16 @@ class Rejection(BaseModel):
     reason: NonBlankStr = Field(max_length=2000)
 
 
+class Submission(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    total_override_reason: NonBlankStr | None = Field(
+        default=None,
+        max_length=2000,
+        description="why the lines stand although the document's total differs (audited)",
+    )
+
+
 class PaymentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")  # no currency: a payment is in the invoice's
 

@@ -10,6 +10,12 @@ the caller's If-Match version, so of two concurrent steps exactly one happens; a
 illegal step is 409 naming the current status. Each step is kept in the status history
 and the audit trail.
 
+A draft made from an uploaded document is checked against it at submit: when the total
+read from the document (amount, and currency when one was read) differs from what the
+lines add up to, submit is refused unless the clerk gives a reason to override, which
+is audited (`invoice.document_total_overridden`) and kept in the status history. A PDF
+not read yet holds the submit back (409) until it has been.
+
 Each endpoint makes one call here that does its whole step (lock, If-Match, change,
 audit) and returns what the answer shows: the invoice with its lines.
 """
@@ -33,10 +39,12 @@ from ledgerline.db.rows import locked_at_version, record_by_id, row_by_id
 from ledgerline.invoices.filters import InvoiceFilter
 from ledgerline.invoices.models import (
     Invoice,
+    InvoiceDocument,
     InvoiceLine,
     InvoicePayment,
     InvoiceStatus,
     InvoiceStatusChange,
+    ProcessingStatus,
 )
 from ledgerline.pagination import PageRequest, SortKey, keyset_page
 from ledgerline.problems import Problem
@@ -411,6 +419,69 @@ def _complete(invoice: Invoice, step: str) -> None:
         )
 
 
+async def _agrees_with_document(
+    session: AsyncSession,
+    audit: AuditContext,
+    invoice: Invoice,
+    override_reason: str | None,
+) -> str | None:
+    """Refuse (422 `document_total_mismatch`) an invoice whose lines disagree with the
+    total read from its document, unless `override_reason` says why; an override is
+    audited. A PDF still waiting to be read is 409 `document_being_read`: submitting
+    first would skip the comparison. Returns the reason when it overrode a disagreement."""
+    document = (
+        await session.execute(
+            select(
+                InvoiceDocument.content_type,
+                InvoiceDocument.processing_status,
+                InvoiceDocument.extracted_fields,
+            ).where(InvoiceDocument.invoice_id == invoice.id)
+        )
+    ).one_or_none()
+    if document is None:
+        return None
+    if document.content_type == "application/pdf" and document.processing_status in (
+        ProcessingStatus.QUEUED,
+        ProcessingStatus.PROCESSING,
+    ):
+        raise Problem(
+            409,
+            "document_being_read",
+            "The invoice's document is still being read; submit once it has been.",
+            extra={"processing_status": document.processing_status},
+        )
+    read = document.extracted_fields
+    if not read or "total" not in read:
+        return None
+    document_total = Decimal(read["total"])
+    document_currency = read.get("currency")
+    if document_total == invoice.total and document_currency in (None, invoice.currency):
+        return None
+    disagreement = {
+        "document_total": str(document_total),
+        "document_currency": document_currency,
+        "computed_total": str(invoice.total),
+        "currency": invoice.currency,
+    }
+    if not override_reason:
+        said = f"{document_currency or ''} {document_total}".strip()
+        raise Problem(
+            422,
+            "document_total_mismatch",
+            f"The document says {said}; the lines add up to {invoice.currency} "
+            f"{invoice.total}. Correct the lines, or submit with a total_override_reason.",
+            extra=disagreement,
+        )
+    audit.record(
+        session,
+        "invoice.document_total_overridden",
+        target_type="invoice",
+        target_id=invoice.id,
+        changes={**disagreement, "reason": override_reason},
+    )
+    return override_reason
+
+
 async def transition(
     session: AsyncSession,
     audit: AuditContext,
@@ -419,8 +490,10 @@ async def transition(
     *,
     if_match: str | None,
     reason: str | None = None,
+    total_override_reason: str | None = None,
 ) -> InvoiceWithLines:
-    """One lifecycle step (a key of TRANSITIONS) on the invoice at the version read."""
+    """One lifecycle step (a key of TRANSITIONS) on the invoice at the version read.
+    Submit checks the lines against the document's total (`total_override_reason`)."""
     invoice = await locked_at_version(session, Invoice, invoice_id, if_match, what="invoice")
     allowed_from, target = TRANSITIONS[step]
     if invoice.status not in allowed_from:
@@ -445,6 +518,8 @@ async def transition(
         )
     if step == "submit" and invoice.total <= 0:
         raise Problem(422, "zero_total", "An invoice of 0.00 has nothing to approve or pay.")
+    if step == "submit":
+        reason = await _agrees_with_document(session, audit, invoice, total_override_reason)
     before = invoice.status
     invoice.status = target
     if step == "reject":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Index, String, Text, func
+from sqlalchemy import CheckConstraint, Index, String, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledgerline.db.base import Base, TenantScoped
@@ -18,6 +18,9 @@ class MailStatus(StrEnum):
     FAILED = "failed"
 
 
+UNDELIVERED = "status IN ('pending', 'sending', 'failed')"
+
+
 class OutboxMessage(TenantScoped, Base):
     __tablename__ = "mail_outbox"
     __table_args__ = (
@@ -25,6 +28,8 @@ class OutboxMessage(TenantScoped, Base):
             "status IN ('pending', 'sending', 'sent', 'failed')", name="status_allowed"
         ),
         Index(None, "tenant_id", "status", "next_attempt_at"),
+        # Undelivered mail only, for /metrics across tenants (migration 0013).
+        Index(None, "tenant_id", "status", "created_at", postgresql_where=text(UNDELIVERED)),
     )
 
     to_address: Mapped[str] = mapped_column(String(320))
