@@ -293,9 +293,18 @@ def _evolve_invoices() -> None:
     payments = "invoice_payments"
     op.add_column(payments, sa.Column("version", sa.Integer(), nullable=False, server_default="1"))
     op.alter_column(payments, "version", server_default=None)
-    for column in ("paying_account_id", "entry_id", "reversal_entry_id"):
+    for column in ("vendor_id", "paying_account_id", "entry_id", "reversal_entry_id"):
         op.add_column(payments, sa.Column(column, sa.Uuid(), nullable=True))
+    op.add_column(payments, sa.Column("currency", sa.String(length=3), nullable=True))
     op.add_column(payments, sa.Column("reversed_at", sa.DateTime(timezone=True), nullable=True))
+    op.create_foreign_key(
+        op.f("invoice_payments_tenant_id_vendor_id_fkey"),
+        payments,
+        "vendors",
+        ["tenant_id", "vendor_id"],
+        ["tenant_id", "id"],
+        ondelete="RESTRICT",
+    )
     op.create_foreign_key(
         op.f("invoice_payments_tenant_id_paying_account_id_fkey"),
         payments,
@@ -317,6 +326,9 @@ def _evolve_invoices() -> None:
             op.f(f"invoice_payments_tenant_id_{column}_key"), payments, ["tenant_id", column]
         )
     op.create_check_constraint(
+        op.f("invoice_payments_currency_iso_check"), payments, "currency ~ '^[A-Z]{3}$'"
+    )
+    op.create_check_constraint(
         op.f("invoice_payments_reversal_complete_check"),
         payments,
         "(reversed_at IS NULL) = (reversal_entry_id IS NULL)",
@@ -325,6 +337,12 @@ def _evolve_invoices() -> None:
         op.f("invoice_payments_tenant_id_paid_on_id_idx"),
         payments,
         ["tenant_id", "paid_on", "id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("invoice_payments_tenant_id_vendor_id_idx"),
+        payments,
+        ["tenant_id", "vendor_id"],
         unique=False,
     )
 
@@ -346,6 +364,14 @@ def _default_charts_for_existing_tenants() -> None:
         "UPDATE invoice_payments p SET paying_account_id = a.id FROM ledger_accounts a"
         " WHERE a.tenant_id = p.tenant_id AND a.code = '1000'"
     )
+    op.execute("ALTER TABLE invoices NO FORCE ROW LEVEL SECURITY")
+    op.execute(
+        "UPDATE invoice_payments p SET vendor_id = i.vendor_id, currency = i.currency"
+        " FROM invoices i WHERE i.tenant_id = p.tenant_id AND i.id = p.invoice_id"
+    )
+    op.execute("ALTER TABLE invoices FORCE ROW LEVEL SECURITY")
+    op.alter_column("invoice_payments", "vendor_id", nullable=False)
+    op.alter_column("invoice_payments", "currency", nullable=False)
     op.execute("ALTER TABLE invoice_payments FORCE ROW LEVEL SECURITY")
     op.execute("ALTER TABLE tenants FORCE ROW LEVEL SECURITY")
 
@@ -474,15 +500,17 @@ def downgrade() -> None:
         "REVOKE UPDATE (version, reversed_at, reversal_entry_id) ON invoice_payments"
         f' FROM "{runtime}"'
     )
+    op.drop_index(op.f("invoice_payments_tenant_id_vendor_id_idx"), table_name="invoice_payments")
     op.drop_index(op.f("invoice_payments_tenant_id_paid_on_id_idx"), table_name="invoice_payments")
-    op.drop_constraint(
-        op.f("invoice_payments_reversal_complete_check"), "invoice_payments", type_="check"
-    )
+    for check in ("reversal_complete", "currency_iso"):
+        op.drop_constraint(
+            op.f(f"invoice_payments_{check}_check"), "invoice_payments", type_="check"
+        )
     for column in ("entry_id", "reversal_entry_id"):
         op.drop_constraint(
             op.f(f"invoice_payments_tenant_id_{column}_key"), "invoice_payments", type_="unique"
         )
-    for column in ("paying_account_id", "entry_id", "reversal_entry_id"):
+    for column in ("vendor_id", "paying_account_id", "entry_id", "reversal_entry_id"):
         op.drop_constraint(
             op.f(f"invoice_payments_tenant_id_{column}_fkey"),
             "invoice_payments",
@@ -490,6 +518,7 @@ def downgrade() -> None:
         )
         op.drop_column("invoice_payments", column)
     op.drop_column("invoice_payments", "reversed_at")
+    op.drop_column("invoice_payments", "currency")
     op.drop_column("invoice_payments", "version")
     op.drop_constraint(
         op.f("invoice_lines_tenant_id_account_code_fkey"), "invoice_lines", type_="foreignkey"

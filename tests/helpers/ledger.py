@@ -79,3 +79,57 @@ async def cache_disagreements(database: Database, tenant_id: UUID) -> list[Any]:
             )
         )
         return [*cached.all(), *running.all()]
+
+
+async def approved_invoice(
+    client: httpx.AsyncClient,
+    who: Account,
+    vendor_id: str,
+    lines: list[dict[str, str]],
+    *,
+    number: str = "INV-1",
+    issue_date: str = "2026-03-01",
+) -> dict[str, Any]:
+    """An invoice created, submitted and approved through the API; its last answer."""
+    created = await client.post(
+        f"{API}/invoices",
+        json={"vendor_id": vendor_id, "number": number, "issue_date": issue_date, "lines": lines},
+        headers=who.headers,
+    )
+    assert created.status_code == 201, created.text
+    invoice_id, etag = created.json()["id"], created.headers["etag"]
+    for step in ("submit", "approve"):
+        answer = await client.post(
+            f"{API}/invoices/{invoice_id}/{step}", headers=who.headers | {"If-Match": etag}
+        )
+        assert answer.status_code == 200, answer.text
+        etag = answer.headers["etag"]
+    return dict(answer.json()) | {"etag": etag}
+
+
+async def pay(
+    client: httpx.AsyncClient,
+    who: Account,
+    invoice_id: str,
+    amount: str,
+    paid_on: str = "2026-03-10",
+    **fields: Any,
+) -> httpx.Response:
+    """A payment of the invoice at whatever version it is (If-Match: *)."""
+    return await client.post(
+        f"{API}/invoices/{invoice_id}/pay",
+        json={"paid_on": paid_on, "amount": amount} | fields,
+        headers=who.headers | {"If-Match": "*"},
+    )
+
+
+async def trial_balance(client: httpx.AsyncClient, who: Account, **params: str) -> dict[str, Any]:
+    answer = await client.get(f"{API}/ledger/trial-balance", params=params, headers=who.headers)
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def by_code(trial: dict[str, Any]) -> dict[str, tuple[str, str, str]]:
+    """A trial balance's rows as {code: (debit, credit, balance)} (one currency)."""
+    return {row["code"]: (row["debit"], row["credit"], row["balance"]) for row in trial["accounts"]}

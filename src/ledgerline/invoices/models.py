@@ -137,16 +137,24 @@ class InvoicePayment(Versioned, TenantScoped, Base):
             ["journal_entries.tenant_id", "journal_entries.id"],
             ondelete="RESTRICT",
         ),
+        ForeignKeyConstraint(
+            ["tenant_id", "vendor_id"], ["vendors.tenant_id", "vendors.id"], ondelete="RESTRICT"
+        ),
         UniqueConstraint("tenant_id", "entry_id"),
         UniqueConstraint("tenant_id", "reversal_entry_id"),
         CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso"),
         CheckConstraint(
             "(reversed_at IS NULL) = (reversal_entry_id IS NULL)", name="reversal_complete"
         ),
         Index(None, "tenant_id", "paid_on", "id"),
+        Index(None, "tenant_id", "vendor_id"),
     )
 
     invoice_id: Mapped[UUID]
+    # The invoice's vendor and currency, which never change once it is approved.
+    vendor_id: Mapped[UUID]
+    currency: Mapped[str] = mapped_column(String(3))
     paid_on: Mapped[date]
     amount: Mapped[Decimal] = mapped_column(Money)
     reference: Mapped[str | None] = mapped_column(String(200))

@@ -38,11 +38,16 @@ Read = Annotated[TenantRequest, tenant_request(Permission.INVOICES_READ)]
 Write = Annotated[TenantRequest, tenant_request(Permission.INVOICES_WRITE)]
 Create = Annotated[TenantRequest, tenant_request(Permission.INVOICES_WRITE, idempotent=True)]
 Approve = Annotated[TenantRequest, tenant_request(Permission.INVOICES_APPROVE)]
+# Paying moves money: the request may carry an Idempotency-Key.
+Pay = Annotated[TenantRequest, tenant_request(Permission.INVOICES_APPROVE, idempotent=True)]
 Remove = Annotated[TenantRequest, tenant_request(Permission.INVOICES_DELETE)]
 
 
 def _lines(items: list[LineIn]) -> list[service.Line]:
-    return [service.Line(i.description, i.quantity, i.unit_price, i.tax_rate) for i in items]
+    return [
+        service.Line(i.description, i.quantity, i.unit_price, i.tax_rate, i.account_code)
+        for i in items
+    ]
 
 
 def _invoice_out(found: service.InvoiceWithLines, response: Response) -> InvoiceOut:
@@ -192,9 +197,10 @@ async def void_invoice(
 
 @router.post("/invoices/{invoice_id}/pay", operation_id="pay_invoice")
 async def pay_invoice(
-    invoice_id: UUID, body: PaymentIn, context: Approve, request: Request, response: Response
+    invoice_id: UUID, body: PaymentIn, context: Pay, request: Request, response: Response
 ) -> InvoiceOut:
-    """Record a payment (partial ones allowed); settled in full, the invoice is paid."""
+    """Record and post a payment (partial ones allowed); settled in full, the invoice is
+    paid. The payment is then listed at `/invoices/{id}/payments` and `/payments`."""
     paid = await service.pay(
         context.session,
         context.audit_context,
@@ -203,6 +209,7 @@ async def pay_invoice(
         paid_on=body.paid_on,
         amount=body.amount,
         reference=body.reference,
+        paying_account_id=body.paying_account_id,
     )
     return _invoice_out(paid, response)
 
