@@ -217,7 +217,9 @@ async def reverse_entry(
     session: AsyncSession, audit: AuditContext, entry_id: UUID, *, memo: str | None = None
 ) -> EntryWithLines:
     """The mirror of a manual entry or a transfer, dated today; once per entry."""
-    original = await row_by_id(session, JournalEntry, entry_id, what="entry", for_update=True)
+    # Not locked (entries are never updated): of two concurrent reversals, the unique
+    # `reverses` lets one commit and turns the other into 409.
+    original = await row_by_id(session, JournalEntry, entry_id, what="entry")
     if original.source_type not in REVERSIBLE_HERE:
         raise Problem(
             409,
