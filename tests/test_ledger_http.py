@@ -13,6 +13,7 @@ from ledgerline.db.engine import Database
 from tests.helpers.audit import audit_events
 from tests.helpers.http import API, problem_code
 from tests.helpers.identity import Account, add_user, signup
+from tests.helpers.invoices import vendor
 from tests.helpers.ledger import by_code, cache_disagreements, http_accounts, trial_balance
 
 
@@ -131,6 +132,12 @@ async def test_manual_entries_balance_and_reverse_once(
         client, owner, [dr(bank, "1.00"), {"account_id": equity, "currency": "EUR"}]
     )
     assert (one_sided.status_code, problem_code(one_sided)) == (422, "invalid_entry_line")
+    other = await signup(client, "otherco")
+    their_vendor = await vendor(client, other)
+    foreign_party = await entry(
+        client, owner, [dr(bank, "1.00") | {"vendor_id": their_vendor}, cr(equity, "1.00")]
+    )
+    assert (foreign_party.status_code, problem_code(foreign_party)) == (422, "vendor_not_found")
     posted = await client.post(
         f"{API}/ledger/entries",
         json={"on": "2026-03-05", "lines": [dr(bank, "100.00"), cr(equity, "100.00")]},

@@ -32,6 +32,7 @@ from ledgerline.audit.service import AuditContext
 from ledgerline.db.base import new_id
 from ledgerline.ledger.models import Account, JournalEntry, JournalLine, Period, PeriodStatus
 from ledgerline.problems import Problem
+from ledgerline.vendors.models import Vendor
 
 ZERO = Decimal("0.00")
 
@@ -149,6 +150,20 @@ async def _accounts(session: AsyncSession, lines: Sequence[PostingLine]) -> dict
     return found
 
 
+async def _check_parties(session: AsyncSession, lines: Sequence[PostingLine]) -> None:
+    wanted = {line.vendor_id for line in lines if line.vendor_id is not None}
+    if not wanted:
+        return
+    found = set(await session.scalars(select(Vendor.id).where(Vendor.id.in_(wanted))))
+    if wanted - found:
+        raise Problem(
+            422,
+            "vendor_not_found",
+            "An entry names a vendor this tenant does not have.",
+            extra={"vendor_ids": sorted(str(vendor) for vendor in wanted - found)},
+        )
+
+
 def _check_active(accounts: dict[UUID, Account]) -> None:
     for account in accounts.values():
         if not account.active:
@@ -231,6 +246,7 @@ async def post(
     accounts = await _accounts(session, lines)
     if reverses is None:
         _check_active(accounts)
+        await _check_parties(session, lines)
     posted_on = await posting_day(session, occurred_on)
     entry_id = entry_id or new_id()
     try:
