@@ -272,3 +272,49 @@ async def test_another_tenants_ids_are_404(
     assert mine.status_code == 200, mine.text
     foreign = await client.get(f"{API}{path.format(**ids)}", headers=owner.headers)
     assert foreign.status_code == 404, foreign.text
+
+
+async def test_a_step_whose_posting_is_refused_does_not_happen(
+    client: httpx.AsyncClient, owner: Account
+) -> None:
+    accounts = await http_accounts(client, owner)
+    invoice = await approved_invoice(client, owner, await vendor(client, owner), PAPER)
+    bank = f"{API}/ledger/accounts/{accounts['1000']['id']}"
+    closed = await client.patch(
+        bank, json={"active": False}, headers=owner.headers | {"If-Match": "*"}
+    )
+    assert closed.status_code == 200, closed.text
+    refused = await pay(client, owner, invoice["id"], "100.00")
+    assert (refused.status_code, problem_code(refused)) == (409, "account_inactive")
+    unpaid = (await client.get(f"{API}/invoices/{invoice['id']}", headers=owner.headers)).json()
+    assert (unpaid["amount_paid"], unpaid["status"]) == ("0.00", "approved")
+    listed = await client.get(f"{API}/invoices/{invoice['id']}/payments", headers=owner.headers)
+    assert listed.json() == []
+
+    payable = f"{API}/ledger/accounts/{accounts['2000']['id']}"
+    await client.patch(payable, json={"active": False}, headers=owner.headers | {"If-Match": "*"})
+    created = await client.post(
+        f"{API}/invoices",
+        json={
+            "vendor_id": invoice["vendor_id"],
+            "number": "INV-2",
+            "issue_date": "2026-03-02",
+            "lines": PAPER,
+        },
+        headers=owner.headers,
+    )
+    second = created.json()["id"]
+    submitted = await client.post(
+        f"{API}/invoices/{second}/submit", headers=owner.headers | {"If-Match": "*"}
+    )
+    assert submitted.status_code == 200, submitted.text
+    approve = await client.post(
+        f"{API}/invoices/{second}/approve", headers=owner.headers | {"If-Match": "*"}
+    )
+    assert (approve.status_code, problem_code(approve)) == (409, "account_inactive")
+    still = (await client.get(f"{API}/invoices/{second}", headers=owner.headers)).json()
+    assert still["status"] == "submitted"
+    entries = await client.get(
+        f"{API}/ledger/entries", params={"source_id": second}, headers=owner.headers
+    )
+    assert entries.json()["items"] == []

@@ -75,6 +75,7 @@ async def test_existing_tenants_get_the_default_chart_and_payments_their_account
             "SELECT code, name, type FROM ledger_accounts WHERE tenant_id = $1 ORDER BY code",
             tenant,
         )
+        ids = await conn.fetch("SELECT id FROM ledger_accounts")
         paid = await conn.fetchrow(
             "SELECT a.code, p.vendor_id, p.currency, p.entry_id, p.version FROM invoice_payments p"
             " JOIN ledger_accounts a ON a.id = p.paying_account_id WHERE p.id = $1",
@@ -89,5 +90,6 @@ async def test_existing_tenants_get_the_default_chart_and_payments_their_account
     assert [tuple(row) for row in chart] == [
         (code, name, str(kind)) for code, name, kind in DEFAULT_CHART
     ]
+    assert {row["id"].version for row in ids} == {7}  # UUIDv7, as every id
     assert tuple(paid) == ("1000", vendor, "USD", None, 1)
     assert forced is True

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from ledgerline.db.base import new_id
 from ledgerline.db.rls import enable_tenant_rls, grant, migration_roles
 from ledgerline.ledger.chart import DEFAULT_CHART
 
@@ -354,12 +355,28 @@ def _default_charts_for_existing_tenants() -> None:
     afterwards)."""
     op.execute("ALTER TABLE tenants NO FORCE ROW LEVEL SECURITY")
     op.execute("ALTER TABLE invoice_payments NO FORCE ROW LEVEL SECURITY")
-    values = ", ".join(f"('{code}', '{name}', '{kind}')" for code, name, kind in DEFAULT_CHART)
-    op.execute(
-        "INSERT INTO ledger_accounts (tenant_id, id, code, name, type, active, version)"
-        " SELECT t.id, gen_random_uuid(), c.code, c.name, c.type, true, 1"
-        f" FROM tenants t CROSS JOIN (VALUES {values}) AS c (code, name, type)"
+    tenants = op.get_bind().execute(sa.text("SELECT id FROM tenants")).scalars().all()
+    accounts = sa.table(
+        "ledger_accounts",
+        *(sa.column(name) for name in ("tenant_id", "id", "code", "name", "type")),
+        sa.column("active", sa.Boolean()),
+        sa.column("version", sa.Integer()),
     )
+    rows = [
+        {
+            "tenant_id": tenant,
+            "id": new_id(),
+            "code": code,
+            "name": name,
+            "type": str(kind),
+            "active": True,
+            "version": 1,
+        }
+        for tenant in tenants
+        for code, name, kind in DEFAULT_CHART
+    ]
+    if rows:
+        op.bulk_insert(accounts, rows)
     op.execute(
         "UPDATE invoice_payments p SET paying_account_id = a.id FROM ledger_accounts a"
         " WHERE a.tenant_id = p.tenant_id AND a.code = '1000'"
