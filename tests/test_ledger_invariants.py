@@ -267,3 +267,30 @@ async def test_a_line_is_a_debit_or_a_credit(
             line(tenant, entry_id, accounts["1000"], debit=credit, credit=debit),
         ]
         await refused(database, tenant, statements, "journal_lines_debit_or_credit_check")
+
+
+async def test_a_transfer_cannot_name_another_tenants_account(
+    database: Database, owner: Account, accounts: dict[str, UUID], client: Any
+) -> None:
+    theirs = await account_ids(database, (await signup(client, "otherco")).tenant_id)
+    tenant = owner.tenant_id
+    statements = balanced(tenant, accounts)
+    entry_id = statements[0][1]["id"]
+    moved = (
+        "INSERT INTO ledger_transfers (tenant_id, id, from_account_id, to_account_id, amount,"
+        " currency, transfer_on, entry_id) VALUES (:tenant, :id, :source, :target, 10.00,"
+        " 'EUR', '2026-03-05', :entry)"
+    )
+    values = {
+        "tenant": tenant,
+        "id": new_id(),
+        "source": accounts["1000"],
+        "target": theirs["1000"],
+        "entry": entry_id,
+    }
+    await refused(
+        database,
+        tenant,
+        [*statements, (moved, values)],
+        "ledger_transfers_tenant_id_to_account_id_fkey",
+    )

@@ -318,3 +318,38 @@ async def test_a_step_whose_posting_is_refused_does_not_happen(
         f"{API}/ledger/entries", params={"source_id": second}, headers=owner.headers
     )
     assert entries.json()["items"] == []
+
+
+async def test_approving_paying_and_voiding_replay_under_an_idempotency_key(
+    client: httpx.AsyncClient, owner: Account
+) -> None:
+    created = await client.post(
+        f"{API}/invoices",
+        json={
+            "vendor_id": await vendor(client, owner),
+            "number": "I-9",
+            "issue_date": "2026-03-02",
+            "lines": PAPER,
+        },
+        headers=owner.headers,
+    )
+    invoice_id = created.json()["id"]
+    submitted = await client.post(
+        f"{API}/invoices/{invoice_id}/submit", headers=owner.headers | {"If-Match": "*"}
+    )
+    once = owner.headers | {"If-Match": submitted.headers["etag"], "Idempotency-Key": "approve-9"}
+    first = await client.post(f"{API}/invoices/{invoice_id}/approve", headers=once)
+    retried = await client.post(f"{API}/invoices/{invoice_id}/approve", headers=once)
+    assert (first.status_code, retried.status_code) == (200, 200)
+    assert retried.headers["idempotent-replayed"] == "true"
+    paying = owner.headers | {"If-Match": "*", "Idempotency-Key": "pay-9"}
+    body = {"paid_on": "2026-03-03", "amount": "10.00"}
+    for _ in range(2):
+        paid = await client.post(f"{API}/invoices/{invoice_id}/pay", json=body, headers=paying)
+        assert paid.status_code == 200, paid.text
+    listed = await client.get(f"{API}/invoices/{invoice_id}/payments", headers=owner.headers)
+    assert len(listed.json()) == 1
+    entries = await client.get(
+        f"{API}/ledger/entries", params={"source_id": invoice_id}, headers=owner.headers
+    )
+    assert [entry["kind"] for entry in entries.json()["items"]] == ["approval"]

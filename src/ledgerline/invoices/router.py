@@ -38,8 +38,9 @@ Read = Annotated[TenantRequest, tenant_request(Permission.INVOICES_READ)]
 Write = Annotated[TenantRequest, tenant_request(Permission.INVOICES_WRITE)]
 Create = Annotated[TenantRequest, tenant_request(Permission.INVOICES_WRITE, idempotent=True)]
 Approve = Annotated[TenantRequest, tenant_request(Permission.INVOICES_APPROVE)]
-# Paying moves money: the request may carry an Idempotency-Key.
-Pay = Annotated[TenantRequest, tenant_request(Permission.INVOICES_APPROVE, idempotent=True)]
+# Approving, voiding and paying post to the ledger: the request may carry an
+# Idempotency-Key, and a retry after a lost answer gets that answer again.
+Posting = Annotated[TenantRequest, tenant_request(Permission.INVOICES_APPROVE, idempotent=True)]
 Remove = Annotated[TenantRequest, tenant_request(Permission.INVOICES_DELETE)]
 
 
@@ -176,7 +177,7 @@ async def submit_invoice(
 
 @router.post("/invoices/{invoice_id}/approve", operation_id="approve_invoice")
 async def approve_invoice(
-    invoice_id: UUID, context: Approve, request: Request, response: Response
+    invoice_id: UUID, context: Posting, request: Request, response: Response
 ) -> InvoiceOut:
     return await _step(context, invoice_id, request, response, "approve")
 
@@ -190,14 +191,14 @@ async def reject_invoice(
 
 @router.post("/invoices/{invoice_id}/void", operation_id="void_invoice")
 async def void_invoice(
-    invoice_id: UUID, context: Approve, request: Request, response: Response
+    invoice_id: UUID, context: Posting, request: Request, response: Response
 ) -> InvoiceOut:
     return await _step(context, invoice_id, request, response, "void")
 
 
 @router.post("/invoices/{invoice_id}/pay", operation_id="pay_invoice")
 async def pay_invoice(
-    invoice_id: UUID, body: PaymentIn, context: Pay, request: Request, response: Response
+    invoice_id: UUID, body: PaymentIn, context: Posting, request: Request, response: Response
 ) -> InvoiceOut:
     """Record and post a payment (partial ones allowed); settled in full, the invoice is
     paid. The payment is then listed at `/invoices/{id}/payments` and `/payments`."""
