@@ -5,13 +5,14 @@
 
 import sys
 
-from bench import assets, http, identity, invoices, rls_overhead
+from bench import assets, http, identity, invoices, ledger, rls_overhead
 
 BENCHMARKS = {
     "rls_overhead": rls_overhead.main,
     "identity": identity.main,
     "assets": assets.main,
     "invoices": invoices.main,
+    "ledger": ledger.main,
     "http": http.main,
 }
 

@@ -24,9 +24,11 @@ from ledgerline.db.roles import verify_runtime_role
 from ledgerline.errors import install_error_handlers
 from ledgerline.health.router import router as health_router
 from ledgerline.invoices.documents_router import router as documents_router
+from ledgerline.invoices.payments_router import router as payments_router
 from ledgerline.invoices.processing import DocumentProcessor
 from ledgerline.invoices.router import router as invoices_router
 from ledgerline.invoices.storage import LocalDocumentStorage
+from ledgerline.ledger.router import router as ledger_router
 from ledgerline.log import configure_logging
 from ledgerline.mail.service import MailSender
 from ledgerline.metrics import multiprocess_mode, name_routes, process_exited, sample_pools
@@ -110,7 +112,8 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(
         title="Ledgerline",
         version=__version__,
-        summary="Multi-tenant finance operations: supplier invoices and fixed assets.",
+        summary="Multi-tenant finance operations: supplier invoices, a double-entry ledger and"
+        " fixed assets.",
         lifespan=lifespan,
         docs_url=None,  # openapi.install serves /docs
         redoc_url=None,
@@ -170,6 +173,8 @@ def create_app(settings: Settings) -> FastAPI:
         documents_router,  # before /invoices/{invoice_id}: its paths are more specific
         vendors_router,
         invoices_router,
+        payments_router,
+        ledger_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
         name_routes(router.routes, API_PREFIX)

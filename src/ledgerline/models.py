@@ -32,12 +32,21 @@ from ledgerline.invoices.models import (
     InvoicePayment,
     InvoiceStatusChange,
 )
+from ledgerline.ledger.models import (
+    Account,
+    Balance,
+    JournalEntry,
+    JournalLine,
+    Period,
+    Transfer,
+)
 from ledgerline.mail.models import OutboxMessage
 from ledgerline.tenants.models import Tenant
 from ledgerline.users.models import PlatformAdmin, User
 from ledgerline.vendors.models import Vendor
 
 __all__ = [
+    "Account",
     "AdminRefreshToken",
     "AdminSession",
     "ApiKey",
@@ -48,6 +57,7 @@ __all__ = [
     "AssetUsage",
     "AuditEvent",
     "AuthSession",
+    "Balance",
     "Base",
     "Custodian",
     "DeniedAccessToken",
@@ -57,14 +67,18 @@ __all__ = [
     "InvoiceLine",
     "InvoicePayment",
     "InvoiceStatusChange",
+    "JournalEntry",
+    "JournalLine",
     "Location",
     "MaintenanceRecord",
     "OneTimeSecret",
     "OutboxMessage",
+    "Period",
     "PlatformAdmin",
     "PlatformAuditEvent",
     "RefreshToken",
     "Tenant",
+    "Transfer",
     "User",
     "Vendor",
 ]

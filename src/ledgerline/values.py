@@ -32,6 +32,10 @@ def normalize_tax_id(raw: str) -> str:
 
 
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")]
+# A ledger account's code ("6000"): letters, digits, dots and dashes, 1-16 of them.
+AccountCode = Annotated[
+    str, Field(pattern=r"^[0-9A-Za-z][0-9A-Za-z.-]{0,15}$", description="ledger account code")
+]
 TaxId = Annotated[str, Field(min_length=4, max_length=40), AfterValidator(normalize_tax_id)]
 
 CENT = Decimal("0.01")

@@ -81,7 +81,15 @@ class Invoice(Versioned, TenantScoped, TimestampMixin, Base):
 
 class InvoiceLine(TenantScoped, Base):
     __tablename__ = "invoice_lines"
-    __table_args__ = (*child_of("invoices", "invoice_id"),)
+    __table_args__ = (
+        *child_of("invoices", "invoice_id"),
+        # The account the line's net amount is posted to at approval (codes never change).
+        ForeignKeyConstraint(
+            ["tenant_id", "account_code"],
+            ["ledger_accounts.tenant_id", "ledger_accounts.code"],
+            ondelete="RESTRICT",
+        ),
+    )
 
     invoice_id: Mapped[UUID]
     position: Mapped[int]
@@ -91,6 +99,7 @@ class InvoiceLine(TenantScoped, Base):
     tax_rate: Mapped[Decimal] = mapped_column(Numeric(6, 4))
     line_subtotal: Mapped[Decimal] = mapped_column(Money)
     line_tax: Mapped[Decimal] = mapped_column(Money)
+    account_code: Mapped[str | None] = mapped_column(String(16))
 
 
 class InvoiceStatusChange(TenantScoped, Base):
@@ -106,17 +115,55 @@ class InvoiceStatusChange(TenantScoped, Base):
     occurred_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
-class InvoicePayment(TenantScoped, Base):
+class InvoicePayment(Versioned, TenantScoped, Base):
+    """A payment of an invoice: what was paid, when, from which account, and the journal
+    entry that posted it. Insert-only but for its reversal (the runtime role may update
+    only `reversed_at`, `reversal_entry_id` and the version)."""
+
     __tablename__ = "invoice_payments"
     __table_args__ = (
         *child_of("invoices", "invoice_id", ondelete="RESTRICT"),
+        ForeignKeyConstraint(
+            ["tenant_id", "paying_account_id"],
+            ["ledger_accounts.tenant_id", "ledger_accounts.id"],
+            ondelete="RESTRICT",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "entry_id"],
+            ["journal_entries.tenant_id", "journal_entries.id"],
+            ondelete="RESTRICT",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "reversal_entry_id"],
+            ["journal_entries.tenant_id", "journal_entries.id"],
+            ondelete="RESTRICT",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "vendor_id"], ["vendors.tenant_id", "vendors.id"], ondelete="RESTRICT"
+        ),
+        UniqueConstraint("tenant_id", "entry_id"),
+        UniqueConstraint("tenant_id", "reversal_entry_id"),
         CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso"),
+        CheckConstraint(
+            "(reversed_at IS NULL) = (reversal_entry_id IS NULL)", name="reversal_complete"
+        ),
+        Index(None, "tenant_id", "paid_on", "id"),
+        Index(None, "tenant_id", "vendor_id"),
     )
 
     invoice_id: Mapped[UUID]
+    # The invoice's vendor and currency, which never change once it is approved.
+    vendor_id: Mapped[UUID]
+    currency: Mapped[str] = mapped_column(String(3))
     paid_on: Mapped[date]
     amount: Mapped[Decimal] = mapped_column(Money)
     reference: Mapped[str | None] = mapped_column(String(200))
+    # Null only for payments recorded before the ledger existed (migration 0012).
+    paying_account_id: Mapped[UUID | None]
+    entry_id: Mapped[UUID | None]
+    reversed_at: Mapped[datetime | None]
+    reversal_entry_id: Mapped[UUID | None]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 

@@ -41,11 +41,17 @@ Read = Annotated[TenantRequest, tenant_request(Permission.INVOICES_READ)]
 Write = Annotated[TenantRequest, tenant_request(Permission.INVOICES_WRITE)]
 Create = Annotated[TenantRequest, tenant_request(Permission.INVOICES_WRITE, idempotent=True)]
 Approve = Annotated[TenantRequest, tenant_request(Permission.INVOICES_APPROVE)]
+# Approving, voiding and paying post to the ledger: the request may carry an
+# Idempotency-Key, and a retry after a lost answer gets that answer again.
+Posting = Annotated[TenantRequest, tenant_request(Permission.INVOICES_APPROVE, idempotent=True)]
 Remove = Annotated[TenantRequest, tenant_request(Permission.INVOICES_DELETE)]
 
 
 def _lines(items: list[LineIn]) -> list[service.Line]:
-    return [service.Line(i.description, i.quantity, i.unit_price, i.tax_rate) for i in items]
+    return [
+        service.Line(i.description, i.quantity, i.unit_price, i.tax_rate, i.account_code)
+        for i in items
+    ]
 
 
 def _invoice_out(found: service.InvoiceWithLines, response: Response) -> InvoiceOut:
@@ -199,7 +205,7 @@ async def submit_invoice(
 @router.post("/invoices/{invoice_id}/approve", operation_id="approve_invoice")
 async def approve_invoice(
     invoice_id: UUID,
-    context: Approve,
+    context: Posting,
     response: Response,
     if_match: IfMatch = None,
 ) -> InvoiceOut:
@@ -222,7 +228,7 @@ async def reject_invoice(
 @router.post("/invoices/{invoice_id}/void", operation_id="void_invoice")
 async def void_invoice(
     invoice_id: UUID,
-    context: Approve,
+    context: Posting,
     response: Response,
     if_match: IfMatch = None,
 ) -> InvoiceOut:
@@ -234,11 +240,12 @@ async def void_invoice(
 async def pay_invoice(
     invoice_id: UUID,
     body: PaymentIn,
-    context: Approve,
+    context: Posting,
     response: Response,
     if_match: IfMatch = None,
 ) -> InvoiceOut:
-    """Record a payment (partial ones allowed); settled in full, the invoice is paid."""
+    """Record and post a payment (partial ones allowed); settled in full, the invoice is
+    paid. The payment is then listed at `/invoices/{id}/payments` and `/payments`."""
     paid = await service.pay(
         context.session,
         context.audit_context,
@@ -247,6 +254,7 @@ async def pay_invoice(
         paid_on=body.paid_on,
         amount=body.amount,
         reference=body.reference,
+        paying_account_id=body.paying_account_id,
     )
     return _invoice_out(paid, response)
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ledgerline.audit.models import ActorType
 from ledgerline.invoices.models import InvoiceStatus, ProcessingStatus
 from ledgerline.values import (
+    AccountCode,
     Currency,
     Day,
     Money,
@@ -33,6 +34,9 @@ class LineIn(BaseModel):
     quantity: Quantity = Field(gt=0, max_digits=14, decimal_places=4)
     unit_price: UnitPrice = Field(max_digits=14, decimal_places=4)
     tax_rate: Rate = Decimal("0")
+    account_code: AccountCode | None = Field(
+        default=None, description="the ledger account of its net amount (else the vendor's)"
+    )
 
 
 class InvoiceCreate(BaseModel):
@@ -76,6 +80,7 @@ class LineOut(BaseModel):
     tax_rate: PreciseOut
     line_subtotal: MoneyOut
     line_tax: MoneyOut
+    account_code: str | None
 
 
 class InvoiceOut(BaseModel):
@@ -123,6 +128,9 @@ class PaymentIn(BaseModel):
     paid_on: Day
     amount: Money = Field(gt=0)
     reference: str | None = Field(default=None, max_length=200)
+    paying_account_id: UUID | None = Field(
+        default=None, description="an asset account of the ledger; 1000 (Bank) when omitted"
+    )
 
 
 class StatusChangeOut(BaseModel):
@@ -186,3 +194,40 @@ class BatchOut(BaseModel):
     counts: dict[str, dict[str, int]] | None = Field(
         default=None, description="documents per processing status, invoices per status"
     )
+
+
+class PaymentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: UUID
+    invoice_id: UUID
+    vendor_id: UUID
+    amount: Decimal
+    currency: str
+    paid_on: date
+    reference: str | None
+    paying_account_id: UUID | None = Field(description="null: recorded before the ledger")
+    entry_id: UUID | None = Field(description="the journal entry that posted it")
+    reversed_at: datetime | None
+    reversal_entry_id: UUID | None
+    created_at: datetime
+
+
+class PaymentEntryLine(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    account_id: UUID
+    debit: Decimal
+    credit: Decimal
+    currency: str
+
+
+class PaymentEntry(BaseModel):
+    id: UUID
+    posted_on: date
+    occurred_on: date
+    lines: list[PaymentEntryLine]
+
+
+class PaymentDetailOut(PaymentOut):
+    journal_entry: PaymentEntry | None

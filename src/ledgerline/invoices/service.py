@@ -16,6 +16,9 @@ lines add up to, submit is refused unless the clerk gives a reason to override, 
 is audited (`invoice.document_total_overridden`) and kept in the status history. A PDF
 not read yet holds the submit back (409) until it has been.
 
+Approval posts the invoice to the ledger, a void after approval reverses that entry, and
+each payment posts too, all in the step's own transaction (`invoices/postings.py`).
+
 Each endpoint makes one call here that does its whole step (lock, If-Match, change,
 audit) and returns what the answer shows: the invoice with its lines.
 """
@@ -36,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ledgerline.audit.service import AuditContext
 from ledgerline.db.base import new_id
 from ledgerline.db.rows import locked_at_version, record_by_id, row_by_id
+from ledgerline.invoices import postings
 from ledgerline.invoices.filters import InvoiceFilter
 from ledgerline.invoices.models import (
     Invoice,
@@ -84,6 +88,7 @@ class Line:
     quantity: Decimal
     unit_price: Decimal
     tax_rate: Decimal
+    account_code: str | None = None  # posted to at approval; else the vendor's default
 
 
 def totals(lines: Sequence[Line]) -> tuple[list[tuple[Decimal, Decimal]], Decimal, Decimal]:
@@ -113,6 +118,7 @@ def _set_lines(session: AsyncSession, invoice: Invoice, lines: Sequence[Line]) -
                 tax_rate=line.tax_rate,
                 line_subtotal=line_subtotal,
                 line_tax=line_tax,
+                account_code=line.account_code,
             )
         )
     invoice.subtotal, invoice.tax_total, invoice.total = subtotal, tax, subtotal + tax
@@ -185,6 +191,7 @@ async def add_invoice(
         source=source,
     )
     _dates_in_order(invoice)
+    await _known_account_codes(session, lines)
     _set_lines(session, invoice, lines)  # totals before the row is written
     _check_claimed_total(total, invoice)
     session.add(invoice)
@@ -199,6 +206,13 @@ async def add_invoice(
         changes={"number": number, "total": str(invoice.total)},
     )
     return invoice
+
+
+async def _known_account_codes(session: AsyncSession, lines: Sequence[Line]) -> None:
+    """Every account code a line names is one of the tenant's accounts (422 otherwise)."""
+    codes = {line.account_code for line in lines if line.account_code is not None}
+    if codes:
+        await postings.accounts_by_code(session, codes)
 
 
 async def _active_vendor(session: AsyncSession, vendor_id: UUID) -> Vendor:
@@ -244,7 +258,8 @@ SELECT i.id, i.vendor_id, i.number, i.issue_date, i.due_date, i.currency, i.sour
        (SELECT coalesce(json_agg(json_build_object(
                    'description', l.description, 'quantity', l.quantity::text,
                    'unit_price', l.unit_price::text, 'tax_rate', l.tax_rate::text,
-                   'line_subtotal', l.line_subtotal::text, 'line_tax', l.line_tax::text
+                   'line_subtotal', l.line_subtotal::text, 'line_tax', l.line_tax::text,
+                   'account_code', l.account_code
                ) ORDER BY l.position), '[]')
           FROM invoice_lines AS l
          WHERE l.tenant_id = i.tenant_id AND l.invoice_id = i.id) AS lines
@@ -350,6 +365,7 @@ async def update_invoice(
             invoice.due_date = invoice.issue_date + timedelta(days=vendor.payment_terms_days)
     _dates_in_order(invoice)
     if lines is not None:
+        await _known_account_codes(session, lines)
         await session.execute(delete(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id))
         _set_lines(session, invoice, lines)
         # New lines are a new version even when the totals stay the same.
@@ -526,6 +542,13 @@ async def transition(
         invoice.rejection_reason = reason
     _history(session, audit, invoice, before, target, reason)
     await session.flush()
+    entry = None
+    if step == "approve":
+        entry = await postings.post_approval(
+            session, audit, invoice, await lines_of(session, invoice)
+        )
+    elif step == "void" and before == InvoiceStatus.APPROVED:
+        entry = await postings.post_void(session, audit, invoice, datetime.now(UTC).date())
     audit.record(
         session,
         f"invoice.{step}",
@@ -534,6 +557,7 @@ async def transition(
         changes={
             "status": {"before": before, "after": target},
             **({"reason": reason} if reason else {}),
+            **({"journal_entry_id": str(entry.id)} if entry else {}),
         },
     )
     return await _with_lines(session, invoice)
@@ -548,8 +572,11 @@ async def pay(
     paid_on: date,
     amount: Decimal,
     reference: str | None,
+    paying_account_id: UUID | None = None,
 ) -> InvoiceWithLines:
-    """Record a payment of an approved invoice; it is paid once the total is settled."""
+    """Record and post a payment of an approved invoice; it is paid once the total is
+    settled. The invoice's row lock orders concurrent payments, so what is paid never
+    exceeds the total."""
     invoice = await locked_at_version(session, Invoice, invoice_id, if_match, what="invoice")
     if invoice.status != InvoiceStatus.APPROVED:
         raise Problem(
@@ -568,15 +595,30 @@ async def pay(
         )
     if paid_on > datetime.now(UTC).date():
         raise Problem(422, "payment_in_future", "A payment is recorded once it happened.")
-    session.add(
-        InvoicePayment(
-            tenant_id=invoice.tenant_id,
-            invoice_id=invoice.id,
-            paid_on=paid_on,
-            amount=amount,
-            reference=reference,
+    assert invoice.issue_date is not None
+    assert invoice.currency is not None
+    assert invoice.vendor_id is not None
+    if paid_on < invoice.issue_date:
+        raise Problem(
+            422,
+            "payment_before_issue",
+            f"The invoice was issued on {invoice.issue_date}; it cannot be paid before.",
         )
+    paying = await postings.paying_account(session, paying_account_id, invoice.currency)
+    payment = InvoicePayment(
+        tenant_id=invoice.tenant_id,
+        id=new_id(),
+        invoice_id=invoice.id,
+        vendor_id=invoice.vendor_id,
+        currency=invoice.currency,
+        paid_on=paid_on,
+        amount=amount,
+        reference=reference,
+        paying_account_id=paying.id,
     )
+    entry = await postings.post_payment(session, audit, invoice, payment, paying)
+    payment.entry_id = entry.id
+    session.add(payment)
     invoice.amount_paid += amount
     if invoice.amount_paid == invoice.total:
         _history(session, audit, invoice, invoice.status, InvoiceStatus.PAID, reference)
@@ -587,6 +629,12 @@ async def pay(
         "invoice.payment_recorded",
         target_type="invoice",
         target_id=invoice.id,
-        changes={"amount": str(amount), "paid": str(invoice.amount_paid), "status": invoice.status},
+        changes={
+            "payment_id": str(payment.id),
+            "amount": str(amount),
+            "paid": str(invoice.amount_paid),
+            "status": invoice.status,
+            "journal_entry_id": str(entry.id),
+        },
     )
     return await _with_lines(session, invoice)

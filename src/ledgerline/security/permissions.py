@@ -31,6 +31,9 @@ class Permission(StrEnum):
     ASSETS_WRITE = "assets:write"
     ASSETS_DELETE = "assets:delete"
     ASSETS_DISPOSE = "assets:dispose"
+    LEDGER_READ = "ledger:read"  # accounts, journal, periods, transfers, reports
+    LEDGER_POST = "ledger:post"  # transfers, manual entries and their reversals, the chart
+    PERIODS_MANAGE = "periods:manage"  # closing and reopening months
     API_KEYS_MANAGE = "api-keys:manage"
     PLATFORM_MANAGE = "platform:manage"
 
@@ -43,6 +46,7 @@ _TENANT_WORK = frozenset(
         Permission.INVOICES_WRITE,
         Permission.ASSETS_READ,
         Permission.ASSETS_WRITE,
+        Permission.LEDGER_READ,
     }
 )
 _TENANT_OWNER = _TENANT_WORK | {
@@ -53,6 +57,8 @@ _TENANT_OWNER = _TENANT_WORK | {
     Permission.VENDOR_BANK_DETAILS,
     Permission.ASSETS_DELETE,
     Permission.ASSETS_DISPOSE,
+    Permission.LEDGER_POST,
+    Permission.PERIODS_MANAGE,
     Permission.API_KEYS_MANAGE,
 }
 
@@ -70,6 +76,7 @@ API_KEY_SCOPES: frozenset[Permission] = ROLE_PERMISSIONS[Role.TENANT_OWNER] - {
     Permission.USERS_MANAGE,
     Permission.API_KEYS_MANAGE,
     Permission.VENDOR_BANK_DETAILS,
+    Permission.PERIODS_MANAGE,
 }
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ledgerline.audit.service import Actor, AuditContext, RequestMeta, diff
 from ledgerline.db.base import new_id
 from ledgerline.db.rows import locked_at_version, row_by_id
+from ledgerline.ledger.chart import add_default_chart
 from ledgerline.pagination import PageRequest, contains, keyset_page
 from ledgerline.problems import Problem
 from ledgerline.tenants.models import SLUG_PATTERN, Tenant, TenantStatus
@@ -45,8 +46,9 @@ async def create_tenant(
     plan: str = "standard",
     tenant_id: UUID | None = None,
 ) -> Tenant:
-    """Insert a tenant. The session must be allowed to write it: the platform role, or a
-    runtime transaction whose tenant context is the new tenant's id."""
+    """Insert a tenant with its default chart of accounts. The session must be allowed to
+    write it: the platform role, or a runtime transaction whose tenant context is the new
+    tenant's id."""
     name = name.strip()
     if not name:
         raise Problem(422, "tenant_name_blank", "A tenant needs a name.")
@@ -59,6 +61,7 @@ async def create_tenant(
         if "tenants_slug_key" in str(error.orig):
             raise Problem(409, "slug_taken", f"the slug {tenant.slug!r} is taken") from error
         raise
+    await add_default_chart(session, tenant.id)
     return tenant
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import CheckConstraint, Index, String, Text, text
+from uuid import UUID
+
+from sqlalchemy import CheckConstraint, ForeignKeyConstraint, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledgerline.db.base import Base, TenantScoped, TimestampMixin, Versioned
@@ -22,6 +24,11 @@ class Vendor(Versioned, TenantScoped, TimestampMixin, Base):
         Index(None, "tenant_id", "name"),
         CheckConstraint("default_currency ~ '^[A-Z]{3}$'", name="currency_iso"),
         CheckConstraint("payment_terms_days BETWEEN 0 AND 365", name="terms_range"),
+        ForeignKeyConstraint(
+            ["tenant_id", "default_expense_account_id"],
+            ["ledger_accounts.tenant_id", "ledger_accounts.id"],
+            ondelete="RESTRICT",
+        ),
     )
 
     name: Mapped[str] = mapped_column(String(200))
@@ -32,3 +39,5 @@ class Vendor(Versioned, TenantScoped, TimestampMixin, Base):
     payment_terms_days: Mapped[int] = mapped_column(default=30)
     bank_account: Mapped[str | None] = mapped_column(String(64))
     is_active: Mapped[bool] = mapped_column(default=True)
+    # Where its invoice lines without an account of their own are posted (else 6000).
+    default_expense_account_id: Mapped[UUID | None]

@@ -31,6 +31,9 @@ class VendorCreate(BaseModel):
     default_currency: Currency
     payment_terms_days: int = Field(default=30, ge=0, le=365)
     bank_account: Annotated[BankAccount, AfterValidator(_compact)] | None = None
+    default_expense_account_id: UUID | None = Field(
+        default=None, description="ledger account of its invoice lines (else 6000)"
+    )
 
 
 class VendorUpdate(BaseModel):
@@ -44,6 +47,7 @@ class VendorUpdate(BaseModel):
     payment_terms_days: int | None = Field(default=None, ge=0, le=365)
     bank_account: Annotated[BankAccount, AfterValidator(_compact)] | None = None
     is_active: bool | None = None
+    default_expense_account_id: UUID | None = None
 
     _no_nulls = field_validator(
         "name", "default_currency", "payment_terms_days", "is_active", mode="before"
@@ -62,5 +66,6 @@ class VendorOut(BaseModel):
     payment_terms_days: int
     bank_account: str | None = Field(description="masked unless you may see bank details")
     is_active: bool
+    default_expense_account_id: UUID | None
     created_at: datetime
     updated_at: datetime

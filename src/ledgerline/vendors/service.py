@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.audit.service import AuditContext, diff
 from ledgerline.db.rows import locked_at_version, record_by_id, row_by_id
+from ledgerline.ledger.models import Account, AccountType
 from ledgerline.pagination import PageRequest, contains, keyset_page
 from ledgerline.problems import Problem
 from ledgerline.security.permissions import Permission
@@ -49,7 +50,25 @@ def _snapshot(vendor: Vendor) -> dict[str, Any]:
         "payment_terms_days": vendor.payment_terms_days,
         "bank_account": masked(vendor.bank_account),
         "is_active": vendor.is_active,
+        "default_expense_account_id": (
+            str(vendor.default_expense_account_id) if vendor.default_expense_account_id else None
+        ),
     }
+
+
+async def _check_expense_account(session: AsyncSession, account_id: UUID | None) -> None:
+    """A vendor's default account is an active expense (or asset) account of the tenant."""
+    if account_id is None:
+        return
+    account = await session.scalar(select(Account).where(Account.id == account_id))
+    if account is None:
+        raise Problem(422, "account_not_found", "This tenant has no such account.")
+    if account.type not in (AccountType.EXPENSE, AccountType.ASSET) or not account.active:
+        raise Problem(
+            422,
+            "expense_account_invalid",
+            f"Account {account.code} is not an active expense or asset account.",
+        )
 
 
 async def _flush(session: AsyncSession, vendor: Vendor) -> None:
@@ -81,6 +100,7 @@ async def create_vendor(
     session: AsyncSession, audit: AuditContext, *, may_set_bank_details: bool, **fields: Any
 ) -> Vendor:
     _bank_details_allowed(may_set_bank_details, fields.get("bank_account") is not None)
+    await _check_expense_account(session, fields.get("default_expense_account_id"))
     vendor = Vendor(tenant_id=audit.tenant_id, **fields)
     session.add(vendor)
     await _flush(session, vendor)
@@ -101,7 +121,7 @@ async def get_vendor(session: AsyncSession, vendor_id: UUID) -> Vendor:
 # A vendor as GET /vendors/{id} shows it, read with asyncpg itself (db/driver.py).
 _VENDOR = """
 SELECT id, name, tax_id, email, address, default_currency, payment_terms_days,
-       bank_account, is_active, created_at, updated_at, version
+       bank_account, is_active, default_expense_account_id, created_at, updated_at, version
   FROM vendors
  WHERE id = $1
 """
@@ -157,6 +177,8 @@ async def deactivate_vendor(
 async def _change(
     session: AsyncSession, audit: AuditContext, vendor: Vendor, changes: dict[str, Any]
 ) -> Vendor:
+    if "default_expense_account_id" in changes:
+        await _check_expense_account(session, changes["default_expense_account_id"])
     before = _snapshot(vendor)
     for key, value in changes.items():
         setattr(vendor, key, value)

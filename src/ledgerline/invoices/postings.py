@@ -1,0 +1,186 @@
+"""What invoices and their payments post, through `ledger.posting.post`, in the
+transaction of the step that causes it (so nothing is ever approved or paid unposted).
+
+- Approved: Dr each line's account (the line's `account_code`, else the vendor's default
+  expense account, else 6000) with its net amount, Dr 1400 with the tax; Cr 2000 with the
+  total. The vendor is the party of every line.
+- Paid: Dr 2000, Cr the paying account (1000 unless the payment names another asset
+  account), with the vendor as party.
+- Voided after approval, payment reversed: the mirror entry of the approval or payment.
+
+Each entry is dated by its business date (issue date, `paid_on`, the day of the void or
+reversal) and names its source: ("invoice", id, "approval" | "void"), ("payment", id,
+"payment" | "reversal").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledgerline.audit.service import AuditContext
+from ledgerline.invoices.models import Invoice, InvoiceLine, InvoicePayment
+from ledgerline.ledger import chart
+from ledgerline.ledger.models import Account, AccountType, JournalEntry
+from ledgerline.ledger.posting import PostingLine, post, reverse
+from ledgerline.problems import Problem
+from ledgerline.vendors.models import Vendor
+
+INVOICE = "invoice"
+PAYMENT = "payment"
+APPROVAL = "approval"
+VOID = "void"
+REVERSAL = "reversal"
+
+
+async def accounts_by_code(session: AsyncSession, codes: set[str]) -> dict[str, Account]:
+    found = {
+        account.code: account
+        for account in await session.scalars(select(Account).where(Account.code.in_(codes)))
+    }
+    missing = sorted(codes - set(found))
+    if missing:
+        raise Problem(
+            422,
+            "unknown_account_code",
+            f"This tenant has no account {', '.join(missing)}.",
+            extra={"account_codes": missing},
+        )
+    return found
+
+
+async def post_approval(
+    session: AsyncSession, audit: AuditContext, invoice: Invoice, lines: Sequence[InvoiceLine]
+) -> JournalEntry:
+    """The approved invoice's entry: expenses and input tax against accounts payable."""
+    assert invoice.vendor_id is not None
+    assert invoice.currency is not None
+    assert invoice.issue_date is not None
+    vendor = await session.scalar(select(Vendor).where(Vendor.id == invoice.vendor_id))
+    default_expense = vendor.default_expense_account_id if vendor else None
+    wanted = {chart.GENERAL_EXPENSES, chart.INPUT_TAX, chart.ACCOUNTS_PAYABLE}
+    wanted |= {line.account_code for line in lines if line.account_code}
+    accounts = await accounts_by_code(session, wanted)
+    currency, party = invoice.currency, invoice.vendor_id
+    posting = []
+    for line in lines:
+        if line.line_subtotal == 0:
+            continue
+        if line.account_code:
+            account_id = accounts[line.account_code].id
+        else:
+            account_id = default_expense or accounts[chart.GENERAL_EXPENSES].id
+        posting.append(PostingLine.dr(account_id, line.line_subtotal, currency, party))
+    if invoice.tax_total:
+        posting.append(
+            PostingLine.dr(accounts[chart.INPUT_TAX].id, invoice.tax_total, currency, party)
+        )
+    posting.append(
+        PostingLine.cr(accounts[chart.ACCOUNTS_PAYABLE].id, invoice.total, currency, party)
+    )
+    return await post(
+        session,
+        audit,
+        source_type=INVOICE,
+        source_id=invoice.id,
+        kind=APPROVAL,
+        occurred_on=invoice.issue_date,
+        lines=posting,
+        memo=f"Invoice {invoice.number}",
+    )
+
+
+async def post_void(
+    session: AsyncSession, audit: AuditContext, invoice: Invoice, on: date
+) -> JournalEntry | None:
+    """The mirror of the invoice's approval entry, if it was posted."""
+    approval = await session.scalar(
+        select(JournalEntry).where(
+            JournalEntry.source_type == INVOICE,
+            JournalEntry.source_id == invoice.id,
+            JournalEntry.kind == APPROVAL,
+        )
+    )
+    if approval is None:  # approved before the ledger existed: nothing to undo
+        return None
+    return await reverse(
+        session,
+        audit,
+        approval,
+        source_type=INVOICE,
+        source_id=invoice.id,
+        kind=VOID,
+        occurred_on=on,
+        memo=f"Invoice {invoice.number} voided",
+    )
+
+
+async def paying_account(session: AsyncSession, account_id: UUID | None, currency: str) -> Account:
+    """The account a payment leaves from: the one named (an active asset account that
+    may hold the currency), else 1000."""
+    if account_id is None:
+        return (await accounts_by_code(session, {chart.BANK}))[chart.BANK]
+    account = await session.scalar(select(Account).where(Account.id == account_id))
+    if account is None:
+        raise Problem(422, "account_not_found", "This tenant has no such account.")
+    if account.type != AccountType.ASSET or not account.active:
+        raise Problem(
+            422,
+            "paying_account_invalid",
+            f"Account {account.code} is not an active asset account.",
+        )
+    if account.currency is not None and account.currency != currency:
+        raise Problem(
+            422,
+            "account_currency_mismatch",
+            f"Account {account.code} holds {account.currency} only, not {currency}.",
+        )
+    return account
+
+
+async def post_payment(
+    session: AsyncSession,
+    audit: AuditContext,
+    invoice: Invoice,
+    payment: InvoicePayment,
+    paying: Account,
+) -> JournalEntry:
+    assert invoice.vendor_id is not None
+    assert invoice.currency is not None
+    payable = (await accounts_by_code(session, {chart.ACCOUNTS_PAYABLE}))[chart.ACCOUNTS_PAYABLE]
+    currency, party = invoice.currency, invoice.vendor_id
+    return await post(
+        session,
+        audit,
+        source_type=PAYMENT,
+        source_id=payment.id,
+        kind=PAYMENT,
+        occurred_on=payment.paid_on,
+        lines=[
+            PostingLine.dr(payable.id, payment.amount, currency, party),
+            PostingLine.cr(paying.id, payment.amount, currency, party),
+        ],
+        memo=f"Payment of invoice {invoice.number}"
+        + (f" ({payment.reference})" if payment.reference else ""),
+    )
+
+
+async def post_payment_reversal(
+    session: AsyncSession, audit: AuditContext, payment: InvoicePayment, on: date
+) -> JournalEntry:
+    original = await session.scalar(select(JournalEntry).where(JournalEntry.id == payment.entry_id))
+    assert original is not None
+    return await reverse(
+        session,
+        audit,
+        original,
+        source_type=PAYMENT,
+        source_id=payment.id,
+        kind=REVERSAL,
+        occurred_on=on,
+        memo="Payment reversed",
+    )

@@ -1,0 +1,1 @@
+"""The double-entry ledger: accounts, journal, periods, transfers and reports."""

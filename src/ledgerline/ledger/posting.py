@@ -1,0 +1,370 @@
+"""The one way into the journal: `post` writes a balanced entry, its lines and the
+cached balances they move, in the caller's transaction; `reverse` posts the mirror of
+an entry through it.
+
+The database refuses what must never happen (migration 0012): an unbalanced entry at
+commit, a posting into a closed period, a second posting of one business event, a
+second reversal of one entry, a balance past an account's overdraft limit. `post`
+checks the same first where it can, to answer with a clear problem; when a concurrent
+transaction wins a race, the database's refusal becomes the same problem here.
+
+Balances are updated one (account, currency) row at a time in a fixed order (by
+account id, then currency), so two postings that touch the same accounts queue on
+their rows instead of deadlocking. Each line records its place in its account's
+sequence and the balance after it, read back from that update.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import insert, select, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledgerline.audit.service import AuditContext
+from ledgerline.db.base import new_id
+from ledgerline.ledger.models import Account, JournalEntry, JournalLine, Period, PeriodStatus
+from ledgerline.problems import Problem
+from ledgerline.vendors.models import Vendor
+
+ZERO = Decimal("0.00")
+
+# What the migration's triggers raise.
+_PERIOD_CLOSED = "LL001"
+_ACCOUNT_CURRENCY = "LL002"
+_UNBALANCED = "LL003"
+
+
+@dataclass(frozen=True, slots=True)
+class PostingLine:
+    """One side of an entry: a debit or a credit (the other is zero) of an account."""
+
+    account_id: UUID
+    debit: Decimal
+    credit: Decimal
+    currency: str
+    vendor_id: UUID | None = None
+
+    @classmethod
+    def dr(
+        cls, account_id: UUID, amount: Decimal, currency: str, vendor_id: UUID | None = None
+    ) -> PostingLine:
+        return cls(account_id, amount, ZERO, currency, vendor_id)
+
+    @classmethod
+    def cr(
+        cls, account_id: UUID, amount: Decimal, currency: str, vendor_id: UUID | None = None
+    ) -> PostingLine:
+        return cls(account_id, ZERO, amount, currency, vendor_id)
+
+
+def month_of(day: date) -> date:
+    return day.replace(day=1)
+
+
+def next_month(month: date) -> date:
+    return date(month.year + (month.month == 12), month.month % 12 + 1, 1)
+
+
+def unbalanced_currencies(lines: Iterable[PostingLine]) -> dict[str, dict[str, str]]:
+    """Per currency whose debits and credits differ: both sums."""
+    sums: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+    for line in lines:
+        sums[line.currency][0] += line.debit
+        sums[line.currency][1] += line.credit
+    return {
+        currency: {"debit": str(debit), "credit": str(credit)}
+        for currency, (debit, credit) in sums.items()
+        if debit != credit
+    }
+
+
+def _check_lines(lines: Sequence[PostingLine]) -> None:
+    if len(lines) < 2:
+        raise Problem(422, "entry_too_short", "An entry needs at least two lines.")
+    for line in lines:
+        if line.debit < 0 or line.credit < 0 or (line.debit == 0) == (line.credit == 0):
+            raise Problem(
+                422,
+                "invalid_entry_line",
+                "Each line is a debit or a credit of more than 0.00, not both.",
+            )
+    unbalanced = unbalanced_currencies(lines)
+    if unbalanced:
+        raise Problem(
+            422,
+            "unbalanced_entry",
+            "Debits and credits differ in " + ", ".join(sorted(unbalanced)) + ".",
+            extra={"unbalanced": unbalanced},
+        )
+
+
+async def posting_day(session: AsyncSession, occurred_on: date) -> date:
+    """The day a business event dated `occurred_on` posts on: that day, or the first day
+    of the first open month after it when its month is closed."""
+    closed = set(
+        await session.scalars(
+            select(Period.period).where(
+                Period.status == PeriodStatus.CLOSED, Period.period >= month_of(occurred_on)
+            )
+        )
+    )
+    if month_of(occurred_on) not in closed:
+        return occurred_on
+    month = month_of(occurred_on)
+    while month in closed:
+        month = next_month(month)
+    return month
+
+
+async def _accounts(session: AsyncSession, lines: Sequence[PostingLine]) -> dict[UUID, Account]:
+    found = {
+        account.id: account
+        for account in await session.scalars(
+            select(Account).where(Account.id.in_({line.account_id for line in lines}))
+        )
+    }
+    for line in lines:
+        account = found.get(line.account_id)
+        if account is None:
+            raise Problem(
+                422,
+                "account_not_found",
+                "An entry names an account this tenant does not have.",
+                extra={"account_id": str(line.account_id)},
+            )
+        if account.currency is not None and account.currency != line.currency:
+            raise Problem(
+                422,
+                "account_currency_mismatch",
+                f"Account {account.code} holds {account.currency} only, not {line.currency}.",
+                extra={"account_code": account.code},
+            )
+    return found
+
+
+async def _check_parties(session: AsyncSession, lines: Sequence[PostingLine]) -> None:
+    wanted = {line.vendor_id for line in lines if line.vendor_id is not None}
+    if not wanted:
+        return
+    found = set(await session.scalars(select(Vendor.id).where(Vendor.id.in_(wanted))))
+    if wanted - found:
+        raise Problem(
+            422,
+            "vendor_not_found",
+            "An entry names a vendor this tenant does not have.",
+            extra={"vendor_ids": sorted(str(vendor) for vendor in wanted - found)},
+        )
+
+
+def _check_active(accounts: dict[UUID, Account]) -> None:
+    for account in accounts.values():
+        if not account.active:
+            raise Problem(
+                409,
+                "account_inactive",
+                f"Account {account.code} is deactivated; nothing new posts to it.",
+                extra={"account_code": account.code},
+            )
+
+
+_MOVE_BALANCE = text(
+    """
+    UPDATE ledger_balances SET
+        debit_total = debit_total + :debit,
+        credit_total = credit_total + :credit,
+        balance = balance + :debit - :credit,
+        line_count = line_count + :lines
+    WHERE account_id = :account_id AND currency = :currency
+    RETURNING balance, line_count
+    """
+)
+# A zero balance in a currency the account has not held yet, carrying the account's limit.
+# (Not one upsert: PostgreSQL checks an upsert's proposed row before it finds the
+# conflict, so a first credit would meet the limit before the update could apply.)
+_OPEN_BALANCE = text(
+    """
+    INSERT INTO ledger_balances (tenant_id, account_id, currency, debit_total, credit_total,
+        balance, line_count, overdraft_limit)
+    SELECT tenant_id, id, CAST(:currency AS varchar), 0, 0, 0, 0, overdraft_limit
+    FROM ledger_accounts WHERE id = :account_id
+    ON CONFLICT DO NOTHING
+    """
+)
+
+
+def _database_refusal(error: DBAPIError, accounts: dict[UUID, Account]) -> Problem | None:
+    """The problem a refusal by the ledger's constraints and triggers stands for."""
+    sqlstate = str(getattr(error.orig, "sqlstate", "") or "")
+    cause = getattr(error.orig, "__cause__", None)
+    constraint = str(getattr(cause, "constraint_name", "") or "")
+    if sqlstate == _PERIOD_CLOSED:
+        return Problem(409, "period_closed", "The period this entry falls in was just closed.")
+    if sqlstate == _ACCOUNT_CURRENCY:
+        return Problem(422, "account_currency_mismatch", "An account holds another currency.")
+    if sqlstate == _UNBALANCED:
+        return Problem(422, "unbalanced_entry", "Debits and credits differ.")
+    if constraint == "ledger_balances_within_overdraft_check":
+        return Problem(
+            409,
+            "insufficient_funds",
+            "This would take an account below its overdraft limit; nothing was posted.",
+        )
+    if constraint == "journal_entries_tenant_id_source_type_source_id_kind_key":
+        return Problem(409, "already_posted", "This event has been posted already.")
+    if constraint == "journal_entries_tenant_id_reverses_key":
+        return Problem(409, "entry_already_reversed", "This entry has been reversed already.")
+    return None
+
+
+async def post(
+    session: AsyncSession,
+    audit: AuditContext,
+    *,
+    source_type: str,
+    source_id: UUID,
+    kind: str,
+    occurred_on: date,
+    lines: Sequence[PostingLine],
+    memo: str | None = None,
+    reverses: UUID | None = None,
+    entry_id: UUID | None = None,
+) -> JournalEntry:
+    """Post one balanced entry for a business event, in the caller's transaction.
+
+    `(source_type, source_id, kind)` names the event (it posts once); `occurred_on` is its
+    business date. A reversal names the entry it `reverses` and may post to deactivated
+    accounts; nothing else may."""
+    _check_lines(lines)
+    accounts = await _accounts(session, lines)
+    if reverses is None:
+        _check_active(accounts)
+        await _check_parties(session, lines)
+    posted_on = await posting_day(session, occurred_on)
+    entry_id = entry_id or new_id()
+    try:
+        entry = JournalEntry(
+            tenant_id=audit.tenant_id,
+            id=entry_id,
+            posted_on=posted_on,
+            occurred_on=occurred_on,
+            period=month_of(posted_on),
+            source_type=source_type,
+            source_id=source_id,
+            kind=kind,
+            memo=memo,
+            created_by_type=audit.actor.type,
+            created_by=audit.actor.id,
+            reverses=reverses,
+        )
+        session.add(entry)
+        await session.flush()
+        await session.execute(insert(JournalLine), await _moved_lines(session, entry, lines))
+    except DBAPIError as error:
+        problem = _database_refusal(error, accounts)
+        if problem is None:
+            raise
+        raise problem from error
+    return entry
+
+
+async def _moved_lines(
+    session: AsyncSession, entry: JournalEntry, lines: Sequence[PostingLine]
+) -> list[dict[str, Any]]:
+    """Move each (account, currency) balance the lines touch, in a fixed order, and the
+    lines as rows with their place in the account's sequence and the balance after."""
+    by_balance: dict[tuple[UUID, str], list[PostingLine]] = defaultdict(list)
+    for line in lines:
+        by_balance[(line.account_id, line.currency)].append(line)
+    rows = []
+    for (account_id, currency), group in sorted(by_balance.items(), key=lambda item: item[0]):
+        debit = sum((line.debit for line in group), ZERO)
+        credit = sum((line.credit for line in group), ZERO)
+        change = {
+            "account_id": account_id,
+            "currency": currency,
+            "debit": debit,
+            "credit": credit,
+            "lines": len(group),
+        }
+        moved = (await session.execute(_MOVE_BALANCE, change)).one_or_none()
+        if moved is None:
+            await session.execute(_OPEN_BALANCE, change)
+            moved = (await session.execute(_MOVE_BALANCE, change)).one()
+        balance = moved.balance - (debit - credit)
+        seq = moved.line_count - len(group)
+        for line in group:
+            balance += line.debit - line.credit
+            seq += 1
+            rows.append(
+                {
+                    "tenant_id": entry.tenant_id,
+                    "id": new_id(),
+                    "entry_id": entry.id,
+                    "account_id": account_id,
+                    "debit": line.debit,
+                    "credit": line.credit,
+                    "currency": currency,
+                    "vendor_id": line.vendor_id,
+                    "posted_on": entry.posted_on,
+                    "account_seq": seq,
+                    "balance_after": balance,
+                }
+            )
+    return rows
+
+
+async def entry_lines(session: AsyncSession, entry_id: UUID) -> list[JournalLine]:
+    return list(
+        await session.scalars(
+            select(JournalLine).where(JournalLine.entry_id == entry_id).order_by(JournalLine.id)
+        )
+    )
+
+
+async def reverse(
+    session: AsyncSession,
+    audit: AuditContext,
+    original: JournalEntry,
+    *,
+    source_type: str,
+    source_id: UUID,
+    kind: str,
+    occurred_on: date,
+    memo: str | None = None,
+) -> JournalEntry:
+    """The mirror of `original` (debits become credits), naming it; once per entry."""
+    if original.reverses is not None:
+        raise Problem(409, "entry_is_reversal", "A reversal is not itself reversed.")
+    already = await session.scalar(
+        select(JournalEntry.id).where(JournalEntry.reverses == original.id)
+    )
+    if already is not None:
+        raise Problem(
+            409,
+            "entry_already_reversed",
+            "This entry has been reversed already.",
+            extra={"reversal_entry_id": str(already)},
+        )
+    mirrored = [
+        PostingLine(line.account_id, line.credit, line.debit, line.currency, line.vendor_id)
+        for line in await entry_lines(session, original.id)
+    ]
+    return await post(
+        session,
+        audit,
+        source_type=source_type,
+        source_id=source_id,
+        kind=kind,
+        occurred_on=occurred_on,
+        lines=mirrored,
+        memo=memo,
+        reverses=original.id,
+    )
