@@ -21,7 +21,7 @@ from openapi_spec_validator import validate
 
 from ledgerline.app import create_app
 from ledgerline.config import Settings
-from tests.helpers import assets, invoices
+from tests.helpers import assets, invoices, ledger
 from tests.helpers.documents import PNG, upload
 from tests.helpers.http import API, problem_code
 from tests.helpers.identity import Account, add_user
@@ -174,6 +174,10 @@ def test_the_oauth2_password_flow_signs_in_at_the_form_endpoint() -> None:
     assert list(login) == ["application/json"]
 
 
+# Path parameters that are not ids, with a value of their form.
+PATH_SAMPLES = {"period": "2026-01"}
+
+
 async def test_the_tenant_header_is_declared_exactly_where_the_server_needs_it(
     client: httpx.AsyncClient, app: FastAPI, owner: Account
 ) -> None:
@@ -182,10 +186,11 @@ async def test_the_tenant_header_is_declared_exactly_where_the_server_needs_it(
     for path, method, operation in operations(spec):
         if not operation["security"] or path.startswith(f"{API}/auth"):
             continue
-        url = path.replace("{", "").replace("}", "")  # any path parameter: not a UUID
+        url = path  # any row's id (none exists) or month: the route matches, the row is absent
         for parameter in operation.get("parameters", []):
             if parameter["in"] == "path":
-                url = url.replace(parameter["name"], "0190f1a4-0000-7000-8000-000000000000")
+                sample = PATH_SAMPLES.get(parameter["name"], "0190f1a4-0000-7000-8000-000000000000")
+                url = url.replace(f"{{{parameter['name']}}}", sample)
         response = await client.request(method, url, headers=bearer)
         needs_tenant = (
             response.status_code == 400 and problem_code(response) == "tenant_header_missing"
@@ -217,7 +222,14 @@ async def test_every_declared_if_match_is_refused_with_428_when_missing(
     custodian_id = (
         await assets.post(client, owner, "/custodians", {"name": "Ada", "email": "ada@example.com"})
     )["id"]
+    paid = await ledger.approved_invoice(client, owner, vendor_id, invoices.LINES, number="P-1")
+    assert (await ledger.pay(client, owner, paid["id"], "1.00")).status_code == 200
+    payment_id = (
+        await client.get(f"{API}/invoices/{paid['id']}/payments", headers=owner.headers)
+    ).json()[0]["id"]
     ids = {
+        "payment_id": payment_id,
+        "account_id": (await ledger.http_accounts(client, owner))["6000"]["id"],
         "category_id": category_id,
         "location_id": location_id,
         "custodian_id": custodian_id,
@@ -256,6 +268,20 @@ async def test_every_201_sends_location_and_a_replay_sends_it_too(
     category_id = await assets.category(client, owner)
     asset_id = (await assets.asset(client, owner, category_id))["id"]
     vendor_id = await invoices.vendor(client, owner)
+    accounts = await ledger.http_accounts(client, owner)
+    entry_id = (
+        await client.post(
+            f"{API}/ledger/entries",
+            json={
+                "on": "2026-03-01",
+                "lines": [
+                    {"account_id": accounts["6000"]["id"], "debit": "2.00", "currency": "EUR"},
+                    {"account_id": accounts["1000"]["id"], "credit": "2.00", "currency": "EUR"},
+                ],
+            },
+            headers=owner.headers,
+        )
+    ).json()["id"]
     creates: dict[str, dict[str, Any]] = {
         "signup": {},  # a body of its own, below
         "admin_create_tenant": {"name": "Beta", "slug": "beta"},
@@ -274,6 +300,18 @@ async def test_every_201_sends_location_and_a_replay_sends_it_too(
         | {"issue_date": "2026-03-01", "lines": invoices.LINES},
         "create_batch": {"name": "April"},
         "upload_invoice_documents": {},  # multipart, below
+        "create_ledger_account": {"code": "1100", "name": "Petty cash", "type": "asset"},
+        "create_ledger_entry": {
+            "on": "2026-03-01",
+            "lines": [
+                {"account_id": accounts["6000"]["id"], "debit": "5.00", "currency": "EUR"},
+                {"account_id": accounts["1000"]["id"], "credit": "5.00", "currency": "EUR"},
+            ],
+        },
+        "reverse_ledger_entry": {},
+        "create_transfer": {"from_account_id": accounts["1000"]["id"]}
+        | {"to_account_id": accounts["1400"]["id"], "amount": "1.00", "currency": "EUR"}
+        | {"on": "2026-03-02"},
     }
     spec = app.openapi()
     created = [
@@ -284,7 +322,7 @@ async def test_every_201_sends_location_and_a_replay_sends_it_too(
     assert {operation["operationId"] for _, operation in created} == set(creates)
     for path, operation in created:
         operation_id = operation["operationId"]
-        url = path.format(asset_id=asset_id)
+        url = path.format(asset_id=asset_id, entry_id=entry_id)
         body = creates[operation_id]
         headers = owner.headers
         if operation_id == "signup":

@@ -51,6 +51,9 @@ TAGS: tuple[dict[str, str], ...] = (
      "the register, depreciation, movements, maintenance and disposal."},
     {"name": "platform console", "description": "Tenants and their users, for platform "
      "ADMINs."},
+    {"name": "ledger", "description": "Double-entry accounts, journal entries, periods, "
+     "transfers and reports, kept balanced and immutable by PostgreSQL."},
+    {"name": "payments", "description": "Invoice payments as posted, and their reversal."},
     {"name": "health", "description": "Liveness and readiness probes."},
 )  # fmt: skip
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from ledgerline import csvfiles
@@ -190,15 +190,19 @@ async def submit_invoice(
     invoice_id: UUID,
     context: Write,
     response: Response,
+    body: Annotated[Submission, Body(default_factory=Submission)],
     if_match: IfMatch = None,
-    body: Submission | None = None,
 ) -> InvoiceOut:
     """A draft goes for approval (vendor, number, dates and currency complete). An invoice
     made from a document whose total disagrees with its lines is 422
     `document_total_mismatch` unless the body gives `total_override_reason`."""
-    override = body.total_override_reason if body is not None else None
     return await _step(
-        context, invoice_id, if_match, response, "submit", total_override_reason=override
+        context,
+        invoice_id,
+        if_match,
+        response,
+        "submit",
+        total_override_reason=body.total_override_reason,
     )
 
 
