@@ -94,34 +94,48 @@ async def _reset(connection: asyncpg.Connection) -> None:
         await connection.execute("ROLLBACK")
 
 
+def caller_tenant(settings: Settings, request: Request) -> UUID | Response:
+    """The token's tenant when the token verifies and X-Tenant-ID names it, else the
+    401 or 403 to answer."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return _problem(401, "A bearer token is required.")
+    try:
+        claims = jwt.decode(
+            token,
+            settings.secret_key.get_secret_value(),
+            algorithms=["HS256"],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            options={"require": REQUIRED_CLAIMS},
+        )
+        if claims["typ"] != "access":
+            raise jwt.InvalidTokenError("not an access token")
+        tenant = UUID(claims["tid"])
+    except (jwt.PyJWTError, ValueError, TypeError, KeyError):
+        return _problem(401, "The token is not valid.")
+    if request.headers.get("x-tenant-id") != str(tenant):
+        return _problem(403, "X-Tenant-ID is not the token's tenant.")
+    return tenant
+
+
+def invoice_response(row: Any) -> Response:
+    """The invoice row of INVOICE_QUERY as JSON with its ETag (404 when None)."""
+    if row is None:
+        return _problem(404, "No such invoice.")
+    invoice: dict[str, Any] = {
+        field: None if row[field] is None else _json_value(row[field]) for field in INVOICE_FIELDS
+    }
+    lines = row["lines"] if isinstance(row["lines"], str) else json.dumps(row["lines"])
+    body = f'{json.dumps(invoice)[:-1]}, "lines": {lines}}}'
+    return Response(body, media_type="application/json", headers={"ETag": f'"{row["version"]}"'})
+
+
 def create_ceiling(settings: Settings) -> Starlette:
-    secret = settings.secret_key.get_secret_value()
     pool: asyncpg.Pool | None = None
 
-    def caller_tenant(request: Request) -> UUID | Response:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            return _problem(401, "A bearer token is required.")
-        try:
-            claims = jwt.decode(
-                token,
-                secret,
-                algorithms=["HS256"],
-                audience=settings.jwt_audience,
-                issuer=settings.jwt_issuer,
-                options={"require": REQUIRED_CLAIMS},
-            )
-            if claims["typ"] != "access":
-                raise jwt.InvalidTokenError("not an access token")
-            tenant = UUID(claims["tid"])
-        except (jwt.PyJWTError, ValueError, TypeError, KeyError):
-            return _problem(401, "The token is not valid.")
-        if request.headers.get("x-tenant-id") != str(tenant):
-            return _problem(403, "X-Tenant-ID is not the token's tenant.")
-        return tenant
-
     async def get_invoice(request: Request) -> Response:
-        tenant = caller_tenant(request)
+        tenant = caller_tenant(settings, request)
         if isinstance(tenant, Response):
             return tenant
         assert pool is not None
@@ -134,16 +148,7 @@ def create_ceiling(settings: Settings) -> Starlette:
                 await connection.execute("ROLLBACK")
                 raise
             await connection.execute("COMMIT")
-        if row is None:
-            return _problem(404, "No such invoice.")
-        invoice: dict[str, Any] = {
-            field: None if row[field] is None else _json_value(row[field])
-            for field in INVOICE_FIELDS
-        }
-        body = f'{json.dumps(invoice)[:-1]}, "lines": {row["lines"]}}}'
-        return Response(
-            body, media_type="application/json", headers={"ETag": f'"{row["version"]}"'}
-        )
+        return invoice_response(row)
 
     async def health(request: Request) -> Response:
         return Response('{"status": "ok"}', media_type="application/json")

@@ -93,7 +93,7 @@ NOT_IN_A_REQUEST = ("created_at", "updated_at")  # formats differ; the rest must
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity
 class Endpoint:
     label: str
-    server: str  # "app" or "ceiling"
+    server: str  # "app", "ceiling" or "floor"
     mode: str  # of bench/wrk.lua
     path: str
     ids: str | None = None  # which ids file
@@ -122,6 +122,7 @@ APPROVE = Endpoint(
 )
 INVOICE = Endpoint("GET /api/v1/invoices/{id}", "app", "ids", "/api/v1/invoices/", "invoices")
 CEILING = Endpoint("GET /invoices/{id}, ceiling", "ceiling", "ids", "/invoices/", "invoices")
+FLOOR = Endpoint("GET /invoices/{id}, floor", "floor", "ids", "/invoices/", "invoices")
 BY_NAME = {
     "health": HEALTH,
     "me": ME,
@@ -134,6 +135,7 @@ BY_NAME = {
 ROUND = (
     *(endpoint for name, endpoint in BY_NAME.items() if not ONLY or name in ONLY),
     INVOICE,
+    FLOOR,
     CEILING,
 )
 
@@ -394,6 +396,16 @@ async def warm_up(app: httpx.AsyncClient, ceiling: httpx.AsyncClient, bench: Ben
         assert ours == theirs, f"the ceiling reads another invoice:\n{ours}\n{theirs}"
 
 
+async def same_as_ceiling(floor_url: str, ceiling: httpx.AsyncClient, bench: Bench) -> None:
+    """The floor answers exactly what the ceiling answers (the same work)."""
+    headers = bench.tenant.headers
+    async with httpx.AsyncClient(base_url=floor_url, timeout=60) as floor:
+        for invoice in bench.files["invoices"].read_text().split()[:20]:
+            ours = (await floor.get(f"/invoices/{invoice}", headers=headers)).json()
+            theirs = (await ceiling.get(f"/invoices/{invoice}", headers=headers)).json()
+            assert ours == theirs, f"the floor reads another invoice:\n{ours}\n{theirs}"
+
+
 async def measure(ports: dict[str, int], pids: dict[str, int], admin_dsn: str) -> dict[str, Any]:
     app_pid = pids["app"]
     figures: dict[str, Any] = {"load_before": os.getloadavg()}
@@ -414,6 +426,7 @@ async def measure(ports: dict[str, int], pids: dict[str, int], admin_dsn: str) -
             server_pids = {name: worker_pids(pid) for name, pid in pids.items()}
             bench = Bench(ports, tenant, files, admin_dsn, ids["approvals"], server_pids)
             await warm_up(app, ceiling, bench)
+            await same_as_ceiling(base["floor"], ceiling, bench)
             figures["rss_first"] = (bench.authenticated, rss_mib(app_pid))
             for endpoint in ROUND:
                 await bench.wrk(endpoint, WARM_UP_SECONDS)
@@ -444,7 +457,7 @@ async def run() -> dict[str, Any]:
     with admin_url() as admin, tempfile.TemporaryDirectory(prefix="bench-http-data-") as data:
         settings = await fresh_database(admin, DATABASE)
         assert settings.database_url is not None
-        ports = {"app": free_port(), "ceiling": free_port()}
+        ports = {"app": free_port(), "ceiling": free_port(), "floor": free_port()}
         environment = {
             **os.environ,
             "DATABASE_URL": settings.database_url,
@@ -464,11 +477,13 @@ async def run() -> dict[str, Any]:
         options = ["--host", "127.0.0.1", "--workers", str(WORKERS)]
         serve = [sys.executable, "-m", "ledgerline", "serve", *options]
         ceiling = [sys.executable, "-m", "bench.ceiling", *options]
+        floor = [sys.executable, "-m", "bench.floor", *options]
         with (
             running([*serve, "--port", str(ports["app"])], environment) as app_process,
             running([*ceiling, "--port", str(ports["ceiling"])], environment) as ceiling_process,
+            running([*floor, "--port", str(ports["floor"])], environment) as floor_process,
         ):
-            processes = {"app": app_process, "ceiling": ceiling_process}
+            processes = {"app": app_process, "ceiling": ceiling_process, "floor": floor_process}
             for name, process in processes.items():
                 async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{ports[name]}") as client:
                     await wait_until_serving(client, "/health", process)
@@ -494,7 +509,11 @@ def report(figures: dict[str, Any]) -> None:
         f"  seeded: {seeded['vendors']} vendors, {seeded['invoices']:,} invoices to read and"
         f" {seeded['approvals']:,} submitted to approve, {LINES} lines each (COPY)"
     )
-    for name, label in (("app", "app worker (ledgerline serve)"), ("ceiling", "ceiling")):
+    for name, label in (
+        ("app", "app worker (ledgerline serve)"),
+        ("ceiling", "ceiling"),
+        ("floor", "floor"),
+    ):
         modules = figures["modules"][name]
         print(
             f"  {label + ':':<31} uvloop loaded {_yes(modules['uvloop'])},"
@@ -511,12 +530,14 @@ def report(figures: dict[str, Any]) -> None:
         f" {'not 2xx':>8}   rounds"
     )
     medians = {}
+    cpu_medians: dict[Endpoint, float] = {}
     for endpoint, its_runs in runs.items():
         rate = statistics.median(run.rate for run in its_runs)
         p50 = statistics.median(run.p50_ms for run in its_runs)
         p99 = statistics.median(run.p99_ms for run in its_runs)
         medians[endpoint] = (rate, p99)
         cpu = statistics.median(run.cpu_ms for run in its_runs)
+        cpu_medians[endpoint] = cpu
         failed = sum(run.failed for run in its_runs)
         rounds = " ".join(f"{run.rate:,.0f}" for run in its_runs)
         print(
@@ -534,6 +555,13 @@ def report(figures: dict[str, Any]) -> None:
     print(
         f"    the same within each round: {' '.join(f'{r:.2f}x' for r in ratios)},"
         f" median {statistics.median(ratios):.2f}x"
+    )
+    floor_rate, floor_cpu = medians[FLOOR][0], cpu_medians[FLOOR]
+    print(
+        f"  FastAPI + SQLAlchemy alone (floor) / ceiling: req/s {floor_rate / ceiling_rate:.2f}x,"
+        f" processor time per request {floor_cpu / cpu_medians[CEILING]:.1f}x;"
+        f" app / floor: req/s {app_rate / floor_rate:.2f}x,"
+        f" processor time {cpu_medians[INVOICE] / floor_cpu:.1f}x"
     )
     for endpoint in (ME, VENDOR):
         if endpoint not in medians:

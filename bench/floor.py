@@ -1,0 +1,117 @@
+"""The framework floor of the `http` benchmark: the ceiling's work and nothing more, on
+the stack the app is built with: FastAPI and SQLAlchemy's asyncio session.
+
+`GET /invoices/{id}` does exactly what `bench/ceiling.py` does (the same token check, the
+same tenant on BEGIN, the same one query, the same JSON), but as a FastAPI route with
+one async dependency that yields the session (as the app's access hook does), the
+transaction opened and committed by an `AsyncSession` of the app's own engine
+(`ledgerline.db.engine.Database`: the tenant on BEGIN, the bounded waits, the outage
+hooks) and the query sent with asyncpg on that transaction's connection
+(`ledgerline.db.driver`), answered as a plain `Response`. No caller check, rate limit,
+audit, request-id middleware or Pydantic model.
+
+So floor / ceiling is what FastAPI and SQLAlchemy cost by themselves for this read, and
+app / floor what the app's own rules and plumbing add on top.
+
+    python -m bench.floor --port 8002 [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bench.ceiling import INVOICE_FIELDS, INVOICE_QUERY, caller_tenant, invoice_response
+from ledgerline.config import Settings
+from ledgerline.db import driver
+from ledgerline.db.engine import Database
+from ledgerline.log import configure_logging
+
+
+class Refused(Exception):
+    def __init__(self, response: Response) -> None:
+        super().__init__("refused")
+        self.response = response
+
+
+def create_floor(settings: Settings) -> FastAPI:
+    database: Database | None = None
+
+    async def tenant_session(request: Request) -> AsyncIterator[AsyncSession]:
+        tenant = caller_tenant(settings, request)
+        if isinstance(tenant, Response):
+            raise Refused(tenant)
+        assert database is not None
+        async with database.tenant_transaction(tenant) as session:
+            yield session
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        nonlocal database
+        database = Database(settings)
+        try:
+            yield
+        finally:
+            await database.dispose()
+
+    app = FastAPI(lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
+
+    @app.exception_handler(Refused)
+    async def refused(_: Request, error: Exception) -> Response:
+        assert isinstance(error, Refused)
+        return error.response
+
+    @app.get("/health")
+    async def health() -> Response:
+        return Response('{"status": "ok"}', media_type="application/json")
+
+    @app.get("/invoices/{invoice_id}")
+    async def get_invoice(
+        invoice_id: UUID, session: Annotated[AsyncSession, Depends(tenant_session)]
+    ) -> Response:
+        connection = await driver.driver_connection(session)
+        row: Any = await connection.fetchrow(INVOICE_QUERY, invoice_id)
+        return invoice_response(row)
+
+    assert INVOICE_FIELDS  # the same fields as the ceiling's answer
+    return app
+
+
+def floor_from_environment() -> FastAPI:
+    """Entry point for uvicorn (`--factory`): settings from the environment."""
+    settings = Settings()
+    configure_logging(settings.log_level)
+    return create_floor(settings)
+
+
+def main() -> None:
+    import uvicorn
+
+    parser = argparse.ArgumentParser(prog="python -m bench.floor", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    configure_logging(Settings().log_level)
+    uvicorn.run(
+        "bench.floor:floor_from_environment",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+    )
+
+
+if __name__ == "__main__":
+    main()
