@@ -5,7 +5,7 @@
 
 import sys
 
-from bench import assets, http, identity, invoices, ledger, rls_overhead
+from bench import assets, http, identity, invoices, ledger, rls_overhead, scaleout
 
 BENCHMARKS = {
     "rls_overhead": rls_overhead.main,
@@ -14,6 +14,7 @@ BENCHMARKS = {
     "invoices": invoices.main,
     "ledger": ledger.main,
     "http": http.main,
+    "scaleout": scaleout.main,
 }
 
 chosen = sys.argv[1:] or list(BENCHMARKS)

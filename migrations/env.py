@@ -29,7 +29,7 @@ def run_on(connection: Connection) -> None:
 
 
 async def run_online() -> None:
-    engine = create_async_engine(settings.owner_url(), poolclass=NullPool)
+    engine = create_async_engine(settings.direct_owner_url(), poolclass=NullPool)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(run_on)

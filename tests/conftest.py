@@ -30,10 +30,16 @@ from ledgerline.db.engine import Database
 from ledgerline.db.roles import asyncpg_dsn, bootstrap_database
 from tests.helpers.database import make_settings, recreate_database
 from tests.helpers.identity import ADMIN_EMAIL, Account, bearer, create_admin, login, signup
+from tests.helpers.pgbouncer import pgbouncer
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_DATA_DIR = ROOT / ".data" / "test-postgres"
-TEMPLATE_DATABASE = "ledgerline_template"
+# LEDGERLINE_TEST_PGBOUNCER=1: the app's engines reach PostgreSQL through PgBouncer in
+# transaction mode (tests/test_pgbouncer.py runs the isolation and concurrency tests so),
+# in databases of their own beside a run of the whole suite.
+THROUGH_PGBOUNCER = os.environ.get("LEDGERLINE_TEST_PGBOUNCER") == "1"
+DATABASE_PREFIX = "ledgerline_pgbouncer" if THROUGH_PGBOUNCER else "ledgerline"
+TEMPLATE_DATABASE = f"{DATABASE_PREFIX}_template"
 
 
 @pytest.fixture(scope="session")
@@ -61,7 +67,7 @@ def worker_id(request: pytest.FixtureRequest) -> str:
 async def template_database(admin_url: URL, run_id: str) -> str:
     """Roles bootstrapped and the schema migrated once per run, whichever worker comes first."""
     TEST_DATA_DIR.parent.mkdir(parents=True, exist_ok=True)
-    marker = TEST_DATA_DIR.parent / "test-template.run"
+    marker = TEST_DATA_DIR.parent / f"test-{TEMPLATE_DATABASE}.run"
     with fasteners.InterProcessLock(str(TEST_DATA_DIR.parent / "test-template.lock")):
         if not marker.exists() or marker.read_text() != run_id:
             settings = make_settings(admin_url, TEMPLATE_DATABASE)
@@ -78,10 +84,17 @@ async def settings(
     template_database: str,
     worker_id: str,
     tmp_path_factory: pytest.TempPathFactory,
-) -> Settings:
-    name = f"ledgerline_test_{worker_id}"
+) -> AsyncIterator[Settings]:
+    name = f"{DATABASE_PREFIX}_test_{worker_id}"
     await recreate_database(admin_url, name, template=template_database)
-    return make_settings(admin_url, name, document_storage_dir=tmp_path_factory.mktemp("documents"))
+    direct = make_settings(
+        admin_url, name, document_storage_dir=tmp_path_factory.mktemp("documents")
+    )
+    if not THROUGH_PGBOUNCER:
+        yield direct
+        return
+    with pgbouncer(admin_url) as bouncer:
+        yield bouncer.settings(direct)
 
 
 @pytest.fixture(scope="session")

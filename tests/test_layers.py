@@ -38,7 +38,7 @@ SHARED_MODULES = frozenset(
     }
 )
 REQUEST_HOOK = "access"
-TOP_MODULES = frozenset({"app", "cli", "demo", "models", "openapi", "__main__"})
+TOP_MODULES = frozenset({"app", "cli", "demo", "models", "openapi", "worker", "__main__"})
 
 
 @dataclass(frozen=True, order=True)

@@ -25,12 +25,10 @@ from ledgerline.errors import install_error_handlers
 from ledgerline.health.router import router as health_router
 from ledgerline.invoices.documents_router import router as documents_router
 from ledgerline.invoices.payments_router import router as payments_router
-from ledgerline.invoices.processing import DocumentProcessor
 from ledgerline.invoices.router import router as invoices_router
 from ledgerline.invoices.storage import LocalDocumentStorage
 from ledgerline.ledger.router import router as ledger_router
 from ledgerline.log import configure_logging
-from ledgerline.mail.service import MailSender
 from ledgerline.metrics import multiprocess_mode, name_routes, process_exited, sample_pools
 from ledgerline.middleware import RequestContextMiddleware
 from ledgerline.openapi import install as install_openapi
@@ -41,6 +39,7 @@ from ledgerline.tenants.router import router as tenants_router
 from ledgerline.tracing import fastapi_telemetry, instrument_database, tracer_provider
 from ledgerline.users.router import router as users_router
 from ledgerline.vendors.router import router as vendors_router
+from ledgerline.worker import BackgroundJobs
 
 API_PREFIX = "/api/v1"
 STARTUP_RETRY_SECONDS = 1.0
@@ -82,24 +81,23 @@ def create_app(settings: Settings) -> FastAPI:
             await verify_once_reachable(database)
             app.state.database = database
             app.state.passwords = Passwords(settings)
-            app.state.mail_sender = MailSender(settings, database)
-            app.state.document_processor = DocumentProcessor(
-                settings, database, app.state.document_storage
-            )
-            workers = [
-                asyncio.create_task(app.state.mail_sender.run_forever()),
-                asyncio.create_task(app.state.document_processor.run_forever()),
-            ]
+            jobs = BackgroundJobs(settings, database, app.state.document_storage)
+            app.state.mail_sender = jobs.mail_sender
+            app.state.document_processor = jobs.document_processor
+            if settings.serve_runs_jobs:
+                jobs.start()
+            samplers = []
             if multiprocess_mode():
-                workers.append(asyncio.create_task(sample_pools_forever(database)))
+                samplers.append(asyncio.create_task(sample_pools_forever(database)))
             try:
                 yield
             finally:
-                for worker in workers:
-                    worker.cancel()
-                for worker in workers:
+                await jobs.stop()
+                for sampler in samplers:
+                    sampler.cancel()
+                for sampler in samplers:
                     with contextlib.suppress(asyncio.CancelledError):
-                        await worker
+                        await sampler
         finally:
             if hasattr(app.state, "passwords"):
                 app.state.passwords.close()

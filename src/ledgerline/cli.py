@@ -170,6 +170,17 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
         )
 
 
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
+    """Background jobs in this process until SIGTERM; it waits for `serve` (or
+    `ledgerline db upgrade`) to bring the schema to head rather than migrating itself."""
+    from ledgerline.worker import run_worker
+
+    if args.concurrency < 1:
+        raise CommandError("--concurrency must be at least 1")
+    with database_ready(settings) as ready:
+        asyncio.run(run_worker(ready, args.concurrency))
+
+
 def cmd_db(settings: Settings, args: argparse.Namespace) -> None:
     with database_ready(settings) as ready:
         if args.db_command == "upgrade":
@@ -229,7 +240,7 @@ async def add_platform_admin(settings: Settings, email: str, full_name: str, pas
     from ledgerline.users.models import PlatformAdmin
 
     password_hash = await Passwords(settings).hash(password)
-    engine = create_async_engine(settings.owner_url())
+    engine = create_async_engine(settings.direct_owner_url())
     try:
         async with AsyncSession(engine) as session, session.begin():
             taken = await session.scalar(
@@ -291,6 +302,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="default: PORT")
     serve.add_argument("--workers", type=int, default=1)
     serve.set_defaults(handler=cmd_serve)
+
+    worker = commands.add_parser(
+        "worker", help="run the background jobs (mail outbox, document reading) until SIGTERM"
+    )
+    worker.add_argument(
+        "--concurrency", type=int, default=2, help="loops per job queue (default: 2)"
+    )
+    worker.set_defaults(handler=cmd_worker)
 
     db = commands.add_parser("db", help="database schema")
     db_commands = db.add_subparsers(dest="db_command", required=True)

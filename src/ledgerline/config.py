@@ -57,6 +57,15 @@ class Settings(BaseSettings):
     database_statement_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 15.0
     # The same for the named long jobs: CSV exports and imports.
     database_long_statement_timeout_seconds: Annotated[float, Field(gt=0, le=86400)] = 300.0
+    # DATABASE_URL leads to a pooler in transaction mode (PgBouncer): no prepared
+    # statement outlives its transaction (asyncpg's and SQLAlchemy's statement caches
+    # off, statement names unique), and the statement timeout rides on each BEGIN as
+    # SET LOCAL instead of a startup parameter, which PgBouncer would refuse.
+    database_transaction_pooler: bool = False
+    # The owner role's URL straight to PostgreSQL, past the pooler (same database): for
+    # migrations and for LISTEN, which need one server session for longer than one
+    # transaction. Unset: DATABASE_URL.
+    database_direct_url: str | None = None
 
     # Tokens. Access tokens are JWTs signed with SECRET_KEY under JWT_KEY_ID; keys in
     # JWT_PREVIOUS_KEYS ({"kid": "secret"}) still verify, so the signing key can rotate.
@@ -165,6 +174,11 @@ class Settings(BaseSettings):
     document_max_attempts: Annotated[int, Field(ge=1, le=50)] = 5
     document_poll_seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
 
+    # Background jobs (mail outbox, document reading). `serve` runs them in each API
+    # process too while this is true (development); in production set it to false and
+    # run `ledgerline worker` as a process of its own.
+    serve_runs_jobs: bool = True
+
     # Account lockout after consecutive failed logins.
     lockout_threshold: Annotated[int, Field(ge=1, le=100)] = 5
     lockout_minutes: Annotated[int, Field(ge=1, le=10080)] = 30
@@ -265,6 +279,19 @@ class Settings(BaseSettings):
         return self.owner_url().set(
             username=self.database_platform_user,
             password=self.database_platform_password.get_secret_value() or None,
+        )
+
+    def direct_owner_url(self) -> URL:
+        """The owner role straight to PostgreSQL (DATABASE_DIRECT_URL, else DATABASE_URL)."""
+        if self.database_direct_url is None:
+            return self.owner_url()
+        return as_asyncpg(make_url(self.database_direct_url))
+
+    def direct_runtime_url(self) -> URL:
+        """The runtime role straight to PostgreSQL: what a LISTEN connection uses."""
+        return self.direct_owner_url().set(
+            username=self.database_runtime_user,
+            password=self.database_runtime_password.get_secret_value() or None,
         )
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from types import TracebackType
-from uuid import UUID
+from typing import Any
+from uuid import UUID, uuid4
 
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import (
@@ -28,6 +29,8 @@ def create_engine_for(url: URL, settings: Settings, *, tenant_aware: bool) -> As
     connect_args["server_settings"]["application_name"] = "ledgerline"
     connection_class = TenantConnection if tenant_aware else BoundedConnection
     connect_args["connection_class"] = bounded(connection_class, limits)
+    if settings.database_transaction_pooler:
+        connect_args.update(transaction_pooler_connect_args())
     engine = create_async_engine(
         url,
         pool_size=settings.database_pool_size,
@@ -40,6 +43,30 @@ def create_engine_for(url: URL, settings: Settings, *, tenant_aware: bool) -> As
     outage.install(engine)
     timeouts.install(engine)
     return engine
+
+
+def transaction_pooler_connect_args() -> dict[str, Any]:
+    """asyncpg and SQLAlchemy arguments for a pooler in transaction mode (PgBouncer 1.18).
+
+    A prepared statement lives in one server session, and PgBouncer hands each
+    transaction whichever server connection is free: a cached statement would be
+    missing there ("prepared statement does not exist") or, under asyncpg's counter
+    names, someone else's ("already exists"). PgBouncer only tracks prepared statements
+    from 1.21 (`max_prepared_statements`); Debian 12 ships 1.18. So nothing is cached:
+    asyncpg's own calls (db/driver.py) use the unnamed statement, and SQLAlchemy's
+    adapter, which always names its statements, gets names no other client repeats.
+    Every statement runs inside a transaction, so its parse and execution stay on one
+    server connection.
+    """
+    return {
+        "statement_cache_size": 0,
+        "prepared_statement_cache_size": 0,
+        "prepared_statement_name_func": _unique_statement_name,
+    }
+
+
+def _unique_statement_name() -> str:
+    return f"__ll_{uuid4().hex}__"
 
 
 class TenantTransaction:

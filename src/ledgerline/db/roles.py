@@ -63,7 +63,7 @@ async def bootstrap_database(settings: Settings, admin_url: str) -> None:
     `admin_url` is a superuser connection: only a superuser may create a BYPASSRLS role.
     Statement logging is off for this session, so no password reaches the server log.
     """
-    owner = settings.owner_url()
+    owner = settings.direct_owner_url()
     if not owner.username or not owner.database:
         raise ValueError("DATABASE_URL must name a user and a database")
     conn = await asyncpg.connect(asyncpg_dsn(make_url(admin_url)))

@@ -5,7 +5,10 @@
 - pool: how long a request waits for a free connection (SQLAlchemy's `pool_timeout`).
 - statement: PostgreSQL's `statement_timeout`, sent once at connect (no round trip per
   transaction); asyncpg's `command_timeout` a second above it is the backstop for a
-  server that does not answer at all.
+  server that does not answer at all. Behind a transaction pooler
+  (DATABASE_TRANSACTION_POOLER) a connection's startup parameters reach whichever server
+  connection PgBouncer opened, or none (it refuses unknown ones), so there the timeout
+  is appended to every BEGIN as `SET LOCAL`, in the same message.
 - long statement: `allow_long_statements(session)` raises both for the rest of one
   transaction of a named long job (CSV exports and imports).
 
@@ -16,7 +19,7 @@ Lock waits count against the statement timeout; there is no separate `lock_timeo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from typing import Any, ClassVar, TypeVar, cast
 
 import asyncpg
@@ -36,6 +39,8 @@ class DatabaseTimeouts:
     pool: float
     statement: float
     long_statement: float
+    # Set on each BEGIN (behind a transaction pooler) rather than once at connect.
+    statement_on_begin: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DatabaseTimeouts:
@@ -44,7 +49,15 @@ class DatabaseTimeouts:
             pool=settings.database_pool_timeout_seconds,
             statement=settings.database_statement_timeout_seconds,
             long_statement=settings.database_long_statement_timeout_seconds,
+            statement_on_begin=settings.database_transaction_pooler,
         )
+
+    @cached_property
+    def begin_suffix(self) -> str:
+        """What every BEGIN carries after it: the statement timeout behind a pooler."""
+        if not self.statement_on_begin:
+            return ""
+        return f" SET LOCAL statement_timeout = {_milliseconds(self.statement)};"
 
     @property
     def command(self) -> float:
@@ -56,10 +69,13 @@ class DatabaseTimeouts:
 
     def connect_args(self) -> dict[str, Any]:
         """asyncpg.connect arguments (SQLAlchemy's `connect_args`)."""
+        server_settings = (
+            {} if self.statement_on_begin else {"statement_timeout": _milliseconds(self.statement)}
+        )
         return {
             "timeout": self.connect,
             "command_timeout": self.command,
-            "server_settings": {"statement_timeout": _milliseconds(self.statement)},
+            "server_settings": server_settings,
         }
 
 
@@ -81,8 +97,10 @@ class BoundedConnection(asyncpg.Connection):
         *args: Any,
         timeout: float | None = None,  # noqa: ASYNC109 - asyncpg's own signature
     ) -> str:
-        if timeout is None and not args and query.startswith("BEGIN"):
-            timeout = self.timeouts.connect
+        if not args and query.startswith("BEGIN"):
+            query += self.timeouts.begin_suffix
+            if timeout is None:
+                timeout = self.timeouts.connect
         result: str = await super().execute(query, *args, timeout=timeout)
         return result
 

@@ -25,7 +25,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ledgerline.config import Settings
 from ledgerline.db.engine import Database
 from ledgerline.db.leases import backoff, claim_due
-from ledgerline.db.outage import log_failure
 from ledgerline.invoices.extraction import Extraction, read_document
 from ledgerline.invoices.models import (
     Invoice,
@@ -174,15 +173,6 @@ class DocumentProcessor:
             .with_for_update()
         )
         return document
-
-    async def run_forever(self) -> None:
-        while True:
-            try:
-                while await self.run_once():
-                    pass
-            except Exception as error:
-                log_failure(logger, "document processor failed; retrying", error)
-            await asyncio.sleep(self.settings.document_poll_seconds)
 
 
 async def _fill_draft(

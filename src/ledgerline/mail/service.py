@@ -1,16 +1,15 @@
 """Mail: queued in the request's transaction (nothing lost, nothing blocks), sent after.
 
 `queue_mail` adds a message to the outbox of the caller's tenant. `MailSender` runs in
-the background of every serving process: it claims due messages across tenants (the
-platform role; `FOR UPDATE SKIP LOCKED`, so several workers never send one twice), sends
-them through the configured backend, and on failure retries with exponential backoff up
-to MAIL_MAX_ATTEMPTS, logging each failure; the request that queued a message never sees
-a mail error.
+the background (`ledgerline worker`, or each serving process; see worker.py): it claims
+due messages across tenants (the platform role; `FOR UPDATE SKIP LOCKED`, so several
+workers never send one twice), sends them through the configured backend, and on failure
+retries with exponential backoff up to MAIL_MAX_ATTEMPTS, logging each failure; the
+request that queued a message never sees a mail error.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -24,7 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ledgerline.config import Settings
 from ledgerline.db.engine import Database
 from ledgerline.db.leases import backoff, claim_due
-from ledgerline.db.outage import log_failure
 from ledgerline.mail.models import MailStatus, OutboxMessage
 
 logger = logging.getLogger(__name__)
@@ -131,11 +129,3 @@ class MailSender:
             "mail not sent",
             extra={"message_id": str(message.id), "attempts": message.attempts, "error": error},
         )
-
-    async def run_forever(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except Exception as error:
-                log_failure(logger, "mail sender failed; retrying", error)
-            await asyncio.sleep(self.settings.mail_poll_seconds)
