@@ -48,7 +48,8 @@ async def test_an_offer_is_mailed_accepted_once_and_settled_from_own_cash(
     program, invoice, offer, token = await _offered(client, settings, owner)
     [mail] = await financing.offer_mails(settings, owner.tenant_id)
     assert mail["to_address"] == financing.VENDOR_EMAIL
-    assert "98.63" in mail["body"] and "9901.37" in mail["body"]
+    assert "98.63" in mail["body"]
+    assert "9901.37" in mail["body"]
     stored = await owner_sql(
         settings,
         owner.tenant_id,
@@ -58,7 +59,8 @@ async def test_an_offer_is_mailed_accepted_once_and_settled_from_own_cash(
     assert token.encode() not in stored[0]["token_hash"]  # a keyed hash, never the token
     assert offer["status"] == "offered"
     again = await financing.make_offer(client, owner, invoice["id"], program["id"], 10)
-    assert again.status_code == 409 and problem_code(again) == "offer_exists"
+    assert again.status_code == 409
+    assert problem_code(again) == "offer_exists"
     listed = await client.get(
         f"{API}/financing/opportunities",
         params={"program_id": program["id"], "pay_on": financing.days_from_today(10)},
@@ -203,7 +205,8 @@ async def test_reverse_factoring_end_to_end(
     early = await client.post(
         f"{API}/financing/offers/{offer['id']}/repay", headers=owner.headers | {"If-Match": "*"}
     )
-    assert early.status_code == 409 and problem_code(early) == "offer_not_settled"
+    assert early.status_code == 409
+    assert problem_code(early) == "offer_not_settled"
     settled = await financing.settle(client, owner, offer["id"], "rf-settle")
     assert settled.status_code == 200, settled.text
     moved = await balances(database, owner.tenant_id)
@@ -276,7 +279,8 @@ async def test_the_budget_moves_but_never_below_committed_and_runs_out(
     lowered = await client.patch(
         url, json={"budget": "9901.36"}, headers=owner.headers | {"If-Match": etag}
     )
-    assert lowered.status_code == 409 and problem_code(lowered) == "budget_below_committed"
+    assert lowered.status_code == 409
+    assert problem_code(lowered) == "budget_below_committed"
     exact = await client.patch(
         url, json={"budget": "9901.37"}, headers=owner.headers | {"If-Match": etag}
     )
@@ -287,7 +291,8 @@ async def test_the_budget_moves_but_never_below_committed_and_runs_out(
     invoice = await financing.approved_invoice(client, owner, vendor_id, amount="10.00")
     await financing.offer(client, owner, invoice["id"], program["id"], 10)
     refused = await financing.accept(client, await financing.last_token(settings, owner.tenant_id))
-    assert refused.status_code == 409 and problem_code(refused) == "budget_exhausted"
+    assert refused.status_code == 409
+    assert problem_code(refused) == "budget_exhausted"
     raised = await client.patch(
         url,
         json={"budget": "20000.00"},
@@ -310,7 +315,8 @@ async def test_withdrawing_an_accepted_offer_gives_its_reservation_back(
     assert withdrawn.status_code == 200, withdrawn.text
     assert (await _program(client, owner, program["id"]))["committed"] == "0.00"
     settled = await financing.settle(client, owner, offer["id"], "after-withdraw")
-    assert settled.status_code == 409 and problem_code(settled) == "offer_not_accepted"
+    assert settled.status_code == 409
+    assert problem_code(settled) == "offer_not_accepted"
     # The invoice is open for a new offer.
     assert (
         await financing.make_offer(client, owner, invoice["id"], program["id"], 10)

@@ -42,13 +42,13 @@ REFUSED = {
     "committed below zero": ("UPDATE financing_programs SET committed = -0.01", "within_budget"),
     "a budget under committed": ("UPDATE financing_programs SET budget = 1", "within_budget"),
     "a second live offer of an invoice": (
-        f"INSERT INTO financing_offers (tenant_id, id, status, token_hash, {_OFFER_COLUMNS})"
+        f"INSERT INTO financing_offers (tenant_id, id, status, token_hash, {_OFFER_COLUMNS})"  # noqa: S608
         f" SELECT tenant_id, gen_random_uuid(), 'offered', '\\x00', {_OFFER_COLUMNS}"
         " FROM financing_offers",
         "one_live_per_invoice",
     ),
     "discount and net not summing to the open amount": (
-        f"INSERT INTO financing_offers (tenant_id, id, status, token_hash, {_OFFER_COLUMNS})"
+        f"INSERT INTO financing_offers (tenant_id, id, status, token_hash, {_OFFER_COLUMNS})"  # noqa: S608
         " SELECT tenant_id, gen_random_uuid(), 'withdrawn', '\\x01', program_id, invoice_id,"
         " invoice_version, vendor_id, vendor_email, currency, open_amount, discount + 0.01,"
         " net_amount, apr, day_count, days_early, pay_on, due_date, expires_at, version"
