@@ -473,15 +473,6 @@ async def accept_offer(
             raise invalid_link()
         invoice = await session.scalar(select(Invoice).where(Invoice.id == offer.invoice_id))
         _raise_if_stale(offer, invoice)
-        reserved = await session.scalar(
-            _RESERVE, {"program_id": offer.program_id, "amount": offer.net_amount}
-        )
-        if reserved is None:
-            raise Problem(
-                409,
-                "budget_exhausted",
-                "The program's budget has no room for this offer's net amount.",
-            )
         offer.status = OfferStatus.ACCEPTED
         acceptance = FinancingAcceptance(
             tenant_id=tenant_id,
@@ -492,6 +483,16 @@ async def accept_offer(
         )
         session.add(acceptance)
         await session.flush()
+        # Last before the commit: every acceptance of the program queues on its row from here.
+        reserved = await session.scalar(
+            _RESERVE, {"program_id": offer.program_id, "amount": offer.net_amount}
+        )
+        if reserved is None:
+            raise Problem(
+                409,
+                "budget_exhausted",
+                "The program's budget has no room for this offer's net amount.",
+            )
         AuditContext(tenant_id, ANONYMOUS, meta).record(
             session,
             "financing.offer_accepted",
