@@ -5,7 +5,7 @@
 
 import sys
 
-from bench import assets, http, identity, invoices, ledger, rls_overhead, scaleout
+from bench import assets, financing, http, identity, invoices, ledger, rls_overhead, scaleout
 
 BENCHMARKS = {
     "rls_overhead": rls_overhead.main,
@@ -13,6 +13,7 @@ BENCHMARKS = {
     "assets": assets.main,
     "invoices": invoices.main,
     "ledger": ledger.main,
+    "financing": financing.main,
     "http": http.main,
     "scaleout": scaleout.main,
 }

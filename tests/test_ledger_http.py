@@ -65,6 +65,7 @@ async def test_the_default_chart_comes_with_every_tenant(
         "1500": ("Fixed assets at cost", "asset"),
         "1590": ("Accumulated depreciation", "asset"),
         "2000": ("Accounts payable", "liability"),
+        "2400": ("Payable to financing funders", "liability"),
         "3000": ("Retained earnings", "equity"),
         "4900": ("Financing income", "income"),
         "6000": ("General expenses", "expense"),

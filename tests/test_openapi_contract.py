@@ -21,7 +21,7 @@ from openapi_spec_validator import validate
 
 from ledgerline.app import create_app
 from ledgerline.config import Settings
-from tests.helpers import assets, invoices, ledger
+from tests.helpers import assets, financing, invoices, ledger
 from tests.helpers.documents import PNG, upload
 from tests.helpers.http import API, problem_code
 from tests.helpers.identity import Account, add_user
@@ -174,10 +174,6 @@ def test_the_oauth2_password_flow_signs_in_at_the_form_endpoint() -> None:
     assert list(login) == ["application/json"]
 
 
-# Path parameters that are not ids, with a value of their form.
-PATH_SAMPLES = {"period": "2026-01"}
-
-
 async def test_the_tenant_header_is_declared_exactly_where_the_server_needs_it(
     client: httpx.AsyncClient, app: FastAPI, owner: Account
 ) -> None:
@@ -186,11 +182,12 @@ async def test_the_tenant_header_is_declared_exactly_where_the_server_needs_it(
     for path, method, operation in operations(spec):
         if not operation["security"] or path.startswith(f"{API}/auth"):
             continue
-        url = path  # any row's id (none exists) or month: the route matches, the row is absent
+        url = path
         for parameter in operation.get("parameters", []):
             if parameter["in"] == "path":
-                sample = PATH_SAMPLES.get(parameter["name"], "0190f1a4-0000-7000-8000-000000000000")
-                url = url.replace(f"{{{parameter['name']}}}", sample)
+                url = url.replace(
+                    "{" + parameter["name"] + "}", "0190f1a4-0000-7000-8000-000000000000"
+                )
         response = await client.request(method, url, headers=bearer)
         needs_tenant = (
             response.status_code == 400 and problem_code(response) == "tenant_header_missing"
@@ -222,14 +219,18 @@ async def test_every_declared_if_match_is_refused_with_428_when_missing(
     custodian_id = (
         await assets.post(client, owner, "/custodians", {"name": "Ada", "email": "ada@example.com"})
     )["id"]
-    paid = await ledger.approved_invoice(client, owner, vendor_id, invoices.LINES, number="P-1")
-    assert (await ledger.pay(client, owner, paid["id"], "1.00")).status_code == 200
+    approved = await ledger.approved_invoice(client, owner, vendor_id, invoices.LINES, number="P")
+    paid = await ledger.pay(client, owner, approved["id"], "1.00")
+    assert paid.status_code == 200, paid.text
     payment_id = (
-        await client.get(f"{API}/invoices/{paid['id']}/payments", headers=owner.headers)
+        await client.get(f"{API}/invoices/{approved['id']}/payments", headers=owner.headers)
     ).json()[0]["id"]
+    financed = await financed_offer(client, owner)
     ids = {
         "payment_id": payment_id,
-        "account_id": (await ledger.http_accounts(client, owner))["6000"]["id"],
+        "account_id": (await ledger.http_accounts(client, owner))["1000"]["id"],
+        "program_id": financed["program_id"],
+        "offer_id": financed["id"],
         "category_id": category_id,
         "location_id": location_id,
         "custodian_id": custodian_id,
@@ -269,20 +270,30 @@ async def test_every_201_sends_location_and_a_replay_sends_it_too(
     asset_id = (await assets.asset(client, owner, category_id))["id"]
     vendor_id = await invoices.vendor(client, owner)
     accounts = await ledger.http_accounts(client, owner)
-    entry_id = (
-        await client.post(
-            f"{API}/ledger/entries",
-            json={
-                "on": "2026-03-01",
-                "lines": [
-                    {"account_id": accounts["6000"]["id"], "debit": "2.00", "currency": "EUR"},
-                    {"account_id": accounts["1000"]["id"], "credit": "2.00", "currency": "EUR"},
-                ],
-            },
-            headers=owner.headers,
-        )
-    ).json()["id"]
+    bank, equity = accounts["1000"]["id"], accounts["3000"]["id"]
+    entry_lines = [
+        {"account_id": bank, "debit": "5.00", "currency": "EUR"},
+        {"account_id": equity, "credit": "5.00", "currency": "EUR"},
+    ]
+    entry = await client.post(
+        f"{API}/ledger/entries",
+        json={"on": "2026-03-01", "lines": entry_lines},
+        headers=owner.headers,
+    )
+    assert entry.status_code == 201, entry.text
+    financed_vendor = await financing.vendor(client, owner)
+    financed = await financing.approved_invoice(client, owner, financed_vendor)
+    program = await financing.program(client, owner, name="Contract")
     creates: dict[str, dict[str, Any]] = {
+        "create_ledger_account": {"code": "1010", "name": "Savings", "type": "asset"},
+        "create_ledger_entry": {"on": "2026-03-01", "lines": entry_lines},
+        "reverse_ledger_entry": {},
+        "create_transfer": {"from_account_id": bank, "to_account_id": accounts["1500"]["id"]}
+        | {"amount": "1.00", "currency": "EUR", "on": "2026-03-02"},
+        "create_financing_program": {"name": "Second", "currency": "EUR", "apr": "0.1"}
+        | {"day_count": "ACT/360", "min_days_early": 1, "budget": "10.00", "funding": "own_cash"},
+        "create_financing_offer": {"invoice_id": financed["id"], "program_id": program["id"]}
+        | {"pay_on": financing.days_from_today(1)},
         "signup": {},  # a body of its own, below
         "admin_create_tenant": {"name": "Beta", "slug": "beta"},
         "create_user": {"email": "lee@ownerco.example.com", "full_name": "Lee"}
@@ -300,18 +311,6 @@ async def test_every_201_sends_location_and_a_replay_sends_it_too(
         | {"issue_date": "2026-03-01", "lines": invoices.LINES},
         "create_batch": {"name": "April"},
         "upload_invoice_documents": {},  # multipart, below
-        "create_ledger_account": {"code": "1100", "name": "Petty cash", "type": "asset"},
-        "create_ledger_entry": {
-            "on": "2026-03-01",
-            "lines": [
-                {"account_id": accounts["6000"]["id"], "debit": "5.00", "currency": "EUR"},
-                {"account_id": accounts["1000"]["id"], "credit": "5.00", "currency": "EUR"},
-            ],
-        },
-        "reverse_ledger_entry": {},
-        "create_transfer": {"from_account_id": accounts["1000"]["id"]}
-        | {"to_account_id": accounts["1400"]["id"], "amount": "1.00", "currency": "EUR"}
-        | {"on": "2026-03-02"},
     }
     spec = app.openapi()
     created = [
@@ -322,7 +321,7 @@ async def test_every_201_sends_location_and_a_replay_sends_it_too(
     assert {operation["operationId"] for _, operation in created} == set(creates)
     for path, operation in created:
         operation_id = operation["operationId"]
-        url = path.format(asset_id=asset_id, entry_id=entry_id)
+        url = path.format(asset_id=asset_id, entry_id=entry.json()["id"])
         body = creates[operation_id]
         headers = owner.headers
         if operation_id == "signup":
@@ -368,3 +367,11 @@ def readable(spec: dict[str, Any], location: str) -> bool:
         if "get" in item and re.fullmatch(pattern, location):
             return True
     return False
+
+
+async def financed_offer(client: httpx.AsyncClient, owner: Account) -> dict[str, Any]:
+    """An accepted-ready offer (and its program) of an approved invoice."""
+    vendor_id = await financing.vendor(client, owner, name="Financed AG")
+    invoice = await financing.approved_invoice(client, owner, vendor_id, number="FIN-1")
+    program = await financing.program(client, owner)
+    return await financing.offer(client, owner, invoice["id"], program["id"], 10)

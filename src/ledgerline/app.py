@@ -22,6 +22,7 @@ from ledgerline.db.engine import Database
 from ledgerline.db.outage import DatabaseUnavailable
 from ledgerline.db.roles import verify_runtime_role
 from ledgerline.errors import install_error_handlers
+from ledgerline.financing.router import router as financing_router
 from ledgerline.health.router import router as health_router
 from ledgerline.invoices.documents_router import router as documents_router
 from ledgerline.invoices.payments_router import router as payments_router
@@ -173,6 +174,7 @@ def create_app(settings: Settings) -> FastAPI:
         invoices_router,
         payments_router,
         ledger_router,
+        financing_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
         name_routes(router.routes, API_PREFIX)

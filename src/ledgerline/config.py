@@ -122,8 +122,10 @@ class Settings(BaseSettings):
     rate_limit_auth: str = "10/minute"
     rate_limit_default: str = "600/minute"
     rate_limit_plans: dict[str, str] = Field(default_factory=dict)
+    # Acceptances of financing offers (a public link, no sign-in), per client address.
+    rate_limit_financing_accept: str = "30/minute"
 
-    @field_validator("rate_limit_auth", "rate_limit_default")
+    @field_validator("rate_limit_auth", "rate_limit_default", "rate_limit_financing_accept")
     @classmethod
     def _valid_limit(cls, value: str) -> str:
         from limits import parse
@@ -153,6 +155,8 @@ class Settings(BaseSettings):
     mail_backend: Literal["console", "smtp"] = "console"
     mail_from: str = "Ledgerline <no-reply@ledgerline.localhost>"
     portal_base_url: str = "http://127.0.0.1:8000"
+    # How long a financing offer's mailed acceptance link works (never past its pay-on day).
+    financing_offer_ttl_hours: Annotated[int, Field(ge=1, le=24 * 90)] = 72
     smtp_host: str = "localhost"
     smtp_port: Annotated[int, Field(ge=1, le=65535)] = 587
     smtp_username: str = ""

@@ -25,6 +25,12 @@ from ledgerline.auth.models import (
 )
 from ledgerline.auth.one_time import OneTimeSecret
 from ledgerline.db.base import Base
+from ledgerline.financing.models import (
+    FinancingAcceptance,
+    FinancingOffer,
+    FinancingProgram,
+    FinancingSettlement,
+)
 from ledgerline.idempotency import IdempotencyRecord
 from ledgerline.invoices.models import (
     Invoice,
@@ -62,6 +68,10 @@ __all__ = [
     "Custodian",
     "DeniedAccessToken",
     "DepreciationEntry",
+    "FinancingAcceptance",
+    "FinancingOffer",
+    "FinancingProgram",
+    "FinancingSettlement",
     "IdempotencyRecord",
     "Invoice",
     "InvoiceLine",

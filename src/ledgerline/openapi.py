@@ -29,7 +29,7 @@ from fastapi.staticfiles import StaticFiles
 from ledgerline.access import Requires, access_claims, require_admin
 from ledgerline.errors import PROBLEM_MEDIA_TYPE
 from ledgerline.idempotency import HEADER as IDEMPOTENCY_HEADER
-from ledgerline.ratelimit import limit_sign_in
+from ledgerline.ratelimit import limit_financing_accept, limit_sign_in
 
 # Where Swagger's Authorize posts the OAuth2 password form (`auth/router.py`).
 OAUTH2_SIGN_IN_URL = "/api/v1/auth/token"
@@ -45,20 +45,24 @@ TAGS: tuple[dict[str, str], ...] = (
     {"name": "vendors", "description": "Suppliers: tax ids, currencies, bank details."},
     {"name": "invoices", "description": "Supplier invoices: drafts, approval, payment, "
      "history, CSV export and import."},
+    {"name": "payments", "description": "Payments of invoices: listed, read, reversed."},
     {"name": "documents", "description": "Uploaded invoice files, their reading in the "
      "background, and batches of them."},
     {"name": "assets", "description": "Fixed assets: categories, locations, custodians, "
      "the register, depreciation, movements, maintenance and disposal."},
+    {"name": "ledger", "description": "The double-entry ledger: chart of accounts, journal, "
+     "periods, transfers, trial balance and reports."},
+    {"name": "financing", "description": "Early payment of approved invoices: programs "
+     "with a budget, offers mailed to vendors, acceptance by link, settlement and repayment."},
     {"name": "platform console", "description": "Tenants and their users, for platform "
      "ADMINs."},
-    {"name": "ledger", "description": "Double-entry accounts, journal entries, periods, "
-     "transfers and reports, kept balanced and immutable by PostgreSQL."},
-    {"name": "payments", "description": "Invoice payments as posted, and their reversal."},
     {"name": "health", "description": "Liveness and readiness probes."},
 )  # fmt: skip
 
 # Response bodies of versioned rows: their answers carry the row's version as ETag.
-ETAG_BODIES = frozenset({"InvoiceOut", "VendorOut", "UserOut", "AssetOut", "TenantOut"})
+ETAG_BODIES = frozenset(
+    {"InvoiceOut", "VendorOut", "UserOut", "AssetOut", "TenantOut", "ProgramOut", "OfferOut"}
+)
 # Pydantic writes a field's bounds under its own names on schemas where JSON Schema has
 # none for them (a date's `ge`, a decimal string's `max_digits`): not part of the contract.
 _PYDANTIC_KEYWORDS = frozenset({"ge", "gt", "le", "lt", "max_digits", "decimal_places"})
@@ -234,7 +238,7 @@ def _complete(operation: dict[str, Any], route: RouteContext, method: str) -> No
     tenant = next((call for call in calls if isinstance(call, Requires)), None)
     admin = require_admin in calls
     bearer = tenant is not None or admin or access_claims in calls
-    sign_in = limit_sign_in in calls
+    sign_in = limit_sign_in in calls or limit_financing_accept in calls  # limited by address
     if_match = any(param.alias == "If-Match" for param in route.dependant.header_params)
     has_body = "requestBody" in operation
     _file_bodies(operation)

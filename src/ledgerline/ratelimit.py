@@ -130,6 +130,7 @@ class RateLimits:
         self._outage = OutageLog(OUTAGE_LOG_INTERVAL_SECONDS)
         self.sign_in = parse(settings.rate_limit_auth)
         self.default = parse(settings.rate_limit_default)
+        self.financing_accept = parse(settings.rate_limit_financing_accept)
         self.plans = {plan: parse(limit) for plan, limit in settings.rate_limit_plans.items()}
 
     def for_plan(self, plan: str | None) -> RateLimitItem:
@@ -218,6 +219,12 @@ async def limit_sign_in(request: Request) -> None:
     """Dependency of the sign-in endpoints: limited by client address."""
     limits = rate_limits(request)
     await limits.hit(request, limits.sign_in, "sign-in", address_key(request))
+
+
+async def limit_financing_accept(request: Request) -> None:
+    """Dependency of the public acceptance of a financing offer: limited by address."""
+    limits = rate_limits(request)
+    await limits.hit(request, limits.financing_accept, "financing-accept", address_key(request))
 
 
 async def count_failed_credential(request: Request, claimed_tenant: str | None) -> None:

@@ -30,6 +30,7 @@ def make_settings(admin_url: URL, database: str, **overrides: object) -> Setting
         # Generous: the suite logs in often from one address. Limits have their own tests.
         "rate_limit_auth": "100000/minute",
         "rate_limit_default": "100000/minute",
+        "rate_limit_financing_accept": "100000/minute",
         # Tests drive the mail sender and document workers themselves (run_once).
         "mail_poll_seconds": 60,
         "document_poll_seconds": 60,

@@ -18,6 +18,7 @@ INPUT_TAX: Final = "1400"
 FIXED_ASSETS: Final = "1500"
 ACCUMULATED_DEPRECIATION: Final = "1590"
 ACCOUNTS_PAYABLE: Final = "2000"
+FUNDER_PAYABLE: Final = "2400"
 RETAINED_EARNINGS: Final = "3000"
 FINANCING_INCOME: Final = "4900"
 GENERAL_EXPENSES: Final = "6000"
@@ -32,6 +33,7 @@ DEFAULT_CHART: Final[tuple[tuple[str, str, AccountType], ...]] = (
     (FIXED_ASSETS, "Fixed assets at cost", AccountType.ASSET),
     (ACCUMULATED_DEPRECIATION, "Accumulated depreciation", AccountType.ASSET),
     (ACCOUNTS_PAYABLE, "Accounts payable", AccountType.LIABILITY),
+    (FUNDER_PAYABLE, "Payable to financing funders", AccountType.LIABILITY),
     (RETAINED_EARNINGS, "Retained earnings", AccountType.EQUITY),
     (FINANCING_INCOME, "Financing income", AccountType.INCOME),
     (GENERAL_EXPENSES, "General expenses", AccountType.EXPENSE),

@@ -34,6 +34,8 @@ class Permission(StrEnum):
     LEDGER_READ = "ledger:read"  # accounts, journal, periods, transfers, reports
     LEDGER_POST = "ledger:post"  # transfers, manual entries and their reversals, the chart
     PERIODS_MANAGE = "periods:manage"  # closing and reopening months
+    FINANCING_READ = "financing:read"  # programs, opportunities, offers, settlements
+    FINANCING_MANAGE = "financing:manage"  # programs, offers, settling and repaying them
     API_KEYS_MANAGE = "api-keys:manage"
     PLATFORM_MANAGE = "platform:manage"
 
@@ -59,6 +61,8 @@ _TENANT_OWNER = _TENANT_WORK | {
     Permission.ASSETS_DISPOSE,
     Permission.LEDGER_POST,
     Permission.PERIODS_MANAGE,
+    Permission.FINANCING_READ,
+    Permission.FINANCING_MANAGE,
     Permission.API_KEYS_MANAGE,
 }
 
