@@ -27,10 +27,14 @@ from ledgerline.auth.one_time import OneTimeSecret
 from ledgerline.db.base import Base
 from ledgerline.idempotency import IdempotencyRecord
 from ledgerline.invoices.models import (
+    ApprovalPolicy,
+    CreditNoteAllocation,
     Invoice,
+    InvoiceApproval,
     InvoiceLine,
     InvoicePayment,
     InvoiceStatusChange,
+    TaxCode,
 )
 from ledgerline.ledger.models import (
     Account,
@@ -50,6 +54,7 @@ __all__ = [
     "AdminRefreshToken",
     "AdminSession",
     "ApiKey",
+    "ApprovalPolicy",
     "Asset",
     "AssetCategory",
     "AssetEvent",
@@ -59,11 +64,13 @@ __all__ = [
     "AuthSession",
     "Balance",
     "Base",
+    "CreditNoteAllocation",
     "Custodian",
     "DeniedAccessToken",
     "DepreciationEntry",
     "IdempotencyRecord",
     "Invoice",
+    "InvoiceApproval",
     "InvoiceLine",
     "InvoicePayment",
     "InvoiceStatusChange",
@@ -77,6 +84,7 @@ __all__ = [
     "PlatformAdmin",
     "PlatformAuditEvent",
     "RefreshToken",
+    "TaxCode",
     "Tenant",
     "Transfer",
     "User",

@@ -45,6 +45,11 @@ TAGS: tuple[dict[str, str], ...] = (
     {"name": "vendors", "description": "Suppliers: tax ids, currencies, bank details."},
     {"name": "invoices", "description": "Supplier invoices: drafts, approval, payment, "
      "history, CSV export and import."},
+    {"name": "tax codes", "description": "Tax codes: kinds, rates, recoverable shares, "
+     "GST components and the accounts they post to."},
+    {"name": "approvals", "description": "The approval policy (thresholds, segregation of "
+     "duties) and each invoice's approvals."},
+    {"name": "credit notes", "description": "Credit notes set against open invoices."},
     {"name": "documents", "description": "Uploaded invoice files, their reading in the "
      "background, and batches of them."},
     {"name": "assets", "description": "Fixed assets: categories, locations, custodians, "
@@ -55,7 +60,17 @@ TAGS: tuple[dict[str, str], ...] = (
 )  # fmt: skip
 
 # Response bodies of versioned rows: their answers carry the row's version as ETag.
-ETAG_BODIES = frozenset({"InvoiceOut", "VendorOut", "UserOut", "AssetOut", "TenantOut"})
+ETAG_BODIES = frozenset(
+    {
+        "InvoiceOut",
+        "VendorOut",
+        "UserOut",
+        "AssetOut",
+        "TenantOut",
+        "TaxCodeOut",
+        "ApprovalPolicyOut",
+    }
+)
 # Pydantic writes a field's bounds under its own names on schemas where JSON Schema has
 # none for them (a date's `ge`, a decimal string's `max_digits`): not part of the contract.
 _PYDANTIC_KEYWORDS = frozenset({"ge", "gt", "le", "lt", "max_digits", "decimal_places"})
