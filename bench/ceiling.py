@@ -60,11 +60,27 @@ INVOICE_FIELDS = (
     "rejection_reason",
     "created_at",
     "updated_at",
+    "kind",
+    "original_invoice_id",
+    "tax_rounding",
+    "possible_duplicate_of",
 )
-LINE_FIELDS = ("description", "quantity", "unit_price", "tax_rate", "line_subtotal", "line_tax")
+# JSON columns, passed through as PostgreSQL prints them.
+JSON_FIELDS = ("tax_summary",)
+LINE_FIELDS = (
+    "description",
+    "quantity",
+    "unit_price",
+    "tax_rate",
+    "line_subtotal",
+    "line_tax",
+    "account_code",
+    "tax_code",
+)
 # Amounts as strings, as the app answers them.
 INVOICE_QUERY = f"""
 SELECT {", ".join(f"i.{field}" for field in INVOICE_FIELDS)}, i.version,
+       {", ".join(f"i.{field}::text AS {field}" for field in JSON_FIELDS)},
        (SELECT coalesce(json_agg(json_build_object(
                    {", ".join(f"'{field}', l.{field}::text" for field in LINE_FIELDS)}
                ) ORDER BY l.position), '[]')
@@ -126,8 +142,11 @@ def invoice_response(row: Any) -> Response:
     invoice: dict[str, Any] = {
         field: None if row[field] is None else _json_value(row[field]) for field in INVOICE_FIELDS
     }
-    lines = row["lines"] if isinstance(row["lines"], str) else json.dumps(row["lines"])
-    body = f'{json.dumps(invoice)[:-1]}, "lines": {lines}}}'
+    raw = {
+        field: row[field] if isinstance(row[field], str) else json.dumps(row[field])
+        for field in ("lines", *JSON_FIELDS)
+    }
+    body = json.dumps(invoice)[:-1] + "".join(f', "{k}": {v}' for k, v in raw.items()) + "}"
     return Response(body, media_type="application/json", headers={"ETag": f'"{row["version"]}"'})
 
 

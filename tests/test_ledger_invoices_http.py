@@ -298,7 +298,7 @@ async def test_a_step_whose_posting_is_refused_does_not_happen(
         json={
             "vendor_id": invoice["vendor_id"],
             "number": "INV-2",
-            "issue_date": "2026-03-02",
+            "issue_date": "2026-03-20",  # not within 7 days: no possible duplicate
             "lines": PAPER,
         },
         headers=owner.headers,

@@ -26,10 +26,19 @@ from tests.helpers.identity import Account, signup
 from tests.helpers.ledger import cache_disagreements, http_accounts, trial_balance
 
 EXAMPLES = int(os.environ.get("LEDGER_PROPERTY_EXAMPLES", "12"))
-STEPS = ("create", "approve", "pay", "reverse", "void", "transfer", "close", "reopen")
+STEPS = (
+    "create", "approve", "pay", "reverse", "void", "transfer", "close", "reopen", "credit",
+    "rework",
+)  # fmt: skip
 MONTHS = ("2026-01", "2026-02", "2026-03", "2026-04")
 # A step that has nothing to act on takes the step that would make something.
-PREREQUISITE = {"approve": "create", "pay": "approve", "reverse": "pay", "void": "create"}
+PREREQUISITE = {
+    "approve": "create",
+    "pay": "approve",
+    "reverse": "pay",
+    "void": "create",
+    "credit": "approve",
+}
 _tenants = itertools.count()
 
 amounts = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("999.99"), places=2)
@@ -46,6 +55,7 @@ class Book:
     vendors: list[str] = field(default_factory=list)
     invoices: dict[str, dict[str, Any]] = field(default_factory=dict)
     payments: list[str] = field(default_factory=list)
+    credit_notes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 async def _ok(answer: httpx.Response, *allowed: int) -> dict[str, Any]:
@@ -64,6 +74,7 @@ async def _step(client: httpx.AsyncClient, book: Book, step: str, data: st.DataO
         "pay": by_status["approved"],
         "reverse": book.payments,
         "void": by_status["approved"] + by_status["draft"],
+        "credit": by_status["approved"],
     }
     while step in possible and not possible[step]:
         step = PREREQUISITE[step]
@@ -133,6 +144,57 @@ async def _step(client: httpx.AsyncClient, book: Book, step: str, data: st.DataO
         }
         moved = await client.post(f"{API}/transfers", json=body, headers=headers)
         assert moved.status_code == 201 or moved.json()["code"] == "insufficient_funds"
+    elif step == "credit":
+        # A credit note for an approved invoice's vendor, approved, and set against it.
+        invoice_id = data.draw(st.sampled_from(by_status["approved"]), label="credited")
+        invoice = book.invoices[invoice_id]
+        body = {
+            "vendor_id": invoice["vendor_id"],
+            "number": f"C-{len(book.credit_notes)}",
+            "issue_date": invoice["issue_date"],
+            "kind": "credit_note",
+            "original_invoice_id": invoice_id,
+            "lines": [
+                {"description": "Returned", "quantity": "1",
+                 "unit_price": str(data.draw(amounts, label="credit")),
+                 "tax_rate": data.draw(st.sampled_from(["0", "0.19"]), label="credit_rate")}
+            ],
+        }  # fmt: skip
+        note = await _ok(await client.post(f"{API}/invoices", json=body, headers=headers))
+        for action in ("submit", "approve"):
+            url = f"{API}/invoices/{note['id']}/{action}"
+            answer = await _ok(await client.post(url, headers=any_version), 409)
+        if answer.get("status") == "approved":
+            open_amount = Decimal(invoice["total"]) - Decimal(invoice["amount_paid"])
+            amount = min(Decimal(answer["total"]), open_amount)
+            if amount > 0:
+                applied = await client.post(
+                    f"{API}/credit-notes/{note['id']}/apply",
+                    json={"allocations": [{"invoice_id": invoice_id, "amount": str(amount)}]},
+                    headers=any_version,
+                )
+                assert applied.status_code == 200, applied.text
+        for known, found in ((book.invoices, invoice_id), (book.credit_notes, note["id"])):
+            known[found] = (await client.get(f"{API}/invoices/{found}", headers=headers)).json()
+    elif step == "rework":
+        # Rejected, reopened, corrected and approved on the second submission.
+        body = {
+            "vendor_id": data.draw(st.sampled_from(book.vendors), label="rework_vendor"),
+            "number": f"W-{len(book.invoices)}",
+            "issue_date": data.draw(days, label="rework_issued"),
+            "lines": [{"description": "Goods", "quantity": "1", "unit_price": "1.00"}],
+        }
+        created = await _ok(await client.post(f"{API}/invoices", json=body, headers=headers))
+        url = f"{API}/invoices/{created['id']}"
+        await _ok(await client.post(f"{url}/submit", headers=any_version))
+        rejected = await client.post(f"{url}/reject", json={"reason": "price"}, headers=any_version)
+        await _ok(rejected)
+        await _ok(await client.post(f"{url}/reopen", headers=any_version))
+        corrected = {"lines": [body["lines"][0] | {"unit_price": str(data.draw(amounts))}]}
+        await _ok(await client.patch(url, json=corrected, headers=any_version))
+        await _ok(await client.post(f"{url}/submit", headers=any_version))
+        answer = await _ok(await client.post(f"{url}/approve", headers=any_version), 409)
+        book.invoices[created["id"]] = answer or (await client.get(url, headers=headers)).json()
     elif step in ("close", "reopen"):
         month = data.draw(st.sampled_from(MONTHS), label="month")
         answer = await client.post(f"{API}/ledger/periods/{month}/{step}", headers=headers)
@@ -149,6 +211,10 @@ async def _invariants(client: httpx.AsyncClient, book: Book, database: Database)
         if invoice["status"] in ("approved", "paid"):
             open_amount = Decimal(invoice["total"]) - Decimal(invoice["amount_paid"])
             expected[(invoice["vendor_id"], invoice["currency"])] += open_amount
+    for note in book.credit_notes.values():
+        if note["status"] in ("approved", "paid"):
+            open_credit = Decimal(note["total"]) - Decimal(note["amount_paid"])
+            expected[(note["vendor_id"], note["currency"])] -= open_credit
     payables = (await client.get(f"{API}/ledger/payables", headers=book.owner.headers)).json()
     found = {
         (row["vendor_id"], row["currency"]): Decimal(row["open_amount"])

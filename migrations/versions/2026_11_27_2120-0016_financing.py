@@ -10,7 +10,7 @@ name, rate, minimum days, budget and committed amount only, never its currency o
 funding; it deletes nothing here.
 
 Revision ID: 0016
-Revises: 0013
+Revises: 0015
 Create Date: 2026-11-27 21:20:00+00:00
 """
 
@@ -23,7 +23,7 @@ from ledgerline.db.base import new_id
 from ledgerline.db.rls import enable_tenant_rls, grant, migration_roles
 
 revision: str = "0016"
-down_revision: str | None = "0013"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

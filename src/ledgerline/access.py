@@ -62,10 +62,11 @@ class Principal:
     id: UUID
     permissions: frozenset[Permission]
     session_id: UUID | None = None
+    role: Role | None = None  # None for an API key
 
     @classmethod
     def with_role(cls, kind: ActorType, id: UUID, role: Role, session_id: UUID) -> Principal:
-        return cls(kind, id, ROLE_PERMISSIONS[role], session_id)
+        return cls(kind, id, ROLE_PERMISSIONS[role], session_id, role)
 
     @property
     def actor(self) -> Actor:

@@ -24,10 +24,12 @@ from ledgerline.db.roles import verify_runtime_role
 from ledgerline.errors import install_error_handlers
 from ledgerline.financing.router import router as financing_router
 from ledgerline.health.router import router as health_router
+from ledgerline.invoices.approvals_router import router as approvals_router
 from ledgerline.invoices.documents_router import router as documents_router
 from ledgerline.invoices.payments_router import router as payments_router
 from ledgerline.invoices.router import router as invoices_router
 from ledgerline.invoices.storage import LocalDocumentStorage
+from ledgerline.invoices.tax_codes_router import router as tax_codes_router
 from ledgerline.ledger.router import router as ledger_router
 from ledgerline.log import configure_logging
 from ledgerline.metrics import multiprocess_mode, name_routes, process_exited, sample_pools
@@ -172,6 +174,8 @@ def create_app(settings: Settings) -> FastAPI:
         documents_router,  # before /invoices/{invoice_id}: its paths are more specific
         vendors_router,
         invoices_router,
+        approvals_router,
+        tax_codes_router,
         payments_router,
         ledger_router,
         financing_router,

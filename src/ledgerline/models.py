@@ -33,10 +33,14 @@ from ledgerline.financing.models import (
 )
 from ledgerline.idempotency import IdempotencyRecord
 from ledgerline.invoices.models import (
+    ApprovalPolicy,
+    CreditNoteAllocation,
     Invoice,
+    InvoiceApproval,
     InvoiceLine,
     InvoicePayment,
     InvoiceStatusChange,
+    TaxCode,
 )
 from ledgerline.ledger.models import (
     Account,
@@ -56,6 +60,7 @@ __all__ = [
     "AdminRefreshToken",
     "AdminSession",
     "ApiKey",
+    "ApprovalPolicy",
     "Asset",
     "AssetCategory",
     "AssetEvent",
@@ -65,6 +70,7 @@ __all__ = [
     "AuthSession",
     "Balance",
     "Base",
+    "CreditNoteAllocation",
     "Custodian",
     "DeniedAccessToken",
     "DepreciationEntry",
@@ -74,6 +80,7 @@ __all__ = [
     "FinancingSettlement",
     "IdempotencyRecord",
     "Invoice",
+    "InvoiceApproval",
     "InvoiceLine",
     "InvoicePayment",
     "InvoiceStatusChange",
@@ -87,6 +94,7 @@ __all__ = [
     "PlatformAdmin",
     "PlatformAuditEvent",
     "RefreshToken",
+    "TaxCode",
     "Tenant",
     "Transfer",
     "User",

@@ -46,6 +46,11 @@ TAGS: tuple[dict[str, str], ...] = (
     {"name": "invoices", "description": "Supplier invoices: drafts, approval, payment, "
      "history, CSV export and import."},
     {"name": "payments", "description": "Payments of invoices: listed, read, reversed."},
+    {"name": "tax codes", "description": "Tax codes: kinds, rates, recoverable shares, "
+     "GST components and the accounts they post to."},
+    {"name": "approvals", "description": "The approval policy (thresholds, segregation of "
+     "duties) and each invoice's approvals."},
+    {"name": "credit notes", "description": "Credit notes set against open invoices."},
     {"name": "documents", "description": "Uploaded invoice files, their reading in the "
      "background, and batches of them."},
     {"name": "assets", "description": "Fixed assets: categories, locations, custodians, "
@@ -61,7 +66,17 @@ TAGS: tuple[dict[str, str], ...] = (
 
 # Response bodies of versioned rows: their answers carry the row's version as ETag.
 ETAG_BODIES = frozenset(
-    {"InvoiceOut", "VendorOut", "UserOut", "AssetOut", "TenantOut", "ProgramOut", "OfferOut"}
+    {
+        "InvoiceOut",
+        "VendorOut",
+        "UserOut",
+        "AssetOut",
+        "TenantOut",
+        "ProgramOut",
+        "OfferOut",
+        "TaxCodeOut",
+        "ApprovalPolicyOut",
+    }
 )
 # Pydantic writes a field's bounds under its own names on schemas where JSON Schema has
 # none for them (a date's `ge`, a decimal string's `max_digits`): not part of the contract.

@@ -24,11 +24,47 @@ from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, With
 _TAX_ID = re.compile(r"^(?:[A-Z]{2}[0-9A-Z]{2,13}|[0-9]{8,15})$")
 
 
+# An Indian GSTIN: state code, PAN, entity number, "Z", checksum character.
+_GSTIN = re.compile(r"^[0-9]{2}[A-Z]{5}[0-9]{4}[A-Z][1-9A-Z]Z[0-9A-Z]$")
+_GSTIN_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def gstin_check_character(first_14: str) -> str:
+    """The GSTIN's 15th character: a base-36 Luhn-style sum of the first 14, the
+    characters at odd places weighted 2."""
+    total = 0
+    for place, character in enumerate(first_14):
+        product = _GSTIN_ALPHABET.index(character) * (2 if place % 2 else 1)
+        total += product // 36 + product % 36
+    return _GSTIN_ALPHABET[(36 - total % 36) % 36]
+
+
+def is_gstin(tax_id: str) -> bool:
+    return _GSTIN.match(tax_id) is not None
+
+
 def normalize_tax_id(raw: str) -> str:
     tax_id = re.sub(r"[\s.\-]", "", raw).upper()
+    if is_gstin(tax_id):
+        if gstin_check_character(tax_id[:14]) != tax_id[14]:
+            raise ValueError("this GSTIN's check character is wrong")
+        return tax_id
     if not _TAX_ID.match(tax_id):
-        raise ValueError("a tax id is a country code and 2-13 letters or digits, or 8-15 digits")
+        raise ValueError(
+            "a tax id is a country code and 2-13 letters or digits, 8-15 digits, or a GSTIN"
+        )
     return tax_id
+
+
+_DASHES = re.compile(r"[\u2010-\u2015\u2212\ufe58\ufe63\uff0d]")
+
+
+def fold_invoice_number(number: str) -> str:
+    """An invoice number as duplicates are compared: NFKC, case folded, every character
+    but letters and digits (spaces, punctuation, dash variants) dropped; at most 64.
+    `R-1`, `r-1`, `R1`, `R-1 ` and `R\u20131` all fold to `r1`."""
+    text = _DASHES.sub("-", unicodedata.normalize("NFKC", number)).casefold()
+    return "".join(character for character in text if character.isalnum())[:64]
 
 
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")]

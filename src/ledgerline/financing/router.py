@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
 from ledgerline.access import TenantRequest, request_meta, tenant_request
 from ledgerline.deps import DatabaseDep, SettingsDep
@@ -241,7 +241,10 @@ async def settle_offer(offer_id: UUID, context: Moves, if_match: IfMatch = None)
 
 @router.post("/offers/{offer_id}/repay", operation_id="repay_financing_offer")
 async def repay_offer(
-    offer_id: UUID, context: Moves, body: RepayBody | None = None, if_match: IfMatch = None
+    offer_id: UUID,
+    context: Moves,
+    body: Annotated[RepayBody, Body(default_factory=RepayBody)],
+    if_match: IfMatch = None,
 ) -> SettlementOut:
     """Repay the funder of a settled funder-financed offer (dated the due date unless
     `paid_on` says otherwise); releases its reservation. Takes If-Match."""
@@ -249,7 +252,7 @@ async def repay_offer(
         context.session,
         context.audit_context,
         offer_id,
-        paid_on=body.paid_on if body else None,
+        paid_on=body.paid_on,
         if_match=sent_if_match(if_match),
     )
     return SettlementOut.model_validate(settled.settlement)

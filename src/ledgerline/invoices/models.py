@@ -15,13 +15,15 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    Uuid,
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from ledgerline.db.base import Base, TenantScoped, TimestampMixin, Versioned, child_of
+from ledgerline.values import fold_invoice_number
 
 Money = Numeric(18, 2)
 
@@ -35,10 +37,41 @@ class InvoiceStatus(StrEnum):
     VOID = "void"
 
 
+class InvoiceKind(StrEnum):
+    INVOICE = "invoice"
+    CREDIT_NOTE = "credit_note"
+
+
+class TaxRounding(StrEnum):
+    PER_LINE = "per_line"  # each line's tax rounded, the invoice's tax their sum
+    PER_RATE = "per_rate"  # EN 16931: tax computed on the sum of the lines per rate
+
+
 class Invoice(Versioned, TenantScoped, TimestampMixin, Base):
     __tablename__ = "invoices"
     __table_args__ = (
-        UniqueConstraint("tenant_id", "vendor_id", "number"),
+        # A vendor's invoice number, compared in its normalised form, names one invoice
+        # that is not void.
+        Index(
+            None,
+            "tenant_id",
+            "vendor_id",
+            "number_key",
+            unique=True,
+            postgresql_where=text("status <> 'void'"),
+        ),
+        # The target of credit-note allocations: an allocation names invoice and vendor.
+        UniqueConstraint("tenant_id", "id", "vendor_id"),
+        ForeignKeyConstraint(
+            ["tenant_id", "original_invoice_id"],
+            ["invoices.tenant_id", "invoices.id"],
+            ondelete="RESTRICT",
+        ),
+        CheckConstraint("kind IN ('invoice', 'credit_note')", name="kind_allowed"),
+        CheckConstraint(
+            "original_invoice_id IS NULL OR kind = 'credit_note'", name="original_of_credit_note"
+        ),
+        CheckConstraint("tax_rounding IN ('per_line', 'per_rate')", name="tax_rounding_allowed"),
         ForeignKeyConstraint(
             ["tenant_id", "vendor_id"], ["vendors.tenant_id", "vendors.id"], ondelete="RESTRICT"
         ),
@@ -77,6 +110,23 @@ class Invoice(Versioned, TenantScoped, TimestampMixin, Base):
     amount_paid: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
     status: Mapped[InvoiceStatus] = mapped_column(String(16), default=InvoiceStatus.DRAFT)
     rejection_reason: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[InvoiceKind] = mapped_column(String(16), default=InvoiceKind.INVOICE)
+    original_invoice_id: Mapped[UUID | None]
+    tax_rounding: Mapped[TaxRounding] = mapped_column(String(8), default=TaxRounding.PER_LINE)
+    # The tax per code (and component), as the invoice's lines computed it.
+    tax_summary: Mapped[list[dict[str, str | bool | None]]] = mapped_column(JSONB, default=list)
+    # The number folded for comparison (invoices/duplicates.py).
+    number_key: Mapped[str | None] = mapped_column(String(64))
+    # Invoices of the same vendor and total, issued within 7 days, under another number.
+    possible_duplicate_of: Mapped[list[UUID]] = mapped_column(ARRAY(Uuid), default=list)
+    # How often it was submitted: approvals count within one submission.
+    submissions: Mapped[int] = mapped_column(default=0)
+
+    @validates("number")
+    def _fold_number(self, _key: str, number: str | None) -> str | None:
+        """Whoever sets the number sets the key it is compared by."""
+        self.number_key = None if number is None else fold_invoice_number(number)
+        return number
 
 
 class InvoiceLine(TenantScoped, Base):
@@ -87,6 +137,11 @@ class InvoiceLine(TenantScoped, Base):
         ForeignKeyConstraint(
             ["tenant_id", "account_code"],
             ["ledger_accounts.tenant_id", "ledger_accounts.code"],
+            ondelete="RESTRICT",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "tax_code"],
+            ["tax_codes.tenant_id", "tax_codes.code"],
             ondelete="RESTRICT",
         ),
     )
@@ -100,6 +155,131 @@ class InvoiceLine(TenantScoped, Base):
     line_subtotal: Mapped[Decimal] = mapped_column(Money)
     line_tax: Mapped[Decimal] = mapped_column(Money)
     account_code: Mapped[str | None] = mapped_column(String(16))
+    tax_code: Mapped[str | None] = mapped_column(String(16))
+
+
+class TaxKind(StrEnum):
+    STANDARD = "standard"
+    REDUCED = "reduced"
+    ZERO = "zero"
+    EXEMPT = "exempt"
+    REVERSE_CHARGE = "reverse_charge"
+
+
+class TaxCode(Versioned, TenantScoped, TimestampMixin, Base):
+    """A tenant's tax code. What it computes (kind, rate, recoverable share, components,
+    accounts) never changes once it exists, so invoices that used it stay explained; the
+    runtime role may update only its name and whether it is active."""
+
+    __tablename__ = "tax_codes"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "code"),
+        CheckConstraint(
+            "kind IN ('standard', 'reduced', 'zero', 'exempt', 'reverse_charge')",
+            name="kind_allowed",
+        ),
+        CheckConstraint("rate >= 0 AND rate <= 1", name="rate_range"),
+        CheckConstraint("kind NOT IN ('zero', 'exempt') OR rate = 0", name="untaxed_rate_zero"),
+        CheckConstraint("recoverable >= 0 AND recoverable <= 1", name="recoverable_range"),
+        CheckConstraint("jsonb_typeof(components) = 'array'", name="components_array"),
+        CheckConstraint(
+            "kind <> 'reverse_charge' OR output_account_code IS NOT NULL",
+            name="reverse_charge_output_account",
+        ),
+        CheckConstraint("home_state_code ~ '^[0-9]{2}$'", name="home_state_code_digits"),
+        ForeignKeyConstraint(
+            ["tenant_id", "input_account_code"],
+            ["ledger_accounts.tenant_id", "ledger_accounts.code"],
+            ondelete="RESTRICT",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "output_account_code"],
+            ["ledger_accounts.tenant_id", "ledger_accounts.code"],
+            ondelete="RESTRICT",
+        ),
+    )
+
+    code: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[TaxKind] = mapped_column(String(16))
+    rate: Mapped[Decimal] = mapped_column(Numeric(6, 4))
+    recoverable: Mapped[Decimal] = mapped_column(Numeric(5, 4))
+    # [{"name": "CGST", "rate": "0.0900", "applies_to": "intra_state" | "inter_state",
+    #   "input_account_code": "1400"}]: a split tax's parts (GST); empty for one tax.
+    components: Mapped[list[dict[str, str]]] = mapped_column(JSONB, default=list)
+    input_account_code: Mapped[str] = mapped_column(String(16))
+    output_account_code: Mapped[str | None] = mapped_column(String(16))
+    # The state (Indian GST state code) the tenant is registered in for this code: a
+    # vendor of the same state is intra-state, another inter-state.
+    home_state_code: Mapped[str | None] = mapped_column(String(2))
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class InvoiceApproval(TenantScoped, Base):
+    """One approval of one submission of an invoice: who, in which role, when, which
+    step. Insert-only for the runtime role; a person approves a submission once."""
+
+    __tablename__ = "invoice_approvals"
+    __table_args__ = (
+        *child_of("invoices", "invoice_id", indexed=False),
+        UniqueConstraint("tenant_id", "invoice_id", "submission", "approver_id"),
+        UniqueConstraint("tenant_id", "invoice_id", "submission", "step"),
+        CheckConstraint("step >= 1", name="step_positive"),
+    )
+
+    invoice_id: Mapped[UUID]
+    submission: Mapped[int]
+    step: Mapped[int]
+    approver_type: Mapped[str] = mapped_column(String(16))
+    approver_id: Mapped[UUID]
+    role: Mapped[str | None] = mapped_column(String(32))
+    duplicate_override_reason: Mapped[str | None] = mapped_column(Text)
+    approved_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class CreditNoteAllocation(TenantScoped, Base):
+    """Part of an approved credit note set against an open invoice of the same vendor
+    (both foreign keys name the vendor, so PostgreSQL refuses another vendor's)."""
+
+    __tablename__ = "credit_note_allocations"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "credit_note_id", "vendor_id"],
+            ["invoices.tenant_id", "invoices.id", "invoices.vendor_id"],
+            ondelete="RESTRICT",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "invoice_id", "vendor_id"],
+            ["invoices.tenant_id", "invoices.id", "invoices.vendor_id"],
+            ondelete="RESTRICT",
+        ),
+        Index(None, "tenant_id", "credit_note_id"),
+        Index(None, "tenant_id", "invoice_id"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("credit_note_id <> invoice_id", name="not_itself"),
+    )
+
+    credit_note_id: Mapped[UUID]
+    invoice_id: Mapped[UUID]
+    vendor_id: Mapped[UUID]
+    amount: Mapped[Decimal] = mapped_column(Money)
+    created_by: Mapped[UUID | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class ApprovalPolicy(Versioned, TenantScoped, TimestampMixin, Base):
+    """A tenant's approval rules (one row; the default until a PUT writes it)."""
+
+    __tablename__ = "approval_policies"
+    __table_args__ = (
+        UniqueConstraint("tenant_id"),
+        CheckConstraint("jsonb_typeof(thresholds) = 'array'", name="thresholds_array"),
+    )
+
+    segregation_of_duties: Mapped[bool] = mapped_column(default=False)
+    approver_cannot_pay: Mapped[bool] = mapped_column(default=False)
+    # [{"min_amount": "0.00", "approvals": 1, "roles": ["TENANT_OWNER"]}], by min_amount.
+    thresholds: Mapped[list[dict[str, object]]] = mapped_column(JSONB, default=list)
 
 
 class InvoiceStatusChange(TenantScoped, Base):

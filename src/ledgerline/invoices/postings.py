@@ -2,8 +2,12 @@
 transaction of the step that causes it (so nothing is ever approved or paid unposted).
 
 - Approved: Dr each line's account (the line's `account_code`, else the vendor's default
-  expense account, else 6000) with its net amount, Dr 1400 with the tax; Cr 2000 with the
-  total. The vendor is the party of every line.
+  expense account, else 6000) with its net amount; per row of the tax summary, Dr its
+  input-tax account (1400 unless the tax code names another) with the recoverable share
+  and Dr the vendor's expense account with the rest, and for reverse charge Cr the code's
+  output-tax account with the tax; Cr 2000 with the total. Amounts per account are
+  summed into one line each. The vendor is the party of every line.
+- A credit note approved: the mirror of the above (Dr 2000, Cr expenses and tax).
 - Paid: Dr 2000, Cr the paying account (1000 unless the payment names another asset
   account), with the vendor as party.
 - Voided after approval, payment reversed: the mirror entry of the approval or payment.
@@ -15,15 +19,17 @@ reversal) and names its source: ("invoice", id, "approval" | "void"), ("payment"
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
+from decimal import Decimal
 from uuid import UUID
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.audit.service import AuditContext
-from ledgerline.invoices.models import Invoice, InvoiceLine, InvoicePayment
+from ledgerline.invoices.models import Invoice, InvoiceKind, InvoiceLine, InvoicePayment
 from ledgerline.ledger import chart
 from ledgerline.ledger.models import Account, AccountType, JournalEntry
 from ledgerline.ledger.posting import PostingLine, post, reverse
@@ -56,32 +62,48 @@ async def accounts_by_code(session: AsyncSession, codes: set[str]) -> dict[str, 
 async def post_approval(
     session: AsyncSession, audit: AuditContext, invoice: Invoice, lines: Sequence[InvoiceLine]
 ) -> JournalEntry:
-    """The approved invoice's entry: expenses and input tax against accounts payable."""
+    """The approved invoice's entry: expenses and input tax against accounts payable; a
+    credit note's is its mirror (Dr accounts payable, Cr expenses and tax)."""
     assert invoice.vendor_id is not None
     assert invoice.currency is not None
     assert invoice.issue_date is not None
     vendor = await session.scalar(select(Vendor).where(Vendor.id == invoice.vendor_id))
-    default_expense = vendor.default_expense_account_id if vendor else None
-    wanted = {chart.GENERAL_EXPENSES, chart.INPUT_TAX, chart.ACCOUNTS_PAYABLE}
+    summary = invoice.tax_summary or []
+    wanted = {chart.GENERAL_EXPENSES, chart.ACCOUNTS_PAYABLE}
     wanted |= {line.account_code for line in lines if line.account_code}
+    for row in summary:
+        wanted.add(str(row["input_account_code"]))
+        if row["reverse_charge"]:
+            wanted.add(str(row["output_account_code"]))
     accounts = await accounts_by_code(session, wanted)
-    currency, party = invoice.currency, invoice.vendor_id
-    posting = []
+    default_expense = (vendor.default_expense_account_id if vendor else None) or accounts[
+        chart.GENERAL_EXPENSES
+    ].id
+    debits: dict[UUID, Decimal] = defaultdict(Decimal)
+    credits: dict[UUID, Decimal] = defaultdict(Decimal)
     for line in lines:
-        if line.line_subtotal == 0:
-            continue
-        if line.account_code:
-            account_id = accounts[line.account_code].id
-        else:
-            account_id = default_expense or accounts[chart.GENERAL_EXPENSES].id
-        posting.append(PostingLine.dr(account_id, line.line_subtotal, currency, party))
-    if invoice.tax_total:
-        posting.append(
-            PostingLine.dr(accounts[chart.INPUT_TAX].id, invoice.tax_total, currency, party)
-        )
-    posting.append(
-        PostingLine.cr(accounts[chart.ACCOUNTS_PAYABLE].id, invoice.total, currency, party)
-    )
+        account_id = accounts[line.account_code].id if line.account_code else default_expense
+        debits[account_id] += line.line_subtotal
+    for row in summary:
+        tax, recoverable = Decimal(str(row["tax_amount"])), Decimal(str(row["recoverable_amount"]))
+        debits[accounts[str(row["input_account_code"])].id] += recoverable
+        debits[default_expense] += tax - recoverable  # input tax that cannot be reclaimed
+        if row["reverse_charge"]:
+            credits[accounts[str(row["output_account_code"])].id] += tax
+    credits[accounts[chart.ACCOUNTS_PAYABLE].id] += invoice.total
+    if invoice.kind == InvoiceKind.CREDIT_NOTE:
+        debits, credits = credits, debits
+    currency, party = invoice.currency, invoice.vendor_id
+    posting = [
+        PostingLine.dr(account_id, amount, currency, party)
+        for account_id, amount in debits.items()
+        if amount
+    ] + [
+        PostingLine.cr(account_id, amount, currency, party)
+        for account_id, amount in credits.items()
+        if amount
+    ]
+    what = "Credit note" if invoice.kind == InvoiceKind.CREDIT_NOTE else "Invoice"
     return await post(
         session,
         audit,
@@ -90,7 +112,7 @@ async def post_approval(
         kind=APPROVAL,
         occurred_on=invoice.issue_date,
         lines=posting,
-        memo=f"Invoice {invoice.number}",
+        memo=f"{what} {invoice.number}",
     )
 
 

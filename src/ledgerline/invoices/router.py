@@ -21,6 +21,7 @@ from ledgerline.idempotency import IdempotentRoute
 from ledgerline.invoices import csv_io, service
 from ledgerline.invoices.filters import InvoiceFilter, invoice_filters, invoice_sort
 from ledgerline.invoices.schemas import (
+    Approval,
     InvoiceCreate,
     InvoiceOut,
     InvoiceUpdate,
@@ -49,7 +50,9 @@ Remove = Annotated[TenantRequest, tenant_request(Permission.INVOICES_DELETE)]
 
 def _lines(items: list[LineIn]) -> list[service.Line]:
     return [
-        service.Line(i.description, i.quantity, i.unit_price, i.tax_rate, i.account_code)
+        service.Line(
+            i.description, i.quantity, i.unit_price, i.tax_rate, i.account_code, i.tax_code
+        )
         for i in items
     ]
 
@@ -172,6 +175,7 @@ async def _step(
     step: str,
     reason: str | None = None,
     total_override_reason: str | None = None,
+    duplicate_override_reason: str | None = None,
 ) -> InvoiceOut:
     stepped = await service.transition(
         context.session,
@@ -181,6 +185,8 @@ async def _step(
         if_match=sent_if_match(if_match),
         reason=reason,
         total_override_reason=total_override_reason,
+        role=context.principal.role,
+        duplicate_override_reason=duplicate_override_reason,
     )
     return _invoice_out(stepped, response)
 
@@ -211,10 +217,22 @@ async def approve_invoice(
     invoice_id: UUID,
     context: Posting,
     response: Response,
+    body: Annotated[Approval, Body(default_factory=Approval)],
     if_match: IfMatch = None,
 ) -> InvoiceOut:
-    """A submitted invoice is approved for payment."""
-    return await _step(context, invoice_id, if_match, response, "approve")
+    """The caller's approval of a submitted invoice, under the tenant's approval policy
+    (403 `approval_policy` naming the rule it breaks). The invoice is approved, and
+    posts, when the last approval its threshold asks for lands; until then it stays
+    submitted (and its ETag the same). A possible duplicate needs
+    `duplicate_override_reason` (409 `possible_duplicate` without)."""
+    return await _step(
+        context,
+        invoice_id,
+        if_match,
+        response,
+        "approve",
+        duplicate_override_reason=body.duplicate_override_reason,
+    )
 
 
 @router.post("/invoices/{invoice_id}/reject", operation_id="reject_invoice")
@@ -227,6 +245,18 @@ async def reject_invoice(
 ) -> InvoiceOut:
     """A submitted invoice goes back, with the reason."""
     return await _step(context, invoice_id, if_match, response, "reject", body.reason)
+
+
+@router.post("/invoices/{invoice_id}/reopen", operation_id="reopen_invoice")
+async def reopen_invoice(
+    invoice_id: UUID,
+    context: Write,
+    response: Response,
+    if_match: IfMatch = None,
+) -> InvoiceOut:
+    """A rejected invoice goes back to draft, to be corrected and submitted again (its
+    history keeps the rejection)."""
+    return await _step(context, invoice_id, if_match, response, "reopen")
 
 
 @router.post("/invoices/{invoice_id}/void", operation_id="void_invoice")

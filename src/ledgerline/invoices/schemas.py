@@ -2,13 +2,19 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ledgerline.audit.models import ActorType
-from ledgerline.invoices.models import InvoiceStatus, ProcessingStatus
+from ledgerline.invoices.models import (
+    InvoiceKind,
+    InvoiceStatus,
+    ProcessingStatus,
+    TaxKind,
+    TaxRounding,
+)
 from ledgerline.values import (
     AccountCode,
     Currency,
@@ -24,6 +30,10 @@ from ledgerline.values import (
     refuse_null,
 )
 
+TaxCodeName = Annotated[
+    str, Field(pattern=r"^[0-9A-Za-z][0-9A-Za-z._-]{0,15}$", description="a tax code")
+]
+
 
 class LineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -33,7 +43,10 @@ class LineIn(BaseModel):
     # the NUMERIC(18, 2) columns.
     quantity: Quantity = Field(gt=0, max_digits=14, decimal_places=4)
     unit_price: UnitPrice = Field(max_digits=14, decimal_places=4)
-    tax_rate: Rate = Decimal("0")
+    tax_rate: Rate | None = Field(
+        default=None, description="a bare rate (0 when neither it nor tax_code is given)"
+    )
+    tax_code: TaxCodeName | None = Field(default=None, description="one of /tax-codes")
     account_code: AccountCode | None = Field(
         default=None, description="the ledger account of its net amount (else the vendor's)"
     )
@@ -51,6 +64,17 @@ class InvoiceCreate(BaseModel):
     notes: str | None = Field(default=None, max_length=5000)
     lines: list[LineIn] = Field(min_length=1, max_length=500)
     total: SignedMoney | None = Field(default=None, description="checked against the lines")
+    kind: InvoiceKind = Field(
+        default=InvoiceKind.INVOICE,
+        description="credit_note: positive amounts that post with the opposite sign",
+    )
+    original_invoice_id: UUID | None = Field(
+        default=None, description="a credit note's original invoice (same vendor)"
+    )
+    tax_rounding: TaxRounding = Field(
+        default=TaxRounding.PER_LINE,
+        description="per_line, or per_rate (EN 16931: tax on the sum of the lines per rate)",
+    )
 
 
 class InvoiceUpdate(BaseModel):
@@ -65,9 +89,17 @@ class InvoiceUpdate(BaseModel):
     notes: str | None = Field(default=None, max_length=5000)
     lines: list[LineIn] | None = Field(default=None, min_length=1, max_length=500)
     total: SignedMoney | None = None
+    tax_rounding: TaxRounding | None = None
 
     _no_nulls = field_validator(
-        "vendor_id", "number", "currency", "issue_date", "due_date", "lines", mode="before"
+        "vendor_id",
+        "number",
+        "currency",
+        "issue_date",
+        "due_date",
+        "lines",
+        "tax_rounding",
+        mode="before",
     )(refuse_null)
 
 
@@ -81,6 +113,21 @@ class LineOut(BaseModel):
     line_subtotal: MoneyOut
     line_tax: MoneyOut
     account_code: str | None
+    tax_code: str | None
+
+
+class TaxSummaryOut(BaseModel):
+    """Tax per code, rate and component (a split tax has one row per part)."""
+
+    tax_code: str | None = Field(description="null for a bare tax_rate")
+    component: str | None = Field(description="CGST, SGST, IGST, ...; null for a bare rate")
+    rate: PreciseOut
+    taxable_amount: MoneyOut
+    tax_amount: MoneyOut
+    recoverable_amount: MoneyOut = Field(description="the input tax that may be reclaimed")
+    reverse_charge: bool = Field(description="the buyer owes it: not in the invoice's total")
+    input_account_code: str
+    output_account_code: str | None
 
 
 class InvoiceOut(BaseModel):
@@ -101,6 +148,14 @@ class InvoiceOut(BaseModel):
     amount_paid: MoneyOut
     status: InvoiceStatus
     rejection_reason: str | None
+    kind: InvoiceKind
+    original_invoice_id: UUID | None
+    tax_rounding: TaxRounding
+    tax_summary: list[TaxSummaryOut]
+    possible_duplicate_of: list[UUID] = Field(
+        description="invoices of the same vendor and total issued within 7 days under"
+        " another number; approving needs duplicate_override_reason"
+    )
     lines: list[LineOut] = []
     created_at: datetime
     updated_at: datetime
@@ -231,3 +286,155 @@ class PaymentEntry(BaseModel):
 
 class PaymentDetailOut(PaymentOut):
     journal_entry: PaymentEntry | None
+
+
+class TaxComponentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: NonBlankStr = Field(max_length=32, description="CGST, SGST, IGST, ...")
+    rate: Rate
+    applies_to: Literal["always", "intra_state", "inter_state"] = "always"
+    input_account_code: AccountCode | None = Field(
+        default=None, description="where its input tax posts (else the code's)"
+    )
+
+
+class TaxCodeCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: TaxCodeName
+    name: NonBlankStr = Field(max_length=200)
+    kind: TaxKind
+    rate: Rate
+    recoverable: Rate = Field(
+        default=Decimal("1"), description="the share of input tax that may be reclaimed"
+    )
+    components: list[TaxComponentIn] = Field(default=[], max_length=8)
+    input_account_code: AccountCode | None = Field(default=None, description="else 1400")
+    output_account_code: AccountCode | None = Field(
+        default=None, description="reverse charge: where the output tax is owed"
+    )
+    home_state_code: str | None = Field(
+        default=None, pattern=r"^[0-9]{2}$", description="GST: the tenant's state"
+    )
+
+
+class TaxCodeUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: NonBlankStr | None = Field(default=None, max_length=200)
+    active: bool | None = None
+
+    _no_nulls = field_validator("name", "active", mode="before")(refuse_null)
+
+
+class TaxComponentOut(BaseModel):
+    name: str
+    rate: PreciseOut
+    applies_to: str
+    input_account_code: str | None = None
+
+
+class TaxCodeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: UUID
+    code: str
+    name: str
+    kind: TaxKind
+    rate: PreciseOut
+    recoverable: PreciseOut
+    components: list[TaxComponentOut]
+    input_account_code: str
+    output_account_code: str | None
+    home_state_code: str | None
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class ThresholdIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    min_amount: Money = Field(description="from this total up, in the invoice's currency")
+    approvals: int = Field(ge=1, le=5, description="distinct approvals required")
+    roles: list[Literal["TENANT_OWNER", "ADMIN"]] = Field(
+        default=[], max_length=2, description="who may give them (empty: anyone who approves)"
+    )
+
+
+class ApprovalPolicyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    segregation_of_duties: bool = Field(
+        default=False, description="whoever created or submitted an invoice cannot approve it"
+    )
+    approver_cannot_pay: bool = Field(
+        default=False, description="whoever approved an invoice cannot record its payment"
+    )
+    thresholds: list[ThresholdIn] = Field(min_length=1, max_length=10)
+
+
+class ThresholdOut(BaseModel):
+    min_amount: MoneyOut
+    approvals: int
+    roles: list[str]
+
+
+class ApprovalPolicyOut(BaseModel):
+    segregation_of_duties: bool
+    approver_cannot_pay: bool
+    thresholds: list[ThresholdOut]
+
+
+class Approval(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    duplicate_override_reason: NonBlankStr | None = Field(
+        default=None,
+        max_length=2000,
+        description="why a possible duplicate is approved all the same (audited)",
+    )
+
+
+class ApprovalOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    submission: int
+    step: int
+    approver_type: ActorType
+    approver_id: UUID
+    role: str | None
+    duplicate_override_reason: str | None
+    approved_at: datetime
+
+
+class AllocationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    invoice_id: UUID
+    amount: Money = Field(gt=0)
+
+
+class CreditNoteApplication(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    allocations: list[AllocationIn] = Field(min_length=1, max_length=100)
+
+
+class AllocationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: UUID
+    credit_note_id: UUID
+    invoice_id: UUID
+    amount: MoneyOut
+    created_at: datetime
+
+
+class CreditNoteApplied(BaseModel):
+    credit_note_id: UUID
+    applied: MoneyOut = Field(description="of the credit note, all allocations so far")
+    remaining: MoneyOut
+    status: InvoiceStatus
+    allocations: list[AllocationOut] = Field(description="made by this request")

@@ -39,16 +39,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ledgerline.audit.service import AuditContext
 from ledgerline.db.base import new_id
 from ledgerline.db.rows import locked_at_version, record_by_id, row_by_id
-from ledgerline.invoices import postings
+from ledgerline.invoices import approvals, credit_notes, duplicates, postings, taxes
 from ledgerline.invoices.filters import InvoiceFilter
 from ledgerline.invoices.models import (
+    CreditNoteAllocation,
     Invoice,
+    InvoiceApproval,
     InvoiceDocument,
+    InvoiceKind,
     InvoiceLine,
     InvoicePayment,
     InvoiceStatus,
     InvoiceStatusChange,
     ProcessingStatus,
+    TaxRounding,
 )
 from ledgerline.pagination import PageRequest, SortKey, keyset_page
 from ledgerline.problems import Problem
@@ -59,6 +63,7 @@ TRANSITIONS: dict[str, tuple[frozenset[InvoiceStatus], InvoiceStatus]] = {
     "submit": (frozenset({InvoiceStatus.DRAFT}), InvoiceStatus.SUBMITTED),
     "approve": (frozenset({InvoiceStatus.SUBMITTED}), InvoiceStatus.APPROVED),
     "reject": (frozenset({InvoiceStatus.SUBMITTED}), InvoiceStatus.REJECTED),
+    "reopen": (frozenset({InvoiceStatus.REJECTED}), InvoiceStatus.DRAFT),
     "void": (
         frozenset(
             {
@@ -87,8 +92,9 @@ class Line:
     description: str
     quantity: Decimal
     unit_price: Decimal
-    tax_rate: Decimal
+    tax_rate: Decimal | None  # a bare rate (none: 0 unless a tax code is named)
     account_code: str | None = None  # posted to at approval; else the vendor's default
+    tax_code: str | None = None
 
 
 def totals(lines: Sequence[Line]) -> tuple[list[tuple[Decimal, Decimal]], Decimal, Decimal]:
@@ -96,7 +102,7 @@ def totals(lines: Sequence[Line]) -> tuple[list[tuple[Decimal, Decimal]], Decima
     per_line = []
     for line in lines:
         subtotal = cents(line.quantity * line.unit_price)
-        per_line.append((subtotal, cents(subtotal * line.tax_rate)))
+        per_line.append((subtotal, cents(subtotal * (line.tax_rate or Decimal("0")))))
     return (
         per_line,
         sum((s for s, _ in per_line), Decimal("0.00")),
@@ -104,9 +110,26 @@ def totals(lines: Sequence[Line]) -> tuple[list[tuple[Decimal, Decimal]], Decima
     )
 
 
-def _set_lines(session: AsyncSession, invoice: Invoice, lines: Sequence[Line]) -> None:
-    per_line, subtotal, tax = totals(lines)
-    for position, (line, (line_subtotal, line_tax)) in enumerate(zip(lines, per_line, strict=True)):
+async def _set_lines(session: AsyncSession, invoice: Invoice, lines: Sequence[Line]) -> None:
+    """The invoice's lines, their tax (by code or bare rate, rounded as the invoice says),
+    its tax summary and totals."""
+    state_code = None
+    if invoice.vendor_id is not None and any(line.tax_code for line in lines):
+        state_code = await session.scalar(
+            select(Vendor.state_code).where(Vendor.id == invoice.vendor_id)
+        )
+    line_taxes = await taxes.line_taxes(
+        session, [(line.tax_code, line.tax_rate) for line in lines], state_code
+    )
+    computed = taxes.compute(
+        [(line.quantity, line.unit_price) for line in lines],
+        line_taxes,
+        TaxRounding(invoice.tax_rounding or TaxRounding.PER_LINE),
+    )
+    per_line = zip(computed.line_subtotals, computed.line_taxes, line_taxes, strict=True)
+    for position, (line, (line_subtotal, line_tax, tax)) in enumerate(
+        zip(lines, per_line, strict=True)
+    ):
         session.add(
             InvoiceLine(
                 tenant_id=invoice.tenant_id,
@@ -115,13 +138,16 @@ def _set_lines(session: AsyncSession, invoice: Invoice, lines: Sequence[Line]) -
                 description=line.description,
                 quantity=line.quantity,
                 unit_price=line.unit_price,
-                tax_rate=line.tax_rate,
+                tax_rate=tax.rate,
                 line_subtotal=line_subtotal,
                 line_tax=line_tax,
                 account_code=line.account_code,
+                tax_code=line.tax_code,
             )
         )
-    invoice.subtotal, invoice.tax_total, invoice.total = subtotal, tax, subtotal + tax
+    invoice.subtotal, invoice.tax_total = computed.subtotal, computed.tax_total
+    invoice.total = computed.subtotal + computed.tax_total
+    invoice.tax_summary = computed.summary
 
 
 def _check_claimed_total(claimed: Decimal | None, invoice: Invoice) -> None:
@@ -131,25 +157,6 @@ def _check_claimed_total(claimed: Decimal | None, invoice: Invoice) -> None:
             "total_mismatch",
             f"The lines add up to {invoice.total}, not {cents(claimed)}.",
             extra={"computed_total": str(invoice.total)},
-        )
-
-
-async def _duplicate(
-    session: AsyncSession, vendor_id: UUID | None, number: str | None, own: UUID | None
-) -> None:
-    if vendor_id is None or number is None:
-        return
-    existing = await session.scalar(
-        select(Invoice.id).where(
-            Invoice.vendor_id == vendor_id, Invoice.number == number, Invoice.id != own
-        )
-    )
-    if existing is not None:
-        raise Problem(
-            409,
-            "duplicate_invoice",
-            "This vendor's invoice with this number exists.",
-            extra={"existing_invoice_id": str(existing)},
         )
 
 
@@ -174,10 +181,15 @@ async def add_invoice(
     notes: str | None = None,
     total: Decimal | None = None,
     source: str = "api",
+    kind: InvoiceKind = InvoiceKind.INVOICE,
+    tax_rounding: TaxRounding = TaxRounding.PER_LINE,
+    original_invoice_id: UUID | None = None,
 ) -> Invoice:
-    """A draft invoice whose totals come from its lines; a claimed `total` must agree."""
+    """A draft invoice (or credit note) whose totals come from its lines; a claimed
+    `total` must agree."""
     vendor = await _active_vendor(session, vendor_id)
-    await _duplicate(session, vendor_id, number, None)
+    await _check_original(session, kind, original_invoice_id, vendor_id)
+    await duplicates.refuse_same_number(session, vendor_id, number, None)
     invoice = Invoice(
         tenant_id=audit.tenant_id,
         id=new_id(),
@@ -189,11 +201,16 @@ async def add_invoice(
         po_number=po_number,
         notes=notes,
         source=source,
+        kind=kind,
+        tax_rounding=tax_rounding,
+        original_invoice_id=original_invoice_id,
+        possible_duplicate_of=[],
     )
     _dates_in_order(invoice)
     await _known_account_codes(session, lines)
-    _set_lines(session, invoice, lines)  # totals before the row is written
+    await _set_lines(session, invoice, lines)  # totals before the row is written
     _check_claimed_total(total, invoice)
+    await duplicates.mark(session, invoice)
     session.add(invoice)
     await _flush_unique(session)
     _history(session, audit, invoice, None, InvoiceStatus.DRAFT, None)
@@ -203,9 +220,37 @@ async def add_invoice(
         "invoice.created",
         target_type="invoice",
         target_id=invoice.id,
-        changes={"number": number, "total": str(invoice.total)},
+        changes={
+            "number": number,
+            "total": str(invoice.total),
+            **({"kind": str(kind)} if kind != InvoiceKind.INVOICE else {}),
+            **(
+                {"possible_duplicate_of": [str(i) for i in invoice.possible_duplicate_of]}
+                if invoice.possible_duplicate_of
+                else {}
+            ),
+        },
     )
     return invoice
+
+
+async def _check_original(
+    session: AsyncSession, kind: InvoiceKind, original_id: UUID | None, vendor_id: UUID
+) -> None:
+    """A credit note's original is an invoice of the same vendor (404, 422 otherwise)."""
+    if original_id is None:
+        return
+    if kind != InvoiceKind.CREDIT_NOTE:
+        raise Problem(
+            422, "original_only_for_credit_notes", "Only a credit note names an original."
+        )
+    original = await row_by_id(session, Invoice, original_id, what="invoice")
+    if original.kind != InvoiceKind.INVOICE or original.vendor_id != vendor_id:
+        raise Problem(
+            422,
+            "original_invoice_invalid",
+            "A credit note's original is an invoice of the same vendor.",
+        )
 
 
 async def _known_account_codes(session: AsyncSession, lines: Sequence[Line]) -> None:
@@ -254,12 +299,13 @@ async def read_invoice(session: AsyncSession, invoice_id: UUID) -> InvoiceWithLi
 _INVOICE_WITH_LINES = """
 SELECT i.id, i.vendor_id, i.number, i.issue_date, i.due_date, i.currency, i.source,
        i.po_number, i.notes, i.subtotal, i.tax_total, i.total, i.amount_paid, i.status,
-       i.rejection_reason, i.created_at, i.updated_at, i.version,
+       i.rejection_reason, i.created_at, i.updated_at, i.version, i.kind,
+       i.original_invoice_id, i.tax_rounding, i.tax_summary, i.possible_duplicate_of,
        (SELECT coalesce(json_agg(json_build_object(
                    'description', l.description, 'quantity', l.quantity::text,
                    'unit_price', l.unit_price::text, 'tax_rate', l.tax_rate::text,
                    'line_subtotal', l.line_subtotal::text, 'line_tax', l.line_tax::text,
-                   'account_code', l.account_code
+                   'account_code', l.account_code, 'tax_code', l.tax_code
                ) ORDER BY l.position), '[]')
           FROM invoice_lines AS l
          WHERE l.tenant_id = i.tenant_id AND l.invoice_id = i.id) AS lines
@@ -291,6 +337,18 @@ async def status_history(session: AsyncSession, invoice_id: UUID) -> list[Invoic
             .order_by(InvoiceStatusChange.id)
         )
     )
+
+
+async def approvals_of_invoice(session: AsyncSession, invoice_id: UUID) -> list[InvoiceApproval]:
+    await get_invoice(session, invoice_id)
+    return await approvals.approvals_of(session, invoice_id)
+
+
+async def allocations_of_invoice(
+    session: AsyncSession, invoice_id: UUID
+) -> list[CreditNoteAllocation]:
+    await get_invoice(session, invoice_id)
+    return await credit_notes.allocations_of(session, invoice_id)
 
 
 async def lines_of(session: AsyncSession, invoice: Invoice) -> list[InvoiceLine]:
@@ -350,7 +408,7 @@ async def update_invoice(
     if changes.get("vendor_id") is not None:
         vendor = await _active_vendor(session, changes["vendor_id"])
     if "number" in changes or "vendor_id" in changes:
-        await _duplicate(
+        await duplicates.refuse_same_number(
             session,
             changes.get("vendor_id", invoice.vendor_id),
             changes.get("number", invoice.number),
@@ -364,13 +422,17 @@ async def update_invoice(
         if invoice.due_date is None and invoice.issue_date is not None:
             invoice.due_date = invoice.issue_date + timedelta(days=vendor.payment_terms_days)
     _dates_in_order(invoice)
+    if lines is None and ("vendor_id" in changes or "tax_rounding" in changes):
+        # The vendor's state and the rounding decide the tax: computed again.
+        lines = [_as_line(line) for line in await lines_of(session, invoice)]
     if lines is not None:
         await _known_account_codes(session, lines)
         await session.execute(delete(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id))
-        _set_lines(session, invoice, lines)
+        await _set_lines(session, invoice, lines)
         # New lines are a new version even when the totals stay the same.
         invoice.updated_at = func.now()
     _check_claimed_total(claimed, invoice)
+    await duplicates.mark(session, invoice)
     await _flush_unique(session)
     audit.record(
         session,
@@ -380,6 +442,13 @@ async def update_invoice(
         changes={key: str(value) for key, value in changes.items()},
     )
     return await _with_lines(session, invoice)
+
+
+def _as_line(line: InvoiceLine) -> Line:
+    rate = None if line.tax_code is not None else line.tax_rate
+    return Line(
+        line.description, line.quantity, line.unit_price, rate, line.account_code, line.tax_code
+    )
 
 
 async def delete_invoice(
@@ -507,9 +576,14 @@ async def transition(
     if_match: str | None,
     reason: str | None = None,
     total_override_reason: str | None = None,
+    role: str | None = None,
+    duplicate_override_reason: str | None = None,
 ) -> InvoiceWithLines:
     """One lifecycle step (a key of TRANSITIONS) on the invoice at the version read.
-    Submit checks the lines against the document's total (`total_override_reason`)."""
+    Submit checks the lines against the document's total (`total_override_reason`).
+    Approve records the caller's approval (in `role`) under the tenant's policy; the
+    invoice is approved once the last one required lands. A possible duplicate needs
+    `duplicate_override_reason`."""
     invoice = await locked_at_version(session, Invoice, invoice_id, if_match, what="invoice")
     allowed_from, target = TRANSITIONS[step]
     if invoice.status not in allowed_from:
@@ -536,6 +610,23 @@ async def transition(
         raise Problem(422, "zero_total", "An invoice of 0.00 has nothing to approve or pay.")
     if step == "submit":
         reason = await _agrees_with_document(session, audit, invoice, total_override_reason)
+        invoice.submissions += 1
+        await duplicates.mark(session, invoice)
+    if step == "approve":
+        await _unless_duplicate(session, audit, invoice, duplicate_override_reason)
+        if not await approvals.record_approval(
+            session, audit, invoice, role, duplicate_override_reason
+        ):
+            audit.record(
+                session,
+                "invoice.approval_recorded",
+                target_type="invoice",
+                target_id=invoice.id,
+                changes={"submission": invoice.submissions, "role": role},
+            )
+            return await _with_lines(session, invoice)
+    if step == "reopen":
+        invoice.rejection_reason = None
     before = invoice.status
     invoice.status = target
     if step == "reject":
@@ -563,6 +654,32 @@ async def transition(
     return await _with_lines(session, invoice)
 
 
+async def _unless_duplicate(
+    session: AsyncSession, audit: AuditContext, invoice: Invoice, override_reason: str | None
+) -> None:
+    """409 `possible_duplicate` when the invoice has likely twins, unless the approver
+    gives a reason, which is audited."""
+    found = await duplicates.mark(session, invoice)
+    if not found:
+        return
+    twins = [str(i) for i in found]
+    if not override_reason:
+        raise Problem(
+            409,
+            "possible_duplicate",
+            "This vendor has an invoice of the same total issued within 7 days under another"
+            " number; approve with a duplicate_override_reason if it is not a duplicate.",
+            extra={"possible_duplicate_of": twins},
+        )
+    audit.record(
+        session,
+        "invoice.duplicate_overridden",
+        target_type="invoice",
+        target_id=invoice.id,
+        changes={"possible_duplicate_of": twins, "reason": override_reason},
+    )
+
+
 async def pay(
     session: AsyncSession,
     audit: AuditContext,
@@ -578,6 +695,12 @@ async def pay(
     settled. The invoice's row lock orders concurrent payments, so what is paid never
     exceeds the total."""
     invoice = await locked_at_version(session, Invoice, invoice_id, if_match, what="invoice")
+    if invoice.kind == InvoiceKind.CREDIT_NOTE:
+        raise Problem(
+            409,
+            "credit_note_not_payable",
+            "A credit note is applied to invoices (POST /credit-notes/{id}/apply), not paid.",
+        )
     if invoice.status != InvoiceStatus.APPROVED:
         raise Problem(
             409,
@@ -585,6 +708,7 @@ async def pay(
             f"Cannot pay an invoice that is {invoice.status}.",
             extra={"current_status": invoice.status},
         )
+    await approvals.refuse_approver_paying(session, audit, invoice)
     outstanding = invoice.total - invoice.amount_paid
     if amount > outstanding:
         raise Problem(

@@ -26,6 +26,8 @@ class Permission(StrEnum):
     INVOICES_WRITE = "invoices:write"
     INVOICES_APPROVE = "invoices:approve"
     INVOICES_DELETE = "invoices:delete"
+    TAX_CODES_MANAGE = "tax-codes:manage"  # creating, renaming, deactivating tax codes
+    APPROVAL_POLICY_MANAGE = "approval-policy:manage"  # thresholds, segregation of duties
     VENDOR_BANK_DETAILS = "vendors:bank-details"  # unmasked bank accounts
     ASSETS_READ = "assets:read"
     ASSETS_WRITE = "assets:write"
@@ -56,6 +58,8 @@ _TENANT_OWNER = _TENANT_WORK | {
     Permission.AUDIT_READ,
     Permission.INVOICES_APPROVE,
     Permission.INVOICES_DELETE,
+    Permission.TAX_CODES_MANAGE,
+    Permission.APPROVAL_POLICY_MANAGE,
     Permission.VENDOR_BANK_DETAILS,
     Permission.ASSETS_DELETE,
     Permission.ASSETS_DISPOSE,
@@ -74,13 +78,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 
 
 # What an integration API key may be granted: never more than an owner, and never the
-# management of people or keys.
+# management of people or keys, nor of the controls over approvals.
 API_KEY_SCOPES: frozenset[Permission] = ROLE_PERMISSIONS[Role.TENANT_OWNER] - {
     Permission.PROFILE,
     Permission.USERS_MANAGE,
     Permission.API_KEYS_MANAGE,
     Permission.VENDOR_BANK_DETAILS,
     Permission.PERIODS_MANAGE,
+    Permission.APPROVAL_POLICY_MANAGE,
 }
 
 

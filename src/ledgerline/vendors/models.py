@@ -24,6 +24,7 @@ class Vendor(Versioned, TenantScoped, TimestampMixin, Base):
         Index(None, "tenant_id", "name"),
         CheckConstraint("default_currency ~ '^[A-Z]{3}$'", name="currency_iso"),
         CheckConstraint("payment_terms_days BETWEEN 0 AND 365", name="terms_range"),
+        CheckConstraint("state_code ~ '^[0-9]{2}$'", name="state_code_digits"),
         ForeignKeyConstraint(
             ["tenant_id", "default_expense_account_id"],
             ["ledger_accounts.tenant_id", "ledger_accounts.id"],
@@ -41,3 +42,5 @@ class Vendor(Versioned, TenantScoped, TimestampMixin, Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     # Where its invoice lines without an account of their own are posted (else 6000).
     default_expense_account_id: Mapped[UUID | None]
+    # The Indian GST state code (the first two digits of a GSTIN): intra- or inter-state.
+    state_code: Mapped[str | None] = mapped_column(String(2))

@@ -10,6 +10,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, fie
 
 from ledgerline.values import Currency, NonBlankStr, TaxId, refuse_null
 
+StateCode = Annotated[
+    str,
+    Field(pattern=r"^[0-9]{2}$", description="Indian GST state code: intra- or inter-state tax"),
+]
 BankAccount = Annotated[str, Field(pattern=r"^[A-Z0-9 ]{8,40}$", description="IBAN or number")]
 
 
@@ -34,6 +38,7 @@ class VendorCreate(BaseModel):
     default_expense_account_id: UUID | None = Field(
         default=None, description="ledger account of its invoice lines (else 6000)"
     )
+    state_code: StateCode | None = None
 
 
 class VendorUpdate(BaseModel):
@@ -48,6 +53,7 @@ class VendorUpdate(BaseModel):
     bank_account: Annotated[BankAccount, AfterValidator(_compact)] | None = None
     is_active: bool | None = None
     default_expense_account_id: UUID | None = None
+    state_code: StateCode | None = None
 
     _no_nulls = field_validator(
         "name", "default_currency", "payment_terms_days", "is_active", mode="before"
@@ -67,5 +73,6 @@ class VendorOut(BaseModel):
     bank_account: str | None = Field(description="masked unless you may see bank details")
     is_active: bool
     default_expense_account_id: UUID | None
+    state_code: str | None = Field(description="GST state (from the GSTIN unless given)")
     created_at: datetime
     updated_at: datetime

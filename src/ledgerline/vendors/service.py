@@ -21,6 +21,7 @@ from ledgerline.ledger.models import Account, AccountType
 from ledgerline.pagination import PageRequest, contains, keyset_page
 from ledgerline.problems import Problem
 from ledgerline.security.permissions import Permission
+from ledgerline.values import is_gstin
 from ledgerline.vendors.models import Vendor
 
 
@@ -53,7 +54,23 @@ def _snapshot(vendor: Vendor) -> dict[str, Any]:
         "default_expense_account_id": (
             str(vendor.default_expense_account_id) if vendor.default_expense_account_id else None
         ),
+        "state_code": vendor.state_code,
     }
+
+
+def _state_from_gstin(vendor: Vendor) -> None:
+    """A vendor with a GSTIN is in the state it names (its first two digits): the state
+    is taken from it, and a different one is refused (422)."""
+    if vendor.tax_id is None or not is_gstin(vendor.tax_id):
+        return
+    if vendor.state_code is None:
+        vendor.state_code = vendor.tax_id[:2]
+    elif vendor.state_code != vendor.tax_id[:2]:
+        raise Problem(
+            422,
+            "state_code_mismatch",
+            f"The GSTIN names state {vendor.tax_id[:2]}, not {vendor.state_code}.",
+        )
 
 
 async def _check_expense_account(session: AsyncSession, account_id: UUID | None) -> None:
@@ -102,6 +119,7 @@ async def create_vendor(
     _bank_details_allowed(may_set_bank_details, fields.get("bank_account") is not None)
     await _check_expense_account(session, fields.get("default_expense_account_id"))
     vendor = Vendor(tenant_id=audit.tenant_id, **fields)
+    _state_from_gstin(vendor)
     session.add(vendor)
     await _flush(session, vendor)
     audit.record(
@@ -121,7 +139,8 @@ async def get_vendor(session: AsyncSession, vendor_id: UUID) -> Vendor:
 # A vendor as GET /vendors/{id} shows it, read with asyncpg itself (db/driver.py).
 _VENDOR = """
 SELECT id, name, tax_id, email, address, default_currency, payment_terms_days,
-       bank_account, is_active, default_expense_account_id, created_at, updated_at, version
+       bank_account, is_active, default_expense_account_id, state_code, created_at,
+       updated_at, version
   FROM vendors
  WHERE id = $1
 """
@@ -182,6 +201,9 @@ async def _change(
     before = _snapshot(vendor)
     for key, value in changes.items():
         setattr(vendor, key, value)
+    if "tax_id" in changes and "state_code" not in changes and vendor.tax_id:
+        vendor.state_code = None  # a new GSTIN brings its state
+    _state_from_gstin(vendor)
     await _flush(session, vendor)
     audit.record(
         session,

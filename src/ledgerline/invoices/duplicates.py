@@ -1,0 +1,84 @@
+"""Duplicate invoices: the same number twice is refused, a likely twin is flagged.
+
+Numbers are compared folded (`values.fold_invoice_number`: NFKC, case, spaces,
+punctuation and dash variants), through `invoices.number_key`, whose unique index per
+vendor among invoices that are not void lets PostgreSQL refuse what a concurrent request
+slips past. A void invoice blocks nothing.
+
+A near duplicate is another invoice of the same vendor, kind, currency and total, issued
+within 7 days, under another number. It is not refused: the invoice carries
+`possible_duplicate_of`, refreshed whenever it is saved, submitted or approved, and
+approving it needs an override with a reason (audited).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledgerline.invoices.models import Invoice, InvoiceStatus
+from ledgerline.problems import Problem
+from ledgerline.values import fold_invoice_number
+
+NEAR_DAYS = 7
+
+
+async def refuse_same_number(
+    session: AsyncSession, vendor_id: UUID | None, number: str | None, own: UUID | None
+) -> None:
+    """409 `duplicate_invoice` when another invoice of the vendor that is not void has
+    the number, folded."""
+    if vendor_id is None or number is None:
+        return
+    existing = await session.scalar(
+        select(Invoice.id).where(
+            Invoice.vendor_id == vendor_id,
+            Invoice.number_key == fold_invoice_number(number),
+            Invoice.status != InvoiceStatus.VOID,
+            Invoice.id != own,
+        )
+    )
+    if existing is not None:
+        raise Problem(
+            409,
+            "duplicate_invoice",
+            "This vendor's invoice with this number exists.",
+            extra={"existing_invoice_id": str(existing)},
+        )
+
+
+async def near_duplicates(session: AsyncSession, invoice: Invoice) -> list[UUID]:
+    """The ids of the invoice's likely twins, oldest first."""
+    if invoice.vendor_id is None or invoice.issue_date is None or invoice.number_key is None:
+        return []
+    with session.no_autoflush:
+        return list(
+            await session.scalars(
+                select(Invoice.id)
+                .where(
+                    Invoice.vendor_id == invoice.vendor_id,
+                    Invoice.kind == invoice.kind,
+                    Invoice.currency == invoice.currency,
+                    Invoice.total == invoice.total,
+                    Invoice.issue_date.between(
+                        invoice.issue_date - timedelta(days=NEAR_DAYS),
+                        invoice.issue_date + timedelta(days=NEAR_DAYS),
+                    ),
+                    Invoice.number_key != invoice.number_key,
+                    Invoice.status != InvoiceStatus.VOID,
+                    Invoice.id != invoice.id,
+                )
+                .order_by(Invoice.id)
+            )
+        )
+
+
+async def mark(session: AsyncSession, invoice: Invoice) -> list[UUID]:
+    """Refresh the invoice's `possible_duplicate_of`; returns it."""
+    found = await near_duplicates(session, invoice)
+    if found != list(invoice.possible_duplicate_of or []):
+        invoice.possible_duplicate_of = found
+    return found
