@@ -213,7 +213,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_constraint(op.f("assets_tenant_id_disposal_entry_id_fkey"), "assets", type_="foreignkey")
+    op.drop_constraint(
+        op.f("assets_tenant_id_disposal_entry_id_fkey"), "assets", type_="foreignkey"
+    )
     op.drop_constraint(op.f("assets_write_downs_check"), "assets", type_="check")
     for column in ("disposal_entry_id", "revaluation_surplus", "accumulated_impairment"):
         op.drop_column("assets", column)
