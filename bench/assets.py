@@ -1,8 +1,11 @@
-"""The asset register as of a date for a tenant with 50,000 assets, and a 40-year schedule.
+"""The asset register and the roll-forward of a tenant with 50,000 assets, a depreciation
+run over 50,000 assets for one month, and a 40-year schedule.
 
 Assets and their stored schedules are seeded with COPY (schedules from the engine, cached
-per distinct parameter set); the register is then read through the app (HTTP, RLS,
-tenant context), as JSON and as streamed CSV.
+per distinct parameter set); the register and the roll-forward are then read through the
+app (HTTP, RLS, tenant context), the register as JSON and as streamed CSV. The run is
+posted through the app in a second tenant whose 50,000 assets went into service in the
+month it posts (one entry per asset).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from decimal import Decimal
 import asyncpg
 import httpx
 from asgi_lifespan import LifespanManager
+from sqlalchemy.engine import URL
 
 from bench.database import admin_url, fresh_database
 from bench.server import sign_up
@@ -39,7 +43,10 @@ def _months(start: date, count: int) -> date:
     return date(total // 12, total % 12 + 1, 1)
 
 
-async def seed(dsn: str, tenant_id: str, category_id: str) -> None:
+async def seed(
+    dsn: str, tenant_id: str, category_id: str, *, first: date = date(2023, 1, 1), months: int = 36
+) -> None:
+    """50,000 assets in service from `first`'s month, spread over `months` months."""
     rng = random.Random(7)
     schedules: dict[tuple[int, int, int], list[tuple[date, Decimal, Decimal]]] = {}
     assets, entries = [], []
@@ -47,7 +54,7 @@ async def seed(dsn: str, tenant_id: str, category_id: str) -> None:
         cost_units, life, month = (
             rng.randrange(10, 200),
             rng.choice((36, 48, 60, 72)),
-            rng.randrange(36),
+            rng.randrange(months),
         )
         key = (cost_units, life, month)
         if key not in schedules:
@@ -55,7 +62,7 @@ async def seed(dsn: str, tenant_id: str, category_id: str) -> None:
                 cost=Decimal(cost_units * 100),
                 salvage_value=Decimal(cost_units * 10),
                 useful_life_months=life,
-                in_service_date=_months(date(2023, 1, 1), month),
+                in_service_date=_months(first, month),
                 method=DepreciationMethod.STRAIGHT_LINE,
                 convention=Convention.FULL_MONTH,
             )
@@ -64,7 +71,7 @@ async def seed(dsn: str, tenant_id: str, category_id: str) -> None:
                 for row in depreciation_schedule(engine)
             ]
         asset_id = new_id()
-        in_service = _months(date(2023, 1, 1), month)
+        in_service = _months(first, month)
         assets.append(
             (
                 tenant_id,
@@ -166,6 +173,17 @@ async def run() -> dict[str, float]:
                     )
                     csv_times.append(time.perf_counter() - started)
                     assert exported.text.count("\n") == ASSETS + 1
+                rolled_times = []
+                for _ in range(ROUNDS):
+                    started = time.perf_counter()
+                    rolled = await client.get(
+                        "/api/v1/assets/roll-forward",
+                        params={"from": "2025-01-01", "to": "2025-12-31"},
+                        headers=headers,
+                    )
+                    rolled_times.append(time.perf_counter() - started)
+                    assert rolled.status_code == 200, rolled.text
+                run_s = await _one_month_run(client, admin)
     forty_years = DepreciableAsset(
         cost=Decimal("1000000.00"),
         salvage_value=Decimal("0"),
@@ -180,8 +198,41 @@ async def run() -> dict[str, float]:
     return {
         "json_s": statistics.median(json_times),
         "csv_s": statistics.median(csv_times),
+        "roll_forward_s": statistics.median(rolled_times),
+        "run_s": run_s,
         "schedule_ms": schedule_ms,
     }
+
+
+async def _one_month_run(client: httpx.AsyncClient, admin: URL) -> float:
+    """Seconds to post 2025-12 for 50,000 assets in service since that month."""
+    signed = await sign_up(client, "Run", "run")
+    category = (
+        await client.post(
+            "/api/v1/asset-categories",
+            headers=signed.headers,
+            json={
+                "name": "Equipment",
+                "depreciation_method": "straight_line",
+                "useful_life_months": 60,
+            },
+        )
+    ).json()
+    await seed(
+        asyncpg_dsn(admin.set(database="ledgerline_bench_assets")),
+        signed.tenant_id,
+        category["id"],
+        first=date(2025, 12, 1),
+        months=1,
+    )
+    started = time.perf_counter()
+    posted = await client.post(
+        "/api/v1/depreciation-runs", json={"period": "2025-12"}, headers=signed.headers
+    )
+    elapsed = time.perf_counter() - started
+    assert posted.status_code == 201, posted.text
+    assert posted.json()["month_count"] == ASSETS, posted.text
+    return elapsed
 
 
 def main() -> None:
@@ -194,5 +245,12 @@ def main() -> None:
     print(
         f"  register (CSV, streamed)                 {figures['csv_s'] * 1000:7.0f} ms"
         f"  = {ASSETS / figures['csv_s']:,.0f} rows/s"
+    )
+    print(
+        f"  roll-forward of a year                   {figures['roll_forward_s'] * 1000:7.0f} ms"
+        "  (target < 1 s)"
+    )
+    print(
+        f"  depreciation run, one month, {ASSETS} assets {figures['run_s']:6.1f} s  (target < 10 s)"
     )
     print(f"  schedule of a 40-year asset (engine)     {figures['schedule_ms']:7.2f} ms")

@@ -259,6 +259,7 @@ async def test_every_declared_if_match_is_refused_with_428_when_missing(
         "record_maintenance": {"started_on": "2026-02-03"},
         "close_maintenance": {"ended_on": "2026-02-04"},
         "dispose_asset": {"on": "2026-02-05", "method": "scrap"},
+        "adjust_asset": {"kind": "salvage", "on": "2026-02-06", "salvage_value": "1.00"},
         "update_me": {"full_name": "Olive"},
     }
     checked = []
@@ -317,6 +318,8 @@ async def test_every_201_sends_location_and_a_replay_sends_it_too(
         "create_asset": {"name": "Laptop", "category_id": category_id}
         | {"acquisition_date": "2026-01-10", "cost": "900.00", "currency": "EUR"},
         "record_maintenance": {"started_on": "2026-02-01"},
+        "adjust_asset": {"kind": "salvage", "on": "2026-02-02", "salvage_value": "1.00"},
+        "run_depreciation": {"period": "2026-01"},
         "create_vendor": {"name": "Ink AG", "default_currency": "EUR"},
         "create_invoice": {"vendor_id": vendor_id, "number": "L-1"}
         | {"issue_date": "2026-03-01", "lines": invoices.LINES},
@@ -345,7 +348,7 @@ async def test_every_201_sends_location_and_a_replay_sends_it_too(
             headers = {}
         elif operation_id == "admin_create_tenant":
             headers = admin
-        elif operation_id == "record_maintenance":
+        elif operation_id in ("record_maintenance", "adjust_asset"):
             headers = await assets.at_current_version(client, owner, asset_id)
         keyed = "Idempotency-Key" in header_names(operation)
         if keyed:

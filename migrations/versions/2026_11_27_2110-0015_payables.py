@@ -14,7 +14,7 @@ policy, invoice numbers compared in a normalised form
   against its own vendor's invoices.
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-11-27 21:10:00+00:00
 """
 
@@ -27,7 +27,7 @@ from sqlalchemy.dialects import postgresql
 from ledgerline.db.rls import enable_tenant_rls, grant, migration_roles
 
 revision: str = "0015"
-down_revision: str | None = "0013"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -129,6 +129,14 @@ class Asset(Versioned, TenantScoped, TimestampMixin, Base):
         ),
         CheckConstraint("cost >= 0 AND salvage_value >= 0 AND salvage_value <= cost", name="money"),
         CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso"),
+        CheckConstraint(
+            "accumulated_impairment >= 0 AND revaluation_surplus >= 0", name="write_downs"
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "disposal_entry_id"],
+            ["journal_entries.tenant_id", "journal_entries.id"],
+            ondelete="RESTRICT",
+        ),
         Index(None, "tenant_id", "category_id"),
         Index(None, "tenant_id", "location_id"),
         Index(None, "tenant_id", "status"),
@@ -160,6 +168,16 @@ class Asset(Versioned, TenantScoped, TimestampMixin, Base):
     # An untagged row of a CSV import: its content (and its place among identical rows of
     # the file), so that importing the file again skips it. None for other assets.
     content_key: Mapped[str | None] = mapped_column(String(64))
+    # Written down by impairments (and revaluation decreases), written back by reversals.
+    accumulated_impairment: Mapped[Decimal] = mapped_column(
+        Money, default=Decimal("0"), server_default="0"
+    )
+    # Revaluation increases held in equity (3100), used first by a later decrease.
+    revaluation_surplus: Mapped[Decimal] = mapped_column(
+        Money, default=Decimal("0"), server_default="0"
+    )
+    # The entry that posted the disposal (None while in service, or disposed unposted).
+    disposal_entry_id: Mapped[UUID | None]
 
 
 class AssetEvent(TenantScoped, Base):
@@ -219,3 +237,106 @@ class AssetUsage(Base):
     asset_id: Mapped[UUID] = mapped_column(primary_key=True)
     period: Mapped[date] = mapped_column(primary_key=True)
     units: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+
+
+class DepreciationRun(TenantScoped, Base):
+    """One request to post depreciation through a month: what it posted is in
+    `depreciation_postings` (its totals are summed from there)."""
+
+    __tablename__ = "depreciation_runs"
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012 - SQLAlchemy's API
+    __table_args__ = (
+        CheckConstraint("extract(day FROM period) = 1", name="period_is_month"),
+        CheckConstraint("asset_count >= 0 AND month_count >= 0", name="counts"),
+        Index(None, "tenant_id", "period"),
+    )
+
+    period: Mapped[date]
+    asset_count: Mapped[int]
+    month_count: Mapped[int]
+    created_by_type: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[UUID | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class DepreciationPosting(Base):
+    """A month of an asset's depreciation that has been posted, with its entry. Its key
+    (tenant, asset, month) makes a second posting of a month impossible; the runtime
+    role may only insert and read these rows (migration 0014)."""
+
+    __tablename__ = "depreciation_postings"
+    __table_args__ = (
+        *child_of("assets", "asset_id", ondelete="RESTRICT", indexed=False),
+        ForeignKeyConstraint(
+            ["tenant_id", "entry_id"],
+            ["journal_entries.tenant_id", "journal_entries.id"],
+            ondelete="RESTRICT",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "run_id"],
+            ["depreciation_runs.tenant_id", "depreciation_runs.id"],
+            ondelete="RESTRICT",
+        ),
+        UniqueConstraint("tenant_id", "entry_id"),
+        CheckConstraint("extract(day FROM period) = 1", name="period_is_month"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso"),
+        Index(None, "tenant_id", "run_id"),
+    )
+
+    tenant_id: Mapped[UUID] = mapped_column(primary_key=True)
+    asset_id: Mapped[UUID] = mapped_column(primary_key=True)
+    period: Mapped[date] = mapped_column(primary_key=True)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+    entry_id: Mapped[UUID]
+    # None: posted by a disposal (the months up to it), not by a run.
+    run_id: Mapped[UUID | None]
+
+
+class AdjustmentKind(StrEnum):
+    USEFUL_LIFE = "useful_life"
+    SALVAGE = "salvage"
+    IMPAIRMENT = "impairment"
+    REVALUATION = "revaluation"
+    COST = "cost"
+
+
+class AssetAdjustment(TenantScoped, Base):
+    """A mid-life change of an asset, effective from `effective_from` (a month after the
+    last posted one): the schedule is recomputed from there, and what it changes in the
+    books is posted (`entry_id`). `cost_change` and `impairment_change` are what it did to
+    the asset's cost and accumulated impairment, for the roll-forward."""
+
+    __tablename__ = "asset_adjustments"
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012 - SQLAlchemy's API
+    __table_args__ = (
+        *child_of("assets", "asset_id", ondelete="RESTRICT"),
+        ForeignKeyConstraint(
+            ["tenant_id", "entry_id"],
+            ["journal_entries.tenant_id", "journal_entries.id"],
+            ondelete="RESTRICT",
+        ),
+        CheckConstraint(
+            "kind IN ('useful_life', 'salvage', 'impairment', 'revaluation', 'cost')",
+            name="kind_allowed",
+        ),
+        CheckConstraint("extract(day FROM effective_from) = 1", name="effective_from_is_month"),
+    )
+
+    asset_id: Mapped[UUID]
+    kind: Mapped[str] = mapped_column(String(16))
+    occurred_on: Mapped[date]
+    effective_from: Mapped[date]
+    useful_life_months: Mapped[int | None]
+    salvage_value: Mapped[Decimal | None] = mapped_column(Money)
+    recoverable_amount: Mapped[Decimal | None] = mapped_column(Money)
+    fair_value: Mapped[Decimal | None] = mapped_column(Money)
+    amount: Mapped[Decimal | None] = mapped_column(Money)
+    carrying_before: Mapped[Decimal] = mapped_column(Money)
+    carrying_after: Mapped[Decimal] = mapped_column(Money)
+    cost_change: Mapped[Decimal] = mapped_column(Money)
+    impairment_change: Mapped[Decimal] = mapped_column(Money)
+    entry_id: Mapped[UUID | None]
+    created_by: Mapped[UUID | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -1,10 +1,12 @@
 """The asset register as of a date: per asset and per category, from stored schedules.
 
-For each asset held on `as_of` (acquired by then, not disposed by then): cost, the
-accumulated depreciation at the end of the month of `as_of`, net book value, and the
+For each asset held on `as_of` (acquired by then, not disposed by then): cost (less the
+improvements and revaluations dated after `as_of`), the accumulated depreciation at the
+end of the month of `as_of`, the accumulated impairment by then, net book value, and the
 depreciation charged from `period_start` (a month's first day) to `as_of`. Assets
 disposed within the period are listed too (`held` false), with no cost or book value but
-with the depreciation they were charged in the period, so the period's total is whole.
+with the depreciation they were charged in the period and their gain (or loss, negative)
+on disposal, so the period's totals are whole.
 Two index probes per asset into `depreciation_entries` (primary key tenant, asset,
 period); no engine run per request.
 """
@@ -29,14 +31,22 @@ from ledgerline.problems import Problem
 _ROWS = """
     SELECT a.id, a.tag, a.name, a.category_id, c.name AS category, a.currency, a.status,
            held.held,
-           CASE WHEN held.held THEN a.cost ELSE 0.00 END AS cost,
+           CASE WHEN held.held THEN a.cost - coalesce(adj.cost_later, 0.00) ELSE 0.00 END
+               AS cost,
            CASE WHEN held.held THEN coalesce(upto.accumulated, 0.00) ELSE 0.00 END
                AS accumulated,
-           coalesce(upto.accumulated, 0.00) - coalesce(before.accumulated, 0.00) AS in_period
+           CASE WHEN held.held THEN coalesce(adj.impaired, 0.00) ELSE 0.00 END AS impaired,
+           coalesce(upto.accumulated, 0.00) - coalesce(before.accumulated, 0.00) AS in_period,
+           CASE WHEN held.held THEN NULL ELSE a.disposal_gain END AS disposal_gain
     FROM assets a
     CROSS JOIN LATERAL (
         SELECT a.disposed_on IS NULL OR a.disposed_on > :as_of AS held
     ) held
+    LEFT JOIN LATERAL (
+        SELECT sum(j.cost_change) FILTER (WHERE j.occurred_on > :as_of) AS cost_later,
+               sum(j.impairment_change) FILTER (WHERE j.occurred_on <= :as_of) AS impaired
+        FROM asset_adjustments j WHERE j.tenant_id = a.tenant_id AND j.asset_id = a.id
+    ) adj ON true
     JOIN asset_categories c ON c.tenant_id = a.tenant_id AND c.id = a.category_id
     LEFT JOIN LATERAL (
         SELECT e.accumulated FROM depreciation_entries e
@@ -60,12 +70,14 @@ _REGISTER_JSON = text(
     WITH rows AS ({_ROWS}),
     categories AS (
         SELECT category_id, category, currency, count(*) AS assets, sum(cost) AS cost,
-               sum(accumulated) AS accumulated, sum(in_period) AS in_period
+               sum(accumulated) AS accumulated, sum(impaired) AS impaired,
+               sum(in_period) AS in_period, sum(disposal_gain) AS disposal_gain
         FROM rows GROUP BY category_id, category, currency
     ),
     totals AS (
         SELECT currency, sum(cost) AS cost, sum(accumulated) AS accumulated,
-               sum(in_period) AS in_period
+               sum(impaired) AS impaired, sum(in_period) AS in_period,
+               sum(disposal_gain) AS disposal_gain
         FROM rows GROUP BY currency
     )
     SELECT json_build_object(
@@ -75,19 +87,25 @@ _REGISTER_JSON = text(
             'asset_id', id, 'tag', tag, 'name', name, 'category_id', category_id, 'held', held,
             'category', category, 'status', status, 'currency', currency,
             'cost', cost::text, 'accumulated_depreciation', accumulated::text,
-            'net_book_value', (cost - accumulated)::text,
-            'depreciation_in_period', in_period::text) ORDER BY tag) FROM rows), '[]'),
+            'accumulated_impairment', impaired::text,
+            'net_book_value', (cost - accumulated - impaired)::text,
+            'depreciation_in_period', in_period::text,
+            'disposal_gain', disposal_gain::text) ORDER BY tag) FROM rows), '[]'),
         'categories', coalesce((SELECT json_agg(json_build_object(
             'category_id', category_id, 'category', category, 'currency', currency,
             'assets', assets, 'cost', cost::text,
             'accumulated_depreciation', accumulated::text,
-            'net_book_value', (cost - accumulated)::text,
-            'depreciation_in_period', in_period::text) ORDER BY category, currency)
+            'accumulated_impairment', impaired::text,
+            'net_book_value', (cost - accumulated - impaired)::text,
+            'depreciation_in_period', in_period::text,
+            'disposal_gain', coalesce(disposal_gain, 0.00)::text) ORDER BY category, currency)
             FROM categories), '[]'),
         'totals', coalesce((SELECT json_object_agg(currency, json_build_object(
             'cost', cost::text, 'accumulated_depreciation', accumulated::text,
-            'net_book_value', (cost - accumulated)::text,
-            'depreciation_in_period', in_period::text)) FROM totals), '{{}}')
+            'accumulated_impairment', impaired::text,
+            'net_book_value', (cost - accumulated - impaired)::text,
+            'depreciation_in_period', in_period::text,
+            'disposal_gain', coalesce(disposal_gain, 0.00)::text)) FROM totals), '{{}}')
     )::text
     """  # noqa: S608 - joins two constant SQL texts; no input is formatted
 )
@@ -101,8 +119,10 @@ CSV_COLUMNS = (
     "currency",
     "cost",
     "accumulated_depreciation",
+    "accumulated_impairment",
     "net_book_value",
     "depreciation_in_period",
+    "disposal_gain",
 )
 
 
@@ -127,8 +147,10 @@ def _row(record: Any) -> dict[str, Any]:
         "currency": record.currency,
         "cost": record.cost,
         "accumulated_depreciation": record.accumulated,
-        "net_book_value": record.cost - record.accumulated,
+        "accumulated_impairment": record.impaired,
+        "net_book_value": record.cost - record.accumulated - record.impaired,
         "depreciation_in_period": record.in_period,
+        "disposal_gain": record.disposal_gain,
     }
 
 

@@ -9,6 +9,7 @@ transfer, maintenance opened or closed, disposal) takes If-Match with the asset'
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -17,20 +18,25 @@ from fastapi.responses import StreamingResponse
 
 from ledgerline import csvfiles
 from ledgerline.access import TenantRequest, tenant_request
-from ledgerline.assets import importer, register, service
+from ledgerline.assets import accounting, importer, register, rollforward, service
 from ledgerline.assets.models import Asset, AssetCategory, AssetStatus, Custodian, Location
 from ledgerline.assets.schemas import (
+    AdjustmentCreate,
+    AdjustmentOut,
     AssetCreate,
     AssetOut,
     AssetRegister,
     AssetUpdate,
     BookValue,
+    Capitalization,
     CategoryCreate,
     CategoryOut,
     CategoryUpdate,
     CustodianCreate,
     CustodianOut,
     CustodianUpdate,
+    DepreciationRunCreate,
+    DepreciationRunOut,
     Disposal,
     EventOut,
     LocationCreate,
@@ -39,6 +45,8 @@ from ledgerline.assets.schemas import (
     MaintenanceClose,
     MaintenanceCreate,
     MaintenanceOut,
+    PostedEntry,
+    RollForward,
     ScheduleRowOut,
     Transfer,
     Usage,
@@ -57,7 +65,8 @@ Read = Annotated[TenantRequest, tenant_request(Permission.ASSETS_READ)]
 Write = Annotated[TenantRequest, tenant_request(Permission.ASSETS_WRITE)]
 Create = Annotated[TenantRequest, tenant_request(Permission.ASSETS_WRITE, idempotent=True)]
 Delete = Annotated[TenantRequest, tenant_request(Permission.ASSETS_DELETE)]
-Dispose = Annotated[TenantRequest, tenant_request(Permission.ASSETS_DISPOSE)]
+Dispose = Annotated[TenantRequest, tenant_request(Permission.ASSETS_DISPOSE, idempotent=True)]
+Posts = Annotated[TenantRequest, tenant_request(Permission.ASSETS_POST, idempotent=True)]
 Paging = Annotated[PageRequest, Depends(page_request)]
 
 
@@ -320,6 +329,19 @@ async def asset_register_csv(
     )
 
 
+@router.get("/assets/roll-forward", operation_id="asset_roll_forward")
+async def asset_roll_forward(
+    context: Read,
+    from_day: Annotated[Day, Query(alias="from", description="any day of the first month")],
+    to_day: Annotated[Day, Query(alias="to", description="any day of the last month")],
+) -> RollForward:
+    """Per category and currency: opening + additions ± adjustments - disposals = closing
+    for cost, accumulated depreciation and accumulated impairment; net book values."""
+    return RollForward.model_validate(
+        await rollforward.roll_forward(context.session, from_day, to_day)
+    )
+
+
 @router.post(
     "/assets/import",
     operation_id="import_assets",
@@ -454,7 +476,7 @@ async def dispose_asset(
 ) -> AssetOut:
     """Sale, scrap or donation: depreciation stops; book value and gain or loss are kept.
     A state change: needs If-Match with the asset's ETag."""
-    asset = await service.dispose(
+    asset = await accounting.dispose(
         context.session,
         context.audit_context,
         asset_id,
@@ -462,8 +484,81 @@ async def dispose_asset(
         on=body.on,
         method=body.method,
         proceeds=body.proceeds,
+        proceeds_account_code=body.proceeds_account_code,
     )
     return _out(asset, response)
+
+
+@router.post("/assets/{asset_id}/disposal/reverse", operation_id="reverse_asset_disposal")
+async def reverse_disposal(
+    asset_id: UUID, context: Dispose, response: Response, if_match: IfMatch = None
+) -> AssetOut:
+    """Reverse a posted disposal while its period is open: the mirror entry posts and the
+    asset returns to service. Takes If-Match with the asset's ETag."""
+    asset = await accounting.reverse_disposal(
+        context.session, context.audit_context, asset_id, if_match=sent_if_match(if_match)
+    )
+    return _out(asset, response)
+
+
+@router.post("/assets/{asset_id}/capitalize", operation_id="capitalize_asset")
+async def capitalize_asset(asset_id: UUID, body: Capitalization, context: Posts) -> PostedEntry:
+    """Post the asset's cost: Dr 1500 / Cr `credit_account_code` (default 9999), dated
+    its acquisition; once per asset (409 `already_posted`)."""
+    entry = await accounting.capitalize(
+        context.session,
+        context.audit_context,
+        asset_id,
+        credit_account_code=body.credit_account_code,
+    )
+    return PostedEntry(entry_id=entry.id, posted_on=entry.posted_on, occurred_on=entry.occurred_on)
+
+
+@router.post("/assets/{asset_id}/adjustments", operation_id="adjust_asset", status_code=201)
+async def adjust_asset(
+    asset_id: UUID, body: AdjustmentCreate, context: Posts, if_match: IfMatch = None
+) -> AdjustmentOut:
+    """A mid-life change (useful_life, salvage, impairment, revaluation, cost), dated in or
+    after the last posted month: the schedule is recomputed from its month and the change
+    posts. Takes If-Match with the asset's ETag."""
+    adjustment = await accounting.adjust(
+        context.session,
+        context.audit_context,
+        asset_id,
+        if_match=sent_if_match(if_match),
+        **body.model_dump(),
+    )
+    return AdjustmentOut.model_validate(adjustment)
+
+
+@router.post("/depreciation-runs", operation_id="run_depreciation", status_code=201)
+async def run_depreciation(body: DepreciationRunCreate, context: Posts) -> DepreciationRunOut:
+    """Post every month's depreciation up to and including `period` that is not posted
+    yet, for every asset in service: Dr 6800 / Cr 1590, one entry per asset and month.
+    A second run of the same period posts nothing more."""
+    summary = await accounting.run_depreciation(
+        context.session, context.audit_context, date.fromisoformat(f"{body.period}-01")
+    )
+    return _run_out(summary)
+
+
+@router.get("/depreciation-runs", operation_id="list_depreciation_runs")
+async def list_depreciation_runs(context: Read, page: Paging) -> Page[DepreciationRunOut]:
+    """The depreciation runs, newest first, with their asset counts and totals."""
+    summaries, cursor = await accounting.list_runs(context.session, page)
+    return Page(items=[_run_out(summary) for summary in summaries], next_cursor=cursor)
+
+
+def _run_out(summary: accounting.RunSummary) -> DepreciationRunOut:
+    run = summary.run
+    return DepreciationRunOut(
+        id=run.id,
+        period=f"{run.period:%Y-%m}",
+        asset_count=run.asset_count,
+        month_count=run.month_count,
+        totals=summary.totals,
+        created_at=run.created_at,
+    )
 
 
 @router.get("/assets/{asset_id}/schedule", operation_id="asset_schedule")

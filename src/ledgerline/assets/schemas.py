@@ -10,8 +10,10 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
 from ledgerline.assets.depreciation import Convention, DepreciationMethod
-from ledgerline.assets.models import AssetStatus, DisposalMethod
+from ledgerline.assets.models import AdjustmentKind, AssetStatus, DisposalMethod
+from ledgerline.ledger.schemas import Month
 from ledgerline.values import (
+    AccountCode,
     Currency,
     Day,
     Money,
@@ -167,13 +169,33 @@ class AssetCreate(BaseModel):
 
 
 class AssetUpdate(BaseModel):
+    """What the depreciation depends on (in-service date, cost, salvage, life, method,
+    convention) changes here only until a month of it is posted: then 409
+    `asset_history_posted`, and an adjustment does it."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: NonBlankStr | None = Field(default=None, max_length=200)
     serial_number: str | None = Field(default=None, max_length=100)
     in_service_date: Day | None = None
+    cost: Money | None = Field(default=None, max_digits=ASSET_MONEY_DIGITS, decimal_places=2)
+    salvage_value: Money | None = Field(
+        default=None, max_digits=ASSET_MONEY_DIGITS, decimal_places=2
+    )
+    useful_life_months: int | None = Field(default=None, ge=1, le=1200)
+    depreciation_method: DepreciationMethod | None = None
+    convention: Convention | None = None
 
-    _no_nulls = field_validator("name", "in_service_date", mode="before")(refuse_null)
+    _no_nulls = field_validator(
+        "name",
+        "in_service_date",
+        "cost",
+        "salvage_value",
+        "useful_life_months",
+        "depreciation_method",
+        "convention",
+        mode="before",
+    )(refuse_null)
 
 
 class AssetOut(BaseModel):
@@ -202,6 +224,9 @@ class AssetOut(BaseModel):
     disposal_proceeds: MoneyOut | None
     book_value_at_disposal: MoneyOut | None
     disposal_gain: MoneyOut | None
+    disposal_entry_id: UUID | None
+    accumulated_impairment: MoneyOut
+    revaluation_surplus: MoneyOut
     created_at: datetime
     updated_at: datetime
 
@@ -246,6 +271,9 @@ class Disposal(BaseModel):
     on: Day
     method: DisposalMethod
     proceeds: Money = Field(default=Decimal("0"), max_digits=ASSET_MONEY_DIGITS, decimal_places=2)
+    proceeds_account_code: AccountCode | None = Field(
+        default=None, description="the account debited with the proceeds; default 1000"
+    )
 
 
 class EventOut(BaseModel):
@@ -278,8 +306,13 @@ class BookValue(BaseModel):
 class RegisterAmounts(BaseModel):
     cost: MoneyOut
     accumulated_depreciation: MoneyOut
+    accumulated_impairment: MoneyOut
     net_book_value: MoneyOut
     depreciation_in_period: MoneyOut
+    disposal_gain: MoneyOut | None = Field(
+        description="gain (loss negative) on disposals within the period; per asset only"
+        " for those disposed in it"
+    )
 
 
 class RegisterAsset(RegisterAmounts):
@@ -308,3 +341,132 @@ class AssetRegister(BaseModel):
     assets: list[RegisterAsset]
     categories: list[RegisterCategory]
     totals: dict[str, RegisterAmounts] = Field(description="per currency")
+
+
+class DepreciationRunCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    period: Month = Field(description="post every month up to and including this one")
+
+
+class DepreciationRunOut(BaseModel):
+    id: UUID
+    period: str = Field(examples=["2026-03"])
+    asset_count: int = Field(description="assets with at least one month posted by the run")
+    month_count: int = Field(description="entries posted: one per asset and month")
+    totals: dict[str, MoneyOut] = Field(description="depreciation posted, per currency")
+    created_at: datetime
+
+
+class Capitalization(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    credit_account_code: AccountCode | None = Field(
+        default=None, description="the account credited with the cost; default 9999"
+    )
+
+
+class PostedEntry(BaseModel):
+    """The journal entry a step posted."""
+
+    entry_id: UUID
+    posted_on: date
+    occurred_on: date
+
+
+_ADJUSTMENT_FIELD = {
+    AdjustmentKind.USEFUL_LIFE: "useful_life_months",
+    AdjustmentKind.SALVAGE: "salvage_value",
+    AdjustmentKind.IMPAIRMENT: "recoverable_amount",
+    AdjustmentKind.REVALUATION: "fair_value",
+    AdjustmentKind.COST: "amount",
+}
+
+
+class AdjustmentCreate(BaseModel):
+    """A mid-life change: `kind` with its one field (`useful_life_months` for
+    useful_life, the new total life; `salvage_value` for salvage; `recoverable_amount`
+    for impairment; `fair_value` for revaluation; `amount` for cost)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: AdjustmentKind
+    on: Day
+    useful_life_months: int | None = Field(default=None, ge=1, le=1200)
+    salvage_value: Money | None = Field(
+        default=None, max_digits=ASSET_MONEY_DIGITS, decimal_places=2
+    )
+    recoverable_amount: Money | None = Field(
+        default=None, max_digits=ASSET_MONEY_DIGITS, decimal_places=2
+    )
+    fair_value: Money | None = Field(default=None, max_digits=ASSET_MONEY_DIGITS, decimal_places=2)
+    amount: Money | None = Field(
+        default=None, max_digits=ASSET_MONEY_DIGITS, decimal_places=2, gt=0
+    )
+    credit_account_code: AccountCode | None = Field(
+        default=None, description="cost only: the account credited; default 9999"
+    )
+
+    @model_validator(mode="after")
+    def _the_kinds_field(self) -> AdjustmentCreate:
+        wanted = _ADJUSTMENT_FIELD[self.kind]
+        given = {field for field in _ADJUSTMENT_FIELD.values() if getattr(self, field) is not None}
+        if given != {wanted}:
+            raise ValueError(f"kind {self.kind} takes {wanted}, and no other amount")
+        if self.credit_account_code is not None and self.kind is not AdjustmentKind.COST:
+            raise ValueError("credit_account_code goes with kind cost only")
+        return self
+
+
+class AdjustmentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: UUID
+    asset_id: UUID
+    kind: AdjustmentKind
+    occurred_on: date
+    effective_from: date = Field(description="the first month the new schedule applies to")
+    useful_life_months: int | None
+    salvage_value: MoneyOut | None
+    recoverable_amount: MoneyOut | None
+    fair_value: MoneyOut | None
+    amount: MoneyOut | None
+    carrying_before: MoneyOut
+    carrying_after: MoneyOut
+    cost_change: MoneyOut
+    impairment_change: MoneyOut
+    entry_id: UUID | None
+
+
+class RollForwardBlock(BaseModel):
+    opening: MoneyOut
+    additions: MoneyOut
+    adjustments: MoneyOut = Field(description="signed: revaluations, impairments, reversals")
+    disposals: MoneyOut
+    closing: MoneyOut
+
+
+class RollForwardGroup(BaseModel):
+    cost: RollForwardBlock
+    accumulated_depreciation: RollForwardBlock
+    accumulated_impairment: RollForwardBlock
+    opening_net_book_value: MoneyOut
+    closing_net_book_value: MoneyOut
+
+
+class RollForwardCategory(RollForwardGroup):
+    category_id: UUID
+    category: str
+    currency: str
+    assets: int
+
+
+class RollForward(BaseModel):
+    """Per category and currency, and in total per currency: opening + additions ±
+    adjustments - disposals = closing, for cost, accumulated depreciation (its
+    additions are the period's depreciation) and accumulated impairment."""
+
+    from_date: date = Field(description="the first day of the first month")
+    to_date: date = Field(description="the last day of the last month")
+    categories: list[RollForwardCategory]
+    totals: dict[str, RollForwardGroup] = Field(description="per currency")

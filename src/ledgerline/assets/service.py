@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +29,7 @@ from ledgerline.assets.depreciation import (
 )
 from ledgerline.assets.models import (
     Asset,
+    AssetAdjustment,
     AssetCategory,
     AssetEvent,
     AssetStatus,
@@ -36,6 +37,7 @@ from ledgerline.assets.models import (
     AssetUsage,
     Custodian,
     DepreciationEntry,
+    DepreciationPosting,
     Location,
     MaintenanceRecord,
 )
@@ -44,6 +46,19 @@ from ledgerline.db.rows import locked_at_version, not_found, row_by_id
 from ledgerline.pagination import PageRequest, contains, keyset_page
 from ledgerline.problems import Problem
 from ledgerline.values import cents
+
+ZERO = Decimal("0.00")
+
+# What an asset's PATCH may no longer change once a month of it is posted (or adjusted),
+# and the adjustment that does it instead (None: nothing changes it afterwards).
+GUARDED_FIELDS: dict[str, str | None] = {
+    "in_service_date": None,
+    "cost": "cost",
+    "salvage_value": "salvage",
+    "useful_life_months": "useful_life",
+    "depreciation_method": None,
+    "convention": None,
+}
 
 _PARENT_KIND = {"site": None, "building": "site", "room": "building"}
 
@@ -464,6 +479,14 @@ async def record_usage(
             "usage_period_out_of_range",
             "Usage is recorded for months from the in-service month to the current one.",
         )
+    posted = await last_posted_month(session, asset.id)
+    if posted is not None and month <= posted:
+        raise Problem(
+            409,
+            "asset_history_posted",
+            "The depreciation of this month has been posted; its usage stays.",
+            extra={"last_posted_period": str(posted)},
+        )
     await session.execute(
         insert(AssetUsage)
         .values(tenant_id=asset.tenant_id, asset_id=asset.id, period=month, units=units)
@@ -483,9 +506,23 @@ async def record_usage(
 
 
 async def store_schedule(session: AsyncSession, asset: Asset) -> None:
-    """Rewrite the asset's stored schedule (for reports) from the engine."""
+    """Rewrite the asset's stored schedule (for reports) from the engine. After a mid-life
+    adjustment only the months from the last one's effective month are rewritten: what
+    came before stays as it was (and as it was posted)."""
+    last_adjustment = await session.scalar(
+        select(func.max(AssetAdjustment.effective_from)).where(AssetAdjustment.asset_id == asset.id)
+    )
+    if last_adjustment is not None:
+        await store_schedule_from(session, asset, last_adjustment)
+        return
     await session.execute(delete(DepreciationEntry).where(DepreciationEntry.asset_id == asset.id))
     rows = schedule(asset, await load_usage(session, asset))
+    await _insert_schedule(session, asset, rows, ZERO)
+
+
+async def _insert_schedule(
+    session: AsyncSession, asset: Asset, rows: Sequence[ScheduleRow], accumulated_before: Decimal
+) -> None:
     if rows:
         await session.execute(
             insert(DepreciationEntry),
@@ -495,11 +532,59 @@ async def store_schedule(session: AsyncSession, asset: Asset) -> None:
                     "asset_id": asset.id,
                     "period": row.period_start,
                     "amount": row.depreciation,
-                    "accumulated": row.accumulated_depreciation,
+                    "accumulated": accumulated_before + row.accumulated_depreciation,
                 }
                 for row in rows
             ],
         )
+
+
+async def depreciation_before(session: AsyncSession, asset: Asset, month: date) -> Decimal:
+    """The asset's depreciation in its stored schedule before `month`."""
+    total = await session.scalar(
+        select(func.sum(DepreciationEntry.amount)).where(
+            DepreciationEntry.asset_id == asset.id, DepreciationEntry.period < month
+        )
+    )
+    return total or ZERO
+
+
+def months_between(start: date, end: date) -> int:
+    return (end.year - start.year) * 12 + end.month - start.month
+
+
+async def store_schedule_from(session: AsyncSession, asset: Asset, month: date) -> None:
+    """Keep the stored schedule before `month`; from it, spread what is left to
+    depreciate (cost less depreciation so far, less impairment, less salvage) over the
+    months left of the useful life, by the asset's method (full-month convention: the
+    new schedule starts on a month's first day), up to the disposal if there is one."""
+    assert asset.in_service_date is not None
+    await session.execute(
+        delete(DepreciationEntry).where(
+            DepreciationEntry.asset_id == asset.id, DepreciationEntry.period >= month
+        )
+    )
+    accumulated = await depreciation_before(session, asset, month)
+    carrying = asset.cost - accumulated - asset.accumulated_impairment
+    remaining = asset.useful_life_months - months_between(asset.in_service_date, month)
+    if remaining < 1 or (asset.disposed_on is not None and asset.disposed_on < month):
+        return
+    method = DepreciationMethod(asset.depreciation_method)
+    try:
+        remainder = DepreciableAsset(
+            cost=carrying,
+            salvage_value=min(asset.salvage_value, carrying),
+            useful_life_months=remaining,
+            in_service_date=month,
+            method=method,
+            declining_rate=asset.declining_rate
+            if method is DepreciationMethod.DECLINING_BALANCE
+            else None,
+            disposal_date=asset.disposed_on,
+        )
+    except ValueError as error:
+        raise Problem(422, "invalid_depreciation", str(error)) from error
+    await _insert_schedule(session, asset, depreciation_schedule(remainder), accumulated)
 
 
 def schedule(asset: Asset, usage: Mapping[date, Decimal] | None = None) -> tuple[ScheduleRow, ...]:
@@ -568,13 +653,60 @@ async def asset_history(
 async def schedule_of(session: AsyncSession, asset_id: UUID) -> tuple[ScheduleRow, ...]:
     """The asset's monthly depreciation schedule (empty for a draft)."""
     asset = await get_asset(session, asset_id)
+    adjusted = await _stored_schedule(session, asset)
+    if adjusted is not None:
+        return adjusted
     return schedule(asset, await load_usage(session, asset))
+
+
+async def _stored_schedule(session: AsyncSession, asset: Asset) -> tuple[ScheduleRow, ...] | None:
+    """An adjusted asset's schedule as stored (None without adjustments: the engine's is
+    the same). Values are net of the impairment and with the cost as each month had it."""
+    adjustments = (
+        await session.execute(
+            select(
+                AssetAdjustment.effective_from,
+                AssetAdjustment.cost_change,
+                AssetAdjustment.impairment_change,
+            ).where(AssetAdjustment.asset_id == asset.id)
+        )
+    ).all()
+    if not adjustments:
+        return None
+    entries = await session.scalars(
+        select(DepreciationEntry)
+        .where(DepreciationEntry.asset_id == asset.id)
+        .order_by(DepreciationEntry.period)
+    )
+    rows = []
+    for entry in entries:
+        cost = asset.cost - sum(
+            (a.cost_change for a in adjustments if a.effective_from > entry.period), ZERO
+        )
+        impaired = sum(
+            (a.impairment_change for a in adjustments if a.effective_from <= entry.period), ZERO
+        )
+        closing = cost - entry.accumulated - impaired
+        rows.append(
+            ScheduleRow(
+                period_start=entry.period,
+                opening_value=closing + entry.amount,
+                depreciation=entry.amount,
+                accumulated_depreciation=entry.accumulated,
+                closing_value=closing,
+            )
+        )
+    return tuple(rows)
 
 
 async def book_value_of(session: AsyncSession, asset_id: UUID, as_of: date) -> tuple[Decimal, str]:
     """The asset's book value on `as_of`, and its currency."""
     asset = await get_asset(session, asset_id)
-    return value_on(asset, as_of, await load_usage(session, asset)), asset.currency
+    adjusted = await _stored_schedule(session, asset)
+    if adjusted is None:
+        return value_on(asset, as_of, await load_usage(session, asset)), asset.currency
+    earlier = [row for row in adjusted if row.period_start <= as_of]
+    return (earlier[-1].closing_value if earlier else asset.cost), asset.currency
 
 
 def _writable(asset: Asset) -> None:
@@ -595,6 +727,41 @@ def _event(session: AsyncSession, asset: Asset, kind: str, on: date, **fields: A
     )
 
 
+async def last_posted_month(session: AsyncSession, asset_id: UUID) -> date | None:
+    """The latest month of the asset's depreciation that has been posted."""
+    month: date | None = await session.scalar(
+        select(func.max(DepreciationPosting.period)).where(DepreciationPosting.asset_id == asset_id)
+    )
+    return month
+
+
+async def _history_is_fixed(session: AsyncSession, asset: Asset) -> bool:
+    """Whether a month of the asset is posted or it has been adjusted."""
+    if await last_posted_month(session, asset.id) is not None:
+        return True
+    adjusted = await session.scalar(
+        select(AssetAdjustment.id).where(AssetAdjustment.asset_id == asset.id).limit(1)
+    )
+    return adjusted is not None
+
+
+def history_posted(asset: Asset, fields: Sequence[str]) -> Problem:
+    kinds = sorted({kind for field in fields if (kind := GUARDED_FIELDS[field]) is not None})
+    advice = (
+        f"Post an adjustment instead (POST /api/v1/assets/{asset.id}/adjustments with kind "
+        + " or ".join(f"'{kind}'" for kind in kinds)
+        + ")."
+        if kinds
+        else "They cannot change once a month is posted."
+    )
+    return Problem(
+        409,
+        "asset_history_posted",
+        f"Depreciation of this asset has been posted: {', '.join(fields)} would move it. " + advice,
+        extra={"fields": list(fields), "adjustment_kinds": kinds},
+    )
+
+
 async def update_asset(
     session: AsyncSession,
     audit: AuditContext,
@@ -603,11 +770,20 @@ async def update_asset(
     *,
     if_match: str | None,
 ) -> Asset:
+    """A change of the asset's description, or, until a month of it is posted, of what
+    its depreciation depends on (409 `asset_history_posted` afterwards)."""
     asset = await locked_at_version(session, Asset, asset_id, if_match, what="asset")
     _writable(asset)
+    guarded = [
+        key for key in GUARDED_FIELDS if key in changes and changes[key] != getattr(asset, key)
+    ]
+    if guarded and await _history_is_fixed(session, asset):
+        raise history_posted(asset, guarded)
     service_date = changes.get("in_service_date")
     if service_date is not None and service_date < asset.acquisition_date:
         raise Problem(422, "service_before_acquisition", "in_service_date precedes acquisition.")
+    if changes.get("salvage_value", asset.salvage_value) > changes.get("cost", asset.cost):
+        raise Problem(422, "salvage_above_cost", "The salvage value exceeds the cost.")
     before = {key: str(getattr(asset, key)) for key in changes}
     for key, value in changes.items():
         setattr(asset, key, value)
@@ -615,7 +791,7 @@ async def update_asset(
         asset.status = AssetStatus.IN_SERVICE
     engine_asset(asset)
     await session.flush()
-    if "in_service_date" in changes:
+    if guarded:
         await store_schedule(session, asset)
     audit.record(
         session,
@@ -665,6 +841,15 @@ async def transfer(
     _writable(asset)
     if location_id is None and custodian_id is None:
         raise Problem(422, "nothing_to_transfer", "Name a new location or custodian.")
+    earliest = asset.in_service_date or asset.acquisition_date
+    if not earliest <= on <= _today():
+        raise Problem(
+            422,
+            "transfer_date_out_of_range",
+            "A transfer is dated between the in-service date (the acquisition date of a"
+            " draft) and today.",
+            extra={"earliest": str(earliest)},
+        )
     if location_id and location_id != asset.location_id:
         await active_reference(session, Location, location_id, what="location")
     if custodian_id and custodian_id != asset.custodian_id:
@@ -786,17 +971,33 @@ async def dispose(
         raise Problem(422, "disposal_before_service", "Disposal predates the in-service date.")
     if on > _today():
         raise Problem(422, "disposal_in_future", "A disposal is recorded once it happened.")
-    engine = engine_asset(asset, disposal_date=on, usage=await load_usage(session, asset))
-    assert engine is not None
-    value = book_value(engine, on)
+    posted = await last_posted_month(session, asset.id)
+    if posted is not None and on.replace(day=1) < posted:
+        raise Problem(
+            409,
+            "asset_history_posted",
+            "Depreciation is posted past this date; a disposal is dated in or after the"
+            " last posted month.",
+            extra={"last_posted_period": str(posted)},
+        )
     asset.disposed_on = on
     asset.disposal_method = method
+    asset.status = AssetStatus.DISPOSED
+    await session.execute(
+        update(MaintenanceRecord)
+        .where(MaintenanceRecord.asset_id == asset.id, MaintenanceRecord.ended_on.is_(None))
+        .values(ended_on=func.greatest(MaintenanceRecord.started_on, on))
+    )
+    await session.flush()
+    await store_schedule(session, asset)
+    depreciated = await depreciation_before(
+        session, asset, date(on.year + on.month // 12, on.month % 12 + 1, 1)
+    )
+    value = asset.cost - depreciated - asset.accumulated_impairment
     asset.disposal_proceeds = cents(proceeds)
     asset.book_value_at_disposal = value
     asset.disposal_gain = cents(proceeds) - value
-    asset.status = AssetStatus.DISPOSED
     await session.flush()
-    await store_schedule(session, asset)
     _event(session, asset, "disposed", on, details=method)
     audit.record(
         session,
@@ -810,3 +1011,65 @@ async def dispose(
         },
     )
     return asset
+
+
+async def row_for_posting(session: AsyncSession, asset_id: UUID) -> Asset:
+    """The asset, locked, for a posting of it (404; 409 once disposed)."""
+    asset = await row_by_id(session, Asset, asset_id, what="asset", for_update=True)
+    _writable(asset)
+    return asset
+
+
+async def return_to_service(
+    session: AsyncSession, audit: AuditContext, asset: Asset, *, reversal_entry_id: UUID
+) -> None:
+    """A disposal undone: the asset is in service again and depreciates on."""
+    before = {"disposed_on": str(asset.disposed_on), "proceeds": str(asset.disposal_proceeds)}
+    asset.status = AssetStatus.IN_SERVICE
+    for field in (
+        "disposed_on",
+        "disposal_method",
+        "disposal_proceeds",
+        "book_value_at_disposal",
+        "disposal_gain",
+        "disposal_entry_id",
+    ):
+        setattr(asset, field, None)
+    await session.flush()
+    await store_schedule(session, asset)
+    _event(session, asset, "disposal_reversed", _today())
+    audit.record(
+        session,
+        "asset.disposal_reversed",
+        target_type="asset",
+        target_id=asset.id,
+        changes=before | {"reversal_entry_id": str(reversal_entry_id)},
+    )
+
+
+async def adjusted(
+    session: AsyncSession, audit: AuditContext, asset: Asset, adjustment: AssetAdjustment
+) -> None:
+    """The asset's history and audit trail of an adjustment just made."""
+    await session.flush()
+    _event(
+        session,
+        asset,
+        "adjusted",
+        adjustment.occurred_on,
+        details=f"{adjustment.kind}: carrying amount {adjustment.carrying_before}"
+        f" -> {adjustment.carrying_after}",
+    )
+    audit.record(
+        session,
+        "asset.adjusted",
+        target_type="asset",
+        target_id=asset.id,
+        changes={
+            "adjustment_id": str(adjustment.id),
+            "kind": adjustment.kind,
+            "effective_from": str(adjustment.effective_from),
+            "carrying_before": str(adjustment.carrying_before),
+            "carrying_after": str(adjustment.carrying_after),
+        },
+    )

@@ -17,12 +17,15 @@ BANK: Final = "1000"
 INPUT_TAX: Final = "1400"
 FIXED_ASSETS: Final = "1500"
 ACCUMULATED_DEPRECIATION: Final = "1590"
+ACCUMULATED_IMPAIRMENT: Final = "1595"
 ACCOUNTS_PAYABLE: Final = "2000"
 FUNDER_PAYABLE: Final = "2400"
 RETAINED_EARNINGS: Final = "3000"
+REVALUATION_SURPLUS: Final = "3100"
 FINANCING_INCOME: Final = "4900"
 GENERAL_EXPENSES: Final = "6000"
 DEPRECIATION_EXPENSE: Final = "6800"
+IMPAIRMENT_LOSS: Final = "6850"
 DISPOSAL_GAIN_OR_LOSS: Final = "7900"
 SUSPENSE: Final = "9999"
 
@@ -32,12 +35,15 @@ DEFAULT_CHART: Final[tuple[tuple[str, str, AccountType], ...]] = (
     (INPUT_TAX, "Input tax receivable", AccountType.ASSET),
     (FIXED_ASSETS, "Fixed assets at cost", AccountType.ASSET),
     (ACCUMULATED_DEPRECIATION, "Accumulated depreciation", AccountType.ASSET),
+    (ACCUMULATED_IMPAIRMENT, "Accumulated impairment", AccountType.ASSET),
     (ACCOUNTS_PAYABLE, "Accounts payable", AccountType.LIABILITY),
     (FUNDER_PAYABLE, "Payable to financing funders", AccountType.LIABILITY),
     (RETAINED_EARNINGS, "Retained earnings", AccountType.EQUITY),
+    (REVALUATION_SURPLUS, "Revaluation surplus", AccountType.EQUITY),
     (FINANCING_INCOME, "Financing income", AccountType.INCOME),
     (GENERAL_EXPENSES, "General expenses", AccountType.EXPENSE),
     (DEPRECIATION_EXPENSE, "Depreciation expense", AccountType.EXPENSE),
+    (IMPAIRMENT_LOSS, "Impairment loss", AccountType.EXPENSE),
     (DISPOSAL_GAIN_OR_LOSS, "Gain or loss on disposal", AccountType.INCOME),
     (SUSPENSE, "Suspense", AccountType.LIABILITY),
 )

@@ -224,6 +224,20 @@ def _database_refusal(error: DBAPIError, accounts: dict[UUID, Account]) -> Probl
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class EntryDraft:
+    """One business event's entry, before it is posted (see `post`)."""
+
+    source_type: str
+    source_id: UUID
+    kind: str
+    occurred_on: date
+    lines: Sequence[PostingLine]
+    memo: str | None = None
+    reverses: UUID | None = None
+    entry_id: UUID | None = None
+
+
 async def post(
     session: AsyncSession,
     audit: AuditContext,
@@ -242,51 +256,76 @@ async def post(
     `(source_type, source_id, kind)` names the event (it posts once); `occurred_on` is its
     business date. A reversal names the entry it `reverses` and may post to deactivated
     accounts; nothing else may."""
-    _check_lines(lines)
-    accounts = await _accounts(session, lines)
-    if reverses is None:
-        _check_active(accounts)
-        await _check_parties(session, lines)
-    posted_on = await posting_day(session, occurred_on)
-    entry_id = entry_id or new_id()
+    draft = EntryDraft(source_type, source_id, kind, occurred_on, lines, memo, reverses, entry_id)
+    (entry,) = await post_entries(session, audit, [draft])
+    return entry
+
+
+async def post_entries(
+    session: AsyncSession, audit: AuditContext, drafts: Sequence[EntryDraft]
+) -> list[JournalEntry]:
+    """Post several entries at once, each as `post` would (the same checks, the same
+    refusals by the database), with one balance update per (account, currency) they
+    touch in all: a depreciation run posts thousands of entries in one transaction."""
+    if not drafts:
+        return []
+    for draft in drafts:
+        _check_lines(draft.lines)
+    all_lines = [line for draft in drafts for line in draft.lines]
+    accounts = await _accounts(session, all_lines)
+    originals = [line for draft in drafts if draft.reverses is None for line in draft.lines]
+    if originals:
+        _check_active({line.account_id: accounts[line.account_id] for line in originals})
+        await _check_parties(session, originals)
+    posting_days = {
+        day: await posting_day(session, day) for day in {draft.occurred_on for draft in drafts}
+    }
     try:
-        entry = JournalEntry(
-            tenant_id=audit.tenant_id,
-            id=entry_id,
-            posted_on=posted_on,
-            occurred_on=occurred_on,
-            period=month_of(posted_on),
-            source_type=source_type,
-            source_id=source_id,
-            kind=kind,
-            memo=memo,
-            created_by_type=audit.actor.type,
-            created_by=audit.actor.id,
-            reverses=reverses,
-        )
-        session.add(entry)
+        entries = [
+            JournalEntry(
+                tenant_id=audit.tenant_id,
+                id=draft.entry_id or new_id(),
+                posted_on=posting_days[draft.occurred_on],
+                occurred_on=draft.occurred_on,
+                period=month_of(posting_days[draft.occurred_on]),
+                source_type=draft.source_type,
+                source_id=draft.source_id,
+                kind=draft.kind,
+                memo=draft.memo,
+                created_by_type=audit.actor.type,
+                created_by=audit.actor.id,
+                reverses=draft.reverses,
+            )
+            for draft in drafts
+        ]
+        session.add_all(entries)
         await session.flush()
-        await session.execute(insert(JournalLine), await _moved_lines(session, entry, lines))
+        rows = await _moved_lines(
+            session, [(entry, draft.lines) for entry, draft in zip(entries, drafts, strict=True)]
+        )
+        await session.execute(insert(JournalLine), rows)
     except DBAPIError as error:
         problem = _database_refusal(error, accounts)
         if problem is None:
             raise
         raise problem from error
-    return entry
+    return entries
 
 
 async def _moved_lines(
-    session: AsyncSession, entry: JournalEntry, lines: Sequence[PostingLine]
+    session: AsyncSession, postings: Sequence[tuple[JournalEntry, Sequence[PostingLine]]]
 ) -> list[dict[str, Any]]:
-    """Move each (account, currency) balance the lines touch, in a fixed order, and the
-    lines as rows with their place in the account's sequence and the balance after."""
-    by_balance: dict[tuple[UUID, str], list[PostingLine]] = defaultdict(list)
-    for line in lines:
-        by_balance[(line.account_id, line.currency)].append(line)
+    """Move each (account, currency) balance the lines touch, once, in a fixed order, and
+    the lines as rows with their place in the account's sequence and the balance after
+    (in the order of the entries)."""
+    by_balance: dict[tuple[UUID, str], list[tuple[JournalEntry, PostingLine]]] = defaultdict(list)
+    for entry, lines in postings:
+        for line in lines:
+            by_balance[(line.account_id, line.currency)].append((entry, line))
     rows = []
     for (account_id, currency), group in sorted(by_balance.items(), key=lambda item: item[0]):
-        debit = sum((line.debit for line in group), ZERO)
-        credit = sum((line.credit for line in group), ZERO)
+        debit = sum((line.debit for _, line in group), ZERO)
+        credit = sum((line.credit for _, line in group), ZERO)
         change = {
             "account_id": account_id,
             "currency": currency,
@@ -300,7 +339,7 @@ async def _moved_lines(
             moved = (await session.execute(_MOVE_BALANCE, change)).one()
         balance = moved.balance - (debit - credit)
         seq = moved.line_count - len(group)
-        for line in group:
+        for entry, line in group:
             balance += line.debit - line.credit
             seq += 1
             rows.append(

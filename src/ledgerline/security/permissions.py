@@ -33,6 +33,7 @@ class Permission(StrEnum):
     ASSETS_WRITE = "assets:write"
     ASSETS_DELETE = "assets:delete"
     ASSETS_DISPOSE = "assets:dispose"
+    ASSETS_POST = "assets:post"  # depreciation runs, capitalization, adjustments
     LEDGER_READ = "ledger:read"  # accounts, journal, periods, transfers, reports
     LEDGER_POST = "ledger:post"  # transfers, manual entries and their reversals, the chart
     PERIODS_MANAGE = "periods:manage"  # closing and reopening months
@@ -63,6 +64,7 @@ _TENANT_OWNER = _TENANT_WORK | {
     Permission.VENDOR_BANK_DETAILS,
     Permission.ASSETS_DELETE,
     Permission.ASSETS_DISPOSE,
+    Permission.ASSETS_POST,
     Permission.LEDGER_POST,
     Permission.PERIODS_MANAGE,
     Permission.FINANCING_READ,
