@@ -22,6 +22,8 @@ from ledgerline.db.engine import Database
 from ledgerline.db.outage import DatabaseUnavailable
 from ledgerline.db.roles import verify_runtime_role
 from ledgerline.errors import install_error_handlers
+from ledgerline.events.hub import Hub, prune_forever
+from ledgerline.events.router import router as events_router
 from ledgerline.health.router import router as health_router
 from ledgerline.invoices.documents_router import router as documents_router
 from ledgerline.invoices.payments_router import router as payments_router
@@ -86,9 +88,12 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.document_processor = DocumentProcessor(
                 settings, database, app.state.document_storage
             )
+            app.state.hub = Hub(settings, database)
             workers = [
                 asyncio.create_task(app.state.mail_sender.run_forever()),
                 asyncio.create_task(app.state.document_processor.run_forever()),
+                asyncio.create_task(app.state.hub.run()),
+                asyncio.create_task(prune_forever(settings, database)),
             ]
             if multiprocess_mode():
                 workers.append(asyncio.create_task(sample_pools_forever(database)))
@@ -175,6 +180,7 @@ def create_app(settings: Settings) -> FastAPI:
         invoices_router,
         payments_router,
         ledger_router,
+        events_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
         name_routes(router.routes, API_PREFIX)

@@ -25,6 +25,7 @@ from ledgerline.auth.models import (
 )
 from ledgerline.auth.one_time import OneTimeSecret
 from ledgerline.db.base import Base
+from ledgerline.events.models import DomainEvent
 from ledgerline.idempotency import IdempotencyRecord
 from ledgerline.invoices.models import (
     Invoice,
@@ -62,6 +63,7 @@ __all__ = [
     "Custodian",
     "DeniedAccessToken",
     "DepreciationEntry",
+    "DomainEvent",
     "IdempotencyRecord",
     "Invoice",
     "InvoiceLine",

@@ -51,6 +51,8 @@ TAGS: tuple[dict[str, str], ...] = (
      "the register, depreciation, movements, maintenance and disposal."},
     {"name": "platform console", "description": "Tenants and their users, for platform "
      "ADMINs."},
+    {"name": "events", "description": "Live events as Server-Sent Events (the WebSocket "
+     "/api/v1/ws, outside OpenAPI, carries the same)."},
     {"name": "health", "description": "Liveness and readiness probes."},
 )  # fmt: skip
 

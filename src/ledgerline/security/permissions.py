@@ -35,6 +35,7 @@ class Permission(StrEnum):
     LEDGER_POST = "ledger:post"  # transfers, manual entries and their reversals, the chart
     PERIODS_MANAGE = "periods:manage"  # closing and reopening months
     API_KEYS_MANAGE = "api-keys:manage"
+    EVENTS_READ = "events:read"  # live events (WebSocket, SSE); each event checks its own
     PLATFORM_MANAGE = "platform:manage"
 
 
@@ -47,6 +48,7 @@ _TENANT_WORK = frozenset(
         Permission.ASSETS_READ,
         Permission.ASSETS_WRITE,
         Permission.LEDGER_READ,
+        Permission.EVENTS_READ,
     }
 )
 _TENANT_OWNER = _TENANT_WORK | {
