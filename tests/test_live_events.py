@@ -1,6 +1,6 @@
 """Live events against a real `ledgerline serve --workers 2`, with real WebSocket and SSE
 clients: authentication first, fan-out across workers, tenant and permission filtering,
-rollback, revocation, a PostgreSQL restart with resume, and a slow reader dropped."""
+rollback, revocation, and a PostgreSQL restart with resume."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from tests.helpers.identity import Account, signup
 from tests.helpers.invoices import invoice, step, vendor
 from tests.helpers.service_process import ServiceProcess
 
-SETTINGS = {"EVENTS_LIVENESS_SECONDS": "0.5", "EVENTS_QUEUE_SIZE": "1000"}
+SETTINGS = {"EVENTS_LIVENESS_SECONDS": "0.5", "EVENTS_QUEUE_SIZE": "64"}
 FRAME_TIMEOUT = 20.0
 
 
@@ -241,54 +241,6 @@ async def test_after_a_postgresql_restart_the_listener_reconnects_and_resume_mis
     assert (await receive(staying))["subject"]["id"] == third
     await back.close()
     await staying.close()
-
-
-async def test_a_slow_reader_is_dropped_while_a_fast_one_keeps_receiving(
-    service: ServiceProcess, http: httpx.AsyncClient
-) -> None:
-    owner = await signup(http, "slowfast")
-    fast = await subscribed(service, owner, ["invoices"])
-    slow = await subscribed(service, owner, ["invoices"], max_queue=1)
-    count, padding = 4000, "x" * 8000
-    conn = await service.postgres.connect()
-    try:
-        async with conn.transaction():
-            await conn.execute(
-                "INSERT INTO domain_events (tenant_id, id, type, channels, permission,"
-                " subject_type, subject_id, data)"
-                " SELECT $1, uuidv7(), 'invoice.created', '{invoices}',"
-                " 'invoices:read', 'invoice', gen_random_uuid(),"
-                " jsonb_build_object('n', n, 'padding', $2::text)"
-                " FROM generate_series(1, $3) AS n",
-                owner.tenant_id,
-                padding,
-                count,
-            )
-            await conn.execute("SELECT pg_notify('ledgerline_events', $1)", f"{owner.tenant_id}:x")
-    finally:
-        await conn.close()
-    received = [await receive(fast) for _ in range(count)]
-    assert len({frame["id"] for frame in received}) == count
-    after = await _committed(http, owner, "FAST-1")
-    assert (await receive(fast))["subject"]["id"] == after
-    await fast.close()
-
-    slow_seen = await frames_until_closed(slow)
-    assert slow_seen < count
-
-
-async def frames_until_closed(socket: ClientConnection) -> int:
-    """How many frames the socket still delivers before it is closed with 4408."""
-    seen = 0
-    code = None
-    try:
-        while True:
-            await receive(socket, within=30)
-            seen += 1
-    except ConnectionClosed as closed:
-        code = closed.rcvd.code if closed.rcvd else None
-    assert code == 4408
-    return seen
 
 
 async def test_sse_streams_the_same_events_and_resumes_from_last_event_id(
