@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -317,3 +318,82 @@ def tenant_request(permission: Permission, *, idempotent: bool = False) -> Any:
 
 AdminDep = Annotated[AdminRequest, Depends(require_admin, scope="function")]
 ClaimsDep = Annotated[AccessClaims, Depends(access_claims)]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamCaller:
+    """Who holds a live event stream: checked when it opens and again while it runs."""
+
+    principal: Principal
+    tenant_id: UUID
+    credential: AccessClaims | ParsedApiKey
+    expires_at: datetime | None  # an access token's expiry; API keys are re-read instead
+
+
+def _stream_credential(verified: VerifiedAccessTokens, token: str) -> AccessClaims | ParsedApiKey:
+    try:
+        if token.startswith(API_KEY_PREFIX):
+            return parse_api_key(token)
+        return verified.decode(token)
+    except (MalformedApiKey, InvalidToken) as error:
+        raise unauthorized("The token or API key is invalid or expired.") from error
+
+
+async def _current_principal(
+    database: Database, settings: Settings, credential: AccessClaims | ParsedApiKey, tenant: UUID
+) -> Principal:
+    async with database.tenant_transaction(tenant) as session:
+        if isinstance(credential, AccessClaims):
+            principal, status, _ = await _user(session, credential)
+        else:
+            principal, status, _ = await _api_key(session, settings, credential)
+    _check_tenant_status(status, "GET", is_admin=False)
+    if not principal.can(Permission.EVENTS_READ):
+        raise Problem(403, "permission_denied", f"This needs the '{Permission.EVENTS_READ}' one.")
+    return principal
+
+
+async def stream_caller(
+    database: Database,
+    settings: Settings,
+    verified: VerifiedAccessTokens,
+    token: str,
+    tenant: str,
+) -> StreamCaller:
+    """The caller of a WebSocket, from the token and tenant of its first message.
+
+    Raises `Unauthorized` (close 4401) or a 403 `Problem` (close 4403). Platform ADMINs
+    do not subscribe: live events are for a tenant's own users and keys."""
+    credential = _stream_credential(verified, token)
+    try:
+        tenant_id = UUID(tenant)
+    except ValueError as error:
+        raise Problem(403, "tenant_header_invalid", "tenant_id must be a UUID.") from error
+    if isinstance(credential, AccessClaims) and credential.role == Role.ADMIN:
+        raise Problem(403, "permission_denied", "Live events are for a tenant's callers.")
+    if credential.tenant_id != tenant_id:
+        raise Problem(403, "tenant_mismatch", "tenant_id is not your tenant.")
+    principal = await _current_principal(database, settings, credential, tenant_id)
+    expires = credential.expires_at if isinstance(credential, AccessClaims) else None
+    return StreamCaller(principal, tenant_id, credential, expires)
+
+
+async def stream_caller_now(
+    database: Database, settings: Settings, caller: StreamCaller
+) -> StreamCaller:
+    """The stream's caller re-read (revoked, deactivated, role changed, key revoked):
+    raises like `stream_caller`."""
+    principal = await _current_principal(database, settings, caller.credential, caller.tenant_id)
+    return StreamCaller(principal, caller.tenant_id, caller.credential, caller.expires_at)
+
+
+def stream_request(request: Request, tenant: TenantRequest) -> StreamCaller:
+    """The SSE stream's caller, from the request the access hook let through."""
+    if tenant.principal.kind == ActorType.ADMIN:
+        raise Problem(403, "permission_denied", "Live events are for a tenant's callers.")
+    verified: VerifiedAccessTokens = request.app.state.access_tokens
+    header = request.headers.get("authorization", "")
+    token = request.headers.get("x-api-key") or header.removeprefix("Bearer ").strip()
+    credential = _stream_credential(verified, token)
+    expires = credential.expires_at if isinstance(credential, AccessClaims) else None
+    return StreamCaller(tenant.principal, tenant.tenant_id, credential, expires)

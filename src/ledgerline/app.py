@@ -22,6 +22,8 @@ from ledgerline.db.engine import Database
 from ledgerline.db.outage import DatabaseUnavailable
 from ledgerline.db.roles import verify_runtime_role
 from ledgerline.errors import install_error_handlers
+from ledgerline.events.hub import Hub, prune_forever
+from ledgerline.events.router import router as events_router
 from ledgerline.financing.router import router as financing_router
 from ledgerline.health.router import router as health_router
 from ledgerline.invoices.approvals_router import router as approvals_router
@@ -89,18 +91,23 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.document_processor = jobs.document_processor
             if settings.serve_runs_jobs:
                 jobs.start()
-            samplers = []
+            # Every API process listens for the events it streams, and prunes old ones.
+            app.state.hub = Hub(settings, database)
+            tasks = [
+                asyncio.create_task(app.state.hub.run()),
+                asyncio.create_task(prune_forever(settings, database)),
+            ]
             if multiprocess_mode():
-                samplers.append(asyncio.create_task(sample_pools_forever(database)))
+                tasks.append(asyncio.create_task(sample_pools_forever(database)))
             try:
                 yield
             finally:
                 await jobs.stop()
-                for sampler in samplers:
-                    sampler.cancel()
-                for sampler in samplers:
+                for task in tasks:
+                    task.cancel()
+                for task in tasks:
                     with contextlib.suppress(asyncio.CancelledError):
-                        await sampler
+                        await task
         finally:
             if hasattr(app.state, "passwords"):
                 app.state.passwords.close()
@@ -179,6 +186,7 @@ def create_app(settings: Settings) -> FastAPI:
         payments_router,
         ledger_router,
         financing_router,
+        events_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
         name_routes(router.routes, API_PREFIX)

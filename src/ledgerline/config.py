@@ -182,6 +182,20 @@ class Settings(BaseSettings):
     # process too while this is true (development); in production set it to false and
     # run `ledgerline worker` as a process of its own.
     serve_runs_jobs: bool = True
+    # Live events (WebSocket /api/v1/ws, SSE /api/v1/events; README "Live events").
+    # A socket that has not authenticated within this is closed with 4401.
+    events_auth_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 5.0
+    # A heartbeat frame (SSE: a comment line) after this long without an event.
+    events_heartbeat_seconds: Annotated[float, Field(gt=0, le=300)] = 15.0
+    # Each stream's caller is re-read this often: a revoked session ends it (4401).
+    events_liveness_seconds: Annotated[float, Field(gt=0, le=300)] = 2.0
+    # Events waiting for one connection; a reader that lets more pile up is dropped.
+    events_queue_size: Annotated[int, Field(ge=1, le=100_000)] = 256
+    # Events are kept (for resume) this many days, then pruned.
+    events_retention_days: Annotated[int, Field(ge=1, le=3650)] = 7
+    # The listening connection is re-established after this, doubling up to the maximum.
+    events_reconnect_min_seconds: Annotated[float, Field(gt=0, le=60)] = 0.5
+    events_reconnect_max_seconds: Annotated[float, Field(gt=0, le=600)] = 10.0
 
     # Account lockout after consecutive failed logins.
     lockout_threshold: Annotated[int, Field(ge=1, le=100)] = 5

@@ -25,6 +25,7 @@ from ledgerline.auth.models import (
 )
 from ledgerline.auth.one_time import OneTimeSecret
 from ledgerline.db.base import Base
+from ledgerline.events.models import DomainEvent
 from ledgerline.financing.models import (
     FinancingAcceptance,
     FinancingOffer,
@@ -74,6 +75,7 @@ __all__ = [
     "Custodian",
     "DeniedAccessToken",
     "DepreciationEntry",
+    "DomainEvent",
     "FinancingAcceptance",
     "FinancingOffer",
     "FinancingProgram",

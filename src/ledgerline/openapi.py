@@ -61,6 +61,8 @@ TAGS: tuple[dict[str, str], ...] = (
      "with a budget, offers mailed to vendors, acceptance by link, settlement and repayment."},
     {"name": "platform console", "description": "Tenants and their users, for platform "
      "ADMINs."},
+    {"name": "events", "description": "Live events as Server-Sent Events (the WebSocket "
+     "/api/v1/ws, outside OpenAPI, carries the same)."},
     {"name": "health", "description": "Liveness and readiness probes."},
 )  # fmt: skip
 

@@ -39,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ledgerline.audit.service import AuditContext
 from ledgerline.db.base import new_id
 from ledgerline.db.rows import locked_at_version, record_by_id, row_by_id
+from ledgerline.events.catalog import invoice_changed
 from ledgerline.invoices import approvals, credit_notes, duplicates, postings, taxes
 from ledgerline.invoices.filters import InvoiceFilter
 from ledgerline.invoices.models import (
@@ -231,6 +232,7 @@ async def add_invoice(
             ),
         },
     )
+    await invoice_changed(session, invoice, "create")
     return invoice
 
 
@@ -651,6 +653,7 @@ async def transition(
             **({"journal_entry_id": str(entry.id)} if entry else {}),
         },
     )
+    await invoice_changed(session, invoice, step, **({"reason": reason} if reason else {}))
     return await _with_lines(session, invoice)
 
 
@@ -761,4 +764,5 @@ async def pay(
             "journal_entry_id": str(entry.id),
         },
     )
+    await invoice_changed(session, invoice, "pay", payment_id=str(payment.id), amount=str(amount))
     return await _with_lines(session, invoice)

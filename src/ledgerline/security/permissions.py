@@ -40,6 +40,7 @@ class Permission(StrEnum):
     FINANCING_READ = "financing:read"  # programs, opportunities, offers, settlements
     FINANCING_MANAGE = "financing:manage"  # programs, offers, settling and repaying them
     API_KEYS_MANAGE = "api-keys:manage"
+    EVENTS_READ = "events:read"  # live events (WebSocket, SSE); each event checks its own
     PLATFORM_MANAGE = "platform:manage"
 
 
@@ -52,6 +53,7 @@ _TENANT_WORK = frozenset(
         Permission.ASSETS_READ,
         Permission.ASSETS_WRITE,
         Permission.LEDGER_READ,
+        Permission.EVENTS_READ,
     }
 )
 _TENANT_OWNER = _TENANT_WORK | {

@@ -1,0 +1,1 @@
+"""Committed domain events: the outbox, the per-process fan-out, WebSocket and SSE."""

@@ -1,0 +1,55 @@
+"""What a caller may subscribe to. Every event is checked again when it is sent; this
+refuses at once what could never deliver, and never confirms another tenant's ids."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from sqlalchemy import select
+
+from ledgerline.db.engine import Database
+from ledgerline.invoices.models import Invoice, InvoiceBatch
+from ledgerline.security.permissions import Permission
+
+# The channel, and the permission its events need (`comments` events carry their own).
+PLAIN_CHANNELS: dict[str, Permission] = {
+    "invoices": Permission.INVOICES_READ,
+    "comments": Permission.EVENTS_READ,
+    "dashboard": Permission.LEDGER_READ,
+    "me": Permission.EVENTS_READ,
+}
+_BY_ID: dict[str, tuple[type[Invoice] | type[InvoiceBatch], str]] = {
+    "invoice": (Invoice, "invoice"),
+    "batch": (InvoiceBatch, "batch"),
+}
+
+
+async def refusal(
+    database: Database, tenant_id: UUID, permissions: frozenset[str], channel: object
+) -> str | None:
+    """Why `channel` is refused, or None when the caller may subscribe to it."""
+    if not isinstance(channel, str):
+        return "unknown_channel"
+    if channel in PLAIN_CHANNELS:
+        return None if PLAIN_CHANNELS[channel] in permissions else "permission_denied"
+    kind, _, raw_id = channel.partition(":")
+    if kind not in _BY_ID:
+        return "unknown_channel"
+    if Permission.INVOICES_READ not in permissions:
+        return "permission_denied"
+    model, what = _BY_ID[kind]
+    try:
+        row_id = UUID(raw_id)
+    except ValueError:
+        return f"{what}_not_found"
+    async with database.tenant_transaction(tenant_id) as session:
+        found = await session.scalar(select(model.id).where(model.id == row_id))
+    return None if found is not None else f"{what}_not_found"
+
+
+def invoice_channels(invoice_id: UUID, *, batch_id: UUID | None = None) -> list[str]:
+    """Where an invoice's events are delivered."""
+    found = ["invoices", f"invoice:{invoice_id}", "dashboard"]
+    if batch_id is not None:
+        found.append(f"batch:{batch_id}")
+    return found

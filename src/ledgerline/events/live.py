@@ -1,0 +1,151 @@
+"""One live stream (a WebSocket or an SSE response), whatever carries it.
+
+A `LiveSession` subscribes to channels (each checked against the caller and the tenant),
+replays what a resuming client missed, then sends what the hub queues for it, with a
+heartbeat when nothing happens. Beside it runs the guard: the access token's expiry ends
+the stream, and the caller is re-read every few seconds (a revoked session, a
+deactivated user or a revoked key ends it; a changed role changes what it receives).
+A stream ends by raising `StreamEnded` with the close code the README documents.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from ledgerline.config import Settings
+from ledgerline.db.engine import Database
+from ledgerline.events import channels as channel_rules
+from ledgerline.events.hub import Event, Hub, Subscriber, replay
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_TOO_SLOW = 4408
+MAX_CHANNELS = 100
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+# Re-reads the caller: returns its permissions now, or raises `StreamEnded`.
+Recheck = Callable[[], Awaitable[frozenset[str]]]
+
+
+class StreamEnded(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class LiveSession:
+    def __init__(
+        self,
+        hub: Hub,
+        database: Database,
+        settings: Settings,
+        *,
+        tenant_id: UUID,
+        caller_id: UUID,
+        permissions: frozenset[str],
+        expires_at: datetime | None,
+        recheck: Recheck,
+    ) -> None:
+        self._hub = hub
+        self._database = database
+        self._settings = settings
+        self._expires_at = expires_at
+        self._recheck = recheck
+        self._sending = asyncio.Lock()
+        self._registered = False
+        self.subscriber = Subscriber(tenant_id, caller_id, permissions, settings.events_queue_size)
+
+    async def subscribe(self, channels: Sequence[object]) -> dict[str, Any]:
+        """Add the channels the caller may read; an error frame names the others."""
+        if len(channels) > MAX_CHANNELS:
+            return error_frame("too_many_channels", f"At most {MAX_CHANNELS} channels.")
+        refused: dict[str, str] = {}
+        accepted: list[str] = []
+        for channel in channels:
+            name = channel if isinstance(channel, str) else repr(channel)
+            problem = await channel_rules.refusal(
+                self._database, self.subscriber.tenant_id, self.subscriber.permissions, channel
+            )
+            if problem is None:
+                accepted.append(name)
+            else:
+                refused[name[:100]] = problem
+        self.subscriber.channels.update(accepted)
+        if not self._registered and accepted:
+            await self._hub.add(self.subscriber)
+            self._registered = True
+        if refused:
+            return error_frame("channel_refused", "Some channels were refused.", refused)
+        return {"type": "subscribed", "channels": sorted(self.subscriber.channels)}
+
+    async def resume(self, last_event_id: object, send: Send) -> None:
+        """Send the events after `last_event_id` the caller would have received."""
+        if self.subscriber.last_sent is not None:
+            await send(error_frame("resume_too_late", "Resume before any event is sent."))
+            return
+        try:
+            after = UUID(str(last_event_id))
+        except ValueError:
+            await send(error_frame("invalid_event_id", "last_event_id must be an event id."))
+            return
+        async with self._sending:
+            async for event in replay(self._database, self.subscriber.tenant_id, after):
+                if self.subscriber.wants(event) and self.subscriber.fresh(event):
+                    await send(event.message())
+            if self.subscriber.last_sent is None:
+                self.subscriber.last_sent = after
+
+    async def pump(self, send: Send) -> None:
+        """Send what the hub queues, a heartbeat when nothing comes; a subscriber whose
+        queue overflowed is ended."""
+        subscriber = self.subscriber
+        while True:
+            if subscriber.dropped.is_set():
+                raise StreamEnded(CLOSE_TOO_SLOW, "too slow: events were not read in time")
+            event: Event | None
+            try:
+                event = await asyncio.wait_for(
+                    subscriber.queue.get(), self._settings.events_heartbeat_seconds
+                )
+            except TimeoutError:
+                event = None
+            async with self._sending:
+                if event is None:
+                    await send({"type": "heartbeat"})
+                elif subscriber.wants(event) and subscriber.fresh(event):
+                    await send(event.message())
+
+    async def watch(self) -> None:
+        """End a stream whose queue overflowed, even while its writer is stuck sending."""
+        await self.subscriber.dropped.wait()
+        raise StreamEnded(CLOSE_TOO_SLOW, "too slow: events were not read in time")
+
+    async def guard(self) -> None:
+        """End the stream at the token's expiry, or when the caller no longer holds."""
+        interval = self._settings.events_liveness_seconds
+        while True:
+            wait = interval
+            if self._expires_at is not None:
+                left = (self._expires_at - datetime.now(UTC)).total_seconds()
+                if left <= 0:
+                    raise StreamEnded(CLOSE_UNAUTHENTICATED, "the access token expired")
+                wait = min(wait, left)
+            await asyncio.sleep(wait)
+            if self._expires_at is None or self._expires_at > datetime.now(UTC):
+                self.subscriber.permissions = await self._recheck()
+
+    def close(self) -> None:
+        if self._registered:
+            self._hub.remove(self.subscriber)
+
+
+def error_frame(code: str, detail: str, channels: dict[str, str] | None = None) -> dict[str, Any]:
+    frame: dict[str, Any] = {"type": "error", "code": code, "detail": detail}
+    if channels is not None:
+        frame["channels"] = channels
+    return frame
