@@ -96,7 +96,9 @@ def _problem(status: int, detail: str) -> Response:
     return Response(body, status_code=status, media_type="application/problem+json")
 
 
-def _json_value(value: object) -> str:
+def _json_value(value: object) -> str | list[str]:
+    if isinstance(value, list):  # an array of ids
+        return [str(item) for item in value]
     if isinstance(value, date | datetime):
         return value.isoformat()
     return str(value)  # UUID, Decimal

@@ -16,8 +16,6 @@ app / floor what the app's own rules and plumbing add on top.
     python -m bench.floor --port 8002 [--workers 2]
 """
 
-from __future__ import annotations
-
 import argparse
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
@@ -10,7 +11,10 @@ from typing import Any
 from uuid import UUID
 
 from ledgerline.db.base import new_id
+from ledgerline.invoices import taxes
+from ledgerline.invoices.models import TaxRounding
 from ledgerline.invoices.service import Line, totals
+from ledgerline.values import fold_invoice_number
 
 STATUSES = ("draft", "submitted", "approved", "paid")
 STATUS_WEIGHTS = (10, 15, 25, 50)
@@ -36,6 +40,12 @@ INVOICE_COLUMNS = [
     "amount_paid",
     "status",
     "version",
+    "kind",
+    "tax_rounding",
+    "tax_summary",
+    "possible_duplicate_of",
+    "submissions",
+    "number_key",
 ]
 LINE_COLUMNS = [
     "tenant_id",
@@ -141,6 +151,18 @@ def invoice_rows(
                 paid,
                 drawn_status,
                 version,
+                "invoice",
+                "per_line",
+                json.dumps(
+                    taxes.compute(
+                        [(shape[1], shape[2]) for shape in its_shapes],
+                        [taxes.LineTax.bare(shape[3]) for shape in its_shapes],
+                        TaxRounding.PER_LINE,
+                    ).summary
+                ),
+                [],
+                0 if drawn_status == "draft" else 1,
+                fold_invoice_number(f"{prefix}-{n:06d}"),
             ),
             [
                 (tenant, new_id(), invoice, position, *shape)
