@@ -21,7 +21,6 @@ server header.
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -36,6 +35,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from bench.server import serve_factory
 from ledgerline.config import Settings
 from ledgerline.db.roles import asyncpg_dsn
 from ledgerline.db.tenant_context import TENANT_SETTING
@@ -205,25 +205,7 @@ def ceiling_from_environment() -> Starlette:
 
 
 def main() -> None:
-    import uvicorn
-
-    parser = argparse.ArgumentParser(prog="python -m bench.ceiling", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--workers", type=int, default=1)
-    args = parser.parse_args()
-    configure_logging(Settings().log_level)
-    uvicorn.run(
-        "bench.ceiling:ceiling_from_environment",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_config=None,
-        access_log=False,
-        proxy_headers=False,
-        server_header=False,
-    )
+    serve_factory("bench.ceiling", "ceiling_from_environment", __doc__)
 
 
 if __name__ == "__main__":

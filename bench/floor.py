@@ -16,7 +16,6 @@ app / floor what the app's own rules and plumbing add on top.
     python -m bench.floor --port 8002 [--workers 2]
 """
 
-import argparse
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -27,6 +26,7 @@ from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bench.ceiling import INVOICE_FIELDS, INVOICE_QUERY, caller_tenant, invoice_response
+from bench.server import serve_factory
 from ledgerline.config import Settings
 from ledgerline.db import driver
 from ledgerline.db.engine import Database
@@ -90,25 +90,7 @@ def floor_from_environment() -> FastAPI:
 
 
 def main() -> None:
-    import uvicorn
-
-    parser = argparse.ArgumentParser(prog="python -m bench.floor", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--workers", type=int, default=1)
-    args = parser.parse_args()
-    configure_logging(Settings().log_level)
-    uvicorn.run(
-        "bench.floor:floor_from_environment",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_config=None,
-        access_log=False,
-        proxy_headers=False,
-        server_header=False,
-    )
+    serve_factory("bench.floor", "floor_from_environment", __doc__)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import socket
 import subprocess
@@ -14,6 +15,34 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "a long and unusual passphrase 7"  # noqa: S105 - the bench users'
+
+
+def serve_factory(module: str, factory: str, description: str | None) -> None:
+    """`python -m <module> --port N [--host H] [--workers W]`: the app of `factory`
+    served as `ledgerline serve` serves the app (`uvicorn.run` of a factory, the loop and
+    HTTP implementation left to uvicorn, no access log, proxy headers or server header)."""
+    import uvicorn
+
+    from ledgerline.config import Settings
+    from ledgerline.log import configure_logging
+
+    parser = argparse.ArgumentParser(prog=f"python -m {module}", description=description)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    configure_logging(Settings().log_level)
+    uvicorn.run(
+        f"{module}:{factory}",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+    )
 
 
 def free_port() -> int:
