@@ -175,7 +175,8 @@ async def record_approval(
     if any(a.approver_id == actor for a in given):
         raise refused(
             "distinct_approvers",
-            f"This invoice needs {required} approvals by different people; you gave one.",
+            f"You have approved this submission already; it needs {required} approval(s),"
+            " each by a different person.",
             approvals_required=required,
         )
     assert actor is not None
