@@ -60,7 +60,12 @@ async def accounts_by_code(session: AsyncSession, codes: set[str]) -> dict[str, 
 
 
 async def post_approval(
-    session: AsyncSession, audit: AuditContext, invoice: Invoice, lines: Sequence[InvoiceLine]
+    session: AsyncSession,
+    audit: AuditContext,
+    invoice: Invoice,
+    lines: Sequence[InvoiceLine],
+    *,
+    entry_id: UUID | None = None,
 ) -> JournalEntry:
     """The approved invoice's entry: expenses and input tax against accounts payable; a
     credit note's is its mirror (Dr accounts payable, Cr expenses and tax)."""
@@ -113,6 +118,7 @@ async def post_approval(
         occurred_on=invoice.issue_date,
         lines=posting,
         memo=f"{what} {invoice.number}",
+        entry_id=entry_id,
     )
 
 

@@ -634,14 +634,14 @@ async def transition(
     if step == "reject":
         invoice.rejection_reason = reason
     _history(session, audit, invoice, before, target, reason)
-    await session.flush()
-    entry = None
-    if step == "approve":
-        entry = await postings.post_approval(
-            session, audit, invoice, await lines_of(session, invoice)
-        )
-    elif step == "void" and before == InvoiceStatus.APPROVED:
-        entry = await postings.post_void(session, audit, invoice, datetime.now(UTC).date())
+    lines = await lines_of(session, invoice)
+    # The entry's id is chosen here so that the audit row is written before the posting:
+    # the posting locks the balances of busy accounts (accounts payable) until the commit,
+    # and what follows it is only the event and the commit.
+    entry_id = new_id() if step == "approve" else None
+    if step == "void" and before == InvoiceStatus.APPROVED:
+        voided = await postings.post_void(session, audit, invoice, datetime.now(UTC).date())
+        entry_id = voided.id if voided else None
     audit.record(
         session,
         f"invoice.{step}",
@@ -650,11 +650,13 @@ async def transition(
         changes={
             "status": {"before": before, "after": target},
             **({"reason": reason} if reason else {}),
-            **({"journal_entry_id": str(entry.id)} if entry else {}),
+            **({"journal_entry_id": str(entry_id)} if entry_id else {}),
         },
     )
+    if step == "approve":
+        await postings.post_approval(session, audit, invoice, lines, entry_id=entry_id)
     await invoice_changed(session, invoice, step, **({"reason": reason} if reason else {}))
-    return await _with_lines(session, invoice)
+    return InvoiceWithLines(invoice, lines)
 
 
 async def _unless_duplicate(

@@ -8,9 +8,10 @@ second reversal of one entry, a balance past an account's overdraft limit. `post
 checks the same first where it can, to answer with a clear problem; when a concurrent
 transaction wins a race, the database's refusal becomes the same problem here.
 
-Balances are updated one (account, currency) row at a time in a fixed order (by
-account id, then currency), so two postings that touch the same accounts queue on
-their rows instead of deadlocking. Each line records its place in its account's
+An entry's balance rows are locked in a fixed order (by account id, then currency) and
+moved by one statement, so two postings that touch the same accounts queue on their rows
+instead of deadlocking, and a busy account's row is held for as few round trips as can
+be (from that statement to the commit). Each line records its place in its account's
 sequence and the balance after it, read back from that update.
 """
 
@@ -186,6 +187,35 @@ _MOVE_BALANCE = text(
     RETURNING balance, line_count
     """
 )
+# Every balance an entry moves, in one round trip: the rows are locked first in the fixed
+# order (the CTE's ORDER BY ... FOR UPDATE), then moved; a row that does not exist yet is
+# simply not returned. One statement instead of one per row matters because the rows of
+# busy accounts (accounts payable, the bank) are held from here to the commit, and every
+# other posting to them waits that long.
+_MOVE_BALANCES = text(
+    """
+    WITH moves AS (
+        SELECT * FROM unnest(CAST(:account_ids AS uuid[]), CAST(:currencies AS varchar[]),
+                             CAST(:debits AS numeric[]), CAST(:credits AS numeric[]),
+                             CAST(:lines AS integer[]))
+            AS m(account_id, currency, debit, credit, lines)
+    ), locked AS (
+        SELECT b.account_id, b.currency FROM ledger_balances b
+        JOIN moves m ON m.account_id = b.account_id AND m.currency = b.currency
+        ORDER BY b.account_id, b.currency
+        FOR UPDATE OF b
+    )
+    UPDATE ledger_balances b SET
+        debit_total = b.debit_total + m.debit,
+        credit_total = b.credit_total + m.credit,
+        balance = b.balance + m.debit - m.credit,
+        line_count = b.line_count + m.lines
+    FROM moves m, locked l
+    WHERE b.account_id = m.account_id AND b.currency = m.currency
+      AND l.account_id = m.account_id AND l.currency = m.currency
+    RETURNING b.account_id, b.currency, b.balance, b.line_count
+    """
+)
 # A zero balance in a currency the account has not held yet, carrying the account's limit.
 # (Not one upsert: PostgreSQL checks an upsert's proposed row before it finds the
 # conflict, so a first credit would meet the limit before the update could apply.)
@@ -322,19 +352,33 @@ async def _moved_lines(
     for entry, lines in postings:
         for line in lines:
             by_balance[(line.account_id, line.currency)].append((entry, line))
-    rows = []
-    for (account_id, currency), group in sorted(by_balance.items(), key=lambda item: item[0]):
-        debit = sum((line.debit for _, line in group), ZERO)
-        credit = sum((line.credit for _, line in group), ZERO)
-        change = {
+    ordered = sorted(by_balance.items(), key=lambda item: item[0])
+    changes: list[dict[str, Any]] = [
+        {
             "account_id": account_id,
             "currency": currency,
-            "debit": debit,
-            "credit": credit,
+            "debit": sum((line.debit for _, line in group), ZERO),
+            "credit": sum((line.credit for _, line in group), ZERO),
             "lines": len(group),
         }
-        moved = (await session.execute(_MOVE_BALANCE, change)).one_or_none()
-        if moved is None:
+        for (account_id, currency), group in ordered
+    ]
+    moved_rows = await session.execute(
+        _MOVE_BALANCES,
+        {
+            "account_ids": [change["account_id"] for change in changes],
+            "currencies": [change["currency"] for change in changes],
+            "debits": [change["debit"] for change in changes],
+            "credits": [change["credit"] for change in changes],
+            "lines": [change["lines"] for change in changes],
+        },
+    )
+    after = {(row.account_id, row.currency): row for row in moved_rows}
+    rows = []
+    for ((account_id, currency), group), change in zip(ordered, changes, strict=True):
+        debit, credit = change["debit"], change["credit"]
+        moved = after.get((account_id, currency))
+        if moved is None:  # the account's first line in this currency (in the same order)
             await session.execute(_OPEN_BALANCE, change)
             moved = (await session.execute(_MOVE_BALANCE, change)).one()
         balance = moved.balance - (debit - credit)
