@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 import httpx
 import pytest
 from sqlalchemy import text
@@ -9,6 +11,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ledgerline.db.engine import Database
 from ledgerline.events.catalog import INVOICE_EVENTS
+from ledgerline.events.outbox import emit
 from ledgerline.invoices.service import TRANSITIONS
 from tests.helpers import invoices
 from tests.helpers.identity import Account
@@ -32,3 +35,33 @@ async def test_the_runtime_role_cannot_change_or_remove_an_event(
     with pytest.raises(DBAPIError, match="permission denied"):
         async with database.tenant_transaction(owner.tenant_id) as session:
             await session.execute(text(statement))
+
+
+async def test_an_event_after_one_whose_id_is_ahead_of_this_clock_still_sorts_last(
+    database: Database, owner: Account
+) -> None:
+    """Ids are in commit order per tenant even when another process's clock ran ahead:
+    the next event's id is moved past the last one."""
+    tenant = owner.tenant_id
+    ahead = UUID("ffffffff-ffff-7fff-bfff-fffffffffff0")
+    event = {
+        "subject_type": "invoice",
+        "subject_id": ahead,
+        "channels": ["invoices"],
+        "permission": "invoices:read",
+        "data": {},
+    }
+    async with database.tenant_transaction(tenant) as session:
+        await session.execute(
+            text(
+                "INSERT INTO domain_events (tenant_id, id, type, channels, permission,"
+                " subject_type, subject_id, data) VALUES (:tenant, :id, 'invoice.created',"
+                " ARRAY['invoices'], 'invoices:read', 'invoice', :id, '{}')"
+            ),
+            {"tenant": tenant, "id": ahead},
+        )
+    async with database.tenant_transaction(tenant) as session:
+        moved = await emit(session, tenant, "invoice.created", **event)
+        fresh = await emit(session, tenant, "invoice.created", **event)
+    assert moved == UUID(int=ahead.int + 1)
+    assert fresh == UUID(int=ahead.int + 2)
