@@ -150,7 +150,7 @@ class Hub:
     def __init__(self, settings: Settings, database: Database) -> None:
         self._settings = settings
         self._database = database
-        self._dsn = asyncpg_dsn(settings.runtime_url())
+        self._dsn = asyncpg_dsn(settings.direct_runtime_url())
         self._subscribers: dict[UUID, set[Subscriber]] = {}
         self._cursors: dict[UUID, UUID | None] = {}
         self._dirty: set[UUID] = set()
