@@ -59,8 +59,8 @@ SERVER_CONNECTIONS = 10
 FINANCING_ACCEPT_LIMIT = 12
 
 __all__ = [
-    "test_100_concurrent_transfers_of_50_out_of_1000",
     "test_50_concurrent_payments_of_one_invoice",
+    "test_100_concurrent_transfers_of_50_out_of_1000",
     "test_a_key_is_bound_to_its_tenant",
     "test_a_missing_or_malformed_tenant_header_is_400",
     "test_an_approval_reaches_subscribers_on_both_workers_and_no_other_tenant",

@@ -178,9 +178,9 @@ class Settings(BaseSettings):
     document_max_attempts: Annotated[int, Field(ge=1, le=50)] = 5
     document_poll_seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
 
-    # Background jobs (mail outbox, document reading). `serve` runs them in each API
-    # process too while this is true (development); in production set it to false and
-    # run `ledgerline worker` as a process of its own.
+    # Background jobs (mail outbox, document reading, event retention). `serve` runs them
+    # in each API process too while this is true (development); in production set it to
+    # false and run `ledgerline worker` as a process of its own.
     serve_runs_jobs: bool = True
     # Live events (WebSocket /api/v1/ws, SSE /api/v1/events; README "Live events").
     # A socket that has not authenticated within this is closed with 4401.
@@ -193,6 +193,9 @@ class Settings(BaseSettings):
     events_queue_size: Annotated[int, Field(ge=1, le=100_000)] = 256
     # Events are kept (for resume) this many days, then pruned.
     events_retention_days: Annotated[int, Field(ge=1, le=3650)] = 7
+    # How often the background jobs (`ledgerline worker`, or `serve` while SERVE_RUNS_JOBS)
+    # delete events past the retention.
+    events_prune_interval_seconds: Annotated[float, Field(gt=0, le=86400)] = 3600.0
     # The listening connection is re-established after this, doubling up to the maximum.
     events_reconnect_min_seconds: Annotated[float, Field(gt=0, le=60)] = 0.5
     events_reconnect_max_seconds: Annotated[float, Field(gt=0, le=600)] = 10.0
