@@ -44,10 +44,9 @@ _CURRENT_REVISION = text("SELECT version_num FROM alembic_version")
 class BackgroundJobs:
     """`concurrency` loops per queue; each claims a batch, works it, and claims again
     while there is work, else waits for the queue's poll interval. One loop per scheduled
-    job, which runs it at start and then every interval (again at once while a run
-    found work). `stop()` lets each
-    loop finish the batch it holds, within `grace` seconds, then cancels what is left
-    (whose claims then wait out their leases)."""
+    job, which runs it at start and then every interval (again at once while a run found
+    work). `stop()` lets each loop finish the batch it holds, within `grace` seconds,
+    then cancels what is left (whose claims then wait out their leases)."""
 
     def __init__(
         self,
