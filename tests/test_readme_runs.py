@@ -3,7 +3,9 @@
 Every block fenced as ```sh is part of the walk-throughs: they run in order, in one bash
 process (variables carry over), with `set -euo pipefail`, in a folder that holds the
 `examples/` of the repository, against `ledgerline serve` as a real process. The one
-change made to them is the server's address. Blocks fenced otherwise (`console`, `sql`,
+change made to them is the server's address; the server writes its mail as files
+(MAIL_BACKEND=file, as `make run` does), and the walk-throughs find them through
+MAIL_FILE_DIR. Blocks fenced otherwise (`console`, `sql`,
 none) only show commands and are not run. A walk-through added later runs too.
 
 Curl answers 0 whatever the status, so the server's own access log is the judge: every
@@ -110,8 +112,17 @@ def test_an_unclosed_block_is_an_error() -> None:
 
 
 @pytest.fixture(scope="module")
+def mail_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("readme-mail")
+
+
+@pytest.fixture(scope="module")
 def server(
-    admin_url: URL, template_database: str, worker_id: str, tmp_path_factory: pytest.TempPathFactory
+    admin_url: URL,
+    template_database: str,
+    worker_id: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    mail_dir: Path,
 ) -> Iterator[ServiceProcess]:
     """`ledgerline serve` on a database cloned from the suite's migrated template."""
     import asyncio
@@ -124,6 +135,9 @@ def server(
         workers=1,
         DATABASE_URL=owner_url_for(admin_url, name).render_as_string(hide_password=False),
         DOCUMENT_POLL_SECONDS="0.2",
+        MAIL_BACKEND="file",
+        MAIL_FILE_DIR=str(mail_dir),
+        MAIL_POLL_SECONDS="0.2",
     )
     try:
         yield service
@@ -159,12 +173,15 @@ def require_curl() -> None:
         pytest.skip(reason)
 
 
-def test_the_walk_throughs_run_as_written(server: ServiceProcess, tmp_path: Path) -> None:
+def test_the_walk_throughs_run_as_written(
+    server: ServiceProcess, tmp_path: Path, mail_dir: Path
+) -> None:
     require_curl()
     script = walk_through_script(README.read_text(), server.base_url)
     assert script.count("--- README.md line") >= 5, "the walk-throughs are gone"
     (tmp_path / "examples").symlink_to(ROOT / "examples")
     env = {key: value for key, value in os.environ.items() if not key.startswith("DATABASE_")}
+    env["MAIL_FILE_DIR"] = str(mail_dir)
     before = len(access_log(server))
     result = subprocess.run(
         ["bash", "-c", script],
@@ -196,6 +213,13 @@ def test_the_walk_throughs_run_as_written(server: ServiceProcess, tmp_path: Path
         if str(entry["path"]).endswith("/pay") and entry["status"] == 200
     ]
     assert len(paid) == 4, report  # two in the invoice walk-through, two in the ledger's
+    settled = [
+        entry
+        for entry in requests
+        if str(entry["path"]).endswith(("/offers/accept", "/settle"))
+        and entry["status"] in (200, 201)
+    ]
+    assert len(settled) == 2, report  # the vendor's acceptance from the mail, the settlement
 
 
 def test_the_container_health_check_asks_the_configured_port(server: ServiceProcess) -> None:

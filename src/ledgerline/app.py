@@ -22,7 +22,7 @@ from ledgerline.db.engine import Database
 from ledgerline.db.outage import DatabaseUnavailable
 from ledgerline.db.roles import verify_runtime_role
 from ledgerline.errors import install_error_handlers
-from ledgerline.events.hub import Hub, prune_forever
+from ledgerline.events.hub import Hub
 from ledgerline.events.router import router as events_router
 from ledgerline.financing.router import router as financing_router
 from ledgerline.health.router import router as health_router
@@ -91,12 +91,10 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.document_processor = jobs.document_processor
             if settings.serve_runs_jobs:
                 jobs.start()
-            # Every API process listens for the events it streams, and prunes old ones.
+            # Every API process listens for the events it streams; pruning old ones is
+            # a scheduled job of BackgroundJobs (`ledgerline worker`, or here when told).
             app.state.hub = Hub(settings, database)
-            tasks = [
-                asyncio.create_task(app.state.hub.run()),
-                asyncio.create_task(prune_forever(settings, database)),
-            ]
+            tasks = [asyncio.create_task(app.state.hub.run())]
             if multiprocess_mode():
                 tasks.append(asyncio.create_task(sample_pools_forever(database)))
             try:

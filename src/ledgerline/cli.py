@@ -304,7 +304,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(handler=cmd_serve)
 
     worker = commands.add_parser(
-        "worker", help="run the background jobs (mail outbox, document reading) until SIGTERM"
+        "worker",
+        help="run the background jobs (mail outbox, document reading, event retention)"
+        " until SIGTERM",
     )
     worker.add_argument(
         "--concurrency", type=int, default=2, help="loops per job queue (default: 2)"

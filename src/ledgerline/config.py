@@ -150,9 +150,13 @@ class Settings(BaseSettings):
             parse(limit)
         return value
 
-    # Mail: "console" logs each message and keeps it in the outbox (development, tests);
-    # "smtp" sends through SMTP_HOST. Links in mails point at PORTAL_BASE_URL.
-    mail_backend: Literal["console", "smtp"] = "console"
+    # Mail: "file" writes each message as an .eml file into MAIL_FILE_DIR (the default in
+    # development: `make run`'s mail, links and codes included, can be read there);
+    # "console" logs each message and keeps it in the outbox (the default elsewhere,
+    # tests); "smtp" sends through SMTP_HOST. Links in mails point at PORTAL_BASE_URL.
+    mail_backend: Literal["console", "file", "smtp"] = "console"
+    # Where the file backend writes (unset: DATA_DIR/mail).
+    mail_file_dir: Path | None = None
     mail_from: str = "Ledgerline <no-reply@ledgerline.localhost>"
     portal_base_url: str = "http://127.0.0.1:8000"
     # How long a financing offer's mailed acceptance link works (never past its pay-on day).
@@ -178,9 +182,9 @@ class Settings(BaseSettings):
     document_max_attempts: Annotated[int, Field(ge=1, le=50)] = 5
     document_poll_seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
 
-    # Background jobs (mail outbox, document reading). `serve` runs them in each API
-    # process too while this is true (development); in production set it to false and
-    # run `ledgerline worker` as a process of its own.
+    # Background jobs (mail outbox, document reading, event retention). `serve` runs them
+    # in each API process too while this is true (development); in production set it to
+    # false and run `ledgerline worker` as a process of its own.
     serve_runs_jobs: bool = True
     # Live events (WebSocket /api/v1/ws, SSE /api/v1/events; README "Live events").
     # A socket that has not authenticated within this is closed with 4401.
@@ -193,6 +197,9 @@ class Settings(BaseSettings):
     events_queue_size: Annotated[int, Field(ge=1, le=100_000)] = 256
     # Events are kept (for resume) this many days, then pruned.
     events_retention_days: Annotated[int, Field(ge=1, le=3650)] = 7
+    # How often the background jobs (`ledgerline worker`, or `serve` while SERVE_RUNS_JOBS)
+    # delete events past the retention.
+    events_prune_interval_seconds: Annotated[float, Field(gt=0, le=86400)] = 3600.0
     # The listening connection is re-established after this, doubling up to the maximum.
     events_reconnect_min_seconds: Annotated[float, Field(gt=0, le=60)] = 0.5
     events_reconnect_max_seconds: Annotated[float, Field(gt=0, le=600)] = 10.0
@@ -227,6 +234,22 @@ class Settings(BaseSettings):
             parse_address(value)
         return value
 
+    @field_validator("mail_file_dir", "document_storage_dir", mode="before")
+    @classmethod
+    def _empty_folder_is_unset(cls, value: object) -> object:
+        """`MAIL_FILE_DIR=` (as in .env.example) means the default, not the current folder."""
+        return None if value == "" else value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mail_backend_of_the_environment(cls, data: object) -> object:
+        """MAIL_BACKEND unset or empty: "file" in development, "console" elsewhere."""
+        if isinstance(data, dict) and not data.get("mail_backend"):
+            environment = str(data.get("environment") or Environment.DEVELOPMENT)
+            development = environment.lower() == Environment.DEVELOPMENT
+            return {**data, "mail_backend": "file" if development else "console"}
+        return data
+
     @model_validator(mode="after")
     def _long_statements_are_longer(self) -> Settings:
         if self.database_long_statement_timeout_seconds < self.database_statement_timeout_seconds:
@@ -247,6 +270,10 @@ class Settings(BaseSettings):
             raise ValueError("SECRET_KEY must be at least 32 characters in production")
         if self.environment is Environment.PRODUCTION and self.mail_backend == "console":
             raise ValueError("MAIL_BACKEND=console would log login codes; use smtp in production")
+        if self.environment is Environment.PRODUCTION and self.mail_backend == "file":
+            raise ValueError(
+                "MAIL_BACKEND=file would keep login codes on disk; use smtp in production"
+            )
         if (
             self.environment is Environment.PRODUCTION
             and self.metrics_token.get_secret_value()
@@ -272,6 +299,10 @@ class Settings(BaseSettings):
     @cached_property
     def documents_dir(self) -> Path:
         return self.document_storage_dir or self.data_dir / "documents"
+
+    @cached_property
+    def mail_dir(self) -> Path:
+        return self.mail_file_dir or self.data_dir / "mail"
 
     @cached_property
     def upload_max_body_bytes(self) -> int:

@@ -1,11 +1,12 @@
 """Background jobs: the mail outbox and document reading, each queue worked by a number
-of loops.
+of loops, and the scheduled jobs (event retention), each run by one loop per process.
 
 `ledgerline worker` runs them in a process of its own (production), and `serve` runs them
 inside each API process too while SERVE_RUNS_JOBS is true (development). Either way the
 queues are tables claimed under leases (db/leases.py): any number of loops in any number
 of processes never take one job twice, and a job whose worker died is taken again once
-its lease has run out.
+its lease has run out. A scheduled job is safe to run in several processes at once (its
+statement is idempotent), so it needs no lease.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from ledgerline.db.engine import Database
 from ledgerline.db.migrate import head_revision
 from ledgerline.db.outage import DatabaseUnavailable, log_failure
 from ledgerline.db.roles import verify_runtime_role
+from ledgerline.events.hub import prune_old_events
 from ledgerline.invoices.processing import DocumentProcessor
 from ledgerline.invoices.storage import DocumentStorage, LocalDocumentStorage
 from ledgerline.mail.service import MailSender
@@ -41,9 +43,10 @@ _CURRENT_REVISION = text("SELECT version_num FROM alembic_version")
 
 class BackgroundJobs:
     """`concurrency` loops per queue; each claims a batch, works it, and claims again
-    while there is work, else waits for the queue's poll interval. `stop()` lets each
-    loop finish the batch it holds, within `grace` seconds, then cancels what is left
-    (whose claims then wait out their leases)."""
+    while there is work, else waits for the queue's poll interval. One loop per scheduled
+    job, which runs it at start and then every interval (again at once while a run found
+    work). `stop()` lets each loop finish the batch it holds, within `grace` seconds,
+    then cancels what is left (whose claims then wait out their leases)."""
 
     def __init__(
         self,
@@ -63,6 +66,13 @@ class BackgroundJobs:
                 settings.document_poll_seconds,
             ),
         ]
+        self._scheduled: list[tuple[str, Callable[[], Awaitable[int]], float]] = [
+            (
+                "event retention",
+                lambda: prune_old_events(settings, database),
+                settings.events_prune_interval_seconds,
+            ),
+        ]
         self.concurrency = concurrency
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -72,6 +82,9 @@ class BackgroundJobs:
             asyncio.create_task(self._work(name, run_once, poll_seconds))
             for name, run_once, poll_seconds in self._queues
             for _ in range(self.concurrency)
+        ] + [
+            asyncio.create_task(self._work(name, run_once, interval))
+            for name, run_once, interval in self._scheduled
         ]
 
     async def _work(

@@ -150,7 +150,7 @@ class Hub:
     def __init__(self, settings: Settings, database: Database) -> None:
         self._settings = settings
         self._database = database
-        self._dsn = asyncpg_dsn(settings.runtime_url())
+        self._dsn = asyncpg_dsn(settings.direct_runtime_url())
         self._subscribers: dict[UUID, set[Subscriber]] = {}
         self._cursors: dict[UUID, UUID | None] = {}
         self._dirty: set[UUID] = set()
@@ -266,8 +266,12 @@ class Hub:
             group.create_task(self.fan_out_forever())
 
 
-_PRUNE = text("DELETE FROM domain_events WHERE id < :cutoff")
-PRUNE_INTERVAL_SECONDS = 3600.0
+# One batch per statement, so a large backlog never holds one long transaction.
+PRUNE_BATCH = 10_000
+_PRUNE = text(
+    "DELETE FROM domain_events WHERE (tenant_id, id) IN"
+    " (SELECT tenant_id, id FROM domain_events WHERE id < :cutoff LIMIT :batch)"
+)
 
 
 def first_id_at(moment: datetime) -> UUID:
@@ -275,13 +279,11 @@ def first_id_at(moment: datetime) -> UUID:
     return UUID(int=(int(moment.timestamp() * 1000) << 80) | (7 << 76) | (2 << 62))
 
 
-async def prune_forever(settings: Settings, database: Database) -> None:
-    """Delete events older than the retention, every hour (platform role: all tenants)."""
-    while True:
-        cutoff = first_id_at(datetime.now(UTC) - timedelta(days=settings.events_retention_days))
-        try:
-            async with database.platform_sessions() as session, session.begin():
-                await session.execute(_PRUNE, {"cutoff": cutoff})
-        except Exception as error:  # an outage: try again at the next interval
-            log.warning("old events could not be pruned: %s", error)
-        await asyncio.sleep(PRUNE_INTERVAL_SECONDS)
+async def prune_old_events(settings: Settings, database: Database) -> int:
+    """Delete up to PRUNE_BATCH events older than the retention (platform role: every
+    tenant); return how many. A scheduled job of worker.py's `BackgroundJobs`."""
+    cutoff = first_id_at(datetime.now(UTC) - timedelta(days=settings.events_retention_days))
+    async with database.platform_sessions() as session, session.begin():
+        result = await session.execute(_PRUNE, {"cutoff": cutoff, "batch": PRUNE_BATCH})
+    deleted: int = result.rowcount  # type: ignore[attr-defined]
+    return deleted

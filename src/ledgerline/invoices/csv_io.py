@@ -2,31 +2,36 @@
 
 One row per invoice line (an invoice without lines has one row with empty line
 cells); invoice columns repeat on each of its rows. Money and quantities are plain
-decimals, dates ISO 8601. The import reads the same columns, so an export imports
-into another tenant as the same invoices: vendors are found by tax id, else by name,
-and created when missing; invoices arrive as drafts (their approvals and payments
-belong to the tenant they happened in). An invoice whose vendor already has its
-number is skipped, so importing a file twice makes nothing twice.
+decimals, dates ISO 8601. A line carries its tax code (its `tax_rate` is then the
+code's, for reading) and account; an invoice its kind, tax rounding and tax summary (one
+JSON cell: a list of rows per code, rate and component, as the API answers it). The
+import reads the same columns, so an export imports into another tenant as the same
+invoices, tax summary included, provided that tenant has the same tax codes: vendors
+are found by tax id, else by name, and created when missing; invoices arrive as drafts
+(their approvals and payments belong to the tenant they happened in). An invoice whose
+vendor already has its number is skipped, so importing a file twice makes nothing
+twice.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from pydantic import ConfigDict, Field, ValidationError
-from sqlalchemy import and_, func, select
+from pydantic import ConfigDict, Field, ValidationError, model_validator
+from sqlalchemy import Text, and_, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.audit.service import AuditContext
 from ledgerline.csvfiles import csv_chunk, field_errors, read_rows, refuse_if_invalid, summary
 from ledgerline.db.engine import Database
 from ledgerline.db.timeouts import allow_long_statements
-from ledgerline.invoices import service
+from ledgerline.invoices import service, taxes
 from ledgerline.invoices.filters import VENDOR_OF_INVOICE, InvoiceFilter
-from ledgerline.invoices.models import Invoice, InvoiceLine
+from ledgerline.invoices.models import Invoice, InvoiceKind, InvoiceLine, TaxRounding
 from ledgerline.invoices.schemas import LineIn
 from ledgerline.problems import Problem
 from ledgerline.values import Currency, Day, NonBlankStr, SignedMoney, TaxId
@@ -41,6 +46,8 @@ EXPORT_COLUMNS = (
     ("issue_date", Invoice.issue_date),
     ("due_date", Invoice.due_date),
     ("currency", Invoice.currency),
+    ("kind", Invoice.kind),
+    ("tax_rounding", Invoice.tax_rounding),
     ("status", Invoice.status),
     ("po_number", Invoice.po_number),
     ("notes", Invoice.notes),
@@ -49,10 +56,13 @@ EXPORT_COLUMNS = (
     ("quantity", InvoiceLine.quantity),
     ("unit_price", InvoiceLine.unit_price),
     ("tax_rate", InvoiceLine.tax_rate),
+    ("tax_code", InvoiceLine.tax_code),
+    ("account_code", InvoiceLine.account_code),
     ("line_subtotal", InvoiceLine.line_subtotal),
     ("line_tax", InvoiceLine.line_tax),
     ("subtotal", Invoice.subtotal),
     ("tax_total", Invoice.tax_total),
+    ("tax_summary", cast(Invoice.tax_summary, Text)),
     ("total", Invoice.total),
     ("amount_paid", Invoice.amount_paid),
 )
@@ -62,11 +72,11 @@ REQUIRED = ("vendor_name", "number", "issue_date", "description", "quantity", "u
 # Exported for reading, recomputed on import (`total` is checked instead).
 INFORMATIONAL = frozenset(
     {"invoice_id", "status", "line", "line_subtotal", "line_tax", "subtotal", "tax_total"}
-    | {"amount_paid"}
+    | {"amount_paid", "tax_summary"}
 )
 INVOICE_FIELDS = (
     *("vendor_name", "vendor_tax_id", "issue_date", "due_date", "currency"),
-    *("po_number", "notes", "total"),
+    *("kind", "tax_rounding", "po_number", "notes", "total"),
 )
 
 
@@ -110,6 +120,15 @@ class ImportRow(LineIn):
     po_number: str | None = Field(default=None, max_length=64)
     notes: str | None = Field(default=None, max_length=5000)
     total: SignedMoney | None = None
+    kind: InvoiceKind = InvoiceKind.INVOICE
+    tax_rounding: TaxRounding = TaxRounding.PER_LINE
+
+    @model_validator(mode="after")
+    def _rate_of_the_code_is_for_reading(self) -> ImportRow:
+        """An exported line with a tax code shows the code's rate too; the code decides."""
+        if self.tax_code is not None:
+            self.tax_rate = None
+        return self
 
 
 @dataclass
@@ -177,7 +196,14 @@ async def import_invoices(
             continue
         invoice.lines.append(line)
         invoice.items.append(
-            service.Line(row.description, row.quantity, row.unit_price, row.tax_rate)
+            service.Line(
+                row.description,
+                row.quantity,
+                row.unit_price,
+                row.tax_rate,
+                account_code=row.account_code,
+                tax_code=row.tax_code,
+            )
         )
     vendors = await _vendors(session)
     ready: list[PendingInvoice] = []
@@ -186,11 +212,9 @@ async def import_invoices(
             report.extend(_failed(invoice, "another row of this invoice is invalid"))
             continue
         claimed = invoice.first.total
-        _, subtotal, tax = service.totals(invoice.items)
-        if claimed is not None and claimed != subtotal + tax:
-            report.extend(
-                _failed(invoice, f"total: the lines add up to {subtotal + tax}, not {claimed}")
-            )
+        computed = _bare_rate_total(invoice)
+        if claimed is not None and computed is not None and claimed != computed:
+            report.extend(_failed(invoice, f"total: the lines add up to {computed}, not {claimed}"))
             continue
         vendor = vendors.get(key[0])
         problem = (
@@ -242,6 +266,9 @@ async def import_invoices(
                     po_number=row.po_number,
                     notes=row.notes,
                     lines=invoice.items,
+                    total=row.total,
+                    kind=row.kind,
+                    tax_rounding=row.tax_rounding,
                     source="import",
                 )
         except Problem as problem:
@@ -254,6 +281,20 @@ async def import_invoices(
             {"line": n, "status": "imported", "invoice_id": str(created.id)} for n in invoice.lines
         )
     return summary(report)
+
+
+def _bare_rate_total(invoice: PendingInvoice) -> Decimal | None:
+    """The total of an invoice whose lines all have bare rates, as it will be computed;
+    None when a line names a tax code (resolved in the database: `add_invoice` checks
+    the claimed total then)."""
+    if any(line.tax_code is not None for line in invoice.items):
+        return None
+    computed = taxes.compute(
+        [(line.quantity, line.unit_price) for line in invoice.items],
+        [taxes.LineTax.bare(line.tax_rate or Decimal("0")) for line in invoice.items],
+        invoice.first.tax_rounding,
+    )
+    return computed.subtotal + computed.tax_total
 
 
 async def _existing_numbers(

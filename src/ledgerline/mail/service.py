@@ -10,9 +10,13 @@ request that queued a message never sees a mail error.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -39,6 +43,17 @@ def _update(message: OutboxMessage) -> Any:
     )
 
 
+def write_eml(folder: Path, message_id: UUID, email: EmailMessage) -> Path:
+    """The message as `<UTC time>-<id>.eml` in `folder`: names sort by sending time. It
+    is written under a temporary name and renamed, so a reader never sees half a file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}-{message_id}.eml"
+    partial = path.with_suffix(".partial")
+    partial.write_bytes(email.as_bytes())
+    os.replace(partial, path)
+    return path
+
+
 def queue_mail(session: AsyncSession, *, tenant_id: UUID, to: str, subject: str, body: str) -> None:
     session.add(OutboxMessage(tenant_id=tenant_id, to_address=to, subject=subject, body=body))
 
@@ -48,6 +63,20 @@ class MailSender:
         self.settings = settings
         self.database = database
 
+    def _email(self, message: OutboxMessage) -> EmailMessage:
+        email = EmailMessage()
+        email["From"] = self.settings.mail_from
+        email["To"] = message.to_address
+        email["Subject"] = message.subject
+        email["Date"] = format_datetime(datetime.now(UTC))
+        email["Message-ID"] = f"<{message.id}@ledgerline>"
+        if self.settings.mail_backend == "file":
+            # Readable as it is: no quoted-printable soft breaks inside long links.
+            email.set_content(message.body or "", cte="8bit")
+        else:
+            email.set_content(message.body or "")
+        return email
+
     async def _deliver(self, message: OutboxMessage) -> None:
         if self.settings.mail_backend == "console":
             logger.info(
@@ -55,11 +84,10 @@ class MailSender:
                 extra={"to": message.to_address, "subject": message.subject, "body": message.body},
             )
             return
-        email = EmailMessage()
-        email["From"] = self.settings.mail_from
-        email["To"] = message.to_address
-        email["Subject"] = message.subject
-        email.set_content(message.body or "")
+        email = self._email(message)
+        if self.settings.mail_backend == "file":
+            await asyncio.to_thread(write_eml, self.settings.mail_dir, message.id, email)
+            return
         await aiosmtplib.send(
             email,
             hostname=self.settings.smtp_host,
