@@ -56,55 +56,73 @@ async def _rows(session: AsyncSession, sql: str, params: dict[str, Any]) -> list
 # --- summary -------------------------------------------------------------------------------
 
 _STATUS_COLUMNS = ",\n".join(
-    f"count(*) FILTER (WHERE i.status = '{status}') AS {status}_count,"
-    f" coalesce(sum(i.total) FILTER (WHERE i.status = '{status}'), 0.00) AS {status}_amount"
+    f"coalesce(sum(s.invoices) FILTER (WHERE s.status = '{status}'), 0)::bigint"
+    f" AS {status}_count,"
+    f" coalesce(sum(s.amount) FILTER (WHERE s.status = '{status}'), 0.00) AS {status}_amount"
     for status in STATUSES
 )
 
 
 async def invoice_figures(session: AsyncSession, scope: Scope) -> list[dict[str, Any]]:
     """Per currency: counts and amounts by status, what is overdue, the decisions taken,
-    what is payable, what was bought, and the first issue date (for days payable)."""
+    what is payable, what was bought, and the first issue date (for days payable).
+
+    The invoices are aggregated once by currency and status (few aggregates per row, one
+    index-only scan of `invoices (tenant_id, status, currency) INCLUDE ...`), and those
+    few rows are then turned into one row per currency."""
     sql = f"""
-        SELECT i.currency,
+        SELECT s.currency,
                {_STATUS_COLUMNS},
-               count(*) FILTER (WHERE i.status = 'approved' AND i.due_date < :as_of)
+               coalesce(sum(s.overdue) FILTER (WHERE s.status = 'approved'), 0)::bigint
                    AS overdue_count,
-               coalesce(sum(i.total - i.amount_paid)
-                   FILTER (WHERE i.status = 'approved' AND i.due_date < :as_of), 0.00)
+               coalesce(sum(s.overdue_amount) FILTER (WHERE s.status = 'approved'), 0.00)
                    AS overdue_amount,
-               count(*) FILTER (WHERE i.status IN ('approved', 'paid')) AS approved_decisions,
-               count(*) FILTER (WHERE i.status = 'rejected') AS rejected_decisions,
-               coalesce(sum(i.total - i.amount_paid) FILTER (WHERE i.status = 'approved'), 0.00)
+               coalesce(sum(s.invoices) FILTER (WHERE s.status IN ('approved', 'paid')), 0)
+                   ::bigint AS approved_decisions,
+               coalesce(sum(s.invoices) FILTER (WHERE s.status = 'rejected'), 0)::bigint
+                   AS rejected_decisions,
+               coalesce(sum(s.open_amount) FILTER (WHERE s.status = 'approved'), 0.00)
                    AS payable,
-               coalesce(sum(i.total) FILTER (WHERE i.status IN ('approved', 'paid')), 0.00)
+               coalesce(sum(s.amount) FILTER (WHERE s.status IN ('approved', 'paid')), 0.00)
                    AS purchases,
-               min(i.issue_date) AS first_issue_date
-        FROM invoices i
-        WHERE i.kind = 'invoice' AND {scope.where("i.issue_date", "i.currency")}
-        GROUP BY i.currency
+               min(s.first_issue_date) AS first_issue_date
+        FROM (
+            SELECT i.currency, i.status, count(*) AS invoices, sum(i.total) AS amount,
+                   sum(i.total - i.amount_paid) AS open_amount,
+                   count(*) FILTER (WHERE i.due_date < :as_of) AS overdue,
+                   sum(i.total - i.amount_paid) FILTER (WHERE i.due_date < :as_of)
+                       AS overdue_amount,
+                   min(i.issue_date) AS first_issue_date
+            FROM invoices i
+            WHERE i.kind = 'invoice' AND {scope.where("i.issue_date", "i.currency")}
+            GROUP BY i.currency, i.status
+        ) s
+        GROUP BY s.currency
     """  # noqa: S608 - constant fragments; values are bound
     return await _rows(session, sql, scope.params())
 
 
 async def approval_hours(session: AsyncSession, scope: Scope) -> list[dict[str, Any]]:
     """Per currency: the median hours from an invoice's last submission to its approval,
-    over every approval of the invoices in scope."""
+    over every approval of the invoices in scope. One pass over the history's submissions
+    and approvals in index order (`invoice_status_history (tenant_id, invoice_id,
+    occurred_at)`, partial), each approval carrying the latest submission before it."""
     sql = f"""
         SELECT i.currency,
                round((percentile_cont(0.5) WITHIN GROUP (
-                   ORDER BY extract(epoch FROM a.occurred_at - s.submitted_at)
+                   ORDER BY extract(epoch FROM a.occurred_at - a.submitted_at)
                ) / 3600)::numeric, 2) AS median_hours
-        FROM invoices i
-        JOIN invoice_status_history a
-          ON a.tenant_id = i.tenant_id AND a.invoice_id = i.id AND a.to_status = 'approved'
-        CROSS JOIN LATERAL (
-            SELECT max(h.occurred_at) AS submitted_at FROM invoice_status_history h
-            WHERE h.tenant_id = i.tenant_id AND h.invoice_id = i.id
-              AND h.to_status = 'submitted' AND h.occurred_at <= a.occurred_at
-        ) s
-        WHERE i.kind = 'invoice' AND s.submitted_at IS NOT NULL
-          AND {scope.where("i.issue_date", "i.currency")}
+        FROM (
+            SELECT h.tenant_id, h.invoice_id, h.to_status, h.occurred_at,
+                   max(h.occurred_at) FILTER (WHERE h.to_status = 'submitted') OVER (
+                       PARTITION BY h.tenant_id, h.invoice_id ORDER BY h.occurred_at
+                   ) AS submitted_at
+            FROM invoice_status_history h
+            WHERE h.to_status IN ('submitted', 'approved')
+        ) a
+        JOIN invoices i ON i.tenant_id = a.tenant_id AND i.id = a.invoice_id
+        WHERE a.to_status = 'approved' AND a.submitted_at IS NOT NULL
+          AND i.kind = 'invoice' AND {scope.where("i.issue_date", "i.currency")}
         GROUP BY i.currency
     """  # noqa: S608 - constant fragments; values are bound
     return await _rows(session, sql, scope.params())
