@@ -1,8 +1,9 @@
 """dashboard indexes: what the dashboard's aggregates read, each leading with tenant_id
 
 - `invoices (tenant_id, status, currency) INCLUDE (kind, issue_date, due_date, total,
-  amount_paid, vendor_id)`: the summary, the aging, the vendors view and the cash weeks
-  read only these columns, so they scan the index alone (no heap visit once vacuumed);
+  amount_paid, vendor_id, id)`: the summary, the aging, the vendors view and the cash
+  weeks read only these columns, so they scan the index alone (no heap visit once
+  vacuumed), and the median's join to the history finds each invoice's currency there;
 - `invoice_status_history (tenant_id, invoice_id, occurred_at) INCLUDE (to_status)` for
   submissions and approvals only: the median submit-to-approve time walks it in order,
   each approval meeting the latest submission before it without a sort;
@@ -31,7 +32,15 @@ def upgrade() -> None:
         op.f("invoices_tenant_id_status_currency_idx"),
         "invoices",
         ["tenant_id", "status", "currency"],
-        postgresql_include=["kind", "issue_date", "due_date", "total", "amount_paid", "vendor_id"],
+        postgresql_include=[
+            "kind",
+            "issue_date",
+            "due_date",
+            "total",
+            "amount_paid",
+            "vendor_id",
+            "id",
+        ],
     )
     op.create_index(
         op.f("invoice_status_history_tenant_id_invoice_id_occurred_at_idx"),

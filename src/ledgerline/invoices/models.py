@@ -103,6 +103,7 @@ class Invoice(Versioned, TenantScoped, TimestampMixin, Base):
                 "total",
                 "amount_paid",
                 "vendor_id",
+                "id",
             ],
         ),
         # One per sort of the list: keyset pages walk (sort key, id).
