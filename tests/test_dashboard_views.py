@@ -4,13 +4,14 @@ and bad parameters (422, never 500)."""
 from __future__ import annotations
 
 import asyncio
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
 from ledgerline.config import Settings
-from tests.helpers import assets
+from tests.helpers import assets, financing
 from tests.helpers.api_keys import by_bearer, issue
 from tests.helpers.database import owner_sql
 from tests.helpers.documents import PNG, upload
@@ -132,6 +133,38 @@ async def test_assets_by_category_as_of_a_day(client: httpx.AsyncClient, owner: 
     )
     assert [row["category"] for row in acquired_in_march["rows"]] == ["Furniture"]
     assert (await _get(client, owner, "assets", as_of="2026-06-30", currency="USD"))["rows"] == []
+
+
+def _monday(day: str) -> str:
+    parsed = date.fromisoformat(day)
+    return (parsed - timedelta(days=parsed.weekday())).isoformat()
+
+
+async def test_cash_weeks_put_an_accepted_offer_on_its_pay_day_not_the_due_day(
+    client: httpx.AsyncClient, owner: Account, settings: Settings
+) -> None:
+    vendor_id = await financing.vendor(client, owner)
+    financed = await financing.approved_invoice(client, owner, vendor_id, number="F-1")
+    await financing.approved_invoice(client, owner, vendor_id, amount="500.00", number="F-2")
+    program = await financing.program(client, owner)
+    offer = await financing.offer(client, owner, financed["id"], program["id"], pay_in_days=10)
+    accepted = await financing.accept(client, await financing.last_token(settings, owner.tenant_id))
+    assert accepted.status_code == 200, accepted.text
+    weeks = (await _get(client, owner, "cash"))["weeks"]
+    assert weeks == [
+        {
+            "week_start": _monday(financing.days_from_today(10)),
+            "currency": "EUR",
+            "scheduled_payments": "0.00",
+            "financing_settlements": offer["net_amount"],
+        },
+        {
+            "week_start": _monday(financing.days_from_today(40)),
+            "currency": "EUR",
+            "scheduled_payments": "500.00",  # the financed 10,000.00 is not due any more
+            "financing_settlements": "0.00",
+        },
+    ]
 
 
 async def test_owner_assistant_and_keys_with_the_scope_read_it_nobody_else(
