@@ -5,7 +5,17 @@
 
 import sys
 
-from bench import assets, financing, http, identity, invoices, ledger, rls_overhead, scaleout
+from bench import (
+    assets,
+    dashboard,
+    financing,
+    http,
+    identity,
+    invoices,
+    ledger,
+    rls_overhead,
+    scaleout,
+)
 
 BENCHMARKS = {
     "rls_overhead": rls_overhead.main,
@@ -14,6 +24,7 @@ BENCHMARKS = {
     "invoices": invoices.main,
     "ledger": ledger.main,
     "financing": financing.main,
+    "dashboard": dashboard.main,
     "http": http.main,
     "scaleout": scaleout.main,
 }

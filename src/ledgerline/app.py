@@ -17,6 +17,7 @@ from ledgerline.audit.router import router as audit_router
 from ledgerline.auth.router import router as auth_router
 from ledgerline.client_ip import parse_networks
 from ledgerline.config import Settings
+from ledgerline.dashboard.router import router as dashboard_router
 from ledgerline.db import outage
 from ledgerline.db.engine import Database
 from ledgerline.db.outage import DatabaseUnavailable
@@ -184,6 +185,7 @@ def create_app(settings: Settings) -> FastAPI:
         payments_router,
         ledger_router,
         financing_router,
+        dashboard_router,
         events_router,
     ):
         app.include_router(router, prefix=API_PREFIX)

@@ -59,6 +59,8 @@ TAGS: tuple[dict[str, str], ...] = (
      "periods, transfers, trial balance and reports."},
     {"name": "financing", "description": "Early payment of approved invoices: programs "
      "with a budget, offers mailed to vendors, acceptance by link, settlement and repayment."},
+    {"name": "dashboard", "description": "Figures at a glance: invoices by status, aging, "
+     "vendor risk, document processing, assets and cash, as JSON and CSV."},
     {"name": "platform console", "description": "Tenants and their users, for platform "
      "ADMINs."},
     {"name": "events", "description": "Live events as Server-Sent Events (the WebSocket "

@@ -90,6 +90,22 @@ class Invoice(Versioned, TenantScoped, TimestampMixin, Base):
         CheckConstraint("source IN ('api', 'upload', 'import')", name="source_allowed"),
         Index(None, "tenant_id", "status"),
         Index(None, "tenant_id", "vendor_id"),
+        # The dashboard's aggregates read only these columns (migration 0020).
+        Index(
+            None,
+            "tenant_id",
+            "status",
+            "currency",
+            postgresql_include=[
+                "kind",
+                "issue_date",
+                "due_date",
+                "total",
+                "amount_paid",
+                "vendor_id",
+                "id",
+            ],
+        ),
         # One per sort of the list: keyset pages walk (sort key, id).
         Index(None, "tenant_id", "due_date", "id"),
         Index(None, "tenant_id", "issue_date", "id"),
@@ -284,7 +300,18 @@ class ApprovalPolicy(Versioned, TenantScoped, TimestampMixin, Base):
 
 class InvoiceStatusChange(TenantScoped, Base):
     __tablename__ = "invoice_status_history"
-    __table_args__ = (*child_of("invoices", "invoice_id"),)
+    __table_args__ = (
+        *child_of("invoices", "invoice_id"),
+        # Submissions and approvals in order, for the dashboard's median (migration 0020).
+        Index(
+            None,
+            "tenant_id",
+            "invoice_id",
+            "occurred_at",
+            postgresql_include=["to_status"],
+            postgresql_where=text("to_status IN ('submitted', 'approved')"),
+        ),
+    )
 
     invoice_id: Mapped[UUID]
     from_status: Mapped[str | None] = mapped_column(String(16))
@@ -392,6 +419,8 @@ class InvoiceDocument(TenantScoped, Base):
             name="content_type_allowed",
         ),
         Index(None, "tenant_id", "processing_status", "next_attempt_at"),
+        # Uploads in a window, for the dashboard (migration 0020).
+        Index(None, "tenant_id", "created_at"),
         # The unfinished jobs only, for /metrics across tenants (migration 0013).
         Index(
             None,

@@ -41,6 +41,7 @@ class Permission(StrEnum):
     FINANCING_MANAGE = "financing:manage"  # programs, offers, settling and repaying them
     API_KEYS_MANAGE = "api-keys:manage"
     EVENTS_READ = "events:read"  # live events (WebSocket, SSE); each event checks its own
+    DASHBOARD_READ = "dashboard:read"  # the dashboard's figures (JSON and CSV)
     PLATFORM_MANAGE = "platform:manage"
 
 
@@ -54,6 +55,7 @@ _TENANT_WORK = frozenset(
         Permission.ASSETS_WRITE,
         Permission.LEDGER_READ,
         Permission.EVENTS_READ,
+        Permission.DASHBOARD_READ,
     }
 )
 _TENANT_OWNER = _TENANT_WORK | {

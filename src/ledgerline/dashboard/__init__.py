@@ -1,0 +1,1 @@
+"""The dashboard: figures over invoices, payments, documents, assets and the ledger."""
