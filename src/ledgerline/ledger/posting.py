@@ -176,22 +176,11 @@ def _check_active(accounts: dict[UUID, Account]) -> None:
             )
 
 
-_MOVE_BALANCE = text(
-    """
-    UPDATE ledger_balances SET
-        debit_total = debit_total + :debit,
-        credit_total = credit_total + :credit,
-        balance = balance + :debit - :credit,
-        line_count = line_count + :lines
-    WHERE account_id = :account_id AND currency = :currency
-    RETURNING balance, line_count
-    """
-)
 # Every balance an entry moves, in one round trip: the rows are locked first in the fixed
-# order (the CTE's ORDER BY ... FOR UPDATE), then moved; a row that does not exist yet is
-# simply not returned. One statement instead of one per row matters because the rows of
-# busy accounts (accounts payable, the bank) are held from here to the commit, and every
-# other posting to them waits that long.
+# order (the CTE's ORDER BY ... FOR UPDATE), then moved; every row exists by then
+# (`_open_missing_balances`). One statement instead of one per row matters because the
+# rows of busy accounts (accounts payable, the bank) are held from here to the commit, and
+# every other posting to them waits that long.
 _MOVE_BALANCES = text(
     """
     WITH moves AS (
@@ -216,6 +205,10 @@ _MOVE_BALANCES = text(
     RETURNING b.account_id, b.currency, b.balance, b.line_count
     """
 )
+_HELD = text(
+    "SELECT account_id, currency FROM ledger_balances"
+    " WHERE account_id = ANY(CAST(:account_ids AS uuid[]))"
+)
 # A zero balance in a currency the account has not held yet, carrying the account's limit.
 # (Not one upsert: PostgreSQL checks an upsert's proposed row before it finds the
 # conflict, so a first credit would meet the limit before the update could apply.)
@@ -228,6 +221,21 @@ _OPEN_BALANCE = text(
     ON CONFLICT DO NOTHING
     """
 )
+
+
+async def _open_missing_balances(session: AsyncSession, changes: Sequence[dict[str, Any]]) -> None:
+    """Create the balance rows an entry needs that do not exist yet, before any is locked:
+    the locking statement then finds them all, and every posting locks its rows in the
+    same order (a row opened after others were locked would break it, and deadlock)."""
+    held = {
+        (row.account_id, row.currency)
+        for row in await session.execute(
+            _HELD, {"account_ids": list({change["account_id"] for change in changes})}
+        )
+    }
+    for change in changes:
+        if (change["account_id"], change["currency"]) not in held:
+            await session.execute(_OPEN_BALANCE, change)
 
 
 def _database_refusal(error: DBAPIError, accounts: dict[UUID, Account]) -> Problem | None:
@@ -363,6 +371,7 @@ async def _moved_lines(
         }
         for (account_id, currency), group in ordered
     ]
+    await _open_missing_balances(session, changes)
     moved_rows = await session.execute(
         _MOVE_BALANCES,
         {
@@ -377,10 +386,7 @@ async def _moved_lines(
     rows = []
     for ((account_id, currency), group), change in zip(ordered, changes, strict=True):
         debit, credit = change["debit"], change["credit"]
-        moved = after.get((account_id, currency))
-        if moved is None:  # the account's first line in this currency (in the same order)
-            await session.execute(_OPEN_BALANCE, change)
-            moved = (await session.execute(_MOVE_BALANCE, change)).one()
+        moved = after[(account_id, currency)]
         balance = moved.balance - (debit - credit)
         seq = moved.line_count - len(group)
         for entry, line in group:
