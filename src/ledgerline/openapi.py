@@ -59,6 +59,9 @@ TAGS: tuple[dict[str, str], ...] = (
      "periods, transfers, trial balance and reports."},
     {"name": "financing", "description": "Early payment of approved invoices: programs "
      "with a budget, offers mailed to vendors, acceptance by link, settlement and repayment."},
+    {"name": "purchasing", "description": "Purchase orders, their approval, goods receipts "
+     "and their accruals, the matching settings invoices are matched under, open "
+     "commitments and what was received but not invoiced."},
     {"name": "platform console", "description": "Tenants and their users, for platform "
      "ADMINs."},
     {"name": "events", "description": "Live events as Server-Sent Events (the WebSocket "
