@@ -233,8 +233,10 @@ async def test_an_invoice_line_names_only_an_order_line_of_its_vendor(
     free = await client.post(
         f"{API}/invoices",
         json={"vendor_id": other_vendor, "number": "X-3", "issue_date": "2026-03-10"}
-        | {"po_number": "PO-999-does-not-exist", "lines": [{"description": "A"}
-        | {"quantity": "1", "unit_price": "1.00"}]},
+        | {
+            "po_number": "PO-999-does-not-exist",
+            "lines": [{"description": "A"} | {"quantity": "1", "unit_price": "1.00"}],
+        },
         headers=owner.headers,
     )
     assert free.status_code == 201, free.text

@@ -73,7 +73,7 @@ async def check_references(
             PurchaseOrderLine.id.in_(wanted)
         )
     )
-    found = {line_id: vendor for line_id, vendor in rows}
+    found = dict(rows.all())
     missing = sorted(str(line_id) for line_id in wanted - set(found))
     if missing:
         raise Problem(

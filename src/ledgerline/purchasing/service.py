@@ -530,8 +530,6 @@ async def receive(
         reference=reference,
         created_by=audit.actor.id,
     )
-    session.add(receipt)
-    await session.flush()
     received: list[GoodsReceiptLine] = []
     amounts: dict[str, Decimal] = defaultdict(Decimal)
     for line_id, quantity in sorted(lines):
@@ -573,7 +571,6 @@ async def receive(
             quantity=quantity,
             accrued=accrue,
         )
-        session.add(line)
         received.append(line)
         if accrue:
             amounts[order_line.account_code or chart.GENERAL_EXPENSES] += cents(
@@ -591,6 +588,9 @@ async def receive(
             memo=f"Goods received on {order.number}",
         )
         receipt.entry_id = entry.id
+    session.add(receipt)  # insert-only: written once its entry is known
+    session.add_all(received)
+    await session.flush()
     await _restatus(session, audit, order, reference)
     audit.record(
         session,
