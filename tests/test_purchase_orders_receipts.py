@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ledgerline.db.engine import Database
 from tests.helpers.http import API, problem_code
-from tests.helpers.identity import Account, add_user, login, signup
+from tests.helpers.identity import Account, add_user, signup
 from tests.helpers.ledger import by_code, cache_disagreements, trial_balance
 from tests.helpers.purchasing import (
     invoice,
@@ -355,7 +355,12 @@ async def test_the_runtime_role_cannot(
         assert other.status_code == 201, other.text
     statement, reason = REFUSED[case]
     with pytest.raises(DBAPIError) as refused:
-        async with database.tenant_transaction(owner.tenant_id) as session:
-            result = await session.execute(text(statement))
-            assert getattr(result, "rowcount", 1) != 0, case
+        await _execute(database, owner, statement)
     assert reason in str(refused.value), str(refused.value)
+
+
+async def _execute(database: Database, owner: Account, statement: str) -> None:
+    """The statement in the owner's tenant as the runtime role; it must touch a row."""
+    async with database.tenant_transaction(owner.tenant_id) as session:
+        result = await session.execute(text(statement))
+        assert getattr(result, "rowcount", 1) != 0, statement
