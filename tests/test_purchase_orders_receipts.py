@@ -364,3 +364,18 @@ async def _execute(database: Database, owner: Account, statement: str) -> None:
     async with database.tenant_transaction(owner.tenant_id) as session:
         result = await session.execute(text(statement))
         assert getattr(result, "rowcount", 1) != 0, statement
+
+
+async def test_lines_an_invoice_names_are_not_replaced(
+    client: httpx.AsyncClient, owner: Account
+) -> None:
+    vendor_id = await vendor(client, owner)
+    draft = await order(client, owner, vendor_id, BOLTS, approve=False)
+    await invoice(client, owner, vendor_id, [line(draft["lines"][0]["id"], "1", "2.50")])
+    refused = await client.patch(
+        f"{API}/purchase-orders/{draft['id']}",
+        json={"lines": [{"description": "Nuts", "quantity": "3", "unit_price": "1.00"}]},
+        headers=owner.headers | {"If-Match": draft["etag"]},
+    )
+    assert refused.status_code == 409, refused.text
+    assert problem_code(refused) == "purchase_order_lines_invoiced"

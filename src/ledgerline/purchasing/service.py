@@ -40,7 +40,7 @@ from ledgerline.db.base import new_id
 from ledgerline.db.rows import locked_at_version, row_by_id
 from ledgerline.events.catalog import goods_receipt_changed, purchase_order_changed
 from ledgerline.invoices import approvals
-from ledgerline.invoices.models import TaxCode
+from ledgerline.invoices.models import InvoiceLine, TaxCode
 from ledgerline.invoices.postings import accounts_by_code
 from ledgerline.ledger import chart
 from ledgerline.ledger.models import JournalEntry
@@ -307,6 +307,7 @@ async def update_order(
         setattr(order, key, value)
     if lines is not None:
         await _known_codes(session, lines)
+        await _refuse_if_invoiced(session, order)
         await session.execute(
             delete(PurchaseOrderLine).where(PurchaseOrderLine.purchase_order_id == order.id)
         )
@@ -326,6 +327,23 @@ async def update_order(
     )
     await purchase_order_changed(session, order, "update")
     return await _with_lines(session, order)
+
+
+async def _refuse_if_invoiced(session: AsyncSession, order: PurchaseOrder) -> None:
+    """Lines an invoice line names stay (409): the invoice would lose what it bills."""
+    named = await session.scalar(
+        select(InvoiceLine.invoice_id)
+        .join(PurchaseOrderLine, PurchaseOrderLine.id == InvoiceLine.purchase_order_line_id)
+        .where(PurchaseOrderLine.purchase_order_id == order.id)
+        .limit(1)
+    )
+    if named is not None:
+        raise Problem(
+            409,
+            "purchase_order_lines_invoiced",
+            "An invoice names lines of this order; they cannot be replaced.",
+            extra={"invoice_id": str(named)},
+        )
 
 
 async def approve_order(
