@@ -662,16 +662,17 @@ async def transition(
     _history(session, audit, invoice, before, target, reason)
     await session.flush()
     entry = None
+    # Purchase order lines are taken before the ledger's balances, as receipts take them.
+    if step in ("reject", "void"):
+        await matching.release_matches(session, invoice)
     if step == "approve":
+        await matching.release_accruals(session, audit, invoice)
         entry = await postings.post_approval(
             session, audit, invoice, await lines_of(session, invoice)
         )
-        await matching.release_accruals(session, audit, invoice)
     elif step == "void" and before == InvoiceStatus.APPROVED:
         entry = await postings.post_void(session, audit, invoice, datetime.now(UTC).date())
         await matching.reverse_accrual_release(session, audit, invoice, datetime.now(UTC).date())
-    if step in ("reject", "void"):
-        await matching.release_matches(session, invoice)
     audit.record(
         session,
         f"invoice.{step}",

@@ -122,6 +122,20 @@ async def _lines_of(session: AsyncSession, order_id: UUID) -> list[PurchaseOrder
     )
 
 
+async def _locked_lines_of(session: AsyncSession, order_id: UUID) -> list[PurchaseOrderLine]:
+    """The order's lines, locked in the order of their ids (as invoice submits lock
+    them), read as they are once the lock is held."""
+    return list(
+        await session.scalars(
+            select(PurchaseOrderLine)
+            .where(PurchaseOrderLine.purchase_order_id == order_id)
+            .order_by(PurchaseOrderLine.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
 async def _with_lines(session: AsyncSession, order: PurchaseOrder) -> OrderWithLines:
     return OrderWithLines(order, await _lines_of(session, order.id))
 
@@ -650,7 +664,7 @@ async def reverse_receipt(
             .order_by(GoodsReceiptLine.purchase_order_line_id)
         )
     )
-    order_lines = {line.id: line for line in await _lines_of(session, order.id)}
+    order_lines = {line.id: line for line in await _locked_lines_of(session, order.id)}
     for line in lines:
         order_line = order_lines[line.purchase_order_line_id]
         received_after = order_line.quantity_received - line.quantity
