@@ -66,6 +66,7 @@ async def test_the_default_chart_comes_with_every_tenant(
         "1590": ("Accumulated depreciation", "asset"),
         "1595": ("Accumulated impairment", "asset"),
         "2000": ("Accounts payable", "liability"),
+        "2150": ("Goods received not invoiced", "liability"),
         "2400": ("Payable to financing funders", "liability"),
         "3000": ("Retained earnings", "equity"),
         "3100": ("Revaluation surplus", "equity"),

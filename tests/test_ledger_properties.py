@@ -1,7 +1,9 @@
-"""A property of the whole ledger: whatever sequence of invoice, payment, transfer and
-period steps a tenant takes (through HTTP), the trial balance balances per currency,
-every cached balance equals its lines, and the accounts-payable sub-ledger equals the
-open amounts of the approved invoices.
+"""A property of the whole ledger: whatever sequence of invoice, payment, transfer,
+period and purchase order steps a tenant takes (through HTTP), the trial balance
+balances per currency, every cached balance equals its lines, the accounts-payable
+sub-ledger equals the open amounts of the approved invoices, no order line is matched
+past what it received, and the goods-received-not-invoiced account holds exactly the
+accruals not yet released.
 
 Hypothesis draws the sequences (a fixed seed, LEDGER_PROPERTY_EXAMPLES of them, 12
 unless set); every example is a tenant of its own.
@@ -28,7 +30,7 @@ from tests.helpers.ledger import cache_disagreements, http_accounts, trial_balan
 EXAMPLES = int(os.environ.get("LEDGER_PROPERTY_EXAMPLES", "12"))
 STEPS = (
     "create", "approve", "pay", "reverse", "void", "transfer", "close", "reopen", "credit",
-    "rework",
+    "rework", "order", "receive", "unreceive", "bill",
 )  # fmt: skip
 MONTHS = ("2026-01", "2026-02", "2026-03", "2026-04")
 # A step that has nothing to act on takes the step that would make something.
@@ -38,6 +40,9 @@ PREREQUISITE = {
     "reverse": "pay",
     "void": "create",
     "credit": "approve",
+    "receive": "order",
+    "unreceive": "receive",
+    "bill": "receive",
 }
 _tenants = itertools.count()
 
@@ -56,6 +61,9 @@ class Book:
     invoices: dict[str, dict[str, Any]] = field(default_factory=dict)
     payments: list[str] = field(default_factory=list)
     credit_notes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Purchase orders: (order id, its line's id, vendor index); receipts by order.
+    orders: list[tuple[str, str, int]] = field(default_factory=list)
+    receipts: list[tuple[str, str]] = field(default_factory=list)
 
 
 async def _ok(answer: httpx.Response, *allowed: int) -> dict[str, Any]:
@@ -75,6 +83,9 @@ async def _step(client: httpx.AsyncClient, book: Book, step: str, data: st.DataO
         "reverse": book.payments,
         "void": by_status["approved"] + by_status["draft"],
         "credit": by_status["approved"],
+        "receive": book.orders,
+        "unreceive": book.receipts,
+        "bill": book.receipts,
     }
     while step in possible and not possible[step]:
         step = PREREQUISITE[step]
@@ -195,10 +206,115 @@ async def _step(client: httpx.AsyncClient, book: Book, step: str, data: st.DataO
         await _ok(await client.post(f"{url}/submit", headers=any_version))
         answer = await _ok(await client.post(f"{url}/approve", headers=any_version), 409)
         book.invoices[created["id"]] = answer or (await client.get(url, headers=headers)).json()
+    elif step in ("order", "receive", "unreceive", "bill"):
+        await _purchasing_step(client, book, step, data)
     elif step in ("close", "reopen"):
         month = data.draw(st.sampled_from(MONTHS), label="month")
         answer = await client.post(f"{API}/ledger/periods/{month}/{step}", headers=headers)
         assert answer.status_code in (200, 409), answer.text
+
+
+async def _purchasing_step(
+    client: httpx.AsyncClient, book: Book, step: str, data: st.DataObject
+) -> None:
+    """An order placed and approved; goods received or a receipt taken back (409 while
+    invoices hold what it brought); a bill of part of an order line, submitted (an
+    exception overridden) and approved."""
+    headers = book.owner.headers
+    any_version = headers | {"If-Match": "*"}
+    if step == "order":
+        vendor = data.draw(st.integers(0, 1), label="order_vendor")
+        body = {
+            "vendor_id": book.vendors[vendor],
+            "number": f"PO-{len(book.orders)}",
+            "ordered_on": "2026-01-01",
+            "lines": [
+                {
+                    "description": "Parts",
+                    "quantity": str(data.draw(st.integers(1, 20), label="ordered")),
+                    "unit_price": str(data.draw(amounts, label="order_price")),
+                }
+            ],
+        }
+        placed = await _ok(await client.post(f"{API}/purchase-orders", json=body, headers=headers))
+        url = f"{API}/purchase-orders/{placed['id']}/approve"
+        await _ok(await client.post(url, headers=any_version))
+        book.orders.append((placed["id"], placed["lines"][0]["id"], vendor))
+    elif step == "receive":
+        order_id, line_id, _ = data.draw(st.sampled_from(book.orders), label="receiving")
+        body = {
+            "received_on": data.draw(days, label="received_on"),
+            "lines": [
+                {
+                    "purchase_order_line_id": line_id,
+                    "quantity": str(data.draw(st.integers(1, 20), label="received")),
+                }
+            ],
+        }
+        url = f"{API}/purchase-orders/{order_id}/receipts"
+        received = await _ok(await client.post(url, json=body, headers=headers), 409)
+        if received:
+            book.receipts.append((order_id, received["id"]))
+    elif step == "unreceive":
+        order_id, receipt_id = data.draw(st.sampled_from(book.receipts), label="unreceiving")
+        url = f"{API}/purchase-orders/{order_id}/receipts/{receipt_id}/reverse"
+        if await _ok(await client.post(url, headers=headers), 409):
+            book.receipts.remove((order_id, receipt_id))
+    elif step == "bill":
+        order_id, _ = data.draw(st.sampled_from(book.receipts), label="billed_order")
+        _, line_id, vendor = next(o for o in book.orders if o[0] == order_id)
+        body = {
+            "vendor_id": book.vendors[vendor],
+            "number": f"B-{len(book.invoices)}",
+            "issue_date": data.draw(days, label="billed_on"),
+            "lines": [
+                {
+                    "description": "Parts",
+                    "quantity": str(data.draw(st.integers(1, 20), label="billed")),
+                    "unit_price": str(data.draw(amounts, label="billed_price")),
+                    "purchase_order_line_id": line_id,
+                }
+            ],
+        }
+        created = await _ok(await client.post(f"{API}/invoices", json=body, headers=headers))
+        url = f"{API}/invoices/{created['id']}"
+        submitted = await _ok(await client.post(f"{url}/submit", headers=any_version), 409)
+        if submitted.get("status") == "match_exception":
+            override = {"reason": "accepted"}
+            await _ok(
+                await client.post(f"{url}/override-match", json=override, headers=any_version)
+            )
+        if submitted:
+            await _ok(await client.post(f"{url}/approve", headers=any_version), 409)
+        book.invoices[created["id"]] = (await client.get(url, headers=headers)).json()
+
+
+async def _purchasing_invariants(client: httpx.AsyncClient, book: Book) -> None:
+    """Matched within received; 2150 holds what receipts accrued and approvals did not
+    release (integral quantities at prices in cents: no rounding)."""
+    unreleased: dict[str, Decimal] = defaultdict(Decimal)
+    for order_id, _, _ in book.orders:
+        answer = await client.get(f"{API}/purchase-orders/{order_id}", headers=book.owner.headers)
+        placed = answer.json()
+        for line in placed["lines"]:
+            matched, received = (
+                Decimal(line["quantity_matched"]),
+                Decimal(line["quantity_received"]),
+            )
+            accrued, released = (
+                Decimal(line["quantity_accrued"]),
+                Decimal(line["quantity_released"]),
+            )
+            assert Decimal(0) <= matched <= received, placed
+            assert Decimal(0) <= released <= accrued <= received, placed
+            unreleased[placed["currency"]] += (accrued - released) * Decimal(line["unit_price"])
+    trial = await trial_balance(client, book.owner)
+    held = {
+        row["currency"]: -Decimal(row["balance"])
+        for row in trial["accounts"]
+        if row["code"] == "2150"
+    }
+    assert {c: a for c, a in held.items() if a} == {c: a for c, a in unreleased.items() if a}
 
 
 async def _invariants(client: httpx.AsyncClient, book: Book, database: Database) -> None:
@@ -221,6 +337,7 @@ async def _invariants(client: httpx.AsyncClient, book: Book, database: Database)
         for row in payables["vendors"]
     }
     assert found == {key: amount for key, amount in expected.items() if amount}
+    await _purchasing_invariants(client, book)
 
 
 @settings(
@@ -247,6 +364,21 @@ async def test_any_sequence_of_steps_keeps_the_ledger_whole(
     savings = {"code": "1010", "name": "Savings", "type": "asset", "overdraft_limit": "0.00"}
     await _ok(await client.post(f"{API}/ledger/accounts", json=savings, headers=owner.headers))
     book.accounts = await http_accounts(client, owner)
+    settings_etag = (await client.get(f"{API}/purchasing/settings", headers=owner.headers)).headers[
+        "etag"
+    ]
+    purchasing = {"matching": "three_way", "price_tolerance_percent": "5.00"} | {
+        "quantity_tolerance": "0",
+        "over_receipt_percent": "10.00",
+        "accrue_on_receipt": True,
+    }
+    await _ok(
+        await client.put(
+            f"{API}/purchasing/settings",
+            json=purchasing,
+            headers=owner.headers | {"If-Match": settings_etag},
+        )
+    )
     steps = data.draw(st.lists(st.sampled_from(STEPS), min_size=3, max_size=14), label="steps")
     for step in steps:
         await _step(client, book, step, data)

@@ -21,7 +21,7 @@ from openapi_spec_validator import validate
 
 from ledgerline.app import create_app
 from ledgerline.config import Settings
-from tests.helpers import assets, financing, invoices, ledger
+from tests.helpers import assets, financing, invoices, ledger, purchasing
 from tests.helpers.documents import PNG, upload
 from tests.helpers.http import API, problem_code
 from tests.helpers.identity import Account, add_user
@@ -233,7 +233,11 @@ async def test_every_declared_if_match_is_refused_with_428_when_missing(
         await client.get(f"{API}/invoices/{approved['id']}/payments", headers=owner.headers)
     ).json()[0]["id"]
     financed = await financed_offer(client, owner)
+    purchase_order = await purchasing.order(
+        client, owner, vendor_id, [{"description": "B", "quantity": "1", "unit_price": "1"}]
+    )
     ids = {
+        "purchase_order_id": purchase_order["id"],
         "payment_id": payment_id,
         "account_id": (await ledger.http_accounts(client, owner))["1000"]["id"],
         "program_id": financed["program_id"],
@@ -254,6 +258,10 @@ async def test_every_declared_if_match_is_refused_with_428_when_missing(
         "replace_approval_policy": {"thresholds": [{"min_amount": "0.00", "approvals": 1}]},
         "apply_credit_note": {"allocations": [{"invoice_id": invoice_id, "amount": "1.00"}]},
         "reject_invoice": {"reason": "wrong"},
+        "override_invoice_match": {"reason": "agreed"},
+        "replace_purchasing_settings": {"matching": "three_way"}
+        | {"price_tolerance_percent": "0", "quantity_tolerance": "0"}
+        | {"over_receipt_percent": "0", "accrue_on_receipt": False},
         "pay_invoice": {"paid_on": "2026-03-02", "amount": "1.00"},
         "transfer_asset": {"location_id": location_id, "on": "2026-02-02"},
         "record_maintenance": {"started_on": "2026-02-03"},
@@ -296,7 +304,14 @@ async def test_every_201_sends_location_and_a_replay_sends_it_too(
     financed_vendor = await financing.vendor(client, owner)
     financed = await financing.approved_invoice(client, owner, financed_vendor)
     program = await financing.program(client, owner, name="Contract")
+    purchase_order = await purchasing.order(
+        client, owner, vendor_id, [{"description": "B", "quantity": "5", "unit_price": "1"}]
+    )
     creates: dict[str, dict[str, Any]] = {
+        "create_purchase_order": {"vendor_id": vendor_id, "number": "PO-C"}
+        | {"ordered_on": "2026-03-01", "lines": [{"description": "B"} | ONE | {"unit_price": "1"}]},
+        "create_goods_receipt": {"received_on": "2026-03-02"}
+        | {"lines": [{"purchase_order_line_id": purchase_order["lines"][0]["id"]} | ONE]},
         "create_ledger_account": {"code": "1010", "name": "Savings", "type": "asset"},
         "create_ledger_entry": {"on": "2026-03-01", "lines": entry_lines},
         "reverse_ledger_entry": {},
@@ -336,7 +351,11 @@ async def test_every_201_sends_location_and_a_replay_sends_it_too(
     assert {operation["operationId"] for _, operation in created} == set(creates)
     for path, operation in created:
         operation_id = operation["operationId"]
-        url = path.format(asset_id=asset_id, entry_id=entry.json()["id"])
+        url = path.format(
+            asset_id=asset_id,
+            entry_id=entry.json()["id"],
+            purchase_order_id=purchase_order["id"],
+        )
         body = creates[operation_id]
         headers = owner.headers
         if operation_id == "signup":
@@ -373,6 +392,9 @@ async def test_every_201_sends_location_and_a_replay_sends_it_too(
                 reader["X-Tenant-ID"] = signed_up["tenant"]["id"]
             reads = await client.get(location, headers=reader)
             assert reads.status_code == 200, (operation_id, location, reads.text)
+
+
+ONE = {"quantity": "1"}
 
 
 def readable(spec: dict[str, Any], location: str) -> bool:

@@ -38,6 +38,7 @@ from ledgerline.log import configure_logging
 from ledgerline.metrics import multiprocess_mode, name_routes, process_exited, sample_pools
 from ledgerline.middleware import RequestContextMiddleware
 from ledgerline.openapi import install as install_openapi
+from ledgerline.purchasing.router import router as purchasing_router
 from ledgerline.ratelimit import RateLimits
 from ledgerline.security.passwords import Passwords
 from ledgerline.security.tokens import VerifiedAccessTokens
@@ -186,6 +187,7 @@ def create_app(settings: Settings) -> FastAPI:
         ledger_router,
         financing_router,
         dashboard_router,
+        purchasing_router,
         events_router,
     ):
         app.include_router(router, prefix=API_PREFIX)

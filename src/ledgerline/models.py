@@ -52,6 +52,16 @@ from ledgerline.ledger.models import (
     Transfer,
 )
 from ledgerline.mail.models import OutboxMessage
+from ledgerline.purchasing.models import (
+    GoodsReceipt,
+    GoodsReceiptLine,
+    PurchaseOrder,
+    PurchaseOrderApproval,
+    PurchaseOrderLine,
+    PurchaseOrderMatch,
+    PurchaseOrderStatusChange,
+    PurchasingSettings,
+)
 from ledgerline.tenants.models import Tenant
 from ledgerline.users.models import PlatformAdmin, User
 from ledgerline.vendors.models import Vendor
@@ -80,6 +90,8 @@ __all__ = [
     "FinancingOffer",
     "FinancingProgram",
     "FinancingSettlement",
+    "GoodsReceipt",
+    "GoodsReceiptLine",
     "IdempotencyRecord",
     "Invoice",
     "InvoiceApproval",
@@ -95,6 +107,12 @@ __all__ = [
     "Period",
     "PlatformAdmin",
     "PlatformAuditEvent",
+    "PurchaseOrder",
+    "PurchaseOrderApproval",
+    "PurchaseOrderLine",
+    "PurchaseOrderMatch",
+    "PurchaseOrderStatusChange",
+    "PurchasingSettings",
     "RefreshToken",
     "TaxCode",
     "Tenant",

@@ -61,6 +61,9 @@ TAGS: tuple[dict[str, str], ...] = (
      "with a budget, offers mailed to vendors, acceptance by link, settlement and repayment."},
     {"name": "dashboard", "description": "Figures at a glance: invoices by status, aging, "
      "vendor risk, document processing, assets and cash, as JSON and CSV."},
+    {"name": "purchasing", "description": "Purchase orders, their approval, goods receipts "
+     "and their accruals, the matching settings invoices are matched under, open "
+     "commitments and what was received but not invoiced."},
     {"name": "platform console", "description": "Tenants and their users, for platform "
      "ADMINs."},
     {"name": "events", "description": "Live events as Server-Sent Events (the WebSocket "

@@ -17,6 +17,7 @@ PLAIN_CHANNELS: dict[str, Permission] = {
     "comments": Permission.EVENTS_READ,
     "dashboard": Permission.LEDGER_READ,
     "me": Permission.EVENTS_READ,
+    "purchase-orders": Permission.PURCHASING_READ,
 }
 _BY_ID: dict[str, tuple[type[Invoice] | type[InvoiceBatch], str]] = {
     "invoice": (Invoice, "invoice"),

@@ -31,6 +31,7 @@ Money = Numeric(18, 2)
 class InvoiceStatus(StrEnum):
     DRAFT = "draft"
     SUBMITTED = "submitted"
+    MATCH_EXCEPTION = "match_exception"  # lines outside the purchase orders' tolerances
     APPROVED = "approved"
     REJECTED = "rejected"
     PAID = "paid"
@@ -76,7 +77,8 @@ class Invoice(Versioned, TenantScoped, TimestampMixin, Base):
             ["tenant_id", "vendor_id"], ["vendors.tenant_id", "vendors.id"], ondelete="RESTRICT"
         ),
         CheckConstraint(
-            "status IN ('draft', 'submitted', 'approved', 'rejected', 'paid', 'void')",
+            "status IN ('draft', 'submitted', 'match_exception', 'approved', 'rejected',"
+            " 'paid', 'void')",
             name="status_allowed",
         ),
         CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso"),
@@ -137,6 +139,10 @@ class Invoice(Versioned, TenantScoped, TimestampMixin, Base):
     possible_duplicate_of: Mapped[list[UUID]] = mapped_column(ARRAY(Uuid), default=list)
     # How often it was submitted: approvals count within one submission.
     submissions: Mapped[int] = mapped_column(default=0)
+    # Per line outside its purchase order's tolerance at the last submit (purchasing/).
+    match_differences: Mapped[list[dict[str, str | None]]] = mapped_column(
+        JSONB, default=list, server_default=text("'[]'::jsonb")
+    )
 
     @validates("number")
     def _fold_number(self, _key: str, number: str | None) -> str | None:
@@ -160,6 +166,8 @@ class InvoiceLine(TenantScoped, Base):
             ["tax_codes.tenant_id", "tax_codes.code"],
             ondelete="RESTRICT",
         ),
+        # The purchase order line it is matched against at submit (purchasing/).
+        *child_of("purchase_order_lines", "purchase_order_line_id", ondelete="RESTRICT"),
     )
 
     invoice_id: Mapped[UUID]
@@ -172,6 +180,7 @@ class InvoiceLine(TenantScoped, Base):
     line_tax: Mapped[Decimal] = mapped_column(Money)
     account_code: Mapped[str | None] = mapped_column(String(16))
     tax_code: Mapped[str | None] = mapped_column(String(16))
+    purchase_order_line_id: Mapped[UUID | None]
 
 
 class TaxKind(StrEnum):

@@ -27,6 +27,7 @@ from ledgerline.invoices.schemas import (
     InvoiceUpdate,
     LineIn,
     LineOut,
+    MatchOverride,
     PaymentIn,
     Rejection,
     StatusChangeOut,
@@ -51,7 +52,13 @@ Remove = Annotated[TenantRequest, tenant_request(Permission.INVOICES_DELETE)]
 def _lines(items: list[LineIn]) -> list[service.Line]:
     return [
         service.Line(
-            i.description, i.quantity, i.unit_price, i.tax_rate, i.account_code, i.tax_code
+            i.description,
+            i.quantity,
+            i.unit_price,
+            i.tax_rate,
+            i.account_code,
+            i.tax_code,
+            i.purchase_order_line_id,
         )
         for i in items
     ]
@@ -233,6 +240,27 @@ async def approve_invoice(
         "approve",
         duplicate_override_reason=body.duplicate_override_reason,
     )
+
+
+@router.post("/invoices/{invoice_id}/override-match", operation_id="override_invoice_match")
+async def override_invoice_match(
+    invoice_id: UUID,
+    body: MatchOverride,
+    context: Approve,
+    response: Response,
+    if_match: IfMatch = None,
+) -> InvoiceOut:
+    """An invoice in `match_exception` goes on to approval despite the differences its
+    lines show against their purchase orders, with a reason (audited); what can be
+    matched is (on a three-way order no more than was received). Takes If-Match."""
+    overridden = await service.override_match(
+        context.session,
+        context.audit_context,
+        invoice_id,
+        if_match=sent_if_match(if_match),
+        reason=body.reason,
+    )
+    return _invoice_out(overridden, response)
 
 
 @router.post("/invoices/{invoice_id}/reject", operation_id="reject_invoice")

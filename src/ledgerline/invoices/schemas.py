@@ -50,6 +50,10 @@ class LineIn(BaseModel):
     account_code: AccountCode | None = Field(
         default=None, description="the ledger account of its net amount (else the vendor's)"
     )
+    purchase_order_line_id: UUID | None = Field(
+        default=None,
+        description="a purchase order line of the invoice's vendor, matched at submit",
+    )
 
 
 class InvoiceCreate(BaseModel):
@@ -114,6 +118,18 @@ class LineOut(BaseModel):
     line_tax: MoneyOut
     account_code: str | None
     tax_code: str | None
+    purchase_order_line_id: UUID | None = None
+
+
+class MatchDifferenceOut(BaseModel):
+    """An invoice line outside its purchase order line's tolerance."""
+
+    position: str = Field(description="the invoice line's place, from 0")
+    purchase_order_line_id: UUID
+    kind: Literal["price", "quantity_over_ordered", "quantity_over_received"]
+    invoiced: PreciseOut
+    expected: PreciseOut = Field(description="the order's price, or what is left to match")
+    difference: PreciseOut
 
 
 class TaxSummaryOut(BaseModel):
@@ -156,6 +172,10 @@ class InvoiceOut(BaseModel):
         description="invoices of the same vendor and total issued within 7 days under"
         " another number; approving needs duplicate_override_reason"
     )
+    match_differences: list[MatchDifferenceOut] = Field(
+        default=[],
+        description="per line outside its purchase order's tolerance at the last submit",
+    )
     lines: list[LineOut] = []
     created_at: datetime
     updated_at: datetime
@@ -165,6 +185,12 @@ class Rejection(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: NonBlankStr = Field(max_length=2000)
+
+
+class MatchOverride(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: NonBlankStr = Field(max_length=2000, description="why the differences stand")
 
 
 class Submission(BaseModel):

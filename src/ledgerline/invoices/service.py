@@ -57,19 +57,24 @@ from ledgerline.invoices.models import (
 )
 from ledgerline.pagination import PageRequest, SortKey, keyset_page
 from ledgerline.problems import Problem
+from ledgerline.purchasing import matching
 from ledgerline.values import cents
 from ledgerline.vendors.models import Vendor
 
 TRANSITIONS: dict[str, tuple[frozenset[InvoiceStatus], InvoiceStatus]] = {
     "submit": (frozenset({InvoiceStatus.DRAFT}), InvoiceStatus.SUBMITTED),
     "approve": (frozenset({InvoiceStatus.SUBMITTED}), InvoiceStatus.APPROVED),
-    "reject": (frozenset({InvoiceStatus.SUBMITTED}), InvoiceStatus.REJECTED),
+    "reject": (
+        frozenset({InvoiceStatus.SUBMITTED, InvoiceStatus.MATCH_EXCEPTION}),
+        InvoiceStatus.REJECTED,
+    ),
     "reopen": (frozenset({InvoiceStatus.REJECTED}), InvoiceStatus.DRAFT),
     "void": (
         frozenset(
             {
                 InvoiceStatus.DRAFT,
                 InvoiceStatus.SUBMITTED,
+                InvoiceStatus.MATCH_EXCEPTION,
                 InvoiceStatus.APPROVED,
                 InvoiceStatus.REJECTED,
             }
@@ -96,6 +101,7 @@ class Line:
     tax_rate: Decimal | None  # a bare rate (none: 0 unless a tax code is named)
     account_code: str | None = None  # posted to at approval; else the vendor's default
     tax_code: str | None = None
+    purchase_order_line_id: UUID | None = None  # matched against at submit
 
 
 def totals(lines: Sequence[Line]) -> tuple[list[tuple[Decimal, Decimal]], Decimal, Decimal]:
@@ -144,6 +150,7 @@ async def _set_lines(session: AsyncSession, invoice: Invoice, lines: Sequence[Li
                 line_tax=line_tax,
                 account_code=line.account_code,
                 tax_code=line.tax_code,
+                purchase_order_line_id=line.purchase_order_line_id,
             )
         )
     invoice.subtotal, invoice.tax_total = computed.subtotal, computed.tax_total
@@ -209,6 +216,9 @@ async def add_invoice(
     )
     _dates_in_order(invoice)
     await _known_account_codes(session, lines)
+    await matching.check_references(
+        session, vendor_id, [line.purchase_order_line_id for line in lines]
+    )
     await _set_lines(session, invoice, lines)  # totals before the row is written
     _check_claimed_total(total, invoice)
     await duplicates.mark(session, invoice)
@@ -303,11 +313,13 @@ SELECT i.id, i.vendor_id, i.number, i.issue_date, i.due_date, i.currency, i.sour
        i.po_number, i.notes, i.subtotal, i.tax_total, i.total, i.amount_paid, i.status,
        i.rejection_reason, i.created_at, i.updated_at, i.version, i.kind,
        i.original_invoice_id, i.tax_rounding, i.tax_summary, i.possible_duplicate_of,
+       i.match_differences,
        (SELECT coalesce(json_agg(json_build_object(
                    'description', l.description, 'quantity', l.quantity::text,
                    'unit_price', l.unit_price::text, 'tax_rate', l.tax_rate::text,
                    'line_subtotal', l.line_subtotal::text, 'line_tax', l.line_tax::text,
-                   'account_code', l.account_code, 'tax_code', l.tax_code
+                   'account_code', l.account_code, 'tax_code', l.tax_code,
+                   'purchase_order_line_id', l.purchase_order_line_id
                ) ORDER BY l.position), '[]')
           FROM invoice_lines AS l
          WHERE l.tenant_id = i.tenant_id AND l.invoice_id = i.id) AS lines
@@ -429,6 +441,9 @@ async def update_invoice(
         lines = [_as_line(line) for line in await lines_of(session, invoice)]
     if lines is not None:
         await _known_account_codes(session, lines)
+        await matching.check_references(
+            session, invoice.vendor_id, [line.purchase_order_line_id for line in lines]
+        )
         await session.execute(delete(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id))
         await _set_lines(session, invoice, lines)
         # New lines are a new version even when the totals stay the same.
@@ -449,7 +464,13 @@ async def update_invoice(
 def _as_line(line: InvoiceLine) -> Line:
     rate = None if line.tax_code is not None else line.tax_rate
     return Line(
-        line.description, line.quantity, line.unit_price, rate, line.account_code, line.tax_code
+        line.description,
+        line.quantity,
+        line.unit_price,
+        rate,
+        line.account_code,
+        line.tax_code,
+        line.purchase_order_line_id,
     )
 
 
@@ -614,6 +635,11 @@ async def transition(
         reason = await _agrees_with_document(session, audit, invoice, total_override_reason)
         invoice.submissions += 1
         await duplicates.mark(session, invoice)
+        invoice.match_differences = await matching.match_on_submit(
+            session, invoice, await lines_of(session, invoice)
+        )
+        if invoice.match_differences:
+            target = InvoiceStatus.MATCH_EXCEPTION
     if step == "approve":
         await _unless_duplicate(session, audit, invoice, duplicate_override_reason)
         if not await approvals.record_approval(
@@ -635,13 +661,19 @@ async def transition(
         invoice.rejection_reason = reason
     _history(session, audit, invoice, before, target, reason)
     lines = await lines_of(session, invoice)
-    # The entry's id is chosen here so that the audit row is written before the posting:
-    # the posting locks the balances of busy accounts (accounts payable) until the commit,
-    # and what follows it is only the event and the commit.
+    # Purchase order lines are taken before the ledger's balances, as receipts take them.
+    if step in ("reject", "void"):
+        await matching.release_matches(session, invoice)
+    # The approval entry's id is chosen here so that the audit row is written before the
+    # posting: the posting locks the balances of busy accounts (accounts payable) until
+    # the commit, and what follows it is only the event and the commit.
     entry_id = new_id() if step == "approve" else None
-    if step == "void" and before == InvoiceStatus.APPROVED:
+    if step == "approve":
+        await matching.release_accruals(session, audit, invoice)
+    elif step == "void" and before == InvoiceStatus.APPROVED:
         voided = await postings.post_void(session, audit, invoice, datetime.now(UTC).date())
         entry_id = voided.id if voided else None
+        await matching.reverse_accrual_release(session, audit, invoice, datetime.now(UTC).date())
     audit.record(
         session,
         f"invoice.{step}",
@@ -651,12 +683,51 @@ async def transition(
             "status": {"before": before, "after": target},
             **({"reason": reason} if reason else {}),
             **({"journal_entry_id": str(entry_id)} if entry_id else {}),
+            **({"match_differences": invoice.match_differences} if step == "submit" else {}),
         },
     )
     if step == "approve":
         await postings.post_approval(session, audit, invoice, lines, entry_id=entry_id)
     await invoice_changed(session, invoice, step, **({"reason": reason} if reason else {}))
     return InvoiceWithLines(invoice, lines)
+
+
+async def override_match(
+    session: AsyncSession,
+    audit: AuditContext,
+    invoice_id: UUID,
+    *,
+    if_match: str | None,
+    reason: str,
+) -> InvoiceWithLines:
+    """An owner lets an invoice in `match_exception` go on to approval despite its
+    differences, with a reason (audited): what can be matched is, and it is submitted."""
+    invoice = await locked_at_version(session, Invoice, invoice_id, if_match, what="invoice")
+    if invoice.status != InvoiceStatus.MATCH_EXCEPTION:
+        raise Problem(
+            409,
+            "illegal_transition",
+            f"Only an invoice in match_exception is overridden; this one is {invoice.status}.",
+            extra={"current_status": invoice.status},
+        )
+    await matching.match_overridden(session, invoice, await lines_of(session, invoice))
+    before = invoice.status
+    invoice.status = InvoiceStatus.SUBMITTED
+    _history(session, audit, invoice, before, InvoiceStatus.SUBMITTED, reason)
+    await session.flush()
+    audit.record(
+        session,
+        "invoice.match_overridden",
+        target_type="invoice",
+        target_id=invoice.id,
+        changes={
+            "status": {"before": before, "after": InvoiceStatus.SUBMITTED},
+            "reason": reason,
+            "match_differences": invoice.match_differences,
+        },
+    )
+    await invoice_changed(session, invoice, "override_match", reason=reason)
+    return await _with_lines(session, invoice)
 
 
 async def _unless_duplicate(

@@ -19,6 +19,7 @@ FIXED_ASSETS: Final = "1500"
 ACCUMULATED_DEPRECIATION: Final = "1590"
 ACCUMULATED_IMPAIRMENT: Final = "1595"
 ACCOUNTS_PAYABLE: Final = "2000"
+GOODS_RECEIVED_NOT_INVOICED: Final = "2150"
 FUNDER_PAYABLE: Final = "2400"
 RETAINED_EARNINGS: Final = "3000"
 REVALUATION_SURPLUS: Final = "3100"
@@ -37,6 +38,7 @@ DEFAULT_CHART: Final[tuple[tuple[str, str, AccountType], ...]] = (
     (ACCUMULATED_DEPRECIATION, "Accumulated depreciation", AccountType.ASSET),
     (ACCUMULATED_IMPAIRMENT, "Accumulated impairment", AccountType.ASSET),
     (ACCOUNTS_PAYABLE, "Accounts payable", AccountType.LIABILITY),
+    (GOODS_RECEIVED_NOT_INVOICED, "Goods received not invoiced", AccountType.LIABILITY),
     (FUNDER_PAYABLE, "Payable to financing funders", AccountType.LIABILITY),
     (RETAINED_EARNINGS, "Retained earnings", AccountType.EQUITY),
     (REVALUATION_SURPLUS, "Revaluation surplus", AccountType.EQUITY),

@@ -39,6 +39,9 @@ class Permission(StrEnum):
     PERIODS_MANAGE = "periods:manage"  # closing and reopening months
     FINANCING_READ = "financing:read"  # programs, opportunities, offers, settlements
     FINANCING_MANAGE = "financing:manage"  # programs, offers, settling and repaying them
+    PURCHASING_READ = "purchasing:read"  # purchase orders, receipts, their reports
+    PURCHASING_MANAGE = "purchasing:manage"  # ordering, receiving, reversing receipts
+    PURCHASING_APPROVE = "purchasing:approve"  # approving orders, the matching settings
     API_KEYS_MANAGE = "api-keys:manage"
     EVENTS_READ = "events:read"  # live events (WebSocket, SSE); each event checks its own
     DASHBOARD_READ = "dashboard:read"  # the dashboard's figures (JSON and CSV)
@@ -56,6 +59,8 @@ _TENANT_WORK = frozenset(
         Permission.LEDGER_READ,
         Permission.EVENTS_READ,
         Permission.DASHBOARD_READ,
+        Permission.PURCHASING_READ,
+        Permission.PURCHASING_MANAGE,
     }
 )
 _TENANT_OWNER = _TENANT_WORK | {
@@ -73,6 +78,7 @@ _TENANT_OWNER = _TENANT_WORK | {
     Permission.PERIODS_MANAGE,
     Permission.FINANCING_READ,
     Permission.FINANCING_MANAGE,
+    Permission.PURCHASING_APPROVE,
     Permission.API_KEYS_MANAGE,
 }
 
