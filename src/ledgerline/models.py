@@ -53,6 +53,7 @@ from ledgerline.ledger.models import (
 )
 from ledgerline.mail.models import OutboxMessage
 from ledgerline.tenants.models import Tenant
+from ledgerline.threads.models import Comment, CommentEdit, Notification
 from ledgerline.users.models import PlatformAdmin, User
 from ledgerline.vendors.models import Vendor
 
@@ -71,6 +72,8 @@ __all__ = [
     "AuthSession",
     "Balance",
     "Base",
+    "Comment",
+    "CommentEdit",
     "CreditNoteAllocation",
     "Custodian",
     "DeniedAccessToken",
@@ -90,6 +93,7 @@ __all__ = [
     "JournalLine",
     "Location",
     "MaintenanceRecord",
+    "Notification",
     "OneTimeSecret",
     "OutboxMessage",
     "Period",

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ledgerline.events.channels import invoice_channels
+from ledgerline.events.channels import comment_channels, invoice_channels
 from ledgerline.events.outbox import emit
 from ledgerline.invoices.models import Invoice
 from ledgerline.security.permissions import Permission
+from ledgerline.threads.models import Comment
 
 # The invoice step that happened -> the event's type.
 INVOICE_EVENTS = {
@@ -43,4 +45,67 @@ async def invoice_changed(session: AsyncSession, invoice: Invoice, step: str, **
             "version": invoice.version,
             **data,
         },
+    )
+
+
+COMMENT_EVENTS = {
+    "create": "comment.created",
+    "edit": "comment.edited",
+    "delete": "comment.deleted",
+}
+
+
+def _comment_data(comment: Comment) -> dict[str, Any]:
+    subject_type, subject_id = comment_subject(comment)
+    author_type, author_id = (
+        ("user", comment.author_user_id)
+        if comment.author_user_id is not None
+        else ("api_key", comment.author_api_key_id)
+    )
+    return {
+        "comment_id": str(comment.id),
+        "subject_type": subject_type,
+        "subject_id": str(subject_id),
+        "author": {"type": author_type, "id": str(author_id)},
+        "body": comment.body,
+        "version": comment.version,
+    }
+
+
+def comment_subject(comment: Comment) -> tuple[str, UUID]:
+    """("invoice" | "asset", its id): what the comment is about."""
+    if comment.invoice_id is not None:
+        return "invoice", comment.invoice_id
+    assert comment.asset_id is not None  # the table's one_subject check
+    return "asset", comment.asset_id
+
+
+async def comment_changed(session: AsyncSession, comment: Comment, step: str) -> None:
+    """A comment written, edited or deleted: on `comments` and its subject's channel
+    (`invoice:<id>` or `asset:<id>`), for callers who may read comments."""
+    subject_type, subject_id = comment_subject(comment)
+    await emit(
+        session,
+        comment.tenant_id,
+        COMMENT_EVENTS[step],
+        subject_type="comment",
+        subject_id=comment.id,
+        channels=comment_channels(subject_type, subject_id),
+        permission=Permission.COMMENTS_READ,
+        data=_comment_data(comment),
+    )
+
+
+async def comment_mention(session: AsyncSession, comment: Comment, user_id: UUID) -> None:
+    """A user mentioned in a comment: on `me`, delivered to that user only."""
+    await emit(
+        session,
+        comment.tenant_id,
+        "comment.mentioned",
+        subject_type="comment",
+        subject_id=comment.id,
+        channels=["me"],
+        permission=Permission.COMMENTS_READ,
+        data=_comment_data(comment),
+        recipient_id=user_id,
     )

@@ -40,6 +40,8 @@ class Permission(StrEnum):
     FINANCING_READ = "financing:read"  # programs, opportunities, offers, settlements
     FINANCING_MANAGE = "financing:manage"  # programs, offers, settling and repaying them
     API_KEYS_MANAGE = "api-keys:manage"
+    COMMENTS_READ = "comments:read"  # discussion threads, one's own notifications
+    COMMENTS_WRITE = "comments:write"  # commenting; editing and deleting one's own comments
     EVENTS_READ = "events:read"  # live events (WebSocket, SSE); each event checks its own
     PLATFORM_MANAGE = "platform:manage"
 
@@ -53,6 +55,8 @@ _TENANT_WORK = frozenset(
         Permission.ASSETS_READ,
         Permission.ASSETS_WRITE,
         Permission.LEDGER_READ,
+        Permission.COMMENTS_READ,
+        Permission.COMMENTS_WRITE,
         Permission.EVENTS_READ,
     }
 )
