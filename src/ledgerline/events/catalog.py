@@ -7,9 +7,12 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ledgerline.events.channels import comment_channels, invoice_channels
+from ledgerline.assets.models import Asset
+from ledgerline.events.channels import asset_channels, comment_channels, invoice_channels
 from ledgerline.events.outbox import emit
+from ledgerline.financing.models import FinancingOffer
 from ledgerline.invoices.models import Invoice
+from ledgerline.ledger.models import Transfer
 from ledgerline.security.permissions import Permission
 from ledgerline.threads.models import Comment
 
@@ -108,4 +111,103 @@ async def comment_mention(session: AsyncSession, comment: Comment, user_id: UUID
         permission=Permission.COMMENTS_READ,
         data=_comment_data(comment),
         recipient_id=user_id,
+    )
+
+
+# The asset step that happened -> the event's type.
+ASSET_EVENTS = {
+    "create": "asset.created",
+    "dispose": "asset.disposed",
+    "reverse_disposal": "asset.disposal_reversed",
+}
+
+
+async def asset_changed(session: AsyncSession, asset: Asset, step: str) -> None:
+    """An asset event: on `assets`, `asset:<id>` and `dashboard`, for callers who may read
+    assets; its data is the asset's state after the step."""
+    await emit(
+        session,
+        asset.tenant_id,
+        ASSET_EVENTS[step],
+        subject_type="asset",
+        subject_id=asset.id,
+        channels=asset_channels(asset.id),
+        permission=Permission.ASSETS_READ,
+        data={
+            "tag": asset.tag,
+            "name": asset.name,
+            "status": asset.status,
+            "currency": asset.currency,
+            "cost": str(asset.cost),
+            "version": asset.version,
+        },
+    )
+
+
+async def depreciation_run_posted(
+    session: AsyncSession,
+    tenant_id: UUID,
+    run_id: UUID,
+    *,
+    period: str,
+    assets: int,
+    months: int,
+    totals: dict[str, str],
+) -> None:
+    """A depreciation run: on `assets` and `dashboard`, for callers who may read assets."""
+    await emit(
+        session,
+        tenant_id,
+        "asset.depreciation_run_posted",
+        subject_type="depreciation_run",
+        subject_id=run_id,
+        channels=["assets", "dashboard"],
+        permission=Permission.ASSETS_READ,
+        data={"period": period, "assets": assets, "months": months, "totals": totals},
+    )
+
+
+async def transfer_posted(session: AsyncSession, transfer: Transfer) -> None:
+    """A transfer between asset accounts: on `ledger` and `dashboard`, for callers who may
+    read the ledger."""
+    await emit(
+        session,
+        transfer.tenant_id,
+        "ledger.transfer_posted",
+        subject_type="transfer",
+        subject_id=transfer.id,
+        channels=["ledger", "dashboard"],
+        permission=Permission.LEDGER_READ,
+        data={
+            "from_account_id": str(transfer.from_account_id),
+            "to_account_id": str(transfer.to_account_id),
+            "amount": str(transfer.amount),
+            "currency": transfer.currency,
+            "on": transfer.transfer_on.isoformat(),
+            "journal_entry_id": str(transfer.entry_id),
+        },
+    )
+
+
+async def financing_offer_accepted(
+    session: AsyncSession, offer: FinancingOffer, acceptance_id: UUID
+) -> None:
+    """A vendor accepted an early-payment offer: on `financing`, the invoice's channel and
+    `dashboard`, for callers who may read financing."""
+    await emit(
+        session,
+        offer.tenant_id,
+        "financing.offer_accepted",
+        subject_type="financing_offer",
+        subject_id=offer.id,
+        channels=["financing", f"invoice:{offer.invoice_id}", "dashboard"],
+        permission=Permission.FINANCING_READ,
+        data={
+            "invoice_id": str(offer.invoice_id),
+            "program_id": str(offer.program_id),
+            "acceptance_id": str(acceptance_id),
+            "net_amount": str(offer.net_amount),
+            "currency": offer.currency,
+            "status": offer.status,
+        },
     )

@@ -16,6 +16,9 @@ from ledgerline.security.permissions import Permission
 PLAIN_CHANNELS: dict[str, Permission] = {
     "invoices": Permission.INVOICES_READ,
     "comments": Permission.EVENTS_READ,
+    "assets": Permission.ASSETS_READ,
+    "ledger": Permission.LEDGER_READ,
+    "financing": Permission.FINANCING_READ,
     "dashboard": Permission.LEDGER_READ,
     "me": Permission.EVENTS_READ,
 }
@@ -61,3 +64,8 @@ def invoice_channels(invoice_id: UUID, *, batch_id: UUID | None = None) -> list[
 def comment_channels(subject_type: str, subject_id: UUID) -> list[str]:
     """Where a comment's events are delivered: `comments` and its subject's channel."""
     return ["comments", f"{subject_type}:{subject_id}"]
+
+
+def asset_channels(asset_id: UUID) -> list[str]:
+    """Where an asset's events are delivered."""
+    return ["assets", f"asset:{asset_id}", "dashboard"]
