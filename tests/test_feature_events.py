@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from ledgerline.config import Settings
 from ledgerline.db.engine import Database
-from tests.helpers import assets, financing, ledger
+from tests.helpers import assets, documents, financing, ledger
 from tests.helpers.http import API
 from tests.helpers.identity import Account
 
@@ -108,3 +108,42 @@ async def test_an_accepted_financing_offer_has_its_event(
     assert event["permission"] == "financing:read"
     assert event["subject_id"] == offer["id"]
     assert event["data"]["net_amount"] == offer["net_amount"]
+
+
+async def test_documents_have_events_and_their_batch_its_progress(
+    client: httpx.AsyncClient, app: FastAPI, settings: Settings, database: Database, owner: Account
+) -> None:
+    batch_id = (
+        await client.post(f"{API}/batches", json={"name": "April"}, headers=owner.headers)
+    ).json()["id"]
+    uploaded = await documents.upload(
+        client,
+        owner,
+        ("march.pdf", documents.supplier_invoice_pdf()),
+        ("scan.png", documents.PNG),
+        batch_id=batch_id,
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    processing = documents.processor(app, settings, app.state.document_storage)
+    assert await processing.run_once() == 2
+
+    found = [
+        e for e in await events(database, owner) if e["type"].startswith(("document.", "batch."))
+    ]
+    queued = [e for e in found if e["type"] == "document.queued"]
+    assert len(queued) == 2
+    assert f"batch:{batch_id}" in queued[0]["channels"]
+    assert queued[0]["permission"] == "invoices:read"
+    read = {
+        e["data"]["filename"]: e
+        for e in found
+        if e["type"] in ("document.extracted", "document.failed")
+    }
+    assert set(read) == {"march.pdf", "scan.png"}
+    assert read["march.pdf"]["data"]["processing_status"] in ("extracted", "needs_review")
+    progress = [e for e in found if e["type"] == "batch.progress"]
+    assert len(progress) == 3  # after the upload, then after each document was read
+    assert progress[0]["channels"] == [f"batch:{batch_id}"]
+    assert progress[0]["data"]["processing"]["queued"] == 2
+    last = progress[-1]["data"]["processing"]
+    assert (last["queued"], last["processing"], sum(last.values())) == (0, 0, 2)

@@ -11,7 +11,7 @@ from ledgerline.assets.models import Asset
 from ledgerline.events.channels import asset_channels, comment_channels, invoice_channels
 from ledgerline.events.outbox import emit
 from ledgerline.financing.models import FinancingOffer
-from ledgerline.invoices.models import Invoice
+from ledgerline.invoices.models import Invoice, InvoiceDocument
 from ledgerline.ledger.models import Transfer
 from ledgerline.security.permissions import Permission
 from ledgerline.threads.models import Comment
@@ -210,4 +210,50 @@ async def financing_offer_accepted(
             "currency": offer.currency,
             "status": offer.status,
         },
+    )
+
+
+# A document's processing status after a step -> the event's type.
+DOCUMENT_EVENTS = {
+    "queued": "document.queued",
+    "extracted": "document.extracted",
+    "needs_review": "document.extracted",
+    "failed": "document.failed",
+}
+
+
+async def document_changed(session: AsyncSession, document: InvoiceDocument) -> None:
+    """A document queued, read (`extracted`, or `needs_review` with a note) or failed: on
+    its invoice's channels and its batch's, for callers who may read invoices."""
+    await emit(
+        session,
+        document.tenant_id,
+        DOCUMENT_EVENTS[document.processing_status],
+        subject_type="document",
+        subject_id=document.id,
+        channels=invoice_channels(document.invoice_id, batch_id=document.batch_id),
+        permission=Permission.INVOICES_READ,
+        data={
+            "invoice_id": str(document.invoice_id),
+            "batch_id": str(document.batch_id) if document.batch_id else None,
+            "filename": document.filename,
+            "processing_status": document.processing_status,
+            "failure_reason": document.failure_reason,
+        },
+    )
+
+
+async def batch_progress(
+    session: AsyncSession, tenant_id: UUID, batch_id: UUID, counts: dict[str, dict[str, int]]
+) -> None:
+    """How far a batch's documents are, after one of them changed: on `batch:<id>`."""
+    await emit(
+        session,
+        tenant_id,
+        "batch.progress",
+        subject_type="batch",
+        subject_id=batch_id,
+        channels=[f"batch:{batch_id}"],
+        permission=Permission.INVOICES_READ,
+        data=counts,
     )
