@@ -253,6 +253,11 @@ async def test_every_declared_if_match_is_refused_with_428_when_missing(
         "tenant_id": str(owner.tenant_id),
         "credit_note_id": invoice_id,
         "tax_code_id": tax_code.json()["id"],
+        "comment_id": (
+            await client.post(
+                f"{API}/invoices/{invoice_id}/comments", json={"body": "A"}, headers=owner.headers
+            )
+        ).json()["id"],
     }
     bodies: dict[str, Any] = {
         "replace_approval_policy": {"thresholds": [{"min_amount": "0.00", "approvals": 1}]},
@@ -269,6 +274,7 @@ async def test_every_declared_if_match_is_refused_with_428_when_missing(
         "dispose_asset": {"on": "2026-02-05", "method": "scrap"},
         "adjust_asset": {"kind": "salvage", "on": "2026-02-06", "salvage_value": "1.00"},
         "update_me": {"full_name": "Olive"},
+        "edit_comment": {"body": "B"},
     }
     checked = []
     for path, method, operation in operations(app.openapi()):
@@ -335,6 +341,8 @@ async def test_every_201_sends_location_and_a_replay_sends_it_too(
         "record_maintenance": {"started_on": "2026-02-01"},
         "adjust_asset": {"kind": "salvage", "on": "2026-02-02", "salvage_value": "1.00"},
         "run_depreciation": {"period": "2026-01"},
+        "comment_on_invoice": {"body": "Checked against the order."},
+        "comment_on_asset": {"body": "Moved to rack 3."},
         "create_vendor": {"name": "Ink AG", "default_currency": "EUR"},
         "create_invoice": {"vendor_id": vendor_id, "number": "L-1"}
         | {"issue_date": "2026-03-01", "lines": invoices.LINES},
@@ -355,6 +363,7 @@ async def test_every_201_sends_location_and_a_replay_sends_it_too(
             asset_id=asset_id,
             entry_id=entry.json()["id"],
             purchase_order_id=purchase_order["id"],
+            invoice_id=financed["id"],
         )
         body = creates[operation_id]
         headers = owner.headers

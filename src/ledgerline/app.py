@@ -43,6 +43,7 @@ from ledgerline.ratelimit import RateLimits
 from ledgerline.security.passwords import Passwords
 from ledgerline.security.tokens import VerifiedAccessTokens
 from ledgerline.tenants.router import router as tenants_router
+from ledgerline.threads.router import router as threads_router
 from ledgerline.tracing import fastapi_telemetry, instrument_database, tracer_provider
 from ledgerline.users.router import router as users_router
 from ledgerline.vendors.router import router as vendors_router
@@ -188,6 +189,7 @@ def create_app(settings: Settings) -> FastAPI:
         financing_router,
         dashboard_router,
         purchasing_router,
+        threads_router,
         events_router,
     ):
         app.include_router(router, prefix=API_PREFIX)

@@ -97,6 +97,12 @@ class RequestContextMiddleware:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            # A socket's failed credentials count against its address like a request's.
+            peer = scope["client"][0] if scope.get("client") else None
+            forwarded = _header(scope, b"x-forwarded-for")
+            ip = client_ip(peer, forwarded, self.trusted_proxies)
+            scope.setdefault("state", {})["client_ip"] = ip
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

@@ -63,6 +63,7 @@ from ledgerline.purchasing.models import (
     PurchasingSettings,
 )
 from ledgerline.tenants.models import Tenant
+from ledgerline.threads.models import Comment, CommentEdit, Notification
 from ledgerline.users.models import PlatformAdmin, User
 from ledgerline.vendors.models import Vendor
 
@@ -81,6 +82,8 @@ __all__ = [
     "AuthSession",
     "Balance",
     "Base",
+    "Comment",
+    "CommentEdit",
     "CreditNoteAllocation",
     "Custodian",
     "DeniedAccessToken",
@@ -102,6 +105,7 @@ __all__ = [
     "JournalLine",
     "Location",
     "MaintenanceRecord",
+    "Notification",
     "OneTimeSecret",
     "OutboxMessage",
     "Period",

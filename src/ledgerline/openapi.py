@@ -66,6 +66,8 @@ TAGS: tuple[dict[str, str], ...] = (
      "commitments and what was received but not invoiced."},
     {"name": "platform console", "description": "Tenants and their users, for platform "
      "ADMINs."},
+    {"name": "comments", "description": "Discussion threads on invoices and assets: "
+     "comments, their edit history, mentions and the caller's notifications."},
     {"name": "events", "description": "Live events as Server-Sent Events (the WebSocket "
      "/api/v1/ws, outside OpenAPI, carries the same)."},
     {"name": "health", "description": "Liveness and readiness probes."},
@@ -83,6 +85,7 @@ ETAG_BODIES = frozenset(
         "OfferOut",
         "TaxCodeOut",
         "ApprovalPolicyOut",
+        "CommentOut",
     }
 )
 # Pydantic writes a field's bounds under its own names on schemas where JSON Schema has

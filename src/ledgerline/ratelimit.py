@@ -37,6 +37,7 @@ from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from redis.asyncio import ConnectionPool
 from redis.exceptions import RedisError
+from starlette.requests import HTTPConnection
 
 from ledgerline.config import Settings
 from ledgerline.problems import Problem
@@ -136,18 +137,18 @@ class RateLimits:
     def for_plan(self, plan: str | None) -> RateLimitItem:
         return self.plans.get(plan or "", self.default)
 
-    def _counting(self, request: Request) -> bool:
+    def _counting(self, request: HTTPConnection) -> bool:
         """Whether to ask the storage: limits are on, and it has not failed this request
         already (a request waits on a failing storage once, not once per limit)."""
         return self.enabled and not getattr(request.state, "rate_limit_uncounted", False)
 
-    def _storage_failed(self, request: Request, error: Exception) -> None:
+    def _storage_failed(self, request: HTTPConnection, error: Exception) -> None:
         request.state.rate_limit_uncounted = True
         self._outage.failed(error)
 
     async def hit(
         self,
-        request: Request,
+        request: HTTPConnection,
         item: RateLimitItem,
         *key: str,
         code: str = "rate_limited",
@@ -175,7 +176,7 @@ class RateLimits:
                 headers={"Retry-After": str(max(reset, 1)), **allowance.headers()},
             )
 
-    async def exhausted(self, request: Request, item: RateLimitItem, *key: str) -> bool:
+    async def exhausted(self, request: HTTPConnection, item: RateLimitItem, *key: str) -> bool:
         """Whether `key` has used up `item` (without counting; a failing storage: no)."""
         if not self._counting(request):
             return False
@@ -197,12 +198,12 @@ class RateLimits:
             await self._redis.aclose()
 
 
-def rate_limits(request: Request) -> RateLimits:
+def rate_limits(request: HTTPConnection) -> RateLimits:
     limits: RateLimits = request.app.state.rate_limits
     return limits
 
 
-def address_key(request: Request) -> str:
+def address_key(request: HTTPConnection) -> str:
     """The client address a limit counts: IPv6 by its /64 (one subscriber's usual
     allocation, so rotating addresses within it gains nothing), IPv4 as it is."""
     address = getattr(request.state, "client_ip", None) or "unknown"
@@ -227,7 +228,7 @@ async def limit_financing_accept(request: Request) -> None:
     await limits.hit(request, limits.financing_accept, "financing-accept", address_key(request))
 
 
-async def count_failed_credential(request: Request, claimed_tenant: str | None) -> None:
+async def count_failed_credential(request: HTTPConnection, claimed_tenant: str | None) -> None:
     """A credential did not verify: count it against the client address and against the
     tenant it claimed (X-Tenant-ID), under the sign-in limit. Past either, this failure is
     429 `failed_credentials_limited` naming which. Only failures are counted and refused:

@@ -38,6 +38,7 @@ from ledgerline.audit.service import AuditContext
 from ledgerline.db.base import new_id
 from ledgerline.db.rows import locked_at_version
 from ledgerline.db.timeouts import allow_long_statements
+from ledgerline.events.catalog import asset_changed, depreciation_run_posted
 from ledgerline.invoices.postings import accounts_by_code
 from ledgerline.ledger import chart
 from ledgerline.ledger.models import JournalEntry, Period, PeriodStatus
@@ -208,6 +209,15 @@ async def run_depreciation(session: AsyncSession, audit: AuditContext, period: d
             "totals": {currency: str(total) for currency, total in posted.totals.items()},
         },
     )
+    await depreciation_run_posted(
+        session,
+        audit.tenant_id,
+        run.id,
+        period=f"{month:%Y-%m}",
+        assets=posted.assets,
+        months=posted.months,
+        totals={currency: str(total) for currency, total in posted.totals.items()},
+    )
     return RunSummary(run, posted.totals)
 
 
@@ -343,6 +353,7 @@ async def dispose(
         )
         asset.disposal_entry_id = entry.id
         await session.flush()
+    await asset_changed(session, asset, "dispose")
     return asset
 
 
@@ -396,6 +407,7 @@ async def reverse_disposal(
         memo=f"Disposal of {asset.tag} reversed",
     )
     await service.return_to_service(session, audit, asset, reversal_entry_id=reversal.id)
+    await asset_changed(session, asset, "reverse_disposal")
     return asset
 
 

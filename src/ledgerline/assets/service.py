@@ -43,6 +43,7 @@ from ledgerline.assets.models import (
 )
 from ledgerline.audit.service import AuditContext, diff
 from ledgerline.db.rows import locked_at_version, not_found, row_by_id
+from ledgerline.events.catalog import asset_changed
 from ledgerline.pagination import PageRequest, contains, keyset_page
 from ledgerline.problems import Problem
 from ledgerline.values import cents
@@ -420,6 +421,7 @@ async def create_asset(session: AsyncSession, audit: AuditContext, **fields: Any
         target_id=asset.id,
         changes={"tag": asset.tag, "name": asset.name, "cost": str(asset.cost)},
     )
+    await asset_changed(session, asset, "create")
     return asset
 
 

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from sqlalchemy import select
 
+from ledgerline.assets.models import Asset
 from ledgerline.db.engine import Database
 from ledgerline.invoices.models import Invoice, InvoiceBatch
 from ledgerline.security.permissions import Permission
@@ -15,13 +16,18 @@ from ledgerline.security.permissions import Permission
 PLAIN_CHANNELS: dict[str, Permission] = {
     "invoices": Permission.INVOICES_READ,
     "comments": Permission.EVENTS_READ,
+    "assets": Permission.ASSETS_READ,
+    "ledger": Permission.LEDGER_READ,
+    "financing": Permission.FINANCING_READ,
     "dashboard": Permission.LEDGER_READ,
     "me": Permission.EVENTS_READ,
     "purchase-orders": Permission.PURCHASING_READ,
 }
-_BY_ID: dict[str, tuple[type[Invoice] | type[InvoiceBatch], str]] = {
-    "invoice": (Invoice, "invoice"),
-    "batch": (InvoiceBatch, "batch"),
+# `<kind>:<id>` channels: the row that must exist in the tenant, and the permission.
+_BY_ID: dict[str, tuple[type[Invoice] | type[InvoiceBatch] | type[Asset], Permission]] = {
+    "invoice": (Invoice, Permission.INVOICES_READ),
+    "batch": (InvoiceBatch, Permission.INVOICES_READ),
+    "asset": (Asset, Permission.ASSETS_READ),
 }
 
 
@@ -36,16 +42,16 @@ async def refusal(
     kind, _, raw_id = channel.partition(":")
     if kind not in _BY_ID:
         return "unknown_channel"
-    if Permission.INVOICES_READ not in permissions:
+    model, needed = _BY_ID[kind]
+    if needed not in permissions:
         return "permission_denied"
-    model, what = _BY_ID[kind]
     try:
         row_id = UUID(raw_id)
     except ValueError:
-        return f"{what}_not_found"
+        return f"{kind}_not_found"
     async with database.tenant_transaction(tenant_id) as session:
         found = await session.scalar(select(model.id).where(model.id == row_id))
-    return None if found is not None else f"{what}_not_found"
+    return None if found is not None else f"{kind}_not_found"
 
 
 def invoice_channels(invoice_id: UUID, *, batch_id: UUID | None = None) -> list[str]:
@@ -54,3 +60,13 @@ def invoice_channels(invoice_id: UUID, *, batch_id: UUID | None = None) -> list[
     if batch_id is not None:
         found.append(f"batch:{batch_id}")
     return found
+
+
+def comment_channels(subject_type: str, subject_id: UUID) -> list[str]:
+    """Where a comment's events are delivered: `comments` and its subject's channel."""
+    return ["comments", f"{subject_type}:{subject_id}"]
+
+
+def asset_channels(asset_id: UUID) -> list[str]:
+    """Where an asset's events are delivered."""
+    return ["assets", f"asset:{asset_id}", "dashboard"]

@@ -8,6 +8,7 @@ import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
@@ -29,6 +30,7 @@ from ledgerline.events.live import (
     error_frame,
 )
 from ledgerline.problems import Problem
+from ledgerline.ratelimit import count_failed_credential
 from ledgerline.security.permissions import Permission
 
 router = APIRouter(tags=["events"])
@@ -65,7 +67,24 @@ def _session(state: Any, caller: StreamCaller) -> LiveSession:
     )
 
 
-async def _authenticate(websocket: WebSocket) -> StreamCaller:
+SUBPROTOCOL = "ledgerline"
+BEARER_PREFIX = "bearer."
+TENANT_PREFIX = "tenant."
+
+
+def offered_credentials(offered: list[str]) -> tuple[str | None, str | None]:
+    """The token (`bearer.<token>`) and tenant (`tenant.<uuid>`) the client offered as
+    Sec-WebSocket-Protocol items, each None when absent."""
+    token = tenant = None
+    for item in offered:
+        if item.startswith(BEARER_PREFIX):
+            token = item.removeprefix(BEARER_PREFIX)
+        elif item.startswith(TENANT_PREFIX):
+            tenant = item.removeprefix(TENANT_PREFIX)
+    return token, tenant
+
+
+async def _first_message(websocket: WebSocket) -> dict[str, Any]:
     state = websocket.app.state
     try:
         async with asyncio.timeout(state.settings.events_auth_timeout_seconds):
@@ -78,7 +97,34 @@ async def _authenticate(websocket: WebSocket) -> StreamCaller:
         raise StreamEnded(CLOSE_UNAUTHENTICATED, "the first message must be auth") from error
     if not isinstance(auth, dict) or auth.get("type") != "auth":
         raise StreamEnded(CLOSE_UNAUTHENTICATED, "the first message must be auth")
-    token, tenant = auth.get("token"), auth.get("tenant_id")
+    return auth
+
+
+async def _credential_failed(websocket: WebSocket, tenant: str) -> None:
+    """Count a credential that did not verify as HTTP counts one (its address, the tenant
+    it claimed); past the limit the socket still closes 4401, naming the limit."""
+    try:
+        claimed: str | None = str(UUID(tenant))
+    except ValueError:
+        claimed = None
+    try:
+        await count_failed_credential(websocket, claimed)
+    except Problem as limited:
+        raise StreamEnded(CLOSE_UNAUTHENTICATED, limited.code) from limited
+
+
+async def _authenticate(websocket: WebSocket, offered: list[str]) -> StreamCaller:
+    """The caller, from `bearer.<token>` (and `tenant.<uuid>`) in Sec-WebSocket-Protocol,
+    or from the first message: `{"type": "auth", "token", "tenant_id"}` (the token may be
+    left out when the header carried it)."""
+    state = websocket.app.state
+    token, tenant = offered_credentials(offered)
+    if token is not None and SUBPROTOCOL not in offered:
+        raise StreamEnded(CLOSE_UNAUTHENTICATED, f"offer the {SUBPROTOCOL!r} subprotocol too")
+    if token is None or tenant is None:
+        auth = await _first_message(websocket)
+        token = token if token is not None else auth.get("token")
+        tenant = tenant if tenant is not None else auth.get("tenant_id")
     if not isinstance(token, str) or not isinstance(tenant, str):
         raise StreamEnded(CLOSE_UNAUTHENTICATED, "auth needs token and tenant_id")
     try:
@@ -86,6 +132,8 @@ async def _authenticate(websocket: WebSocket) -> StreamCaller:
             state.database, state.settings, state.access_tokens, token, tenant
         )
     except Problem as problem:
+        if problem.status == 401:
+            await _credential_failed(websocket, tenant)
         raise _ended(problem) from problem
 
 
@@ -111,11 +159,13 @@ async def _read_commands(websocket: WebSocket, live: LiveSession) -> None:
 
 @router.websocket("/ws")
 async def live_socket(websocket: WebSocket) -> None:
-    """Live events: authenticate in the first message, then subscribe (README)."""
-    await websocket.accept()
+    """Live events: authenticate in Sec-WebSocket-Protocol or the first message, then
+    subscribe (README)."""
+    offered = list(websocket.scope.get("subprotocols") or [])
+    await websocket.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
     live: LiveSession | None = None
     try:
-        caller = await _authenticate(websocket)
+        caller = await _authenticate(websocket, offered)
         live = _session(websocket.app.state, caller)
         await websocket.send_json({"type": "ready", "tenant_id": str(caller.tenant_id)})
         async with asyncio.TaskGroup() as group:

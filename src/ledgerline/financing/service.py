@@ -25,6 +25,7 @@ from ledgerline.config import Settings
 from ledgerline.db.base import new_id
 from ledgerline.db.engine import Database
 from ledgerline.db.rows import locked_at_version, row_by_id
+from ledgerline.events.catalog import financing_offer_accepted
 from ledgerline.financing.models import (
     FinancingAcceptance,
     FinancingOffer,
@@ -504,6 +505,7 @@ async def accept_offer(
                 "committed": str(reserved),
             },
         )
+        await financing_offer_accepted(session, offer, acceptance.id)
         return Accepted(acceptance, offer)
 
 

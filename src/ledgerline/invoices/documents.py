@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.audit.service import AuditContext
 from ledgerline.db.rows import row_by_id
+from ledgerline.events.catalog import batch_progress, document_changed
 from ledgerline.invoices import service
 from ledgerline.invoices.models import (
     Invoice,
@@ -183,6 +184,7 @@ async def upload(
     if batch_id is not None:
         await get_batch(session, batch_id)
     results: list[dict[str, Any]] = []
+    queued: list[InvoiceDocument] = []
     for file, content_type in zip(files, types, strict=True):
         content = await file.source.read(max_bytes + 1)
         if len(content) > max_bytes:  # larger than it said
@@ -219,9 +221,21 @@ async def upload(
                     changes={"document_id": str(document.id), "sha256": sha256},
                 )
                 results.append(_result(file.filename, "created", document))
+                queued.append(document)
                 continue
         results.append(_result(file.filename, "duplicate", existing))
+    await announce_documents(session, queued)
     return results
+
+
+async def announce_documents(session: AsyncSession, documents: list[InvoiceDocument]) -> None:
+    """The documents' events, then each batch's progress: the step's last writes."""
+    await session.flush()
+    for document in documents:
+        await document_changed(session, document)
+    for batch_id in dict.fromkeys(d.batch_id for d in documents if d.batch_id is not None):
+        tenant_id = documents[0].tenant_id
+        await batch_progress(session, tenant_id, batch_id, await batch_counts(session, batch_id))
 
 
 def _result(filename: str, outcome: str, document: InvoiceDocument) -> dict[str, Any]:

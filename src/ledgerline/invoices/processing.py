@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ledgerline.config import Settings
 from ledgerline.db.engine import Database
 from ledgerline.db.leases import backoff, claim_due
+from ledgerline.invoices.documents import announce_documents
 from ledgerline.invoices.extraction import Extraction, read_document
 from ledgerline.invoices.models import (
     Invoice,
@@ -144,6 +145,7 @@ class DocumentProcessor:
             document.extracted_fields = extraction.fields
             document.failure_reason = note
             document.finished_at = datetime.now(UTC)
+            await announce_documents(session, [document])
 
     async def _record_failure(self, job: Job, error: str) -> None:
         """Failed, to be retried; the tenant sees a plain reason, the log the error."""
@@ -158,6 +160,7 @@ class DocumentProcessor:
             )
             document.finished_at = datetime.now(UTC)
             document.next_attempt_at = datetime.now(UTC) + retry_in
+            await announce_documents(session, [document])
 
     @staticmethod
     async def _still_mine(session: AsyncSession, job: Job) -> InvoiceDocument | None:

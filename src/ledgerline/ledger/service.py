@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ledgerline.audit.service import AuditContext, diff
 from ledgerline.db.base import new_id
 from ledgerline.db.rows import locked_at_version, row_by_id
+from ledgerline.events.catalog import transfer_posted
 from ledgerline.ledger.models import (
     Account,
     AccountType,
@@ -327,6 +328,7 @@ async def transfer(
             "journal_entry_id": str(entry.id),
         },
     )
+    await transfer_posted(session, moved)
     return moved
 
 

@@ -43,6 +43,8 @@ class Permission(StrEnum):
     PURCHASING_MANAGE = "purchasing:manage"  # ordering, receiving, reversing receipts
     PURCHASING_APPROVE = "purchasing:approve"  # approving orders, the matching settings
     API_KEYS_MANAGE = "api-keys:manage"
+    COMMENTS_READ = "comments:read"  # discussion threads, one's own notifications
+    COMMENTS_WRITE = "comments:write"  # commenting; editing and deleting one's own comments
     EVENTS_READ = "events:read"  # live events (WebSocket, SSE); each event checks its own
     DASHBOARD_READ = "dashboard:read"  # the dashboard's figures (JSON and CSV)
     PLATFORM_MANAGE = "platform:manage"
@@ -57,6 +59,8 @@ _TENANT_WORK = frozenset(
         Permission.ASSETS_READ,
         Permission.ASSETS_WRITE,
         Permission.LEDGER_READ,
+        Permission.COMMENTS_READ,
+        Permission.COMMENTS_WRITE,
         Permission.EVENTS_READ,
         Permission.DASHBOARD_READ,
         Permission.PURCHASING_READ,

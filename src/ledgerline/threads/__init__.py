@@ -1,0 +1,1 @@
+"""Discussion threads on invoices and assets: comments, their edit history, mentions."""
