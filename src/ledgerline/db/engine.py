@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from ledgerline.config import Settings
-from ledgerline.db import outage, timeouts
+from ledgerline.db import outage, tenant_context, timeouts
 from ledgerline.db.tenant_context import TenantConnection, tenant_scope
 from ledgerline.db.timeouts import BoundedConnection, DatabaseTimeouts, bounded
 from ledgerline.problems import Problem
@@ -42,6 +42,7 @@ def create_engine_for(url: URL, settings: Settings, *, tenant_aware: bool) -> As
     )
     outage.install(engine)
     timeouts.install(engine)
+    tenant_context.install(engine)
     return engine
 
 

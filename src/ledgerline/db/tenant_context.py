@@ -17,6 +17,9 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 from uuid import UUID
 
+from sqlalchemy import event, exc
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from ledgerline.db.timeouts import BoundedConnection
 
 TENANT_SETTING = "app.tenant_id"
@@ -108,3 +111,27 @@ class TenantConnection(BoundedConnection):
             query = begin_statement(query)
         result: str = await super().execute(query, *args, timeout=timeout)
         return result
+
+
+def _refuse_connection_left_in_a_transaction(
+    dbapi_connection: Any, record: Any, proxy: Any
+) -> None:
+    """(Pool checkout.) A connection that comes back from the pool still inside a
+    transaction is discarded, and the pool hands out another.
+
+    It happens when a task is cancelled while its BEGIN is on the wire (a WebSocket or
+    SSE stream closed during its periodic caller check): the server has begun the
+    transaction, with the tenant of that task, but the driver adapter never saw it start,
+    so the pool's reset had nothing to roll back, and asyncpg keeps the unfinished
+    transaction as the connection's top one. The next transaction on that connection
+    would become a SAVEPOINT inside it, acting in the other tenant. Attribute checks
+    only: no round trip."""
+    driver = getattr(dbapi_connection, "_connection", None)
+    if driver is None:
+        return
+    if driver.is_in_transaction() or getattr(driver, "_top_xact", None) is not None:
+        raise exc.DisconnectionError("connection returned inside a transaction")
+
+
+def install(engine: AsyncEngine) -> None:
+    event.listen(engine.sync_engine.pool, "checkout", _refuse_connection_left_in_a_transaction)
