@@ -261,6 +261,7 @@ async def test_every_declared_if_match_is_refused_with_428_when_missing(
         "dispose_asset": {"on": "2026-02-05", "method": "scrap"},
         "adjust_asset": {"kind": "salvage", "on": "2026-02-06", "salvage_value": "1.00"},
         "update_me": {"full_name": "Olive"},
+        "replace_depreciation_schedule": {"auto": False},
     }
     checked = []
     for path, method, operation in operations(app.openapi()):
