@@ -95,7 +95,7 @@ async def _check_category_accounts(session: AsyncSession, fields: Mapping[str, A
     found = await session.execute(
         select(Account.code, Account.type).where(Account.code.in_(set(named.values())))
     )
-    types = {code: account_type for code, account_type in found}
+    types = {row.code: row.type for row in found}
     for field, code in named.items():
         if code not in types:
             raise Problem(
