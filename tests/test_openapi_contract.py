@@ -275,6 +275,7 @@ async def test_every_declared_if_match_is_refused_with_428_when_missing(
         "adjust_asset": {"kind": "salvage", "on": "2026-02-06", "salvage_value": "1.00"},
         "update_me": {"full_name": "Olive"},
         "edit_comment": {"body": "B"},
+        "replace_depreciation_schedule": {"auto": False},
     }
     checked = []
     for path, method, operation in operations(app.openapi()):

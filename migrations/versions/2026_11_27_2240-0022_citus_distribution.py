@@ -7,7 +7,7 @@ calls it again at its end. Without Citus (the embedded server, plain PostgreSQL)
 changes nothing.
 
 Revision ID: 0022
-Revises: 0020
+Revises: 0021
 Create Date: 2026-11-27 22:40:00+00:00
 """
 
@@ -19,7 +19,7 @@ from ledgerline.db.citus import distribute
 from ledgerline.db.rls import migration_roles
 
 revision: str = "0022"
-down_revision: str | None = "0020"
+down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -181,6 +181,9 @@ class Settings(BaseSettings):
     # exponential backoff this many times; workers look for queued documents this often.
     document_max_attempts: Annotated[int, Field(ge=1, le=50)] = 5
     document_poll_seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
+    # Scheduled depreciation (tenants with it on): workers look for a tenant whose last
+    # month is not posted yet this often.
+    depreciation_poll_seconds: Annotated[float, Field(gt=0, le=3600)] = 60.0
 
     # Background jobs (mail outbox, document reading, event retention). `serve` runs them
     # in each API process too while this is true (development); in production set it to

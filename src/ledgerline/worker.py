@@ -1,5 +1,6 @@
-"""Background jobs: the mail outbox and document reading, each queue worked by a number
-of loops, and the scheduled jobs (event retention), each run by one loop per process.
+"""Background jobs: the mail outbox, document reading and scheduled depreciation runs,
+each queue worked by a number of loops, and the scheduled jobs (event retention), each
+run by one loop per process.
 
 `ledgerline worker` runs them in a process of its own (production), and `serve` runs them
 inside each API process too while SERVE_RUNS_JOBS is true (development). Either way the
@@ -21,6 +22,7 @@ from sqlalchemy import text
 
 # Every model mapped, so that the ORM resolves the queues' foreign keys (to tenants).
 import ledgerline.models  # noqa: F401
+from ledgerline.assets.scheduled import ScheduledDepreciation
 from ledgerline.config import Settings
 from ledgerline.db import outage
 from ledgerline.db.engine import Database
@@ -58,12 +60,18 @@ class BackgroundJobs:
     ) -> None:
         self.mail_sender = MailSender(settings, database)
         self.document_processor = DocumentProcessor(settings, database, storage)
+        self.scheduled_depreciation = ScheduledDepreciation(database)
         self._queues: list[tuple[str, Callable[[], Awaitable[int]], float]] = [
             ("mail sender", self.mail_sender.run_once, settings.mail_poll_seconds),
             (
                 "document processor",
                 self.document_processor.run_once,
                 settings.document_poll_seconds,
+            ),
+            (
+                "scheduled depreciation",
+                self.scheduled_depreciation.run_once,
+                settings.depreciation_poll_seconds,
             ),
         ]
         self._scheduled: list[tuple[str, Callable[[], Awaitable[int]], float]] = [

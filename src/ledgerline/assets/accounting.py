@@ -5,7 +5,15 @@
   `depreciation_postings` keyed (tenant, asset, month): a month posts once. A run posts
   every month of every asset in service up to its period that is not posted yet, so a
   missed month is caught up; a disposal posts the months up to it first.
-- Capitalization: Dr 1500 / Cr the account named (default 9999), once per asset.
+- Capitalization: Dr 1500 / Cr the account named (default 9999), once per asset; never
+  for an asset bought on an invoice line (the database refuses it too).
+- Acquisition from an invoice line: the invoice's approval debits the line's net amount
+  to 1500 instead of its expense account (`invoices/postings.py`) when the asset exists
+  first; when the invoice was approved before, a reclassification Dr 1500 / Cr the line's
+  expense account, dated the invoice's issue date (source `asset`, kind `acquisition`).
+
+The asset's category may name its own accounts for 1500, 1590 and 6800: every posting
+above then uses them (`category_accounts`).
 - Disposal: Dr the proceeds account (default 1000) with the proceeds, Dr 1590 with the
   depreciation posted, Dr 1595 with the impairment, Dr 7900 with a loss or Cr 7900 with a
   gain, Cr 1500 with the cost; a revaluation surplus moves from 3100 to 3000. Reversed
@@ -16,13 +24,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.assets import service
@@ -30,15 +39,18 @@ from ledgerline.assets.models import (
     AdjustmentKind,
     Asset,
     AssetAdjustment,
+    AssetCategory,
     AssetStatus,
     DepreciationPosting,
     DepreciationRun,
 )
 from ledgerline.audit.service import AuditContext
 from ledgerline.db.base import new_id
-from ledgerline.db.rows import locked_at_version
+from ledgerline.db.rows import locked_at_version, row_by_id
 from ledgerline.db.timeouts import allow_long_statements
 from ledgerline.events.catalog import asset_changed, depreciation_run_posted
+from ledgerline.invoices import postings
+from ledgerline.invoices.models import Invoice, InvoiceKind, InvoiceLine, InvoiceStatus
 from ledgerline.invoices.postings import accounts_by_code
 from ledgerline.ledger import chart
 from ledgerline.ledger.models import JournalEntry, Period, PeriodStatus
@@ -48,7 +60,7 @@ from ledgerline.ledger.posting import (
     month_of,
     next_month,
     post,
-    post_entries,
+    post_many,
     reverse,
 )
 from ledgerline.pagination import PageRequest, keyset_page
@@ -57,6 +69,7 @@ from ledgerline.values import cents
 
 SOURCE = "asset"
 CAPITALIZATION = "capitalization"
+ACQUISITION = "acquisition"
 DISPOSAL = "disposal"
 DISPOSAL_REVERSAL = "disposal_reversal"
 ADJUSTMENT = "adjustment"
@@ -75,10 +88,49 @@ def _today() -> date:
     return datetime.now(UTC).date()
 
 
+@dataclass(frozen=True, slots=True)
+class CategoryAccounts:
+    """The accounts an asset of a category posts to: its category's, else the chart's
+    1500, 1590 and 6800."""
+
+    cost: UUID
+    accumulated: UUID
+    expense: UUID
+
+
+async def category_accounts(
+    session: AsyncSession, category_ids: Iterable[UUID]
+) -> dict[UUID, CategoryAccounts]:
+    rows = (
+        await session.execute(
+            select(
+                AssetCategory.id,
+                func.coalesce(AssetCategory.asset_account_code, chart.FIXED_ASSETS),
+                func.coalesce(
+                    AssetCategory.accumulated_depreciation_account_code,
+                    chart.ACCUMULATED_DEPRECIATION,
+                ),
+                func.coalesce(
+                    AssetCategory.depreciation_expense_account_code, chart.DEPRECIATION_EXPENSE
+                ),
+            ).where(AssetCategory.id.in_(set(category_ids)))
+        )
+    ).all()
+    accounts = await accounts_by_code(session, {code for row in rows for code in row[1:]})
+    return {
+        row[0]: CategoryAccounts(accounts[row[1]].id, accounts[row[2]].id, accounts[row[3]].id)
+        for row in rows
+    }
+
+
+async def accounts_of(session: AsyncSession, asset: Asset) -> CategoryAccounts:
+    return (await category_accounts(session, [asset.category_id]))[asset.category_id]
+
+
 # Each stored month up to `through` with a charge and no posting yet, of the assets in
 # service (or of one asset).
 _DUE = """
-    SELECT e.asset_id, e.period, e.amount, a.currency, a.tag
+    SELECT e.asset_id, e.period, e.amount, a.currency, a.tag, a.category_id
     FROM depreciation_entries e
     JOIN assets a ON a.tenant_id = e.tenant_id AND a.id = e.asset_id
     WHERE e.period <= :through AND e.amount > 0
@@ -118,16 +170,14 @@ async def _post_due(
         if before_postings is not None:
             await before_postings(0, 0)
         return Posted(0, 0, {})
-    accounts = await accounts_by_code(
-        session, {chart.DEPRECIATION_EXPENSE, chart.ACCUMULATED_DEPRECIATION}
-    )
-    expense = accounts[chart.DEPRECIATION_EXPENSE].id
-    accumulated = accounts[chart.ACCUMULATED_DEPRECIATION].id
+    accounts = await category_accounts(session, {row.category_id for row in due})
     drafts = []
-    postings = []
     totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
     for row in due:
-        entry_id = new_id()
+        expense, accumulated = (
+            accounts[row.category_id].expense,
+            accounts[row.category_id].accumulated,
+        )
         drafts.append(
             EntryDraft(
                 source_type=SOURCE,
@@ -139,26 +189,37 @@ async def _post_due(
                     PostingLine.cr(accumulated, row.amount, row.currency),
                 ],
                 memo=f"Depreciation of {row.tag}, {row.period:%Y-%m}",
-                entry_id=entry_id,
             )
         )
-        postings.append(
-            {
-                "tenant_id": audit.tenant_id,
-                "asset_id": row.asset_id,
-                "period": row.period,
-                "amount": row.amount,
-                "currency": row.currency,
-                "entry_id": entry_id,
-                "run_id": run_id,
-            }
-        )
         totals[row.currency] += row.amount
-    await post_entries(session, audit, drafts)
+    entry_ids = await post_many(session, audit, drafts)
     if before_postings is not None:
         await before_postings(len({row.asset_id for row in due}), len(due))
-    await session.execute(insert(DepreciationPosting), postings)
+    await session.execute(
+        _INSERT_POSTINGS,
+        {
+            "tenant_id": audit.tenant_id,
+            "run_id": run_id,
+            "asset_id": [row.asset_id for row in due],
+            "period": [row.period for row in due],
+            "amount": [row.amount for row in due],
+            "currency": [row.currency for row in due],
+            "entry_id": entry_ids,
+        },
+    )
     return Posted(len({row.asset_id for row in due}), len(due), dict(totals))
+
+
+_INSERT_POSTINGS = text(
+    """
+    INSERT INTO depreciation_postings (tenant_id, asset_id, period, amount, currency,
+        entry_id, run_id)
+    SELECT CAST(:tenant_id AS uuid), p.*, CAST(:run_id AS uuid)
+    FROM unnest(CAST(:asset_id AS uuid[]), CAST(:period AS date[]),
+        CAST(:amount AS numeric[]), CAST(:currency AS varchar[]), CAST(:entry_id AS uuid[]))
+        AS p(asset_id, period, amount, currency, entry_id)
+    """
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,12 +309,121 @@ async def _credit_account(session: AsyncSession, code: str | None, default: str)
     return (await accounts_by_code(session, {wanted}))[wanted].id
 
 
+async def create_asset(session: AsyncSession, audit: AuditContext, **fields: Any) -> Asset:
+    """An asset (`service.create_asset`); one bought on an invoice line is checked against
+    the line (its net amount is the cost, in the invoice's currency) and, when the invoice
+    is approved already, its line is reclassified to the asset account."""
+    invoice_id: UUID | None = fields.get("purchase_invoice_id")
+    if invoice_id is None:
+        return await service.create_asset(session, audit, **fields)
+    number: int = fields["purchase_invoice_line"]
+    # Locked: an approval of the invoice waits for this asset, or this for it.
+    invoice = await row_by_id(session, Invoice, invoice_id, what="invoice", for_update=True)
+    if invoice.kind != InvoiceKind.INVOICE:
+        raise Problem(422, "not_a_purchase_invoice", "A credit note buys no asset.")
+    if invoice.status not in (InvoiceStatus.SUBMITTED, InvoiceStatus.APPROVED, InvoiceStatus.PAID):
+        raise Problem(
+            409,
+            "invoice_not_submitted",
+            "An asset is bought on a line of a submitted, approved or paid invoice.",
+            extra={"current_status": invoice.status},
+        )
+    line = await session.scalar(
+        select(InvoiceLine).where(
+            InvoiceLine.invoice_id == invoice.id, InvoiceLine.position == number - 1
+        )
+    )
+    if line is None:
+        raise Problem(
+            422,
+            "invoice_line_not_found",
+            f"The invoice has no line {number} (lines are numbered from 1).",
+        )
+    taken = await session.scalar(
+        select(Asset.id).where(
+            Asset.purchase_invoice_id == invoice.id, Asset.purchase_invoice_line == number
+        )
+    )
+    if taken is not None:
+        raise Problem(
+            409,
+            "invoice_line_has_asset",
+            "An asset was bought on this invoice line already.",
+            extra={"asset_id": str(taken)},
+        )
+    if fields["currency"] != invoice.currency or fields["cost"] != line.line_subtotal:
+        raise Problem(
+            422,
+            "cost_differs_from_invoice_line",
+            "An asset bought on an invoice line costs the line's net amount, in the"
+            " invoice's currency.",
+            extra={"line_subtotal": str(line.line_subtotal), "currency": invoice.currency},
+        )
+    asset = await service.create_asset(session, audit, **fields)
+    if invoice.status != InvoiceStatus.SUBMITTED:
+        await _reclassify(session, audit, asset, invoice, line)
+    return asset
+
+
+async def _reclassify(
+    session: AsyncSession, audit: AuditContext, asset: Asset, invoice: Invoice, line: InvoiceLine
+) -> None:
+    """Dr the asset account / Cr the account the approval debited, with the line's net
+    amount, dated the invoice's issue date (the first open month if that one is closed)."""
+    approved = await session.scalar(
+        select(JournalEntry.id).where(
+            JournalEntry.source_type == postings.INVOICE,
+            JournalEntry.source_id == invoice.id,
+            JournalEntry.kind == postings.APPROVAL,
+        )
+    )
+    if approved is None:
+        raise Problem(
+            409,
+            "invoice_approval_not_posted",
+            "This invoice's approval has no entry (approved before the ledger existed).",
+        )
+    assert invoice.issue_date is not None
+    expense = await postings.expense_account_of_line(session, invoice, line)
+    cost = (await accounts_of(session, asset)).cost
+    entry = await post(
+        session,
+        audit,
+        source_type=SOURCE,
+        source_id=asset.id,
+        kind=ACQUISITION,
+        occurred_on=invoice.issue_date,
+        lines=[
+            PostingLine.dr(cost, line.line_subtotal, asset.currency, invoice.vendor_id),
+            PostingLine.cr(expense.id, line.line_subtotal, asset.currency, invoice.vendor_id),
+        ],
+        memo=f"Invoice {invoice.number} line {line.position + 1} to asset {asset.tag}",
+    )
+    asset.acquisition_entry_id = entry.id
+    await session.flush()
+    audit.record(
+        session,
+        "asset.acquisition_posted",
+        target_type="asset",
+        target_id=asset.id,
+        changes={"entry_id": str(entry.id), "invoice_id": str(invoice.id)},
+    )
+
+
 async def capitalize(
     session: AsyncSession, audit: AuditContext, asset_id: UUID, *, credit_account_code: str | None
 ) -> JournalEntry:
     """Dr 1500 / Cr the account named (default 9999) with the asset's cost, dated its
     acquisition; once per asset (409 `already_posted`)."""
     asset = await service.row_for_posting(session, asset_id)
+    if asset.purchase_invoice_id is not None:
+        raise Problem(
+            409,
+            "asset_bought_on_invoice",
+            "This asset was bought on an invoice line: the invoice's approval (or a"
+            " reclassification of it) puts its cost on the asset account.",
+            extra={"purchase_invoice_id": str(asset.purchase_invoice_id)},
+        )
     if asset.cost <= 0:
         raise Problem(422, "nothing_to_capitalize", "The asset has no cost to capitalize.")
     already = await session.scalar(
@@ -270,7 +440,7 @@ async def capitalize(
             "This asset has been capitalized already.",
             extra={"entry_id": str(already)},
         )
-    fixed = (await accounts_by_code(session, {chart.FIXED_ASSETS}))[chart.FIXED_ASSETS].id
+    fixed = (await accounts_of(session, asset)).cost
     credit = await _credit_account(session, credit_account_code, chart.SUSPENSE)
     entry = await post(
         session,
@@ -317,24 +487,23 @@ async def dispose(
     accounts = await accounts_by_code(
         session,
         {
-            chart.FIXED_ASSETS,
-            chart.ACCUMULATED_DEPRECIATION,
             chart.ACCUMULATED_IMPAIRMENT,
             chart.DISPOSAL_GAIN_OR_LOSS,
             chart.REVALUATION_SURPLUS,
             chart.RETAINED_EARNINGS,
         },
     )
+    own = await accounts_of(session, asset)
     proceeds_account = await _credit_account(session, proceeds_account_code, chart.BANK)
     currency = asset.currency
     assert asset.disposal_gain is not None
     gain = asset.disposal_gain
     amounts = [
         (proceeds_account, cents(proceeds)),
-        (accounts[chart.ACCUMULATED_DEPRECIATION].id, depreciated or ZERO),
+        (own.accumulated, depreciated or ZERO),
         (accounts[chart.ACCUMULATED_IMPAIRMENT].id, asset.accumulated_impairment),
         (accounts[chart.DISPOSAL_GAIN_OR_LOSS].id, -gain),
-        (accounts[chart.FIXED_ASSETS].id, -asset.cost),
+        (own.cost, -asset.cost),
         (accounts[chart.REVALUATION_SURPLUS].id, asset.revaluation_surplus),
         (accounts[chart.RETAINED_EARNINGS].id, -asset.revaluation_surplus),
     ]
@@ -530,7 +699,10 @@ async def adjust(
     entry_id = None
     if moves:
         codes = {code for code, _ in moves}
-        accounts = await accounts_by_code(session, codes)
+        accounts = {
+            code: account.id for code, account in (await accounts_by_code(session, codes)).items()
+        }
+        accounts[chart.FIXED_ASSETS] = (await accounts_of(session, asset)).cost
         entry = await post(
             session,
             audit,
@@ -539,7 +711,7 @@ async def adjust(
             kind=ADJUSTMENT,
             occurred_on=on,
             lines=_lines(
-                [(accounts[code].id, value) for code, value in _merged(moves)], asset.currency
+                [(accounts[code], value) for code, value in _merged(moves)], asset.currency
             ),
             memo=f"{kind.replace('_', ' ').capitalize()} of {asset.tag}",
         )

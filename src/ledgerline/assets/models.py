@@ -15,7 +15,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -46,6 +48,18 @@ class AssetCategory(Versioned, TenantScoped, TimestampMixin, Base):
         UniqueConstraint("tenant_id", "name"),
         CheckConstraint("salvage_percent >= 0 AND salvage_percent <= 100", name="salvage_range"),
         CheckConstraint("useful_life_months >= 1", name="life_positive"),
+        *(
+            ForeignKeyConstraint(
+                ["tenant_id", column],
+                ["ledger_accounts.tenant_id", "ledger_accounts.code"],
+                ondelete="RESTRICT",
+            )
+            for column in (
+                "asset_account_code",
+                "accumulated_depreciation_account_code",
+                "depreciation_expense_account_code",
+            )
+        ),
     )
 
     name: Mapped[str] = mapped_column(String(100))
@@ -55,6 +69,11 @@ class AssetCategory(Versioned, TenantScoped, TimestampMixin, Base):
     convention: Mapped[str] = mapped_column(String(16), default="full_month")
     declining_rate: Mapped[Decimal | None] = mapped_column(Numeric(6, 4))
     is_active: Mapped[bool] = mapped_column(default=True)
+    # The category's own accounts (None: 1500, 1590, 6800). The database refuses a code
+    # the tenant's chart lacks, or an account of another type (migration 0021).
+    asset_account_code: Mapped[str | None] = mapped_column(String(16))
+    accumulated_depreciation_account_code: Mapped[str | None] = mapped_column(String(16))
+    depreciation_expense_account_code: Mapped[str | None] = mapped_column(String(16))
 
 
 class Location(Versioned, TenantScoped, TimestampMixin, Base):
@@ -137,6 +156,25 @@ class Asset(Versioned, TenantScoped, TimestampMixin, Base):
             ["journal_entries.tenant_id", "journal_entries.id"],
             ondelete="RESTRICT",
         ),
+        ForeignKeyConstraint(
+            ["tenant_id", "purchase_invoice_id"],
+            ["invoices.tenant_id", "invoices.id"],
+            ondelete="RESTRICT",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "acquisition_entry_id"],
+            ["journal_entries.tenant_id", "journal_entries.id"],
+            ondelete="RESTRICT",
+        ),
+        UniqueConstraint("tenant_id", "purchase_invoice_id", "purchase_invoice_line"),
+        CheckConstraint(
+            "(purchase_invoice_id IS NULL) = (purchase_invoice_line IS NULL)",
+            name="purchase_line",
+        ),
+        CheckConstraint(
+            "acquisition_entry_id IS NULL OR purchase_invoice_id IS NOT NULL",
+            name="acquisition_from_invoice",
+        ),
         Index(None, "tenant_id", "category_id"),
         Index(None, "tenant_id", "location_id"),
         Index(None, "tenant_id", "status"),
@@ -178,6 +216,12 @@ class Asset(Versioned, TenantScoped, TimestampMixin, Base):
     )
     # The entry that posted the disposal (None while in service, or disposed unposted).
     disposal_entry_id: Mapped[UUID | None]
+    # The invoice line the asset was bought with (its position on the invoice), and the
+    # entry that put that line on the asset account: the invoice's approval, or a
+    # reclassification when the invoice was approved before the asset was created.
+    purchase_invoice_id: Mapped[UUID | None]
+    purchase_invoice_line: Mapped[int | None]
+    acquisition_entry_id: Mapped[UUID | None]
 
 
 class AssetEvent(TenantScoped, Base):
@@ -340,3 +384,25 @@ class AssetAdjustment(TenantScoped, Base):
     entry_id: Mapped[UUID | None]
     created_by: Mapped[UUID | None]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class DepreciationSchedule(Versioned, TenantScoped, Base):
+    """A tenant's choice to have the worker post each month's depreciation once the month
+    is over (`auto`), the last month it posted, and the job's lease: the worker claims
+    due rows across tenants (platform role), then posts as the tenant."""
+
+    __tablename__ = "depreciation_schedules"
+    __table_args__ = (
+        UniqueConstraint("tenant_id"),
+        CheckConstraint(
+            "last_period IS NULL OR extract(day FROM last_period) = 1",
+            name="last_period_is_month",
+        ),
+        Index(None, "next_attempt_at", postgresql_where=text("auto")),
+    )
+
+    auto: Mapped[bool] = mapped_column(default=False, server_default=false())
+    last_period: Mapped[date | None]
+    next_attempt_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    attempts: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())

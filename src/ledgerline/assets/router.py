@@ -18,7 +18,7 @@ from fastapi.responses import StreamingResponse
 
 from ledgerline import csvfiles
 from ledgerline.access import TenantRequest, tenant_request
-from ledgerline.assets import accounting, importer, register, rollforward, service
+from ledgerline.assets import accounting, importer, register, rollforward, scheduled, service
 from ledgerline.assets.models import Asset, AssetCategory, AssetStatus, Custodian, Location
 from ledgerline.assets.schemas import (
     AdjustmentCreate,
@@ -37,6 +37,8 @@ from ledgerline.assets.schemas import (
     CustodianUpdate,
     DepreciationRunCreate,
     DepreciationRunOut,
+    DepreciationScheduleIn,
+    DepreciationScheduleOut,
     Disposal,
     EventOut,
     LocationCreate,
@@ -56,6 +58,7 @@ from ledgerline.deps import DatabaseDep
 from ledgerline.etags import IfMatch, sent_if_match, set_etag
 from ledgerline.idempotency import IdempotentRoute
 from ledgerline.pagination import Page, PageRequest, page_request
+from ledgerline.responses import json_with_etag
 from ledgerline.security.permissions import Permission
 from ledgerline.values import Day
 
@@ -263,8 +266,11 @@ def _out(asset: Asset, response: Response) -> AssetOut:
 
 @router.post("/assets", operation_id="create_asset", status_code=201)
 async def create_asset(body: AssetCreate, context: Create, response: Response) -> AssetOut:
-    """Register an asset. Without a tag one is generated (A-000001, ...)."""
-    asset = await service.create_asset(
+    """Register an asset. Without a tag one is generated (A-000001, ...). Bought on an
+    invoice line (`purchase_invoice_id` + `purchase_invoice_line`, numbered from 1), it
+    costs the line's net amount, and that amount goes to the asset account: at the
+    invoice's approval, or by a reclassification entry when it is approved already."""
+    asset = await accounting.create_asset(
         context.session, context.audit_context, **body.model_dump(exclude_none=True)
     )
     return _out(asset, response)
@@ -559,6 +565,38 @@ def _run_out(summary: accounting.RunSummary) -> DepreciationRunOut:
         totals=summary.totals,
         created_at=run.created_at,
     )
+
+
+def _schedule_out(setting: scheduled.Setting) -> DepreciationScheduleOut:
+    last = setting.last_period
+    return DepreciationScheduleOut(
+        auto=setting.auto, last_period=None if last is None else f"{last:%Y-%m}"
+    )
+
+
+@router.get(
+    "/depreciation-schedule",
+    operation_id="get_depreciation_schedule",
+    response_model=DepreciationScheduleOut,
+)
+async def get_depreciation_schedule(context: Read) -> Response:
+    """Whether the worker posts each month's depreciation once the month is over, and the
+    last month it posted (`ETag`: its version; the default, off, is version 1)."""
+    setting = await scheduled.read_setting(context.session)
+    return json_with_etag(_schedule_out(setting), setting.version)
+
+
+@router.put("/depreciation-schedule", operation_id="replace_depreciation_schedule")
+async def replace_depreciation_schedule(
+    body: DepreciationScheduleIn, context: Posts, response: Response, if_match: IfMatch = None
+) -> DepreciationScheduleOut:
+    """Turn the scheduled run on or off (If-Match). On, the worker posts the previous
+    month (and any month missed before it) once, then each month after it ends."""
+    setting = await scheduled.replace_setting(
+        context.session, context.audit_context, if_match=sent_if_match(if_match), auto=body.auto
+    )
+    set_etag(response, setting.version)
+    return _schedule_out(setting)
 
 
 @router.get("/assets/{asset_id}/schedule", operation_id="asset_schedule")

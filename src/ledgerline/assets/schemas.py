@@ -37,6 +37,15 @@ class CategoryCreate(BaseModel):
     salvage_percent: Percent = Decimal("0")
     convention: Convention = Convention.FULL_MONTH
     declining_rate: Rate | None = Field(default=None, gt=0)
+    asset_account_code: AccountCode | None = Field(
+        default=None, description="an asset account for the cost; default 1500"
+    )
+    accumulated_depreciation_account_code: AccountCode | None = Field(
+        default=None, description="an asset (contra) account for the depreciation; default 1590"
+    )
+    depreciation_expense_account_code: AccountCode | None = Field(
+        default=None, description="an expense account for the charge; default 6800"
+    )
 
     @model_validator(mode="after")
     def _rate_for_declining_balance(self) -> CategoryCreate:
@@ -66,6 +75,9 @@ class CategoryUpdate(BaseModel):
     convention: Convention | None = None
     declining_rate: Rate | None = Field(default=None, gt=0)
     is_active: bool | None = None
+    asset_account_code: AccountCode | None = None
+    accumulated_depreciation_account_code: AccountCode | None = None
+    depreciation_expense_account_code: AccountCode | None = None
 
     _no_nulls = field_validator(
         "name",
@@ -160,11 +172,22 @@ class AssetCreate(BaseModel):
     convention: Convention | None = None
     declining_rate: Rate | None = Field(default=None, gt=0)
     total_units: Quantity | None = Field(default=None, gt=0)
+    purchase_invoice_id: UUID | None = Field(
+        default=None, description="the purchase invoice the asset was bought on"
+    )
+    purchase_invoice_line: int | None = Field(
+        default=None,
+        ge=1,
+        le=10_000,
+        description="the position of the line on that invoice; its net amount is the cost",
+    )
 
     @model_validator(mode="after")
     def _service_after_acquisition(self) -> AssetCreate:
         if self.in_service_date is not None and self.in_service_date < self.acquisition_date:
             raise ValueError("in_service_date precedes acquisition_date")
+        if (self.purchase_invoice_id is None) != (self.purchase_invoice_line is None):
+            raise ValueError("purchase_invoice_id and purchase_invoice_line go together")
         return self
 
 
@@ -227,6 +250,9 @@ class AssetOut(BaseModel):
     disposal_entry_id: UUID | None
     accumulated_impairment: MoneyOut
     revaluation_surplus: MoneyOut
+    purchase_invoice_id: UUID | None
+    purchase_invoice_line: int | None
+    acquisition_entry_id: UUID | None
     created_at: datetime
     updated_at: datetime
 
@@ -347,6 +373,19 @@ class DepreciationRunCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     period: Month = Field(description="post every month up to and including this one")
+
+
+class DepreciationScheduleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    auto: bool = Field(
+        description="true: the worker posts each month's depreciation once the month is over"
+    )
+
+
+class DepreciationScheduleOut(BaseModel):
+    auto: bool
+    last_period: Month | None = Field(description="the last month the worker posted")
 
 
 class DepreciationRunOut(BaseModel):

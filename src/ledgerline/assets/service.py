@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,6 +44,7 @@ from ledgerline.assets.models import (
 from ledgerline.audit.service import AuditContext, diff
 from ledgerline.db.rows import locked_at_version, not_found, row_by_id
 from ledgerline.events.catalog import asset_changed
+from ledgerline.ledger.models import Account, AccountType
 from ledgerline.pagination import PageRequest, contains, keyset_page
 from ledgerline.problems import Problem
 from ledgerline.values import cents
@@ -77,9 +78,64 @@ async def _flush_or(session: AsyncSession, error: Problem) -> None:
         raise error from integrity
 
 
+# A category's own accounts, and the type each must be of.
+CATEGORY_ACCOUNT_TYPES: dict[str, AccountType] = {
+    "asset_account_code": AccountType.ASSET,
+    "accumulated_depreciation_account_code": AccountType.ASSET,
+    "depreciation_expense_account_code": AccountType.EXPENSE,
+}
+
+
+async def _check_category_accounts(session: AsyncSession, fields: Mapping[str, Any]) -> None:
+    """Each account a category names exists in the tenant's chart, of the right type."""
+    named = {
+        field: code for field in CATEGORY_ACCOUNT_TYPES if (code := fields.get(field)) is not None
+    }
+    if not named:
+        return
+    found = await session.execute(
+        select(Account.code, Account.type).where(Account.code.in_(set(named.values())))
+    )
+    types = {row.code: row.type for row in found}
+    for field, code in named.items():
+        if code not in types:
+            raise Problem(
+                422,
+                "unknown_account_code",
+                f"This tenant has no account {code}.",
+                extra={"field": field, "account_codes": [code]},
+            )
+        if types[code] != CATEGORY_ACCOUNT_TYPES[field]:
+            raise Problem(
+                422,
+                "category_account_wrong_type",
+                f"Account {code} is of type {types[code]}; {field} names an"
+                f" {CATEGORY_ACCOUNT_TYPES[field]} account.",
+                extra={"field": field, "account_code": code},
+            )
+
+
+_CATEGORY_POSTED = text(
+    """
+    SELECT EXISTS (
+        SELECT 1 FROM assets a
+        WHERE a.category_id = :category
+          AND (a.acquisition_entry_id IS NOT NULL OR a.disposal_entry_id IS NOT NULL
+               OR EXISTS (SELECT 1 FROM depreciation_postings p
+                          WHERE p.tenant_id = a.tenant_id AND p.asset_id = a.id)
+               OR EXISTS (SELECT 1 FROM asset_adjustments j
+                          WHERE j.tenant_id = a.tenant_id AND j.asset_id = a.id)
+               OR EXISTS (SELECT 1 FROM journal_entries e
+                          WHERE e.tenant_id = a.tenant_id AND e.source_type = 'asset'
+                            AND e.source_id = a.id)))
+    """
+)
+
+
 async def create_category(
     session: AsyncSession, audit: AuditContext, **fields: Any
 ) -> AssetCategory:
+    await _check_category_accounts(session, fields)
     category = AssetCategory(tenant_id=audit.tenant_id, **fields)
     session.add(category)
     await _flush_or(session, Problem(409, "category_exists", "A category has this name."))
@@ -244,10 +300,26 @@ async def update_category(
     *,
     if_match: str | None,
 ) -> AssetCategory:
-    """New defaults for assets created from now on; existing assets keep theirs."""
+    """New defaults for assets created from now on; existing assets keep theirs. Its
+    accounts change only while nothing of its assets is posted (the balances already on
+    the old accounts would no longer match the register)."""
     category = await locked_at_version(
         session, AssetCategory, category_id, if_match, what="asset_category"
     )
+    moved = [
+        field
+        for field in CATEGORY_ACCOUNT_TYPES
+        if field in changes and changes[field] != getattr(category, field)
+    ]
+    if moved:
+        await _check_category_accounts(session, changes)
+        if await session.scalar(_CATEGORY_POSTED, {"category": category.id}):
+            raise Problem(
+                409,
+                "category_accounts_in_use",
+                "Assets of this category have postings on its accounts; they stay.",
+                extra={"fields": moved},
+            )
     method = changes.get("depreciation_method", category.depreciation_method)
     rate = changes.get("declining_rate", category.declining_rate)
     if (method == DepreciationMethod.DECLINING_BALANCE) != (rate is not None):
@@ -781,6 +853,12 @@ async def update_asset(
     ]
     if guarded and await _history_is_fixed(session, asset):
         raise history_posted(asset, guarded)
+    if asset.purchase_invoice_id is not None and changes.get("cost", asset.cost) != asset.cost:
+        raise Problem(
+            409,
+            "cost_from_invoice_line",
+            "The cost of an asset bought on an invoice line is that line's net amount.",
+        )
     service_date = changes.get("in_service_date")
     if service_date is not None and service_date < asset.acquisition_date:
         raise Problem(422, "service_before_acquisition", "in_service_date precedes acquisition.")
@@ -816,6 +894,13 @@ async def delete_asset(
             "asset_not_draft",
             "Only a draft asset can be deleted.",
             extra={"current_status": asset.status},
+        )
+    if asset.acquisition_entry_id is not None:
+        raise Problem(
+            409,
+            "asset_acquisition_posted",
+            "The invoice line this asset was bought on is posted to its asset account.",
+            extra={"entry_id": str(asset.acquisition_entry_id)},
         )
     audit.record(
         session,

@@ -23,7 +23,7 @@ async def claim_due(
     model: type[RowT],
     *,
     ready: ColumnElement[bool],
-    status: tuple[str, str],
+    status: tuple[str, Any],
     now: datetime,
     lease: timedelta,
     limit: int,

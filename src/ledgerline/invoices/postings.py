@@ -2,7 +2,8 @@
 transaction of the step that causes it (so nothing is ever approved or paid unposted).
 
 - Approved: Dr each line's account (the line's `account_code`, else the vendor's default
-  expense account, else 6000) with its net amount; per row of the tax summary, Dr its
+  expense account, else 6000; a line an asset was bought on: the asset account of the
+  asset's category, else 1500) with its net amount; per row of the tax summary, Dr its
   input-tax account (1400 unless the tax code names another) with the recoverable share
   and Dr the vendor's expense account with the rest, and for reverse charge Cr the code's
   output-tax account with the tax; Cr 2000 with the total. Amounts per account are
@@ -25,9 +26,10 @@ from datetime import date
 from decimal import Decimal
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ledgerline.assets.models import Asset, AssetCategory
 from ledgerline.audit.service import AuditContext
 from ledgerline.invoices.models import Invoice, InvoiceKind, InvoiceLine, InvoicePayment
 from ledgerline.ledger import chart
@@ -80,6 +82,8 @@ async def post_approval(
         wanted.add(str(row["input_account_code"]))
         if row["reverse_charge"]:
             wanted.add(str(row["output_account_code"]))
+    bought = await _asset_lines(session, invoice)
+    wanted |= set(bought.values())
     accounts = await accounts_by_code(session, wanted)
     default_expense = (vendor.default_expense_account_id if vendor else None) or accounts[
         chart.GENERAL_EXPENSES
@@ -87,7 +91,10 @@ async def post_approval(
     debits: dict[UUID, Decimal] = defaultdict(Decimal)
     credits: dict[UUID, Decimal] = defaultdict(Decimal)
     for line in lines:
-        account_id = accounts[line.account_code].id if line.account_code else default_expense
+        if line.position in bought:
+            account_id = accounts[bought[line.position]].id
+        else:
+            account_id = accounts[line.account_code].id if line.account_code else default_expense
         debits[account_id] += line.line_subtotal
     for row in summary:
         tax, recoverable = Decimal(str(row["tax_amount"])), Decimal(str(row["recoverable_amount"]))
@@ -109,7 +116,7 @@ async def post_approval(
         if amount
     ]
     what = "Credit note" if invoice.kind == InvoiceKind.CREDIT_NOTE else "Invoice"
-    return await post(
+    entry = await post(
         session,
         audit,
         source_type=INVOICE,
@@ -120,6 +127,54 @@ async def post_approval(
         memo=f"{what} {invoice.number}",
         entry_id=entry_id,
     )
+    if bought:
+        await session.execute(
+            update(Asset)
+            .where(Asset.purchase_invoice_id == invoice.id)
+            .values(acquisition_entry_id=entry.id, version=Asset.version + 1)
+            .execution_options(synchronize_session=False)
+        )
+    return entry
+
+
+async def _asset_lines(session: AsyncSession, invoice: Invoice) -> dict[int, str]:
+    """The positions of the invoice's lines assets were bought on, with the asset
+    account each goes to (the asset's category's, else 1500)."""
+    if invoice.kind != InvoiceKind.INVOICE:
+        return {}
+    rows = await session.execute(
+        select(
+            Asset.purchase_invoice_line,
+            func.coalesce(AssetCategory.asset_account_code, chart.FIXED_ASSETS),
+        )
+        .join(AssetCategory, AssetCategory.id == Asset.category_id)
+        .where(Asset.purchase_invoice_id == invoice.id)
+    )
+    return {number - 1: str(code) for number, code in rows if number is not None}
+
+
+async def assets_bought_on(session: AsyncSession, invoice: Invoice) -> bool:
+    found = await session.scalar(
+        select(Asset.id).where(Asset.purchase_invoice_id == invoice.id).limit(1)
+    )
+    return found is not None
+
+
+async def expense_account_of_line(
+    session: AsyncSession, invoice: Invoice, line: InvoiceLine
+) -> Account:
+    """The account an invoice's approval debits with a line's net amount (were no asset
+    bought on it): its `account_code`, else the vendor's default, else 6000."""
+    if line.account_code:
+        return (await accounts_by_code(session, {line.account_code}))[line.account_code]
+    vendor = await session.scalar(select(Vendor).where(Vendor.id == invoice.vendor_id))
+    if vendor is not None and vendor.default_expense_account_id is not None:
+        account = await session.scalar(
+            select(Account).where(Account.id == vendor.default_expense_account_id)
+        )
+        if account is not None:
+            return account
+    return (await accounts_by_code(session, {chart.GENERAL_EXPENSES}))[chart.GENERAL_EXPENSES]
 
 
 async def post_void(

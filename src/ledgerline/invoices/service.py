@@ -629,6 +629,13 @@ async def transition(
             f"{invoice.amount_paid} is paid on this invoice; it cannot be voided.",
             extra={"current_status": invoice.status},
         )
+    if step == "void" and await postings.assets_bought_on(session, invoice):
+        raise Problem(
+            409,
+            "invoice_has_assets",
+            "Assets were bought on lines of this invoice; it cannot be voided.",
+            extra={"current_status": invoice.status},
+        )
     if step == "submit" and invoice.total <= 0:
         raise Problem(422, "zero_total", "An invoice of 0.00 has nothing to approve or pay.")
     if step == "submit":

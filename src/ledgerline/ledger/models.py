@@ -1,9 +1,10 @@
 """Accounts, journal entries and their lines, cached balances, periods and transfers.
 
-PostgreSQL keeps the ledger's invariants (migration 0012 holds the triggers and grants):
-an entry balances per currency at commit, entries and lines are insert-only for the
-runtime role, nothing posts into a closed period, each business event posts once, and a
-cached balance never passes its account's overdraft limit.
+PostgreSQL keeps the ledger's invariants (migration 0012 holds the grants, 0021 the
+triggers, which check each INSERT statement as a whole): an entry balances per currency
+at commit, entries and lines are insert-only for the runtime role, nothing posts into a
+closed period, each business event posts once, and a cached balance never passes its
+account's overdraft limit.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    Uuid,
     func,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledgerline.db.base import Base, TenantScoped, TimestampMixin, Versioned
@@ -231,3 +234,13 @@ class Transfer(TenantScoped, Base):
     entry_id: Mapped[UUID]
     created_by: Mapped[UUID | None]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class UncheckedEntries(TenantScoped, Base):
+    """The entries one INSERT statement into the journal touched, noted by its trigger
+    and checked (balanced, with lines) by a deferred constraint trigger at commit, which
+    then removes the row (migration 0021). The runtime role has no privilege on it."""
+
+    __tablename__ = "ledger_unchecked_entries"
+
+    entry_ids: Mapped[list[UUID]] = mapped_column(ARRAY(Uuid))
