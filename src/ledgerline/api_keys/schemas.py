@@ -11,7 +11,7 @@ from ledgerline.values import AwareMoment, TrimmedStr
 
 class ApiKeyCreate(BaseModel):
     name: TrimmedStr = Field(max_length=100)
-    scopes: list[Permission] = Field(min_length=1, max_length=20)
+    scopes: list[Permission] = Field(min_length=1, max_length=len(Permission))
     expires_at: AwareMoment | None = None
 
 
