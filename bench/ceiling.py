@@ -66,7 +66,7 @@ INVOICE_FIELDS = (
     "possible_duplicate_of",
 )
 # JSON columns, passed through as PostgreSQL prints them.
-JSON_FIELDS = ("tax_summary",)
+JSON_FIELDS = ("tax_summary", "match_differences")
 LINE_FIELDS = (
     "description",
     "quantity",
@@ -76,6 +76,7 @@ LINE_FIELDS = (
     "line_tax",
     "account_code",
     "tax_code",
+    "purchase_order_line_id",
 )
 # Amounts as strings, as the app answers them.
 INVOICE_QUERY = f"""
