@@ -8,6 +8,7 @@ as one line per kind per interval, never a traceback per request.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +21,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ledgerline.db import outage
 from ledgerline.db.outage import DatabaseUnavailable, outage_kind
 from ledgerline.problems import Problem
+
+logger = logging.getLogger("ledgerline.errors")
 
 __all__ = [
     "PROBLEM_MEDIA_TYPE",
@@ -131,14 +134,33 @@ async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# PostgreSQL ended the transaction to break a cycle of waits (deadlock_detected) or
+# because a concurrent change made it unsafe (serialization_failure).
+_TRANSIENT_CONFLICTS = frozenset({"40P01", "40001"})
+
+
 async def _on_database_error(_: Request, exc: Exception) -> JSONResponse:
     """A value PostgreSQL refuses as data (SQLSTATE class 22: a number out of range, a NUL
-    in text, ...) is the client's bad input: 422. Anything else is ours: 500. (An outage
-    arrives as `DatabaseUnavailable`: the engines convert it.)"""
+    in text, ...) is the client's bad input: 422. A transaction PostgreSQL ended because
+    of a concurrent one is 409 `concurrent_change`: nothing was saved (the transaction
+    rolled back, an Idempotency-Key with it) and the same request may be sent again.
+    Anything else is ours: 500. (An outage arrives as `DatabaseUnavailable`: the engines
+    convert it.)"""
     assert isinstance(exc, sa_exc.DBAPIError)
-    if str(getattr(exc.orig, "sqlstate", "") or "").startswith("22"):
+    sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
+    if sqlstate.startswith("22"):
         return problem_response(
             Problem(422, "invalid_value", "A value is out of range or not storable.")
+        )
+    if sqlstate in _TRANSIENT_CONFLICTS:
+        logger.warning("transaction ended by a concurrent one", extra={"sqlstate": sqlstate})
+        return problem_response(
+            Problem(
+                409,
+                "concurrent_change",
+                "A concurrent change to the same records ended this one; nothing was saved."
+                " Send the request again.",
+            )
         )
     raise exc
 
