@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from ledgerline.db.engine import Database
 from tests.helpers import assets, invoices
 from tests.helpers.http import API
-from tests.helpers.identity import Account
+from tests.helpers.identity import Account, signup
 from tests.helpers.ledger import approved_invoice
 
 LAPTOP = [{"description": "Laptop", "quantity": "1", "unit_price": "2400.00", "tax_rate": "0"}]
@@ -119,3 +119,27 @@ async def test_the_runtime_role_cannot_touch_the_entries_to_be_checked(
     with pytest.raises(DBAPIError, match="permission denied"):
         async with database.tenant_transaction(owner.tenant_id) as session:
             await session.execute(text(statement))
+
+
+async def test_another_tenants_invoice_is_not_found(
+    client: httpx.AsyncClient, owner: Account
+) -> None:
+    vendor = await invoices.vendor(client, owner)
+    invoice = await approved_invoice(client, owner, vendor, LAPTOP)
+    stranger = await signup(client, "stranger-assets")
+    category = await assets.category(client, stranger, salvage_percent="0")
+    made = await client.post(
+        f"{API}/assets",
+        json={
+            "name": "Laptop",
+            "category_id": category,
+            "acquisition_date": "2026-03-01",
+            "in_service_date": "2026-03-01",
+            "cost": "2400.00",
+            "currency": "EUR",
+            "purchase_invoice_id": invoice["id"],
+            "purchase_invoice_line": 1,
+        },
+        headers=stranger.headers,
+    )
+    assert made.status_code == 404, made.text
