@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ledgerline.db.engine import Database
 from tests.helpers import assets, invoices
-from tests.helpers.http import API
+from tests.helpers.http import API, problem_code
 from tests.helpers.identity import Account, signup
 from tests.helpers.ledger import approved_invoice
 
@@ -143,3 +143,34 @@ async def test_another_tenants_invoice_is_not_found(
         headers=stranger.headers,
     )
     assert made.status_code == 404, made.text
+
+
+async def test_a_categorys_accounts_stay_once_its_assets_are_posted(
+    client: httpx.AsyncClient, owner: Account
+) -> None:
+    made = await client.post(
+        f"{API}/ledger/accounts",
+        json={"code": "1510", "name": "IT hardware", "type": "asset"},
+        headers=owner.headers,
+    )
+    assert made.status_code == 201, made.text
+    category = await assets.category(client, owner)
+
+    async def point_at_1510(category_id: str) -> httpx.Response:
+        url = f"{API}/asset-categories/{category_id}"
+        etag = (await client.get(url, headers=owner.headers)).headers["etag"]
+        return await client.patch(
+            url,
+            json={"asset_account_code": "1510"},
+            headers={**owner.headers, "If-Match": etag},
+        )
+
+    asset = await assets.asset(client, owner, category)
+    capitalized = await client.post(
+        f"{API}/assets/{asset['id']}/capitalize", json={}, headers=owner.headers
+    )
+    assert capitalized.status_code in (200, 201), capitalized.text
+    refused = await point_at_1510(category)
+    assert (refused.status_code, problem_code(refused)) == (409, "category_accounts_in_use")
+    unused = await assets.category(client, owner, name="Furniture")
+    assert (await point_at_1510(unused)).status_code == 200
