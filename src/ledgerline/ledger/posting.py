@@ -25,13 +25,20 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.audit.service import AuditContext
 from ledgerline.db.base import new_id
-from ledgerline.ledger.models import Account, JournalEntry, JournalLine, Period, PeriodStatus
+from ledgerline.ledger.models import (
+    Account,
+    Balance,
+    JournalEntry,
+    JournalLine,
+    Period,
+    PeriodStatus,
+)
 from ledgerline.problems import Problem
 from ledgerline.vendors.models import Vendor
 
@@ -125,13 +132,30 @@ async def posting_day(session: AsyncSession, occurred_on: date) -> date:
     return month
 
 
-async def _accounts(session: AsyncSession, lines: Sequence[PostingLine]) -> dict[UUID, Account]:
-    found = {
-        account.id: account
-        for account in await session.scalars(
-            select(Account).where(Account.id.in_({line.account_id for line in lines}))
-        )
-    }
+# The currencies each account already holds a balance row in, read with the accounts: the
+# rows an entry still needs are opened before any row is locked (`_open_missing_balances`).
+_HELD_CURRENCIES = (
+    select(func.array_agg(Balance.currency))
+    .where(Balance.account_id == Account.id)
+    .correlate(Account)
+    .scalar_subquery()
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Accounts:
+    by_id: dict[UUID, Account]
+    held: set[tuple[UUID, str]]  # (account, currency) with a balance row
+
+
+async def _accounts(session: AsyncSession, lines: Sequence[PostingLine]) -> _Accounts:
+    found: dict[UUID, Account] = {}
+    held: set[tuple[UUID, str]] = set()
+    for account, currencies in await session.execute(
+        select(Account, _HELD_CURRENCIES).where(Account.id.in_({line.account_id for line in lines}))
+    ):
+        found[account.id] = account
+        held.update((account.id, currency) for currency in currencies or ())
     for line in lines:
         account = found.get(line.account_id)
         if account is None:
@@ -148,7 +172,7 @@ async def _accounts(session: AsyncSession, lines: Sequence[PostingLine]) -> dict
                 f"Account {account.code} holds {account.currency} only, not {line.currency}.",
                 extra={"account_code": account.code},
             )
-    return found
+    return _Accounts(found, held)
 
 
 async def _check_parties(session: AsyncSession, lines: Sequence[PostingLine]) -> None:
@@ -205,10 +229,6 @@ _MOVE_BALANCES = text(
     RETURNING b.account_id, b.currency, b.balance, b.line_count
     """
 )
-_HELD = text(
-    "SELECT account_id, currency FROM ledger_balances"
-    " WHERE account_id = ANY(CAST(:account_ids AS uuid[]))"
-)
 # A zero balance in a currency the account has not held yet, carrying the account's limit.
 # (Not one upsert: PostgreSQL checks an upsert's proposed row before it finds the
 # conflict, so a first credit would meet the limit before the update could apply.)
@@ -223,16 +243,12 @@ _OPEN_BALANCE = text(
 )
 
 
-async def _open_missing_balances(session: AsyncSession, changes: Sequence[dict[str, Any]]) -> None:
+async def _open_missing_balances(
+    session: AsyncSession, changes: Sequence[dict[str, Any]], held: set[tuple[UUID, str]]
+) -> None:
     """Create the balance rows an entry needs that do not exist yet, before any is locked:
     the locking statement then finds them all, and every posting locks its rows in the
     same order (a row opened after others were locked would break it, and deadlock)."""
-    held = {
-        (row.account_id, row.currency)
-        for row in await session.execute(
-            _HELD, {"account_ids": list({change["account_id"] for change in changes})}
-        )
-    }
     for change in changes:
         if (change["account_id"], change["currency"]) not in held:
             await session.execute(_OPEN_BALANCE, change)
@@ -346,7 +362,7 @@ async def post_many(
     accounts = await _accounts(session, all_lines)
     originals = [line for draft in drafts if draft.reverses is None for line in draft.lines]
     if originals:
-        _check_active({line.account_id: accounts[line.account_id] for line in originals})
+        _check_active({line.account_id: accounts.by_id[line.account_id] for line in originals})
         await _check_parties(session, originals)
     posting_days = {
         day: await posting_day(session, day) for day in {draft.occurred_on for draft in drafts}
@@ -377,10 +393,11 @@ async def post_many(
                 (entry_id, day, draft.lines)
                 for entry_id, day, draft in zip(ids, posted_on, drafts, strict=True)
             ],
+            accounts.held,
         )
         await session.execute(_INSERT_LINES, {"tenant_id": audit.tenant_id, **columns})
     except DBAPIError as error:
-        problem = _database_refusal(error, accounts)
+        problem = _database_refusal(error, accounts.by_id)
         if problem is None:
             raise
         raise problem from error
@@ -388,7 +405,9 @@ async def post_many(
 
 
 async def _moved_lines(
-    session: AsyncSession, postings: Sequence[tuple[UUID, date, Sequence[PostingLine]]]
+    session: AsyncSession,
+    postings: Sequence[tuple[UUID, date, Sequence[PostingLine]]],
+    held: set[tuple[UUID, str]],
 ) -> dict[str, list[Any]]:
     """Move each (account, currency) balance the lines touch, once, in a fixed order, and
     the lines as columns with their place in the account's sequence and the balance after
@@ -408,7 +427,7 @@ async def _moved_lines(
         }
         for (account_id, currency), group in ordered
     ]
-    await _open_missing_balances(session, changes)
+    await _open_missing_balances(session, changes, held)
     moved_rows = await session.execute(
         _MOVE_BALANCES,
         {
