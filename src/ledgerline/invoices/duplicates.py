@@ -8,7 +8,9 @@ slips past. A void invoice blocks nothing.
 A near duplicate is another invoice of the same vendor, kind, currency and total, issued
 within 7 days, under another number. It is not refused: the invoice carries
 `possible_duplicate_of`, refreshed whenever it is saved, submitted or approved, and
-approving it needs an override with a reason (audited).
+approving it needs an override with a reason (audited). The list names the oldest
+NEAR_LIMIT twins only: it is evidence for a person, and a vendor's run of identical
+invoices must not make every new one carry (and every save read) all the others.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ledgerline.problems import Problem
 from ledgerline.values import fold_invoice_number
 
 NEAR_DAYS = 7
+NEAR_LIMIT = 10
 
 
 async def refuse_same_number(
@@ -51,7 +54,7 @@ async def refuse_same_number(
 
 
 async def near_duplicates(session: AsyncSession, invoice: Invoice) -> list[UUID]:
-    """The ids of the invoice's likely twins, oldest first."""
+    """The ids of the invoice's likely twins, oldest first, at most NEAR_LIMIT."""
     if invoice.vendor_id is None or invoice.issue_date is None or invoice.number_key is None:
         return []
     with session.no_autoflush:
@@ -72,6 +75,7 @@ async def near_duplicates(session: AsyncSession, invoice: Invoice) -> list[UUID]
                     Invoice.id != invoice.id,
                 )
                 .order_by(Invoice.id)
+                .limit(NEAR_LIMIT)
             )
         )
 

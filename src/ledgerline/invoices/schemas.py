@@ -170,7 +170,7 @@ class InvoiceOut(BaseModel):
     tax_summary: list[TaxSummaryOut]
     possible_duplicate_of: list[UUID] = Field(
         description="invoices of the same vendor and total issued within 7 days under"
-        " another number; approving needs duplicate_override_reason"
+        " another number (the oldest 10 at most); approving needs duplicate_override_reason"
     )
     match_differences: list[MatchDifferenceOut] = Field(
         default=[],
