@@ -13,8 +13,13 @@ approved, so the median submit-to-approve time reads one index instead of the hi
 - `invoices (tenant_id, currency, issue_date) INCLUDE (submitted_at, approved_at)` over
   the approved invoices: the median is an index-only scan of the tenant's approvals;
 - `invoices (tenant_id, currency, vendor_id) INCLUDE (due_date, total, amount_paid,
-  issue_date)` over the approved invoices: the aging and the summary's payables read
-  only the approved invoices, and only the columns they need;
+  issue_date)` over the approved invoices: the aging reads only the open payables, and
+  only the columns it needs;
+- `invoices (tenant_id, currency, status, issue_date) INCLUDE (due_date, total,
+  amount_paid)` over invoices (not credit notes): the summary's counts and amounts, in
+  (currency, status) order and, within each, a range of issue dates;
+- `invoice_payments (tenant_id, currency, paid_on) INCLUDE (amount)` over the payments
+  not reversed: the summary's payments, index-only;
 - migration 0020's partial index on the history (submissions and approvals in order) is
   dropped: nothing reads it any more.
 
@@ -130,6 +135,20 @@ def upgrade() -> None:
         postgresql_include=["due_date", "total", "amount_paid", "issue_date"],
         postgresql_where=sa.text(OPEN_PAYABLES),
     )
+    op.create_index(
+        op.f("invoices_tenant_id_currency_status_issue_date_idx"),
+        "invoices",
+        ["tenant_id", "currency", "status", "issue_date"],
+        postgresql_include=["due_date", "total", "amount_paid"],
+        postgresql_where=sa.text("kind = 'invoice'"),
+    )
+    op.create_index(
+        op.f("invoice_payments_tenant_id_currency_paid_on_idx"),
+        "invoice_payments",
+        ["tenant_id", "currency", "paid_on"],
+        postgresql_include=["amount"],
+        postgresql_where=sa.text("reversed_at IS NULL"),
+    )
     op.drop_index(
         op.f("invoice_status_history_tenant_id_invoice_id_occurred_at_idx"),
         "invoice_status_history",
@@ -144,6 +163,8 @@ def downgrade() -> None:
         postgresql_include=["to_status"],
         postgresql_where=sa.text("to_status IN ('submitted', 'approved')"),
     )
+    op.drop_index(op.f("invoice_payments_tenant_id_currency_paid_on_idx"), "invoice_payments")
+    op.drop_index(op.f("invoices_tenant_id_currency_status_issue_date_idx"), "invoices")
     op.drop_index(op.f("invoices_tenant_id_currency_vendor_id_idx"), "invoices")
     op.drop_index(op.f("invoices_tenant_id_currency_issue_date_idx"), "invoices")
     op.execute("DROP TRIGGER invoice_status_history_corrected ON invoice_status_history")

@@ -108,6 +108,17 @@ class Invoice(Versioned, TenantScoped, TimestampMixin, Base):
                 "id",
             ],
         ),
+        # The dashboard's summary: counts and amounts per currency and status, a range of
+        # issue dates within each (migration 0024).
+        Index(
+            None,
+            "tenant_id",
+            "currency",
+            "status",
+            "issue_date",
+            postgresql_include=["due_date", "total", "amount_paid"],
+            postgresql_where=text("kind = 'invoice'"),
+        ),
         # The dashboard's median submit-to-approve time, over the approvals (migration 0024).
         Index(
             None,
@@ -334,9 +345,7 @@ class ApprovalPolicy(Versioned, TenantScoped, TimestampMixin, Base):
 
 class InvoiceStatusChange(TenantScoped, Base):
     __tablename__ = "invoice_status_history"
-    __table_args__ = (
-        *child_of("invoices", "invoice_id"),
-    )
+    __table_args__ = (*child_of("invoices", "invoice_id"),)
 
     invoice_id: Mapped[UUID]
     from_status: Mapped[str | None] = mapped_column(String(16))
@@ -382,6 +391,15 @@ class InvoicePayment(Versioned, TenantScoped, Base):
         ),
         Index(None, "tenant_id", "paid_on", "id"),
         Index(None, "tenant_id", "vendor_id"),
+        # The dashboard's payments, index-only (migration 0024).
+        Index(
+            None,
+            "tenant_id",
+            "currency",
+            "paid_on",
+            postgresql_include=["amount"],
+            postgresql_where=text("reversed_at IS NULL"),
+        ),
     )
 
     invoice_id: Mapped[UUID]
