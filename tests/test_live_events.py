@@ -19,6 +19,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from ledgerline.db.base import new_id
+from tests.helpers import api_keys
 from tests.helpers.http import API
 from tests.helpers.identity import Account, signup
 from tests.helpers.invoices import invoice, step, vendor
@@ -117,6 +118,35 @@ async def test_bad_credentials_close_4401_and_another_tenant_4403(
                 await receive(socket)
             assert closed.value.rcvd is not None
             assert closed.value.rcvd.code == code
+
+
+async def test_the_dashboard_channel_asks_dashboard_read(
+    service: ServiceProcess, http: httpx.AsyncClient
+) -> None:
+    """An API key with `dashboard:read` and not `ledger:read` subscribes to `dashboard`;
+    one with `ledger:read` and not `dashboard:read` gets an error frame (both hold
+    `events:read`, which the socket itself asks)."""
+    owner = await signup(http, "live-dashboard")
+    frames = {}
+    for scope in ("dashboard:read", "ledger:read"):
+        issued = await api_keys.issue(http, owner, ["events:read", scope])
+        assert issued.status_code == 201, issued.text
+        async with websockets.connect(ws_url(service)) as socket:
+            await socket.send(
+                json.dumps(
+                    {
+                        "type": "auth",
+                        "token": issued.json()["key"],
+                        "tenant_id": str(owner.tenant_id),
+                    }
+                )
+            )
+            assert (await receive(socket))["type"] == "ready"
+            await socket.send(json.dumps({"type": "subscribe", "channels": ["dashboard"]}))
+            frames[scope] = await receive(socket)
+    assert frames["dashboard:read"] == {"type": "subscribed", "channels": ["dashboard"]}
+    assert frames["ledger:read"]["type"] == "error"
+    assert frames["ledger:read"]["channels"] == {"dashboard": "permission_denied"}
 
 
 async def test_an_approval_reaches_subscribers_on_both_workers_and_no_other_tenant(

@@ -67,31 +67,33 @@ async def invoice_figures(session: AsyncSession, scope: Scope) -> list[dict[str,
     """Per currency: counts and amounts by status, what is overdue, the decisions taken,
     what is payable, what was bought, and the first issue date (for days payable).
 
-    The invoices are aggregated once by currency and status (few aggregates per row, one
-    index-only scan of `invoices (tenant_id, status, currency) INCLUDE ...`), and those
-    few rows are then turned into one row per currency."""
+    The invoices are aggregated once by currency and status, an index-only scan of
+    `invoices (tenant_id, currency, status, issue_date) INCLUDE (due_date, total,
+    amount_paid)` (migration 0024) in its own order, with plain sums per row (open
+    amounts are sums of totals less sums of payments, taken per group, not per row);
+    those few rows are then turned into one row per currency."""
     sql = f"""
         SELECT s.currency,
                {_STATUS_COLUMNS},
                coalesce(sum(s.overdue) FILTER (WHERE s.status = 'approved'), 0)::bigint
                    AS overdue_count,
-               coalesce(sum(s.overdue_amount) FILTER (WHERE s.status = 'approved'), 0.00)
-                   AS overdue_amount,
+               coalesce(sum(s.overdue_amount - s.overdue_paid)
+                   FILTER (WHERE s.status = 'approved'), 0.00) AS overdue_amount,
                coalesce(sum(s.invoices) FILTER (WHERE s.status IN ('approved', 'paid')), 0)
                    ::bigint AS approved_decisions,
                coalesce(sum(s.invoices) FILTER (WHERE s.status = 'rejected'), 0)::bigint
                    AS rejected_decisions,
-               coalesce(sum(s.open_amount) FILTER (WHERE s.status = 'approved'), 0.00)
+               coalesce(sum(s.amount - s.paid) FILTER (WHERE s.status = 'approved'), 0.00)
                    AS payable,
                coalesce(sum(s.amount) FILTER (WHERE s.status IN ('approved', 'paid')), 0.00)
                    AS purchases,
                min(s.first_issue_date) AS first_issue_date
         FROM (
             SELECT i.currency, i.status, count(*) AS invoices, sum(i.total) AS amount,
-                   sum(i.total - i.amount_paid) AS open_amount,
+                   sum(i.amount_paid) AS paid,
                    count(*) FILTER (WHERE i.due_date < :as_of) AS overdue,
-                   sum(i.total - i.amount_paid) FILTER (WHERE i.due_date < :as_of)
-                       AS overdue_amount,
+                   sum(i.total) FILTER (WHERE i.due_date < :as_of) AS overdue_amount,
+                   sum(i.amount_paid) FILTER (WHERE i.due_date < :as_of) AS overdue_paid,
                    min(i.issue_date) AS first_issue_date
             FROM invoices i
             WHERE i.kind = 'invoice' AND {scope.where("i.issue_date", "i.currency")}
@@ -104,32 +106,26 @@ async def invoice_figures(session: AsyncSession, scope: Scope) -> list[dict[str,
 
 async def approval_hours(session: AsyncSession, scope: Scope) -> list[dict[str, Any]]:
     """Per currency: the median hours from an invoice's last submission to its approval,
-    over every approval of the invoices in scope. One pass over the history's submissions
-    and approvals in index order (`invoice_status_history (tenant_id, invoice_id,
-    occurred_at)`, partial), each approval carrying the latest submission before it."""
+    over the approved invoices in scope (approved since, whatever their status now). Each
+    invoice keeps both times (set by the database as its status changes, migration 0024),
+    so this is one index-only scan of `invoices (tenant_id, currency, issue_date) INCLUDE
+    (submitted_at, approved_at)` over the approvals."""
     sql = f"""
         SELECT i.currency,
                round((percentile_cont(0.5) WITHIN GROUP (
-                   ORDER BY extract(epoch FROM a.occurred_at - a.submitted_at)
+                   ORDER BY date_part('epoch', i.approved_at - i.submitted_at)
                ) / 3600)::numeric, 2) AS median_hours
-        FROM (
-            SELECT h.tenant_id, h.invoice_id, h.to_status, h.occurred_at,
-                   max(h.occurred_at) FILTER (WHERE h.to_status = 'submitted') OVER (
-                       PARTITION BY h.tenant_id, h.invoice_id ORDER BY h.occurred_at
-                   ) AS submitted_at
-            FROM invoice_status_history h
-            WHERE h.to_status IN ('submitted', 'approved')
-        ) a
-        JOIN invoices i ON i.tenant_id = a.tenant_id AND i.id = a.invoice_id
-        WHERE a.to_status = 'approved' AND a.submitted_at IS NOT NULL
-          AND i.kind = 'invoice' AND {scope.where("i.issue_date", "i.currency")}
+        FROM invoices i
+        WHERE i.kind = 'invoice' AND i.approved_at IS NOT NULL AND i.submitted_at IS NOT NULL
+          AND {scope.where("i.issue_date", "i.currency")}
         GROUP BY i.currency
     """  # noqa: S608 - constant fragments; values are bound
     return await _rows(session, sql, scope.params())
 
 
 async def payment_figures(session: AsyncSession, scope: Scope) -> list[dict[str, Any]]:
-    """Per currency: the payments (not reversed) dated in the range."""
+    """Per currency: the payments (not reversed) dated in the range, index-only from
+    `invoice_payments (tenant_id, currency, paid_on) INCLUDE (amount)` (migration 0024)."""
     sql = f"""
         SELECT p.currency, count(*) AS payments_count, sum(p.amount) AS payments_amount
         FROM invoice_payments p
@@ -144,32 +140,39 @@ async def payment_figures(session: AsyncSession, scope: Scope) -> list[dict[str,
 
 async def aging(session: AsyncSession, scope: Scope) -> list[dict[str, Any]]:
     """Open amounts of approved invoices by days past due on `as_of`, per vendor and
-    currency, and per currency over all vendors (`vendor_id` null, from GROUPING SETS)."""
+    currency, and per currency over all vendors (`vendor_id` null, from GROUPING SETS).
+
+    The open invoices are summed by (currency, vendor, bucket) first, an index-only scan
+    of `invoices (tenant_id, currency, vendor_id) INCLUDE (due_date, total, amount_paid,
+    issue_date)` over the approved ones (migration 0024) with two aggregates per row; the
+    few sums are then turned into one row per vendor, and only those meet the vendors
+    for their names. `width_bucket` numbers the buckets as AGING_BUCKETS lists them: 0
+    not yet due, 1 for 1-30 days past due, ..., 4 for more than 90."""
     bucket_columns = ",\n".join(
-        f"coalesce(sum(o.open_amount) FILTER (WHERE o.bucket = '{bucket}'), 0.00) AS {bucket}"
-        for bucket in AGING_BUCKETS
+        f"coalesce(sum(b.open_amount) FILTER (WHERE b.bucket = {number}), 0.00) AS {bucket}"
+        for number, bucket in enumerate(AGING_BUCKETS)
     )
     sql = f"""
-        SELECT o.currency, o.vendor_id, o.vendor_name, {bucket_columns},
-               sum(o.open_amount) AS total, count(*) AS invoices
+        SELECT o.currency, o.vendor_id, v.name AS vendor_name, {", ".join(AGING_BUCKETS)},
+               o.total, o.invoices
         FROM (
-            SELECT i.currency, i.vendor_id, v.name AS vendor_name,
-                   i.total - i.amount_paid AS open_amount,
-                   CASE
-                       WHEN i.due_date >= :as_of THEN 'current'
-                       WHEN :as_of - i.due_date <= 30 THEN 'days_1_30'
-                       WHEN :as_of - i.due_date <= 60 THEN 'days_31_60'
-                       WHEN :as_of - i.due_date <= 90 THEN 'days_61_90'
-                       ELSE 'days_over_90'
-                   END AS bucket
-            FROM invoices i
-            JOIN vendors v ON v.tenant_id = i.tenant_id AND v.id = i.vendor_id
-            WHERE i.status = 'approved' AND i.kind = 'invoice'
-              AND i.total > i.amount_paid
-              AND {scope.where("i.issue_date", "i.currency")}
+            SELECT b.currency, b.vendor_id, {bucket_columns},
+                   sum(b.open_amount) AS total, sum(b.invoices)::bigint AS invoices,
+                   GROUPING(b.vendor_id) AS all_vendors
+            FROM (
+                SELECT i.currency, i.vendor_id,
+                       width_bucket(:as_of - i.due_date, ARRAY[1, 31, 61, 91]) AS bucket,
+                       sum(i.total - i.amount_paid) AS open_amount, count(*) AS invoices
+                FROM invoices i
+                WHERE i.status = 'approved' AND i.kind = 'invoice'
+                  AND i.total > i.amount_paid
+                  AND {scope.where("i.issue_date", "i.currency")}
+                GROUP BY i.currency, i.vendor_id, bucket
+            ) b
+            GROUP BY GROUPING SETS ((b.currency, b.vendor_id), (b.currency))
         ) o
-        GROUP BY GROUPING SETS ((o.currency, o.vendor_id, o.vendor_name), (o.currency))
-        ORDER BY o.currency, GROUPING(o.vendor_id), o.vendor_name, o.vendor_id
+        LEFT JOIN vendors v ON v.id = o.vendor_id
+        ORDER BY o.currency, o.all_vendors, v.name, o.vendor_id
     """  # noqa: S608 - constant fragments; values are bound
     return await _rows(session, sql, scope.params())
 

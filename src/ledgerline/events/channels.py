@@ -19,7 +19,7 @@ PLAIN_CHANNELS: dict[str, Permission] = {
     "assets": Permission.ASSETS_READ,
     "ledger": Permission.LEDGER_READ,
     "financing": Permission.FINANCING_READ,
-    "dashboard": Permission.LEDGER_READ,
+    "dashboard": Permission.DASHBOARD_READ,
     "me": Permission.EVENTS_READ,
     "purchase-orders": Permission.PURCHASING_READ,
 }

@@ -108,6 +108,37 @@ class Invoice(Versioned, TenantScoped, TimestampMixin, Base):
                 "id",
             ],
         ),
+        # The dashboard's summary: counts and amounts per currency and status, a range of
+        # issue dates within each (migration 0024).
+        Index(
+            None,
+            "tenant_id",
+            "currency",
+            "status",
+            "issue_date",
+            postgresql_include=["due_date", "total", "amount_paid"],
+            postgresql_where=text("kind = 'invoice'"),
+        ),
+        # The dashboard's median submit-to-approve time, over the approvals (migration 0024).
+        Index(
+            None,
+            "tenant_id",
+            "currency",
+            "issue_date",
+            postgresql_include=["submitted_at", "approved_at"],
+            postgresql_where=text(
+                "kind = 'invoice' AND approved_at IS NOT NULL AND submitted_at IS NOT NULL"
+            ),
+        ),
+        # The dashboard's aging and payables: the approved invoices only (migration 0024).
+        Index(
+            None,
+            "tenant_id",
+            "currency",
+            "vendor_id",
+            postgresql_include=["due_date", "total", "amount_paid", "issue_date"],
+            postgresql_where=text("status = 'approved' AND kind = 'invoice'"),
+        ),
         # One per sort of the list: keyset pages walk (sort key, id).
         Index(None, "tenant_id", "due_date", "id"),
         Index(None, "tenant_id", "issue_date", "id"),
@@ -143,6 +174,11 @@ class Invoice(Versioned, TenantScoped, TimestampMixin, Base):
     match_differences: Mapped[list[dict[str, str | None]]] = mapped_column(
         JSONB, default=list, server_default=text("'[]'::jsonb")
     )
+    # Set by the database as the status changes (trigger `invoices_approval_times`,
+    # migration 0024), never by this code: the latest move to submitted and the approval.
+    # Only the dashboard reads them.
+    submitted_at: Mapped[datetime | None]
+    approved_at: Mapped[datetime | None]
 
     @validates("number")
     def _fold_number(self, _key: str, number: str | None) -> str | None:
@@ -309,18 +345,7 @@ class ApprovalPolicy(Versioned, TenantScoped, TimestampMixin, Base):
 
 class InvoiceStatusChange(TenantScoped, Base):
     __tablename__ = "invoice_status_history"
-    __table_args__ = (
-        *child_of("invoices", "invoice_id"),
-        # Submissions and approvals in order, for the dashboard's median (migration 0020).
-        Index(
-            None,
-            "tenant_id",
-            "invoice_id",
-            "occurred_at",
-            postgresql_include=["to_status"],
-            postgresql_where=text("to_status IN ('submitted', 'approved')"),
-        ),
-    )
+    __table_args__ = (*child_of("invoices", "invoice_id"),)
 
     invoice_id: Mapped[UUID]
     from_status: Mapped[str | None] = mapped_column(String(16))
@@ -366,6 +391,15 @@ class InvoicePayment(Versioned, TenantScoped, Base):
         ),
         Index(None, "tenant_id", "paid_on", "id"),
         Index(None, "tenant_id", "vendor_id"),
+        # The dashboard's payments, index-only (migration 0024).
+        Index(
+            None,
+            "tenant_id",
+            "currency",
+            "paid_on",
+            postgresql_include=["amount"],
+            postgresql_where=text("reversed_at IS NULL"),
+        ),
     )
 
     invoice_id: Mapped[UUID]

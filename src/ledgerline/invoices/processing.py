@@ -8,7 +8,9 @@ transaction stays open while a document is read, and a worker that dies leaves i
 claim to expire and be taken again. Results are written in the tenant's own
 transaction (runtime role, RLS): a worker can only fill in the draft of the tenant
 whose document it read. A failed attempt is retried with exponential backoff up to
-DOCUMENT_MAX_ATTEMPTS; the upload and its draft are never removed.
+DOCUMENT_MAX_ATTEMPTS; the upload and its draft are never removed. A document whose last
+attempt ran past its lease is given up: the claim finds it across tenants, and it is
+marked failed, with its `document.failed` event, in its own tenant's transaction.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.config import Settings
@@ -83,24 +85,25 @@ class DocumentProcessor:
                 await self._record_failure(job, f"{type(error).__name__}: {error}")
         return len(jobs)
 
+    def _given_up(self, now: datetime) -> tuple[ColumnElement[bool], ...]:
+        """A document whose every attempt ran past its lease (it stalls or kills its
+        worker): given up, not claimed again forever."""
+        return (
+            InvoiceDocument.processing_status == ProcessingStatus.PROCESSING,
+            InvoiceDocument.attempts >= self.settings.document_max_attempts,
+            InvoiceDocument.next_attempt_at <= now,
+        )
+
     async def _claim(self) -> list[Job]:
         now = datetime.now(UTC)
         async with self.database.platform_sessions() as session, session.begin():
-            # A document whose every attempt ran past its lease (it stalls or kills its
-            # worker) is given up, not claimed again forever.
-            await session.execute(
-                update(InvoiceDocument)
-                .where(
-                    InvoiceDocument.processing_status == ProcessingStatus.PROCESSING,
-                    InvoiceDocument.attempts >= self.settings.document_max_attempts,
-                    InvoiceDocument.next_attempt_at <= now,
+            given_up = (
+                await session.execute(
+                    select(InvoiceDocument.tenant_id, InvoiceDocument.id).where(
+                        *self._given_up(now)
+                    )
                 )
-                .values(
-                    processing_status=ProcessingStatus.FAILED,
-                    failure_reason=GAVE_UP,
-                    finished_at=now,
-                )
-            )
+            ).all()
             due = await claim_due(
                 session,
                 InvoiceDocument,
@@ -121,10 +124,31 @@ class DocumentProcessor:
             for document in due:
                 document.started_at = now
                 document.finished_at = None
+        for tenant_id, document_id in given_up:
+            await self._give_up(tenant_id, document_id, now)
         return [
             Job(d.tenant_id, d.id, d.invoice_id, d.storage_key, d.content_type, d.attempts)
             for d in due
         ]
+
+    async def _give_up(self, tenant_id: UUID, document_id: UUID, now: datetime) -> None:
+        """Mark a given-up document failed and emit its `document.failed`, in one
+        transaction of the document's own tenant: row security then admits the event
+        only as that tenant's. Of two workers giving up one document, the second finds
+        it failed already and writes nothing."""
+        async with self.database.tenant_transaction(tenant_id) as session:
+            document = await session.scalar(
+                update(InvoiceDocument)
+                .where(InvoiceDocument.id == document_id, *self._given_up(now))
+                .values(
+                    processing_status=ProcessingStatus.FAILED,
+                    failure_reason=GAVE_UP,
+                    finished_at=now,
+                )
+                .returning(InvoiceDocument)
+            )
+            if document is not None:
+                await announce_documents(session, [document])
 
     async def _record_result(self, job: Job, extraction: Extraction) -> None:
         async with self.database.tenant_transaction(job.tenant_id) as session:
