@@ -64,7 +64,9 @@ class OrderLineOut(BaseModel):
     description: str
     quantity: PreciseOut
     unit_price: PreciseOut
-    amount: MoneyOut
+    amount: MoneyOut = Field(description="net: quantity x unit price, to the cent")
+    tax_amount: MoneyOut = Field(description="the tax code's tax on the net amount")
+    gross_amount: MoneyOut = Field(description="net plus tax")
     tax_code: str | None
     account_code: str | None
     receipt_limit: PreciseOut = Field(description="ordered plus the over-receipt tolerance")
@@ -85,7 +87,9 @@ class PurchaseOrderOut(BaseModel):
     notes: str | None
     status: PurchaseOrderStatus
     matching: Matching
-    total: MoneyOut = Field(description="the lines' net amounts")
+    total: MoneyOut = Field(description="net: the lines' net amounts")
+    tax_total: MoneyOut = Field(description="the lines' tax")
+    gross_total: MoneyOut = Field(description="net plus tax")
     approved_at: datetime | None
     lines: list[OrderLineOut] = []
     created_at: datetime

@@ -39,8 +39,8 @@ from ledgerline.audit.service import AuditContext
 from ledgerline.db.base import new_id
 from ledgerline.db.rows import locked_at_version, row_by_id
 from ledgerline.events.catalog import goods_receipt_changed, purchase_order_changed
-from ledgerline.invoices import approvals
-from ledgerline.invoices.models import InvoiceLine, TaxCode
+from ledgerline.invoices import approvals, taxes
+from ledgerline.invoices.models import InvoiceLine, TaxRounding
 from ledgerline.invoices.postings import accounts_by_code
 from ledgerline.ledger import chart
 from ledgerline.ledger.models import JournalEntry
@@ -140,32 +140,36 @@ async def _with_lines(session: AsyncSession, order: PurchaseOrder) -> OrderWithL
     return OrderWithLines(order, await _lines_of(session, order.id))
 
 
-async def _known_codes(session: AsyncSession, lines: Sequence[OrderLine]) -> None:
-    """Account and tax codes the lines name exist in the tenant (422 otherwise)."""
+async def _known_accounts(session: AsyncSession, lines: Sequence[OrderLine]) -> None:
+    """Account codes the lines name exist in the tenant (422 otherwise)."""
     accounts = {line.account_code for line in lines if line.account_code}
     if accounts:
         await accounts_by_code(session, accounts)
-    taxes = {line.tax_code for line in lines if line.tax_code}
-    if taxes:
-        known = set(await session.scalars(select(TaxCode.code).where(TaxCode.code.in_(taxes))))
-        missing = sorted(taxes - known)
-        if missing:
-            raise Problem(
-                422,
-                "unknown_tax_code",
-                f"This tenant has no tax code {', '.join(missing)}.",
-                extra={"tax_codes": missing},
-            )
 
 
 async def _set_lines(
     session: AsyncSession, order: PurchaseOrder, lines: Sequence[OrderLine], over_receipt: Decimal
 ) -> None:
+    """The order's lines with their net amount and tax, computed by the invoices' tax
+    function (`invoices/taxes.py`: the code resolved for the vendor's state, rounded per
+    line), and the order's net and tax totals. An unknown or inactive tax code is 422
+    `unknown_tax_code`, as on an invoice."""
+    await _known_accounts(session, lines)
+    state_code = None
+    if any(line.tax_code for line in lines):
+        state_code = await session.scalar(
+            select(Vendor.state_code).where(Vendor.id == order.vendor_id)
+        )
+    line_taxes = await taxes.line_taxes(
+        session, [(line.tax_code, None) for line in lines], state_code
+    )
+    computed = taxes.compute(
+        [(line.quantity, line.unit_price) for line in lines], line_taxes, TaxRounding.PER_LINE
+    )
     three_way = order.matching == Matching.THREE_WAY
-    total = ZERO
-    for position, line in enumerate(lines):
-        amount = cents(line.quantity * line.unit_price)
-        total += amount
+    for position, (line, amount, tax) in enumerate(
+        zip(lines, computed.line_subtotals, computed.line_taxes, strict=True)
+    ):
         session.add(
             PurchaseOrderLine(
                 tenant_id=order.tenant_id,
@@ -177,6 +181,7 @@ async def _set_lines(
                 quantity=line.quantity,
                 unit_price=line.unit_price,
                 amount=amount,
+                tax_amount=tax,
                 tax_code=line.tax_code,
                 account_code=line.account_code,
                 three_way=three_way,
@@ -189,7 +194,8 @@ async def _set_lines(
                 quantity_released=ZERO,
             )
         )
-    order.total = cents(total)
+    order.total = computed.subtotal
+    order.tax_total = sum(computed.line_taxes, Decimal("0.00"))
 
 
 async def _flush_number(session: AsyncSession) -> None:
@@ -242,7 +248,6 @@ async def create_order(
         raise Problem(404, "vendor_not_found", "No such vendor.")
     if not vendor.is_active:
         raise Problem(409, "vendor_inactive", "This vendor is deactivated.")
-    await _known_codes(session, lines)
     settings = await read_settings(session)
     order = PurchaseOrder(
         tenant_id=audit.tenant_id,
@@ -255,6 +260,7 @@ async def create_order(
         status=PurchaseOrderStatus.DRAFT,
         matching=settings.matching,
         total=ZERO,
+        tax_total=ZERO,
         created_by=audit.actor.id,
     )
     session.add(order)
@@ -267,7 +273,12 @@ async def create_order(
         "purchase_order.created",
         target_type="purchase_order",
         target_id=order.id,
-        changes={"number": number, "total": str(order.total), "matching": str(order.matching)},
+        changes={
+            "number": number,
+            "total": str(order.total),
+            "tax_total": str(order.tax_total),
+            "matching": str(order.matching),
+        },
     )
     await purchase_order_changed(session, order, "create")
     return await _with_lines(session, order)
@@ -320,7 +331,6 @@ async def update_order(
     for key, value in changes.items():
         setattr(order, key, value)
     if lines is not None:
-        await _known_codes(session, lines)
         await _refuse_if_invoiced(session, order)
         await session.execute(
             delete(PurchaseOrderLine).where(PurchaseOrderLine.purchase_order_id == order.id)
@@ -336,7 +346,11 @@ async def update_order(
         target_id=order.id,
         changes={
             **{key: str(value) for key, value in changes.items()},
-            **({"lines": len(lines), "total": str(order.total)} if lines is not None else {}),
+            **(
+                {"lines": len(lines), "total": str(order.total), "tax_total": str(order.tax_total)}
+                if lines is not None
+                else {}
+            ),
         },
     )
     await purchase_order_changed(session, order, "update")
