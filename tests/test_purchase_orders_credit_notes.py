@@ -249,10 +249,15 @@ async def test_a_credit_note_resolves_one_exception_only(
     # PostgreSQL refuses the second use too, and any change of a resolution.
     for statement, reason in REFUSED.values():
         with pytest.raises(DBAPIError) as refused:
-            async with database.tenant_transaction(owner.tenant_id) as session:
-                result = await session.execute(text(statement))
-                assert getattr(result, "rowcount", 1) != 0, statement
+            await _execute(database, owner, statement)
         assert reason in str(refused.value), str(refused.value)
+
+
+async def _execute(database: Database, owner: Account, statement: str) -> None:
+    """The statement in the owner's tenant as the runtime role; it must touch a row."""
+    async with database.tenant_transaction(owner.tenant_id) as session:
+        result = await session.execute(text(statement))
+        assert getattr(result, "rowcount", 1) != 0, statement
 
 
 REFUSED = {
