@@ -230,11 +230,12 @@ async def purchase_order_history(purchase_order_id: UUID, context: Read) -> Hist
     status_code=201,
 )
 async def create_goods_receipt(
-    purchase_order_id: UUID, body: ReceiptCreate, context: Create
+    purchase_order_id: UUID, body: ReceiptCreate, context: Create, if_match: IfMatch = None
 ) -> ReceiptOut:
     """Record what was delivered per order line. Past a line's receipt limit (ordered
     plus the over-receipt tolerance) 409 `over_receipt`. With accrual on, posts
-    Dr each line's account / Cr 2150 at the order's price."""
+    Dr each line's account / Cr 2150 at the order's price. If-Match of the order is
+    optional (412 when stale): concurrent receipts are safe without it."""
     received = await service.receive(
         context.session,
         context.audit_context,
@@ -242,6 +243,7 @@ async def create_goods_receipt(
         received_on=body.received_on,
         reference=body.reference,
         lines=[(line.purchase_order_line_id, line.quantity) for line in body.lines],
+        if_match=sent_if_match(if_match),
     )
     return _receipt_out(received)
 
@@ -253,17 +255,32 @@ async def list_goods_receipts(purchase_order_id: UUID, context: Read) -> list[Re
     return [_receipt_out(r) for r in found]
 
 
+@router.get(
+    "/purchase-orders/{purchase_order_id}/receipts/{receipt_id}",
+    operation_id="get_goods_receipt",
+)
+async def get_goods_receipt(purchase_order_id: UUID, receipt_id: UUID, context: Read) -> ReceiptOut:
+    """One receipt of the order with its lines (where a new receipt's `Location`
+    points)."""
+    return _receipt_out(await service.read_receipt(context.session, purchase_order_id, receipt_id))
+
+
 @router.post(
     "/purchase-orders/{purchase_order_id}/receipts/{receipt_id}/reverse",
     operation_id="reverse_goods_receipt",
 )
 async def reverse_goods_receipt(
-    purchase_order_id: UUID, receipt_id: UUID, context: Create
+    purchase_order_id: UUID, receipt_id: UUID, context: Create, if_match: IfMatch = None
 ) -> ReceiptOut:
     """Take a receipt back (its accrual is mirrored). 409 `receipt_matched` when invoices
-    matched what it brought on a three-way order; 409 `receipt_reversed` the second time."""
+    matched what it brought on a three-way order; 409 `receipt_reversed` the second time.
+    If-Match of the order is optional (412 when stale)."""
     reversed_receipt = await service.reverse_receipt(
-        context.session, context.audit_context, purchase_order_id, receipt_id
+        context.session,
+        context.audit_context,
+        purchase_order_id,
+        receipt_id,
+        if_match=sent_if_match(if_match),
     )
     return _receipt_out(reversed_receipt)
 

@@ -38,6 +38,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from ledgerline.audit.service import AuditContext
 from ledgerline.db.base import new_id
 from ledgerline.db.rows import locked_at_version, row_by_id
+from ledgerline.etags import check_if_match
 from ledgerline.events.catalog import goods_receipt_changed, purchase_order_changed
 from ledgerline.invoices import approvals, taxes
 from ledgerline.invoices.models import InvoiceLine, TaxRounding
@@ -538,6 +539,20 @@ async def _accrual_lines(
     ]
 
 
+async def _locked_order(
+    session: AsyncSession, order_id: UUID, if_match: str | None
+) -> PurchaseOrder:
+    """The order, locked; when the caller sent If-Match, at that version (412 otherwise).
+    A receipt needs none: each line's received quantity is raised by one conditional
+    statement under this lock, so concurrent receipts are safe without it."""
+    order = await row_by_id(
+        session, PurchaseOrder, order_id, what="purchase_order", for_update=True
+    )
+    if if_match is not None:
+        check_if_match(if_match, order.version)
+    return order
+
+
 async def receive(
     session: AsyncSession,
     audit: AuditContext,
@@ -546,11 +561,11 @@ async def receive(
     received_on: date,
     reference: str | None,
     lines: Sequence[tuple[UUID, Decimal]],
+    if_match: str | None = None,
 ) -> ReceiptWithLines:
-    """Record a delivery against an approved order (quantities per order line)."""
-    order = await row_by_id(
-        session, PurchaseOrder, order_id, what="purchase_order", for_update=True
-    )
+    """Record a delivery against an approved order (quantities per order line), at the
+    order's version when `if_match` is given."""
+    order = await _locked_order(session, order_id, if_match)
     if order.status not in RECEIVABLE:
         raise _illegal(order, "receive against")
     if received_on > today():
@@ -614,7 +629,7 @@ async def receive(
             id=new_id(),
             receipt_id=receipt.id,
             purchase_order_line_id=line_id,
-            quantity=quantity,
+            quantity=quantity.quantize(Decimal("0.0001")),  # as the column answers it
             accrued=accrue,
         )
         received.append(line)
@@ -654,14 +669,18 @@ async def receive(
 
 
 async def reverse_receipt(
-    session: AsyncSession, audit: AuditContext, order_id: UUID, receipt_id: UUID
+    session: AsyncSession,
+    audit: AuditContext,
+    order_id: UUID,
+    receipt_id: UUID,
+    *,
+    if_match: str | None = None,
 ) -> ReceiptWithLines:
     """Take a receipt back: its quantities leave the order lines and its accrual entry is
     mirrored. Refused (409 `receipt_matched`) when invoices matched what it brought on a
-    three-way order, or released its accrual."""
-    order = await row_by_id(
-        session, PurchaseOrder, order_id, what="purchase_order", for_update=True
-    )
+    three-way order, or released its accrual. At the order's version when `if_match` is
+    given."""
+    order = await _locked_order(session, order_id, if_match)
     receipt = await session.scalar(
         select(GoodsReceipt)
         .where(GoodsReceipt.id == receipt_id, GoodsReceipt.purchase_order_id == order.id)
@@ -742,6 +761,25 @@ async def _receipts(session: AsyncSession, order_id: UUID) -> list[ReceiptWithLi
         ):
             lines[line.receipt_id].append(line)
     return [ReceiptWithLines(receipt, lines[receipt.id]) for receipt in receipts]
+
+
+async def read_receipt(session: AsyncSession, order_id: UUID, receipt_id: UUID) -> ReceiptWithLines:
+    """One receipt of the order with its lines (404 `receipt_not_found` when the order
+    has no such receipt)."""
+    await row_by_id(session, PurchaseOrder, order_id, what="purchase_order")
+    receipt = await session.scalar(
+        select(GoodsReceipt).where(
+            GoodsReceipt.id == receipt_id, GoodsReceipt.purchase_order_id == order_id
+        )
+    )
+    if receipt is None:
+        raise Problem(404, "receipt_not_found", "No such receipt.")
+    lines = await session.scalars(
+        select(GoodsReceiptLine)
+        .where(GoodsReceiptLine.receipt_id == receipt.id)
+        .order_by(GoodsReceiptLine.purchase_order_line_id)
+    )
+    return ReceiptWithLines(receipt, list(lines))
 
 
 async def receipts_of(session: AsyncSession, order_id: UUID) -> list[ReceiptWithLines]:
