@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -193,19 +194,37 @@ class MatchOut(BaseModel):
     released_at: datetime | None
 
 
-class HistoryOut(BaseModel):
-    status_changes: list[StatusChangeOut]
-    approvals: list[ApprovalOut]
-    receipts: list[ReceiptOut]
-    matches: list[MatchOut] = Field(description="invoice lines matched against the order")
+class HistoryKind(StrEnum):
+    STATUS_CHANGE = "status_change"
+    APPROVAL = "approval"
+    RECEIPT = "receipt"
+    MATCH = "match"
+
+
+class HistoryItemOut(BaseModel):
+    id: UUID
+    kind: HistoryKind = Field(description="which of the four fields below is set")
+    status_change: StatusChangeOut | None = None
+    approval: ApprovalOut | None = None
+    receipt: ReceiptOut | None = None
+    match: MatchOut | None = Field(default=None, description="an invoice line matched")
+
+
+class AmountsOut(BaseModel):
+    net: MoneyOut
+    tax: MoneyOut
+    gross: MoneyOut = Field(description="net plus tax")
 
 
 class CommitmentOut(BaseModel):
     vendor_id: UUID
     currency: str
-    ordered: MoneyOut = Field(description="open orders' net amounts")
-    invoiced: MoneyOut = Field(description="what submitted invoices matched, at order prices")
-    open: MoneyOut = Field(description="ordered less invoiced")
+    ordered: AmountsOut = Field(description="open orders' lines")
+    invoiced: AmountsOut = Field(
+        description="what submitted invoices matched, at order prices; its tax the lines'"
+        " tax in proportion"
+    )
+    open: AmountsOut = Field(description="ordered less invoiced")
 
 
 class ReceivedNotInvoicedOut(BaseModel):

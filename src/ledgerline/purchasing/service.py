@@ -30,7 +30,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, literal, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
@@ -96,14 +96,6 @@ class OrderWithLines:
 class ReceiptWithLines:
     receipt: GoodsReceipt
     lines: list[GoodsReceiptLine]
-
-
-@dataclass(frozen=True, slots=True)
-class History:
-    status_changes: list[PurchaseOrderStatusChange]
-    approvals: list[PurchaseOrderApproval]
-    receipts: list[ReceiptWithLines]
-    matches: list[PurchaseOrderMatch]
 
 
 def today() -> date:
@@ -744,14 +736,14 @@ async def reverse_receipt(
     return ReceiptWithLines(receipt, lines)
 
 
-async def _receipts(session: AsyncSession, order_id: UUID) -> list[ReceiptWithLines]:
-    receipts = list(
-        await session.scalars(
-            select(GoodsReceipt)
-            .where(GoodsReceipt.purchase_order_id == order_id)
-            .order_by(GoodsReceipt.id)
-        )
-    )
+async def _receipts(
+    session: AsyncSession, order_id: UUID, ids: Sequence[UUID] | None = None
+) -> list[ReceiptWithLines]:
+    """The order's receipts (those of `ids` when given), oldest first, with their lines."""
+    statement = select(GoodsReceipt).where(GoodsReceipt.purchase_order_id == order_id)
+    if ids is not None:
+        statement = statement.where(GoodsReceipt.id.in_(ids))
+    receipts = list(await session.scalars(statement.order_by(GoodsReceipt.id)))
     lines: dict[UUID, list[GoodsReceiptLine]] = defaultdict(list)
     if receipts:
         for line in await session.scalars(
@@ -787,67 +779,166 @@ async def receipts_of(session: AsyncSession, order_id: UUID) -> list[ReceiptWith
     return await _receipts(session, order_id)
 
 
-async def history(session: AsyncSession, order_id: UUID) -> History:
-    """The order's status changes, approvals, receipts and the invoice lines matched."""
+@dataclass(frozen=True, slots=True)
+class HistoryItem:
+    """One thing that happened to an order: exactly one of the four is set."""
+
+    id: UUID
+    kind: str
+    status_change: PurchaseOrderStatusChange | None = None
+    approval: PurchaseOrderApproval | None = None
+    receipt: ReceiptWithLines | None = None
+    match: PurchaseOrderMatch | None = None
+
+
+async def history(
+    session: AsyncSession, order_id: UUID, page: PageRequest
+) -> tuple[list[HistoryItem], str | None]:
+    """One page of the order's history, newest first: its status changes, approvals,
+    receipts (reversed ones too) and the invoice lines matched against it (released ones
+    too), keyset on their ids (UUIDv7, so in the order they happened)."""
     await row_by_id(session, PurchaseOrder, order_id, what="purchase_order")
-    changes = await session.scalars(
-        select(PurchaseOrderStatusChange)
-        .where(PurchaseOrderStatusChange.purchase_order_id == order_id)
-        .order_by(PurchaseOrderStatusChange.id)
-    )
-    given = await session.scalars(
-        select(PurchaseOrderApproval)
-        .where(PurchaseOrderApproval.purchase_order_id == order_id)
-        .order_by(PurchaseOrderApproval.step)
-    )
-    matches = await session.scalars(
-        select(PurchaseOrderMatch)
+    timeline = union_all(
+        select(PurchaseOrderStatusChange.id, literal("status_change").label("kind")).where(
+            PurchaseOrderStatusChange.purchase_order_id == order_id
+        ),
+        select(PurchaseOrderApproval.id, literal("approval")).where(
+            PurchaseOrderApproval.purchase_order_id == order_id
+        ),
+        select(GoodsReceipt.id, literal("receipt")).where(
+            GoodsReceipt.purchase_order_id == order_id
+        ),
+        select(PurchaseOrderMatch.id, literal("match"))
         .join(PurchaseOrderLine, PurchaseOrderLine.id == PurchaseOrderMatch.purchase_order_line_id)
-        .where(PurchaseOrderLine.purchase_order_id == order_id)
-        .order_by(PurchaseOrderMatch.id)
+        .where(PurchaseOrderLine.purchase_order_id == order_id),
+    ).subquery("timeline")
+    rows, cursor = await keyset_page(
+        session, select(timeline.c.id, timeline.c.kind), timeline.c.id, page, whole_rows=True
     )
-    return History(list(changes), list(given), await _receipts(session, order_id), list(matches))
+    wanted: dict[str, list[UUID]] = defaultdict(list)
+    for row_id, kind in rows:
+        wanted[kind].append(row_id)
+    changes = {
+        row.id: row
+        for row in await session.scalars(
+            select(PurchaseOrderStatusChange).where(
+                PurchaseOrderStatusChange.id.in_(wanted["status_change"])
+            )
+        )
+    }
+    given = {
+        row.id: row
+        for row in await session.scalars(
+            select(PurchaseOrderApproval).where(PurchaseOrderApproval.id.in_(wanted["approval"]))
+        )
+    }
+    matches = {
+        row.id: row
+        for row in await session.scalars(
+            select(PurchaseOrderMatch).where(PurchaseOrderMatch.id.in_(wanted["match"]))
+        )
+    }
+    receipts = {
+        found.receipt.id: found for found in await _receipts(session, order_id, wanted["receipt"])
+    }
+    items = [
+        HistoryItem(
+            row_id,
+            kind,
+            status_change=changes.get(row_id),
+            approval=given.get(row_id),
+            receipt=receipts.get(row_id),
+            match=matches.get(row_id),
+        )
+        for row_id, kind in rows
+    ]
+    return items, cursor
 
 
 # --- reports -----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
+class Amounts:
+    net: Decimal
+    tax: Decimal
+
+    @property
+    def gross(self) -> Decimal:
+        return self.net + self.tax
+
+    def __sub__(self, other: Amounts) -> Amounts:
+        return Amounts(self.net - other.net, self.tax - other.tax)
+
+
+@dataclass(frozen=True, slots=True)
 class Commitment:
     vendor_id: UUID
     currency: str
-    ordered: Decimal
-    invoiced: Decimal
+    ordered: Amounts
+    invoiced: Amounts
 
     @property
-    def open(self) -> Decimal:
+    def open(self) -> Amounts:
         return self.ordered - self.invoiced
 
 
-async def open_commitments(session: AsyncSession) -> list[Commitment]:
+async def open_commitments(
+    session: AsyncSession, page: PageRequest
+) -> tuple[list[Commitment], str | None]:
     """Per vendor and currency, what open orders (approved, partly or fully received)
-    ordered, and what submitted invoices matched of it at the orders' prices."""
-    invoiced = func.round(
-        func.least(PurchaseOrderLine.quantity_matched, PurchaseOrderLine.quantity)
-        * PurchaseOrderLine.unit_price,
-        2,
+    ordered, net and tax, and what submitted invoices matched of it at the orders'
+    prices: a line's invoiced net is its matched quantity (at most the ordered one) at
+    the order's price, its invoiced tax the line's tax in the same proportion, each
+    rounded half-up to the cent, so a line invoiced in full leaves nothing open. A page
+    holds `limit` vendors (newest first), each with a row per currency."""
+    has_open_order = (
+        select(PurchaseOrder.id)
+        .where(PurchaseOrder.vendor_id == Vendor.id, PurchaseOrder.status.in_(list(OPEN)))
+        .exists()
     )
+    vendors, cursor = await keyset_page(
+        session, select(Vendor).where(has_open_order), Vendor.id, page
+    )
+    if not vendors:
+        return [], cursor
+    invoiced_quantity = func.least(PurchaseOrderLine.quantity_matched, PurchaseOrderLine.quantity)
     rows = await session.execute(
         select(
             PurchaseOrder.vendor_id,
             PurchaseOrder.currency,
             func.sum(PurchaseOrderLine.amount),
-            func.sum(invoiced),
+            func.sum(PurchaseOrderLine.tax_amount),
+            func.sum(func.round(invoiced_quantity * PurchaseOrderLine.unit_price, 2)),
+            func.sum(
+                func.round(
+                    PurchaseOrderLine.tax_amount * invoiced_quantity / PurchaseOrderLine.quantity,
+                    2,
+                )
+            ),
         )
         .join(PurchaseOrderLine, PurchaseOrderLine.purchase_order_id == PurchaseOrder.id)
-        .where(PurchaseOrder.status.in_(list(OPEN)))
+        .where(
+            PurchaseOrder.status.in_(list(OPEN)),
+            PurchaseOrder.vendor_id.in_([vendor.id for vendor in vendors]),
+        )
         .group_by(PurchaseOrder.vendor_id, PurchaseOrder.currency)
-        .order_by(PurchaseOrder.vendor_id, PurchaseOrder.currency)
     )
+    found: dict[UUID, list[Commitment]] = defaultdict(list)
+    for vendor_id, currency, net, tax, invoiced_net, invoiced_tax in rows:
+        found[vendor_id].append(
+            Commitment(
+                vendor_id,
+                currency,
+                Amounts(cents(net), cents(tax)),
+                Amounts(cents(invoiced_net), cents(invoiced_tax)),
+            )
+        )
     return [
-        Commitment(vendor_id, currency, cents(ordered), cents(matched))
-        for vendor_id, currency, ordered, matched in rows
-    ]
+        commitment
+        for vendor in vendors
+        for commitment in sorted(found[vendor.id], key=lambda c: c.currency)
+    ], cursor
 
 
 @dataclass(frozen=True, slots=True)
@@ -862,15 +953,27 @@ class ReceivedNotInvoiced:
         )
 
 
-async def received_not_invoiced(session: AsyncSession) -> list[ReceivedNotInvoiced]:
-    """Order lines received past what invoices matched, oldest order first."""
-    rows = await session.execute(
-        select(PurchaseOrder, PurchaseOrderLine)
-        .join(PurchaseOrderLine, PurchaseOrderLine.purchase_order_id == PurchaseOrder.id)
+async def received_not_invoiced(
+    session: AsyncSession, page: PageRequest
+) -> tuple[list[ReceivedNotInvoiced], str | None]:
+    """Order lines received past what invoices matched, newest line first."""
+    lines, cursor = await keyset_page(
+        session,
+        select(PurchaseOrderLine)
+        .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.purchase_order_id)
         .where(
             PurchaseOrder.status != PurchaseOrderStatus.CANCELLED,
             PurchaseOrderLine.quantity_received > PurchaseOrderLine.quantity_matched,
-        )
-        .order_by(PurchaseOrder.id, PurchaseOrderLine.position)
+        ),
+        PurchaseOrderLine.id,
+        page,
     )
-    return [ReceivedNotInvoiced(order, line) for order, line in rows]
+    orders = {
+        order.id: order
+        for order in await session.scalars(
+            select(PurchaseOrder).where(
+                PurchaseOrder.id.in_({line.purchase_order_id for line in lines})
+            )
+        )
+    }
+    return [ReceivedNotInvoiced(orders[line.purchase_order_id], line) for line in lines], cursor
