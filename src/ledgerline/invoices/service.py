@@ -769,11 +769,14 @@ async def resolve_match(
     (`original_invoice_id`) and resolved no other. Net of its lines, the invoice's lines
     must fall within tolerance (`matching.resolve_by_credit_note`); then they are matched
     and the invoice is submitted, as after an override. Rows are locked as credit-note
-    allocations lock them: the credit note, then the invoice."""
-    note = await row_by_id(session, Invoice, credit_note_id, what="credit_note", for_update=True)
-    if note.kind != InvoiceKind.CREDIT_NOTE:
-        raise not_found("credit_note")
+    allocations lock them, the credit note, then the invoice; the invoice is answered
+    for first (404, 428, 412)."""
+    note = await session.scalar(
+        select(Invoice).where(Invoice.id == credit_note_id).with_for_update()
+    )
     invoice = await locked_at_version(session, Invoice, invoice_id, if_match, what="invoice")
+    if note is None or note.kind != InvoiceKind.CREDIT_NOTE:
+        raise not_found("credit_note")
     if invoice.status != InvoiceStatus.MATCH_EXCEPTION:
         raise Problem(
             409,

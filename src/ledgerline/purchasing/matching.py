@@ -11,7 +11,8 @@ the second sees what the first matched; the check
 `purchase_order_lines_matched_within_received_check` refuses what would still slip by.
 Outside tolerance nothing is matched and the invoice goes to `match_exception` with
 the differences per line; an owner's override matches what can be matched (on a
-three-way line at most what was received) and lets it go on.
+three-way line at most what was received) and lets it go on, and so does a credit note
+that brings the invoice within tolerance (`resolve_by_credit_note`).
 
 A rejected or voided invoice gives its matched quantities back. Its approval releases
 the accrual its receipts posted for the matched quantities (Dr 2150, Cr the order line's

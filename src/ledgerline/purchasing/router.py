@@ -12,7 +12,7 @@ from uuid import UUID
 from fastapi import APIRouter, Body, Depends, Response
 
 from ledgerline.access import TenantRequest, tenant_request
-from ledgerline.etags import IfMatch, sent_if_match, set_etag
+from ledgerline.etags import IfMatch, OptionalIfMatch, sent_if_match, set_etag
 from ledgerline.idempotency import IdempotentRoute
 from ledgerline.pagination import Page, PageRequest, page_request
 from ledgerline.purchasing import service, settings
@@ -243,7 +243,7 @@ def _history_item_out(item: service.HistoryItem) -> HistoryItemOut:
     status_code=201,
 )
 async def create_goods_receipt(
-    purchase_order_id: UUID, body: ReceiptCreate, context: Create, if_match: IfMatch = None
+    purchase_order_id: UUID, body: ReceiptCreate, context: Create, if_match: OptionalIfMatch = None
 ) -> ReceiptOut:
     """Record what was delivered per order line. Past a line's receipt limit (ordered
     plus the over-receipt tolerance) 409 `over_receipt`. With accrual on, posts
@@ -283,7 +283,7 @@ async def get_goods_receipt(purchase_order_id: UUID, receipt_id: UUID, context: 
     operation_id="reverse_goods_receipt",
 )
 async def reverse_goods_receipt(
-    purchase_order_id: UUID, receipt_id: UUID, context: Create, if_match: IfMatch = None
+    purchase_order_id: UUID, receipt_id: UUID, context: Create, if_match: OptionalIfMatch = None
 ) -> ReceiptOut:
     """Take a receipt back (its accrual is mirrored). 409 `receipt_matched` when invoices
     matched what it brought on a three-way order; 409 `receipt_reversed` the second time.

@@ -16,6 +16,11 @@ Dr each line's account (else 6000) / Cr 2150 at the order's price, source
 quantities invoices matched on a three-way order cannot be reversed (409
 `receipt_matched`; the line's check refuses it too).
 
+A receipt and its reversal take an optional If-Match of the order (412 when stale):
+what they must never break is held by the statements above, not by what the caller read.
+An order's lines carry their tax, computed when they are written by the invoices' tax
+function; the reports and an order's history are keyset pages.
+
 Lock order: order, then its lines by id, then the ledger's balances; invoice submits
 take invoice, then order lines by id, never the order.
 """
