@@ -264,6 +264,7 @@ async def test_every_declared_if_match_is_refused_with_428_when_missing(
         "apply_credit_note": {"allocations": [{"invoice_id": invoice_id, "amount": "1.00"}]},
         "reject_invoice": {"reason": "wrong"},
         "override_invoice_match": {"reason": "agreed"},
+        "resolve_invoice_match": {"credit_note_id": invoice_id},
         "replace_purchasing_settings": {"matching": "three_way"}
         | {"price_tolerance_percent": "0", "quantity_tolerance": "0"}
         | {"over_receipt_percent": "0", "accrue_on_receipt": False},

@@ -164,15 +164,17 @@ async def test_partial_receipts_with_two_invoices(
         f"{API}/purchase-orders/{placed['id']}/history", headers=owner.headers
     )
     assert history.status_code == 200, history.text
-    body = history.json()
-    assert [c["to_status"] for c in body["status_changes"]] == [
+    items = history.json()["items"][::-1]  # newest first: oldest first here
+    assert [i["status_change"]["to_status"] for i in items if i["kind"] == "status_change"] == [
         "draft",
         "approved",
         "partially_received",
         "received",
     ]
-    assert [r["lines"][0]["quantity"] for r in body["receipts"]] == ["60.0000", "40.0000"]
-    assert sorted((m["invoice_id"], m["quantity"]) for m in body["matches"]) == sorted(
+    receipts = [i["receipt"] for i in items if i["kind"] == "receipt"]
+    assert [r["lines"][0]["quantity"] for r in receipts] == ["60.0000", "40.0000"]
+    matches = [i["match"] for i in items if i["kind"] == "match"]
+    assert sorted((m["invoice_id"], m["quantity"]) for m in matches) == sorted(
         [(first["id"], "60.0000"), (second["id"], "40.0000")]
     )
 
@@ -190,7 +192,8 @@ async def test_a_rejected_or_voided_invoice_gives_its_matched_quantity_back(
     history = await client.get(
         f"{API}/purchase-orders/{placed['id']}/history", headers=owner.headers
     )
-    assert history.json()["matches"][0]["released_at"] is not None
+    matches = [i["match"] for i in history.json()["items"] if i["kind"] == "match"]
+    assert matches[0]["released_at"] is not None
 
 
 async def test_two_way_matching_compares_with_the_order_not_the_receipts(

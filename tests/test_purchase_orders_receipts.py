@@ -241,18 +241,18 @@ async def test_reports_open_commitments_and_received_not_invoiced(
     await order(client, owner, vendor_id, BOLTS, number="PO-DRAFT", approve=False)
     commitments = await client.get(f"{API}/purchasing/open-commitments", headers=owner.headers)
     assert commitments.status_code == 200, commitments.text
-    assert commitments.json() == [
+    assert commitments.json()["items"] == [
         {
             "vendor_id": vendor_id,
             "currency": "EUR",
-            "ordered": "250.00",
-            "invoiced": "150.00",
-            "open": "100.00",
+            "ordered": {"net": "250.00", "tax": "0.00", "gross": "250.00"},
+            "invoiced": {"net": "150.00", "tax": "0.00", "gross": "150.00"},
+            "open": {"net": "100.00", "tax": "0.00", "gross": "100.00"},
         }
     ]
     waiting = await client.get(f"{API}/purchasing/received-not-invoiced", headers=owner.headers)
     assert waiting.status_code == 200, waiting.text
-    rows: list[dict[str, Any]] = waiting.json()
+    rows: list[dict[str, Any]] = waiting.json()["items"]
     assert [
         (r["number"], r["quantity_received"], r["quantity_matched"], r["amount"]) for r in rows
     ] == [("PO-1", "100.0000", "60.0000", "100.00")]

@@ -4,6 +4,8 @@ A handler that changes a versioned row declares the header as a parameter
 (`if_match: IfMatch`): that declaration is what the OpenAPI document reads to list it as
 required (`openapi.py`). It passes `sent_if_match(if_match)` to its service, which checks
 it on the row it has just locked (`db/rows.locked_at_version` calls `check_if_match`).
+A step that may go without declares `OptionalIfMatch` instead and checks it only when
+sent (412 when stale, never 428).
 """
 
 from __future__ import annotations
@@ -19,6 +21,13 @@ if TYPE_CHECKING:
 
 # Every If-Match line of the request (several lines form one list, RFC 9110, 5.3).
 IfMatch = Annotated[list[str] | None, Header(alias="If-Match")]
+# The mark of an If-Match a step checks when it is sent and does without otherwise (a
+# goods receipt: what it must never break is held by conditional statements, so
+# concurrent receipts are safe without one); the OpenAPI document lists it as optional.
+OPTIONAL_IF_MATCH = "x-if-match-optional"
+OptionalIfMatch = Annotated[
+    list[str] | None, Header(alias="If-Match", json_schema_extra={OPTIONAL_IF_MATCH: True})
+]
 
 
 def etag(version: int) -> str:

@@ -55,6 +55,7 @@ from ledgerline.mail.models import OutboxMessage
 from ledgerline.purchasing.models import (
     GoodsReceipt,
     GoodsReceiptLine,
+    MatchResolution,
     PurchaseOrder,
     PurchaseOrderApproval,
     PurchaseOrderLine,
@@ -105,6 +106,7 @@ __all__ = [
     "JournalLine",
     "Location",
     "MaintenanceRecord",
+    "MatchResolution",
     "Notification",
     "OneTimeSecret",
     "OutboxMessage",

@@ -4,7 +4,8 @@ FastAPI documents what a route declares itself: path, query and body parameters,
 response model. What every route shares is added here, read from the same routes: the
 headers the access hook reads (`X-Tenant-ID` for each route that depends on `Requires`,
 `Idempotency-Key` where it is `idempotent`), `If-Match` wherever a handler declares the
-`etags.IfMatch` parameter (the server answers 428 without it, so it is required), the
+`etags.IfMatch` parameter (the server answers 428 without it, so it is required; an
+`etags.OptionalIfMatch` is listed as optional, with 412 but no 428), the
 problem+json answers (one `Problem` schema; `ValidationProblem` replaces FastAPI's 422),
 the response headers, the OAuth2 password flow Swagger's *Authorize* signs in with, and
 one tag per operation from the list below. The document is built on the first request
@@ -28,6 +29,7 @@ from fastapi.staticfiles import StaticFiles
 
 from ledgerline.access import Requires, access_claims, require_admin
 from ledgerline.errors import PROBLEM_MEDIA_TYPE
+from ledgerline.etags import OPTIONAL_IF_MATCH
 from ledgerline.idempotency import HEADER as IDEMPOTENCY_HEADER
 from ledgerline.ratelimit import limit_financing_accept, limit_sign_in
 
@@ -299,7 +301,9 @@ def _complete(operation: dict[str, Any], route: RouteContext, method: str) -> No
     if (tenant is not None or admin) and method != "GET":
         statuses.add(409)
     if if_match:
-        statuses |= {412, 428}
+        statuses.add(412)
+        if any(p["name"] == "If-Match" and p["required"] for p in parameters):
+            statuses.add(428)
     if parameters or has_body:
         statuses.add(422)
     responses: dict[str, Any] = operation["responses"]
@@ -317,8 +321,10 @@ def _complete(operation: dict[str, Any], route: RouteContext, method: str) -> No
 
 def _tidy_parameter(parameter: dict[str, Any]) -> None:
     """A query or header parameter is absent or has a value, never null: `T | None`
-    becomes `T`. If-Match is required wherever it is read (428 without it)."""
+    becomes `T`. If-Match is required wherever it is read (428 without it), unless it
+    is declared `etags.OptionalIfMatch`."""
     schema = parameter.get("schema", {})
+    optional_if_match = bool(schema.pop(OPTIONAL_IF_MATCH, False))
     variants = schema.get("anyOf")
     if isinstance(variants, list):
         kept = [v for v in variants if v != {"type": "null"}]
@@ -326,11 +332,12 @@ def _tidy_parameter(parameter: dict[str, Any]) -> None:
             del schema["anyOf"]
             parameter["schema"] = {**kept[0], **schema}
     if parameter["name"] == "If-Match":
-        parameter["required"] = True
+        parameter["required"] = not optional_if_match
         parameter["schema"] = {"type": "string", "examples": ['"3"']}
         parameter["description"] = (
             "The ETag of the version you read (RFC 9110: `*` matches any current version, "
             "a list matches when one of its ETags is current, a weak ETag never matches)."
+            + (" Optional here: checked when sent." if optional_if_match else "")
         )
     if "description" not in parameter and "description" in parameter["schema"]:
         parameter["description"] = parameter["schema"]["description"]

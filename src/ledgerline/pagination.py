@@ -25,6 +25,7 @@ from pydantic import BaseModel
 from sqlalchemy import Select, literal, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.elements import KeyedColumnElement
 
 from ledgerline.problems import Problem
 
@@ -140,11 +141,15 @@ async def _sorted_rows(
 async def keyset_page(
     session: AsyncSession,
     statement: Select[Any],
-    id_column: InstrumentedAttribute[UUID],
+    id_column: InstrumentedAttribute[UUID] | KeyedColumnElement[UUID],
     page: PageRequest,
     sort: SortKey | None = None,
+    *,
+    whole_rows: bool = False,
 ) -> tuple[Sequence[Any], str | None]:
-    """One page of `statement` (newest first, or by `sort`) and the next page's cursor."""
+    """One page of `statement` (newest first, or by `sort`) and the next page's cursor.
+    A page holds the statement's first column (an entity), or with `whole_rows` its rows
+    (a statement over a union, say, whose `id_column` names each row)."""
     if sort is None:
         if page.cursor is not None:
             raw = _unpad(page.cursor)
@@ -152,8 +157,14 @@ async def keyset_page(
                 raise _invalid_cursor()
             statement = statement.where(id_column < UUID(bytes=raw))
         statement = statement.order_by(id_column.desc()).limit(page.limit + 1)
-        rows: Sequence[Any] = (await session.scalars(statement)).all()
+        rows: Sequence[Any] = (
+            (await session.execute(statement)).all()
+            if whole_rows
+            else (await session.scalars(statement)).all()
+        )
     else:
+        assert isinstance(id_column, InstrumentedAttribute)
+        assert not whole_rows
         rows = await _sorted_rows(session, statement, id_column, sort, page.cursor, page.limit + 1)
     if len(rows) <= page.limit:
         return rows, None

@@ -27,6 +27,7 @@ INVOICE_EVENTS = {
     "void": "invoice.voided",
     "pay": "invoice.payment_recorded",
     "override_match": "invoice.match_overridden",
+    "resolve_match": "invoice.match_resolved",
 }
 
 # The purchase order step that happened -> the event's type.

@@ -34,7 +34,7 @@ from ledgerline.audit.service import AuditContext
 from ledgerline.invoices.models import Invoice, InvoiceKind, InvoiceLine, InvoicePayment
 from ledgerline.ledger import chart
 from ledgerline.ledger.models import Account, AccountType, JournalEntry
-from ledgerline.ledger.posting import PostingLine, post, reverse
+from ledgerline.ledger.posting import EntryDraft, PostingLine, post, post_many, reverse
 from ledgerline.problems import Problem
 from ledgerline.vendors.models import Vendor
 
@@ -68,9 +68,13 @@ async def post_approval(
     lines: Sequence[InvoiceLine],
     *,
     entry_id: UUID | None = None,
-) -> JournalEntry:
+    along: Sequence[EntryDraft] = (),
+) -> UUID:
     """The approved invoice's entry: expenses and input tax against accounts payable; a
-    credit note's is its mirror (Dr accounts payable, Cr expenses and tax)."""
+    credit note's is its mirror (Dr accounts payable, Cr expenses and tax). `along` are
+    other entries of the same approval (the release of its purchase orders' accruals),
+    posted with it by one `post_many` call: every balance both touch is then locked in
+    one ordered statement, so concurrent approvals queue instead of deadlocking."""
     assert invoice.vendor_id is not None
     assert invoice.currency is not None
     assert invoice.issue_date is not None
@@ -116,25 +120,24 @@ async def post_approval(
         if amount
     ]
     what = "Credit note" if invoice.kind == InvoiceKind.CREDIT_NOTE else "Invoice"
-    entry = await post(
-        session,
-        audit,
-        source_type=INVOICE,
-        source_id=invoice.id,
-        kind=APPROVAL,
-        occurred_on=invoice.issue_date,
-        lines=posting,
+    approval = EntryDraft(
+        INVOICE,
+        invoice.id,
+        APPROVAL,
+        invoice.issue_date,
+        posting,
         memo=f"{what} {invoice.number}",
         entry_id=entry_id,
     )
+    *_, posted = await post_many(session, audit, [*along, approval])
     if bought:
         await session.execute(
             update(Asset)
             .where(Asset.purchase_invoice_id == invoice.id)
-            .values(acquisition_entry_id=entry.id, version=Asset.version + 1)
+            .values(acquisition_entry_id=posted, version=Asset.version + 1)
             .execution_options(synchronize_session=False)
         )
-    return entry
+    return posted
 
 
 async def _asset_lines(session: AsyncSession, invoice: Invoice) -> dict[int, str]:

@@ -28,6 +28,7 @@ from ledgerline.invoices.schemas import (
     LineIn,
     LineOut,
     MatchOverride,
+    MatchResolutionIn,
     PaymentIn,
     Rejection,
     StatusChangeOut,
@@ -261,6 +262,31 @@ async def override_invoice_match(
         reason=body.reason,
     )
     return _invoice_out(overridden, response)
+
+
+@router.post("/invoices/{invoice_id}/resolve-match", operation_id="resolve_invoice_match")
+async def resolve_invoice_match(
+    invoice_id: UUID,
+    body: MatchResolutionIn,
+    context: Approve,
+    response: Response,
+    if_match: IfMatch = None,
+) -> InvoiceOut:
+    """Resolve an invoice in `match_exception` by a credit note: approved, of the same
+    vendor and currency, crediting this invoice (`original_invoice_id`), used for no
+    other resolution (409 `credit_note_used`). Per purchase order line, what the invoice
+    bills less what the credit note's lines naming that order line credit must be within
+    what matching accepts; then the lines are matched as on an override and the invoice
+    is submitted. Otherwise 409 `match_not_resolved` with `remaining_differences`. Takes
+    If-Match of the invoice."""
+    resolved = await service.resolve_match(
+        context.session,
+        context.audit_context,
+        invoice_id,
+        if_match=sent_if_match(if_match),
+        credit_note_id=body.credit_note_id,
+    )
+    return _invoice_out(resolved, response)
 
 
 @router.post("/invoices/{invoice_id}/reject", operation_id="reject_invoice")

@@ -193,6 +193,14 @@ class MatchOverride(BaseModel):
     reason: NonBlankStr = Field(max_length=2000, description="why the differences stand")
 
 
+class MatchResolutionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    credit_note_id: UUID = Field(
+        description="an approved credit note of the invoice's vendor that credits it"
+    )
+
+
 class Submission(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.audit.service import AuditContext
 from ledgerline.db.base import new_id
-from ledgerline.db.rows import locked_at_version, record_by_id, row_by_id
+from ledgerline.db.rows import locked_at_version, not_found, record_by_id, row_by_id
 from ledgerline.events.catalog import invoice_changed
 from ledgerline.invoices import approvals, credit_notes, duplicates, postings, taxes
 from ledgerline.invoices.filters import InvoiceFilter
@@ -58,6 +58,7 @@ from ledgerline.invoices.models import (
 from ledgerline.pagination import PageRequest, SortKey, keyset_page
 from ledgerline.problems import Problem
 from ledgerline.purchasing import matching
+from ledgerline.purchasing.models import MatchResolution
 from ledgerline.values import cents
 from ledgerline.vendors.models import Vendor
 
@@ -629,6 +630,17 @@ async def transition(
             f"{invoice.amount_paid} is paid on this invoice; it cannot be voided.",
             extra={"current_status": invoice.status},
         )
+    if step == "void" and invoice.kind == InvoiceKind.CREDIT_NOTE:
+        resolved = await session.scalar(
+            select(MatchResolution.invoice_id).where(MatchResolution.credit_note_id == invoice.id)
+        )
+        if resolved is not None:
+            raise Problem(
+                409,
+                "credit_note_resolves_match",
+                "This credit note resolved an invoice's match exception; it cannot be voided.",
+                extra={"invoice_id": str(resolved), "current_status": invoice.status},
+            )
     if step == "void" and await postings.assets_bought_on(session, invoice):
         raise Problem(
             409,
@@ -642,9 +654,12 @@ async def transition(
         reason = await _agrees_with_document(session, audit, invoice, total_override_reason)
         invoice.submissions += 1
         await duplicates.mark(session, invoice)
-        invoice.match_differences = await matching.match_on_submit(
-            session, invoice, await lines_of(session, invoice)
-        )
+        # A credit note's lines may name order lines (to resolve a match exception);
+        # they credit, so they match nothing.
+        if invoice.kind == InvoiceKind.INVOICE:
+            invoice.match_differences = await matching.match_on_submit(
+                session, invoice, await lines_of(session, invoice)
+            )
         if invoice.match_differences:
             target = InvoiceStatus.MATCH_EXCEPTION
     if step == "approve":
@@ -675,8 +690,9 @@ async def transition(
     # posting: the posting locks the balances of busy accounts (accounts payable) until
     # the commit, and what follows it is only the event and the commit.
     entry_id = new_id() if step == "approve" else None
+    release = None
     if step == "approve":
-        await matching.release_accruals(session, audit, invoice)
+        release = await matching.accrual_release(session, invoice)
     elif step == "void" and before == InvoiceStatus.APPROVED:
         voided = await postings.post_void(session, audit, invoice, datetime.now(UTC).date())
         entry_id = voided.id if voided else None
@@ -690,11 +706,14 @@ async def transition(
             "status": {"before": before, "after": target},
             **({"reason": reason} if reason else {}),
             **({"journal_entry_id": str(entry_id)} if entry_id else {}),
+            **({"accrual_release_entry_id": str(release.entry_id)} if release else {}),
             **({"match_differences": invoice.match_differences} if step == "submit" else {}),
         },
     )
     if step == "approve":
-        await postings.post_approval(session, audit, invoice, lines, entry_id=entry_id)
+        await postings.post_approval(
+            session, audit, invoice, lines, entry_id=entry_id, along=[release] if release else []
+        )
     await invoice_changed(session, invoice, step, **({"reason": reason} if reason else {}))
     return InvoiceWithLines(invoice, lines)
 
@@ -735,6 +754,107 @@ async def override_match(
     )
     await invoice_changed(session, invoice, "override_match", reason=reason)
     return await _with_lines(session, invoice)
+
+
+async def resolve_match(
+    session: AsyncSession,
+    audit: AuditContext,
+    invoice_id: UUID,
+    *,
+    if_match: str | None,
+    credit_note_id: UUID,
+) -> InvoiceWithLines:
+    """An owner resolves an invoice in `match_exception` by a credit note: an approved
+    credit note of the same vendor and currency that credits this invoice
+    (`original_invoice_id`) and resolved no other. Net of its lines, the invoice's lines
+    must fall within tolerance (`matching.resolve_by_credit_note`); then they are matched
+    and the invoice is submitted, as after an override. Rows are locked as credit-note
+    allocations lock them, the credit note, then the invoice; the invoice is answered
+    for first (404, 428, 412)."""
+    note = await session.scalar(
+        select(Invoice).where(Invoice.id == credit_note_id).with_for_update()
+    )
+    invoice = await locked_at_version(session, Invoice, invoice_id, if_match, what="invoice")
+    if note is None or note.kind != InvoiceKind.CREDIT_NOTE:
+        raise not_found("credit_note")
+    if invoice.status != InvoiceStatus.MATCH_EXCEPTION:
+        raise Problem(
+            409,
+            "illegal_transition",
+            f"Only an invoice in match_exception is resolved; this one is {invoice.status}.",
+            extra={"current_status": invoice.status},
+        )
+    if note.vendor_id != invoice.vendor_id or note.currency != invoice.currency:
+        raise Problem(
+            409,
+            "credit_note_mismatch",
+            "The credit note is of another vendor or currency than the invoice.",
+        )
+    if note.original_invoice_id != invoice.id:
+        raise Problem(
+            409,
+            "credit_note_mismatch",
+            "The credit note does not credit this invoice (its original_invoice_id).",
+        )
+    if note.status != InvoiceStatus.APPROVED:
+        raise Problem(
+            409,
+            "credit_note_not_approved",
+            f"Only an approved credit note resolves a match; this one is {note.status}.",
+            extra={"current_status": note.status},
+        )
+    used = await session.scalar(
+        select(MatchResolution.invoice_id).where(MatchResolution.credit_note_id == note.id)
+    )
+    if used is not None:
+        raise _credit_note_used(used)
+    figures = await matching.resolve_by_credit_note(
+        session, invoice, await lines_of(session, invoice), await lines_of(session, note)
+    )
+    assert invoice.vendor_id is not None
+    session.add(
+        MatchResolution(
+            tenant_id=invoice.tenant_id,
+            id=new_id(),
+            invoice_id=invoice.id,
+            credit_note_id=note.id,
+            vendor_id=invoice.vendor_id,
+            created_by=audit.actor.id,
+        )
+    )
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as error:
+        raise _credit_note_used(None) from error
+    before = invoice.status
+    invoice.status = InvoiceStatus.SUBMITTED
+    reason = f"resolved by credit note {note.number}"
+    _history(session, audit, invoice, before, InvoiceStatus.SUBMITTED, reason)
+    await session.flush()
+    audit.record(
+        session,
+        "invoice.match_resolved",
+        target_type="invoice",
+        target_id=invoice.id,
+        changes={
+            "status": {"before": before, "after": InvoiceStatus.SUBMITTED},
+            "credit_note_id": str(note.id),
+            "match_differences": invoice.match_differences,
+            "netted": figures,
+        },
+    )
+    await invoice_changed(session, invoice, "resolve_match", credit_note_id=str(note.id))
+    return await _with_lines(session, invoice)
+
+
+def _credit_note_used(invoice_id: UUID | None) -> Problem:
+    return Problem(
+        409,
+        "credit_note_used",
+        "This credit note has resolved a match already.",
+        extra={"invoice_id": str(invoice_id)} if invoice_id else None,
+    )
 
 
 async def _unless_duplicate(

@@ -11,7 +11,8 @@ the second sees what the first matched; the check
 `purchase_order_lines_matched_within_received_check` refuses what would still slip by.
 Outside tolerance nothing is matched and the invoice goes to `match_exception` with
 the differences per line; an owner's override matches what can be matched (on a
-three-way line at most what was received) and lets it go on.
+three-way line at most what was received) and lets it go on, and so does a credit note
+that brings the invoice within tolerance (`resolve_by_credit_note`).
 
 A rejected or voided invoice gives its matched quantities back. Its approval releases
 the accrual its receipts posted for the matched quantities (Dr 2150, Cr the order line's
@@ -31,11 +32,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ledgerline.audit.service import AuditContext
+from ledgerline.db.base import new_id
 from ledgerline.invoices.models import Invoice, InvoiceLine
 from ledgerline.invoices.postings import accounts_by_code
 from ledgerline.ledger import chart
 from ledgerline.ledger.models import JournalEntry
-from ledgerline.ledger.posting import PostingLine, post, reverse
+from ledgerline.ledger.posting import EntryDraft, PostingLine, reverse
 from ledgerline.problems import Problem
 from ledgerline.purchasing.models import (
     PurchaseOrder,
@@ -266,6 +268,82 @@ async def match_overridden(
     )
 
 
+def _credited_per_order_line(
+    lines: Sequence[InvoiceLine], credited: Sequence[InvoiceLine]
+) -> dict[UUID, Decimal]:
+    """The credit note's net amounts per purchase order line; a credit note line naming an
+    order line the invoice does not bill is 409 `credit_note_mismatch`."""
+    billed = {line.purchase_order_line_id for line in lines if line.purchase_order_line_id}
+    per_line: dict[UUID, Decimal] = defaultdict(Decimal)
+    for line in credited:
+        if line.purchase_order_line_id is None:
+            continue
+        if line.purchase_order_line_id not in billed:
+            raise Problem(
+                409,
+                "credit_note_mismatch",
+                "The credit note credits a purchase order line this invoice does not bill.",
+                extra={"purchase_order_line_id": str(line.purchase_order_line_id)},
+            )
+        per_line[line.purchase_order_line_id] += line.line_subtotal
+    return per_line
+
+
+async def resolve_by_credit_note(
+    session: AsyncSession,
+    invoice: Invoice,
+    lines: Sequence[InvoiceLine],
+    credited: Sequence[InvoiceLine],
+) -> list[dict[str, str]]:
+    """An invoice in `match_exception` netted against the lines of a credit note that
+    credits it, per purchase order line, in amounts: what the invoice bills on the order
+    line (its lines' net amounts) less what the credit note's lines naming that order
+    line credit must not exceed the acceptable amount, the quantity matching accepts
+    (what is left of the order plus the quantity tolerance and, on a three-way line, no
+    more than was received and is unmatched) at the order's price plus the price
+    tolerance, rounded half-up to the cent. Within it on every order line, the lines are
+    matched as an override matches them and the per-line figures are returned; otherwise
+    409 `match_not_resolved` with what remains per order line."""
+    found = await _locked_lines(session, invoice, lines)
+    credits = _credited_per_order_line(lines, credited)
+    settings = await read_settings(session)
+    price_factor = 1 + settings.price_tolerance_percent / 100
+    figures: list[dict[str, str]] = []
+    for line_id in sorted(found):
+        order_line, _ = found[line_id]
+        billed = [line for line in lines if line.purchase_order_line_id == line_id]
+        quantity = sum((line.quantity for line in billed), ZERO)
+        invoiced = sum((line.line_subtotal for line in billed), ZERO)
+        accepted = min(
+            quantity,
+            order_line.quantity - order_line.quantity_matched + settings.quantity_tolerance,
+        )
+        if order_line.three_way:
+            accepted = min(accepted, order_line.quantity_received - order_line.quantity_matched)
+        acceptable = cents(max(accepted, ZERO) * order_line.unit_price * price_factor)
+        credited_amount = credits.get(line_id, ZERO)
+        figures.append(
+            {
+                "purchase_order_line_id": str(line_id),
+                "invoiced": str(invoiced),
+                "credited": str(credited_amount),
+                "acceptable": str(acceptable),
+                "difference": str(invoiced - credited_amount - acceptable),
+            }
+        )
+    remaining = [figure for figure in figures if Decimal(figure["difference"]) > 0]
+    if remaining:
+        raise Problem(
+            409,
+            "match_not_resolved",
+            "Net of the credit note, the invoice still lies outside its purchase orders'"
+            " tolerances.",
+            extra={"remaining_differences": remaining},
+        )
+    await _match(session, invoice, lines, found, overridden=False)
+    return figures
+
+
 async def release_matches(session: AsyncSession, invoice: Invoice) -> None:
     """A rejected or voided invoice's matched quantities given back to its order lines."""
     matches = list(
@@ -306,12 +384,12 @@ async def release_matches(session: AsyncSession, invoice: Invoice) -> None:
     )
 
 
-async def release_accruals(
-    session: AsyncSession, audit: AuditContext, invoice: Invoice
-) -> JournalEntry | None:
-    """At approval: the accrual its matched quantities were received under, released
-    (Dr 2150, Cr each order line's account) at the order's price, dated the invoice's
-    issue date; nothing when nothing was accrued."""
+async def accrual_release(session: AsyncSession, invoice: Invoice) -> EntryDraft | None:
+    """At approval: the entry releasing the accrual its matched quantities were received
+    under (Dr 2150, Cr each order line's account) at the order's price, dated the
+    invoice's issue date, with the released quantities recorded on the order lines and
+    matches; None when nothing was accrued. The approval posts it together with its own
+    entry (`invoices/postings.post_approval`)."""
     rows = await session.execute(
         select(PurchaseOrderMatch, PurchaseOrderLine)
         .join(PurchaseOrderLine, PurchaseOrderLine.id == PurchaseOrderMatch.purchase_order_line_id)
@@ -353,15 +431,14 @@ async def release_accruals(
             if amount
         ),
     ]
-    return await post(
-        session,
-        audit,
-        source_type=INVOICE,
-        source_id=invoice.id,
-        kind=ACCRUAL_RELEASE,
-        occurred_on=invoice.issue_date,
-        lines=lines,
+    return EntryDraft(
+        INVOICE,
+        invoice.id,
+        ACCRUAL_RELEASE,
+        invoice.issue_date,
+        lines,
         memo=f"Accrual released by invoice {invoice.number}",
+        entry_id=new_id(),
     )
 
 

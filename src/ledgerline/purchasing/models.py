@@ -91,6 +91,7 @@ class PurchaseOrder(Versioned, TenantScoped, TimestampMixin, Base):
         CheckConstraint("matching IN ('two_way', 'three_way')", name="matching_allowed"),
         CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso"),
         CheckConstraint("total >= 0", name="total_positive"),
+        CheckConstraint("tax_total >= 0", name="tax_total_positive"),
         Index(None, "tenant_id", "vendor_id", "id"),
         Index(None, "tenant_id", "status", "id"),
     )
@@ -106,8 +107,14 @@ class PurchaseOrder(Versioned, TenantScoped, TimestampMixin, Base):
     # Fixed when the order is made, from the tenant's settings.
     matching: Mapped[Matching] = mapped_column(String(16))
     total: Mapped[Decimal] = mapped_column(Money)
+    # The lines' tax (each line's computed as an invoice line's, rounded per line).
+    tax_total: Mapped[Decimal] = mapped_column(Money)
     created_by: Mapped[UUID | None]
     approved_at: Mapped[datetime | None]
+
+    @property
+    def gross_total(self) -> Decimal:
+        return self.total + self.tax_total
 
 
 class PurchaseOrderLine(TenantScoped, Base):
@@ -135,6 +142,7 @@ class PurchaseOrderLine(TenantScoped, Base):
         UniqueConstraint("tenant_id", "purchase_order_id", "position"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
         CheckConstraint("unit_price >= 0", name="unit_price_positive"),
+        CheckConstraint("tax_amount >= 0", name="tax_amount_positive"),
         CheckConstraint(
             "quantity_received >= 0 AND quantity_received <= receipt_limit",
             name="received_within_limit",
@@ -157,6 +165,8 @@ class PurchaseOrderLine(TenantScoped, Base):
     quantity: Mapped[Decimal] = mapped_column(Units)
     unit_price: Mapped[Decimal] = mapped_column(Units)
     amount: Mapped[Decimal] = mapped_column(Money)
+    # The vendor's tax on `amount` under `tax_code` (0 without one, and for reverse charge).
+    tax_amount: Mapped[Decimal] = mapped_column(Money)
     tax_code: Mapped[str | None] = mapped_column(String(16))
     account_code: Mapped[str | None] = mapped_column(String(16))
     three_way: Mapped[bool]
@@ -165,6 +175,10 @@ class PurchaseOrderLine(TenantScoped, Base):
     quantity_matched: Mapped[Decimal] = mapped_column(Units, default=Decimal(0))
     quantity_accrued: Mapped[Decimal] = mapped_column(Units, default=Decimal(0))
     quantity_released: Mapped[Decimal] = mapped_column(Units, default=Decimal(0))
+
+    @property
+    def gross_amount(self) -> Decimal:
+        return self.amount + self.tax_amount
 
 
 class PurchaseOrderApproval(TenantScoped, Base):
@@ -265,3 +279,32 @@ class PurchaseOrderMatch(TenantScoped, Base):
     accrual_released: Mapped[Decimal] = mapped_column(Units, default=Decimal(0))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     released_at: Mapped[datetime | None]
+
+
+class MatchResolution(TenantScoped, Base):
+    """An invoice in `match_exception` resolved by an approved credit note of its vendor
+    that credits it. A credit note resolves once (unique key); both foreign keys name the
+    vendor, so PostgreSQL refuses another vendor's. Insert-only."""
+
+    __tablename__ = "purchase_order_match_resolutions"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "invoice_id", "vendor_id"],
+            ["invoices.tenant_id", "invoices.id", "invoices.vendor_id"],
+            ondelete="RESTRICT",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "credit_note_id", "vendor_id"],
+            ["invoices.tenant_id", "invoices.id", "invoices.vendor_id"],
+            ondelete="RESTRICT",
+        ),
+        UniqueConstraint("tenant_id", "credit_note_id"),
+        Index(None, "tenant_id", "invoice_id"),
+        CheckConstraint("credit_note_id <> invoice_id", name="not_itself"),
+    )
+
+    invoice_id: Mapped[UUID]
+    credit_note_id: Mapped[UUID]
+    vendor_id: Mapped[UUID]
+    created_by: Mapped[UUID | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -12,16 +12,18 @@ from uuid import UUID
 from fastapi import APIRouter, Body, Depends, Response
 
 from ledgerline.access import TenantRequest, tenant_request
-from ledgerline.etags import IfMatch, sent_if_match, set_etag
+from ledgerline.etags import IfMatch, OptionalIfMatch, sent_if_match, set_etag
 from ledgerline.idempotency import IdempotentRoute
 from ledgerline.pagination import Page, PageRequest, page_request
 from ledgerline.purchasing import service, settings
 from ledgerline.purchasing.models import PurchaseOrderStatus, PurchasingSettings
 from ledgerline.purchasing.schemas import (
+    AmountsOut,
     ApprovalOut,
     Closing,
     CommitmentOut,
-    HistoryOut,
+    HistoryItemOut,
+    HistoryKind,
     MatchOut,
     OrderLineIn,
     OrderLineOut,
@@ -209,15 +211,26 @@ async def cancel_purchase_order(
 
 
 @router.get("/purchase-orders/{purchase_order_id}/history", operation_id="purchase_order_history")
-async def purchase_order_history(purchase_order_id: UUID, context: Read) -> HistoryOut:
-    """The order's status changes, approvals, receipts (reversed ones too) and the
-    invoice lines matched against it (released ones too)."""
-    found = await service.history(context.session, purchase_order_id)
-    return HistoryOut(
-        status_changes=[StatusChangeOut.model_validate(c) for c in found.status_changes],
-        approvals=[ApprovalOut.model_validate(a) for a in found.approvals],
-        receipts=[_receipt_out(r) for r in found.receipts],
-        matches=[MatchOut.model_validate(m) for m in found.matches],
+async def purchase_order_history(
+    purchase_order_id: UUID, context: Read, page: Paging
+) -> Page[HistoryItemOut]:
+    """The order's history, newest first, in keyset pages: its status changes, approvals,
+    receipts (reversed ones too) and the invoice lines matched against it (released ones
+    too); each item's `kind` says which it is."""
+    items, cursor = await service.history(context.session, purchase_order_id, page)
+    return Page(items=[_history_item_out(item) for item in items], next_cursor=cursor)
+
+
+def _history_item_out(item: service.HistoryItem) -> HistoryItemOut:
+    return HistoryItemOut(
+        id=item.id,
+        kind=HistoryKind(item.kind),
+        status_change=StatusChangeOut.model_validate(item.status_change)
+        if item.status_change
+        else None,
+        approval=ApprovalOut.model_validate(item.approval) if item.approval else None,
+        receipt=_receipt_out(item.receipt) if item.receipt else None,
+        match=MatchOut.model_validate(item.match) if item.match else None,
     )
 
 
@@ -230,11 +243,12 @@ async def purchase_order_history(purchase_order_id: UUID, context: Read) -> Hist
     status_code=201,
 )
 async def create_goods_receipt(
-    purchase_order_id: UUID, body: ReceiptCreate, context: Create
+    purchase_order_id: UUID, body: ReceiptCreate, context: Create, if_match: OptionalIfMatch = None
 ) -> ReceiptOut:
     """Record what was delivered per order line. Past a line's receipt limit (ordered
     plus the over-receipt tolerance) 409 `over_receipt`. With accrual on, posts
-    Dr each line's account / Cr 2150 at the order's price."""
+    Dr each line's account / Cr 2150 at the order's price. If-Match of the order is
+    optional (412 when stale): concurrent receipts are safe without it."""
     received = await service.receive(
         context.session,
         context.audit_context,
@@ -242,6 +256,7 @@ async def create_goods_receipt(
         received_on=body.received_on,
         reference=body.reference,
         lines=[(line.purchase_order_line_id, line.quantity) for line in body.lines],
+        if_match=sent_if_match(if_match),
     )
     return _receipt_out(received)
 
@@ -253,17 +268,32 @@ async def list_goods_receipts(purchase_order_id: UUID, context: Read) -> list[Re
     return [_receipt_out(r) for r in found]
 
 
+@router.get(
+    "/purchase-orders/{purchase_order_id}/receipts/{receipt_id}",
+    operation_id="get_goods_receipt",
+)
+async def get_goods_receipt(purchase_order_id: UUID, receipt_id: UUID, context: Read) -> ReceiptOut:
+    """One receipt of the order with its lines (where a new receipt's `Location`
+    points)."""
+    return _receipt_out(await service.read_receipt(context.session, purchase_order_id, receipt_id))
+
+
 @router.post(
     "/purchase-orders/{purchase_order_id}/receipts/{receipt_id}/reverse",
     operation_id="reverse_goods_receipt",
 )
 async def reverse_goods_receipt(
-    purchase_order_id: UUID, receipt_id: UUID, context: Create
+    purchase_order_id: UUID, receipt_id: UUID, context: Create, if_match: OptionalIfMatch = None
 ) -> ReceiptOut:
     """Take a receipt back (its accrual is mirrored). 409 `receipt_matched` when invoices
-    matched what it brought on a three-way order; 409 `receipt_reversed` the second time."""
+    matched what it brought on a three-way order; 409 `receipt_reversed` the second time.
+    If-Match of the order is optional (412 when stale)."""
     reversed_receipt = await service.reverse_receipt(
-        context.session, context.audit_context, purchase_order_id, receipt_id
+        context.session,
+        context.audit_context,
+        purchase_order_id,
+        receipt_id,
+        if_match=sent_if_match(if_match),
     )
     return _receipt_out(reversed_receipt)
 
@@ -294,40 +324,53 @@ async def replace_purchasing_settings(
     return _settings_out(row, response)
 
 
+def _amounts_out(amounts: service.Amounts) -> AmountsOut:
+    return AmountsOut(net=amounts.net, tax=amounts.tax, gross=amounts.gross)
+
+
 @router.get("/purchasing/open-commitments", operation_id="purchasing_open_commitments")
-async def purchasing_open_commitments(context: Read) -> list[CommitmentOut]:
+async def purchasing_open_commitments(context: Read, page: Paging) -> Page[CommitmentOut]:
     """Per vendor and currency: what open orders ordered, what invoices matched of it
-    (at the orders' prices), and what is still open."""
-    found = await service.open_commitments(context.session)
-    return [
-        CommitmentOut(
-            vendor_id=c.vendor_id,
-            currency=c.currency,
-            ordered=c.ordered,
-            invoiced=c.invoiced,
-            open=c.open,
-        )
-        for c in found
-    ]
+    (at the orders' prices), and what is still open, each net, tax and gross. A page
+    holds `limit` vendors, newest first, each with a row per currency."""
+    found, cursor = await service.open_commitments(context.session, page)
+    return Page(
+        items=[
+            CommitmentOut(
+                vendor_id=c.vendor_id,
+                currency=c.currency,
+                ordered=_amounts_out(c.ordered),
+                invoiced=_amounts_out(c.invoiced),
+                open=_amounts_out(c.open),
+            )
+            for c in found
+        ],
+        next_cursor=cursor,
+    )
 
 
 @router.get("/purchasing/received-not-invoiced", operation_id="purchasing_received_not_invoiced")
-async def purchasing_received_not_invoiced(context: Read) -> list[ReceivedNotInvoicedOut]:
+async def purchasing_received_not_invoiced(
+    context: Read, page: Paging
+) -> Page[ReceivedNotInvoicedOut]:
     """Order lines received past what invoices matched, with the amount at the order's
-    price."""
-    found = await service.received_not_invoiced(context.session)
-    return [
-        ReceivedNotInvoicedOut(
-            purchase_order_id=item.order.id,
-            number=item.order.number,
-            vendor_id=item.order.vendor_id,
-            currency=item.order.currency,
-            purchase_order_line_id=item.line.id,
-            description=item.line.description,
-            quantity_received=item.line.quantity_received,
-            quantity_matched=item.line.quantity_matched,
-            unit_price=item.line.unit_price,
-            amount=item.amount,
-        )
-        for item in found
-    ]
+    price, newest line first, in keyset pages."""
+    found, cursor = await service.received_not_invoiced(context.session, page)
+    return Page(
+        items=[
+            ReceivedNotInvoicedOut(
+                purchase_order_id=item.order.id,
+                number=item.order.number,
+                vendor_id=item.order.vendor_id,
+                currency=item.order.currency,
+                purchase_order_line_id=item.line.id,
+                description=item.line.description,
+                quantity_received=item.line.quantity_received,
+                quantity_matched=item.line.quantity_matched,
+                unit_price=item.line.unit_price,
+                amount=item.amount,
+            )
+            for item in found
+        ],
+        next_cursor=cursor,
+    )

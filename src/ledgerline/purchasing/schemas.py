@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -64,7 +65,9 @@ class OrderLineOut(BaseModel):
     description: str
     quantity: PreciseOut
     unit_price: PreciseOut
-    amount: MoneyOut
+    amount: MoneyOut = Field(description="net: quantity x unit price, to the cent")
+    tax_amount: MoneyOut = Field(description="the tax code's tax on the net amount")
+    gross_amount: MoneyOut = Field(description="net plus tax")
     tax_code: str | None
     account_code: str | None
     receipt_limit: PreciseOut = Field(description="ordered plus the over-receipt tolerance")
@@ -85,7 +88,9 @@ class PurchaseOrderOut(BaseModel):
     notes: str | None
     status: PurchaseOrderStatus
     matching: Matching
-    total: MoneyOut = Field(description="the lines' net amounts")
+    total: MoneyOut = Field(description="net: the lines' net amounts")
+    tax_total: MoneyOut = Field(description="the lines' tax")
+    gross_total: MoneyOut = Field(description="net plus tax")
     approved_at: datetime | None
     lines: list[OrderLineOut] = []
     created_at: datetime
@@ -189,19 +194,37 @@ class MatchOut(BaseModel):
     released_at: datetime | None
 
 
-class HistoryOut(BaseModel):
-    status_changes: list[StatusChangeOut]
-    approvals: list[ApprovalOut]
-    receipts: list[ReceiptOut]
-    matches: list[MatchOut] = Field(description="invoice lines matched against the order")
+class HistoryKind(StrEnum):
+    STATUS_CHANGE = "status_change"
+    APPROVAL = "approval"
+    RECEIPT = "receipt"
+    MATCH = "match"
+
+
+class HistoryItemOut(BaseModel):
+    id: UUID
+    kind: HistoryKind = Field(description="which of the four fields below is set")
+    status_change: StatusChangeOut | None = None
+    approval: ApprovalOut | None = None
+    receipt: ReceiptOut | None = None
+    match: MatchOut | None = Field(default=None, description="an invoice line matched")
+
+
+class AmountsOut(BaseModel):
+    net: MoneyOut
+    tax: MoneyOut
+    gross: MoneyOut = Field(description="net plus tax")
 
 
 class CommitmentOut(BaseModel):
     vendor_id: UUID
     currency: str
-    ordered: MoneyOut = Field(description="open orders' net amounts")
-    invoiced: MoneyOut = Field(description="what submitted invoices matched, at order prices")
-    open: MoneyOut = Field(description="ordered less invoiced")
+    ordered: AmountsOut = Field(description="open orders' lines")
+    invoiced: AmountsOut = Field(
+        description="what submitted invoices matched, at order prices; its tax the lines'"
+        " tax in proportion"
+    )
+    open: AmountsOut = Field(description="ordered less invoiced")
 
 
 class ReceivedNotInvoicedOut(BaseModel):

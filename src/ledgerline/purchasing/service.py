@@ -16,6 +16,11 @@ Dr each line's account (else 6000) / Cr 2150 at the order's price, source
 quantities invoices matched on a three-way order cannot be reversed (409
 `receipt_matched`; the line's check refuses it too).
 
+A receipt and its reversal take an optional If-Match of the order (412 when stale):
+what they must never break is held by the statements above, not by what the caller read.
+An order's lines carry their tax, computed when they are written by the invoices' tax
+function; the reports and an order's history are keyset pages.
+
 Lock order: order, then its lines by id, then the ledger's balances; invoice submits
 take invoice, then order lines by id, never the order.
 """
@@ -30,7 +35,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, literal, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
@@ -38,9 +43,10 @@ from sqlalchemy.orm.attributes import set_committed_value
 from ledgerline.audit.service import AuditContext
 from ledgerline.db.base import new_id
 from ledgerline.db.rows import locked_at_version, row_by_id
+from ledgerline.etags import check_if_match
 from ledgerline.events.catalog import goods_receipt_changed, purchase_order_changed
-from ledgerline.invoices import approvals
-from ledgerline.invoices.models import InvoiceLine, TaxCode
+from ledgerline.invoices import approvals, taxes
+from ledgerline.invoices.models import InvoiceLine, TaxRounding
 from ledgerline.invoices.postings import accounts_by_code
 from ledgerline.ledger import chart
 from ledgerline.ledger.models import JournalEntry
@@ -97,14 +103,6 @@ class ReceiptWithLines:
     lines: list[GoodsReceiptLine]
 
 
-@dataclass(frozen=True, slots=True)
-class History:
-    status_changes: list[PurchaseOrderStatusChange]
-    approvals: list[PurchaseOrderApproval]
-    receipts: list[ReceiptWithLines]
-    matches: list[PurchaseOrderMatch]
-
-
 def today() -> date:
     return datetime.now(UTC).date()
 
@@ -140,32 +138,36 @@ async def _with_lines(session: AsyncSession, order: PurchaseOrder) -> OrderWithL
     return OrderWithLines(order, await _lines_of(session, order.id))
 
 
-async def _known_codes(session: AsyncSession, lines: Sequence[OrderLine]) -> None:
-    """Account and tax codes the lines name exist in the tenant (422 otherwise)."""
+async def _known_accounts(session: AsyncSession, lines: Sequence[OrderLine]) -> None:
+    """Account codes the lines name exist in the tenant (422 otherwise)."""
     accounts = {line.account_code for line in lines if line.account_code}
     if accounts:
         await accounts_by_code(session, accounts)
-    taxes = {line.tax_code for line in lines if line.tax_code}
-    if taxes:
-        known = set(await session.scalars(select(TaxCode.code).where(TaxCode.code.in_(taxes))))
-        missing = sorted(taxes - known)
-        if missing:
-            raise Problem(
-                422,
-                "unknown_tax_code",
-                f"This tenant has no tax code {', '.join(missing)}.",
-                extra={"tax_codes": missing},
-            )
 
 
 async def _set_lines(
     session: AsyncSession, order: PurchaseOrder, lines: Sequence[OrderLine], over_receipt: Decimal
 ) -> None:
+    """The order's lines with their net amount and tax, computed by the invoices' tax
+    function (`invoices/taxes.py`: the code resolved for the vendor's state, rounded per
+    line), and the order's net and tax totals. An unknown or inactive tax code is 422
+    `unknown_tax_code`, as on an invoice."""
+    await _known_accounts(session, lines)
+    state_code = None
+    if any(line.tax_code for line in lines):
+        state_code = await session.scalar(
+            select(Vendor.state_code).where(Vendor.id == order.vendor_id)
+        )
+    line_taxes = await taxes.line_taxes(
+        session, [(line.tax_code, None) for line in lines], state_code
+    )
+    computed = taxes.compute(
+        [(line.quantity, line.unit_price) for line in lines], line_taxes, TaxRounding.PER_LINE
+    )
     three_way = order.matching == Matching.THREE_WAY
-    total = ZERO
-    for position, line in enumerate(lines):
-        amount = cents(line.quantity * line.unit_price)
-        total += amount
+    for position, (line, amount, tax) in enumerate(
+        zip(lines, computed.line_subtotals, computed.line_taxes, strict=True)
+    ):
         session.add(
             PurchaseOrderLine(
                 tenant_id=order.tenant_id,
@@ -177,6 +179,7 @@ async def _set_lines(
                 quantity=line.quantity,
                 unit_price=line.unit_price,
                 amount=amount,
+                tax_amount=tax,
                 tax_code=line.tax_code,
                 account_code=line.account_code,
                 three_way=three_way,
@@ -189,7 +192,8 @@ async def _set_lines(
                 quantity_released=ZERO,
             )
         )
-    order.total = cents(total)
+    order.total = computed.subtotal
+    order.tax_total = sum(computed.line_taxes, Decimal("0.00"))
 
 
 async def _flush_number(session: AsyncSession) -> None:
@@ -242,7 +246,6 @@ async def create_order(
         raise Problem(404, "vendor_not_found", "No such vendor.")
     if not vendor.is_active:
         raise Problem(409, "vendor_inactive", "This vendor is deactivated.")
-    await _known_codes(session, lines)
     settings = await read_settings(session)
     order = PurchaseOrder(
         tenant_id=audit.tenant_id,
@@ -255,6 +258,7 @@ async def create_order(
         status=PurchaseOrderStatus.DRAFT,
         matching=settings.matching,
         total=ZERO,
+        tax_total=ZERO,
         created_by=audit.actor.id,
     )
     session.add(order)
@@ -267,7 +271,12 @@ async def create_order(
         "purchase_order.created",
         target_type="purchase_order",
         target_id=order.id,
-        changes={"number": number, "total": str(order.total), "matching": str(order.matching)},
+        changes={
+            "number": number,
+            "total": str(order.total),
+            "tax_total": str(order.tax_total),
+            "matching": str(order.matching),
+        },
     )
     await purchase_order_changed(session, order, "create")
     return await _with_lines(session, order)
@@ -320,7 +329,6 @@ async def update_order(
     for key, value in changes.items():
         setattr(order, key, value)
     if lines is not None:
-        await _known_codes(session, lines)
         await _refuse_if_invoiced(session, order)
         await session.execute(
             delete(PurchaseOrderLine).where(PurchaseOrderLine.purchase_order_id == order.id)
@@ -336,7 +344,11 @@ async def update_order(
         target_id=order.id,
         changes={
             **{key: str(value) for key, value in changes.items()},
-            **({"lines": len(lines), "total": str(order.total)} if lines is not None else {}),
+            **(
+                {"lines": len(lines), "total": str(order.total), "tax_total": str(order.tax_total)}
+                if lines is not None
+                else {}
+            ),
         },
     )
     await purchase_order_changed(session, order, "update")
@@ -524,6 +536,20 @@ async def _accrual_lines(
     ]
 
 
+async def _locked_order(
+    session: AsyncSession, order_id: UUID, if_match: str | None
+) -> PurchaseOrder:
+    """The order, locked; when the caller sent If-Match, at that version (412 otherwise).
+    A receipt needs none: each line's received quantity is raised by one conditional
+    statement under this lock, so concurrent receipts are safe without it."""
+    order = await row_by_id(
+        session, PurchaseOrder, order_id, what="purchase_order", for_update=True
+    )
+    if if_match is not None:
+        check_if_match(if_match, order.version)
+    return order
+
+
 async def receive(
     session: AsyncSession,
     audit: AuditContext,
@@ -532,11 +558,11 @@ async def receive(
     received_on: date,
     reference: str | None,
     lines: Sequence[tuple[UUID, Decimal]],
+    if_match: str | None = None,
 ) -> ReceiptWithLines:
-    """Record a delivery against an approved order (quantities per order line)."""
-    order = await row_by_id(
-        session, PurchaseOrder, order_id, what="purchase_order", for_update=True
-    )
+    """Record a delivery against an approved order (quantities per order line), at the
+    order's version when `if_match` is given."""
+    order = await _locked_order(session, order_id, if_match)
     if order.status not in RECEIVABLE:
         raise _illegal(order, "receive against")
     if received_on > today():
@@ -600,7 +626,7 @@ async def receive(
             id=new_id(),
             receipt_id=receipt.id,
             purchase_order_line_id=line_id,
-            quantity=quantity,
+            quantity=quantity.quantize(Decimal("0.0001")),  # as the column answers it
             accrued=accrue,
         )
         received.append(line)
@@ -640,14 +666,18 @@ async def receive(
 
 
 async def reverse_receipt(
-    session: AsyncSession, audit: AuditContext, order_id: UUID, receipt_id: UUID
+    session: AsyncSession,
+    audit: AuditContext,
+    order_id: UUID,
+    receipt_id: UUID,
+    *,
+    if_match: str | None = None,
 ) -> ReceiptWithLines:
     """Take a receipt back: its quantities leave the order lines and its accrual entry is
     mirrored. Refused (409 `receipt_matched`) when invoices matched what it brought on a
-    three-way order, or released its accrual."""
-    order = await row_by_id(
-        session, PurchaseOrder, order_id, what="purchase_order", for_update=True
-    )
+    three-way order, or released its accrual. At the order's version when `if_match` is
+    given."""
+    order = await _locked_order(session, order_id, if_match)
     receipt = await session.scalar(
         select(GoodsReceipt)
         .where(GoodsReceipt.id == receipt_id, GoodsReceipt.purchase_order_id == order.id)
@@ -711,14 +741,14 @@ async def reverse_receipt(
     return ReceiptWithLines(receipt, lines)
 
 
-async def _receipts(session: AsyncSession, order_id: UUID) -> list[ReceiptWithLines]:
-    receipts = list(
-        await session.scalars(
-            select(GoodsReceipt)
-            .where(GoodsReceipt.purchase_order_id == order_id)
-            .order_by(GoodsReceipt.id)
-        )
-    )
+async def _receipts(
+    session: AsyncSession, order_id: UUID, ids: Sequence[UUID] | None = None
+) -> list[ReceiptWithLines]:
+    """The order's receipts (those of `ids` when given), oldest first, with their lines."""
+    statement = select(GoodsReceipt).where(GoodsReceipt.purchase_order_id == order_id)
+    if ids is not None:
+        statement = statement.where(GoodsReceipt.id.in_(ids))
+    receipts = list(await session.scalars(statement.order_by(GoodsReceipt.id)))
     lines: dict[UUID, list[GoodsReceiptLine]] = defaultdict(list)
     if receipts:
         for line in await session.scalars(
@@ -730,72 +760,190 @@ async def _receipts(session: AsyncSession, order_id: UUID) -> list[ReceiptWithLi
     return [ReceiptWithLines(receipt, lines[receipt.id]) for receipt in receipts]
 
 
+async def read_receipt(session: AsyncSession, order_id: UUID, receipt_id: UUID) -> ReceiptWithLines:
+    """One receipt of the order with its lines (404 `receipt_not_found` when the order
+    has no such receipt)."""
+    await row_by_id(session, PurchaseOrder, order_id, what="purchase_order")
+    receipt = await session.scalar(
+        select(GoodsReceipt).where(
+            GoodsReceipt.id == receipt_id, GoodsReceipt.purchase_order_id == order_id
+        )
+    )
+    if receipt is None:
+        raise Problem(404, "receipt_not_found", "No such receipt.")
+    lines = await session.scalars(
+        select(GoodsReceiptLine)
+        .where(GoodsReceiptLine.receipt_id == receipt.id)
+        .order_by(GoodsReceiptLine.purchase_order_line_id)
+    )
+    return ReceiptWithLines(receipt, list(lines))
+
+
 async def receipts_of(session: AsyncSession, order_id: UUID) -> list[ReceiptWithLines]:
     await row_by_id(session, PurchaseOrder, order_id, what="purchase_order")
     return await _receipts(session, order_id)
 
 
-async def history(session: AsyncSession, order_id: UUID) -> History:
-    """The order's status changes, approvals, receipts and the invoice lines matched."""
+@dataclass(frozen=True, slots=True)
+class HistoryItem:
+    """One thing that happened to an order: exactly one of the four is set."""
+
+    id: UUID
+    kind: str
+    status_change: PurchaseOrderStatusChange | None = None
+    approval: PurchaseOrderApproval | None = None
+    receipt: ReceiptWithLines | None = None
+    match: PurchaseOrderMatch | None = None
+
+
+async def history(
+    session: AsyncSession, order_id: UUID, page: PageRequest
+) -> tuple[list[HistoryItem], str | None]:
+    """One page of the order's history, newest first: its status changes, approvals,
+    receipts (reversed ones too) and the invoice lines matched against it (released ones
+    too), keyset on their ids (UUIDv7, so in the order they happened)."""
     await row_by_id(session, PurchaseOrder, order_id, what="purchase_order")
-    changes = await session.scalars(
-        select(PurchaseOrderStatusChange)
-        .where(PurchaseOrderStatusChange.purchase_order_id == order_id)
-        .order_by(PurchaseOrderStatusChange.id)
-    )
-    given = await session.scalars(
-        select(PurchaseOrderApproval)
-        .where(PurchaseOrderApproval.purchase_order_id == order_id)
-        .order_by(PurchaseOrderApproval.step)
-    )
-    matches = await session.scalars(
-        select(PurchaseOrderMatch)
+    timeline = union_all(
+        select(PurchaseOrderStatusChange.id, literal("status_change").label("kind")).where(
+            PurchaseOrderStatusChange.purchase_order_id == order_id
+        ),
+        select(PurchaseOrderApproval.id, literal("approval")).where(
+            PurchaseOrderApproval.purchase_order_id == order_id
+        ),
+        select(GoodsReceipt.id, literal("receipt")).where(
+            GoodsReceipt.purchase_order_id == order_id
+        ),
+        select(PurchaseOrderMatch.id, literal("match"))
         .join(PurchaseOrderLine, PurchaseOrderLine.id == PurchaseOrderMatch.purchase_order_line_id)
-        .where(PurchaseOrderLine.purchase_order_id == order_id)
-        .order_by(PurchaseOrderMatch.id)
+        .where(PurchaseOrderLine.purchase_order_id == order_id),
+    ).subquery("timeline")
+    rows, cursor = await keyset_page(
+        session, select(timeline.c.id, timeline.c.kind), timeline.c.id, page, whole_rows=True
     )
-    return History(list(changes), list(given), await _receipts(session, order_id), list(matches))
+    wanted: dict[str, list[UUID]] = defaultdict(list)
+    for row_id, kind in rows:
+        wanted[kind].append(row_id)
+    changes = {
+        row.id: row
+        for row in await session.scalars(
+            select(PurchaseOrderStatusChange).where(
+                PurchaseOrderStatusChange.id.in_(wanted["status_change"])
+            )
+        )
+    }
+    given = {
+        row.id: row
+        for row in await session.scalars(
+            select(PurchaseOrderApproval).where(PurchaseOrderApproval.id.in_(wanted["approval"]))
+        )
+    }
+    matches = {
+        row.id: row
+        for row in await session.scalars(
+            select(PurchaseOrderMatch).where(PurchaseOrderMatch.id.in_(wanted["match"]))
+        )
+    }
+    receipts = {
+        found.receipt.id: found for found in await _receipts(session, order_id, wanted["receipt"])
+    }
+    items = [
+        HistoryItem(
+            row_id,
+            kind,
+            status_change=changes.get(row_id),
+            approval=given.get(row_id),
+            receipt=receipts.get(row_id),
+            match=matches.get(row_id),
+        )
+        for row_id, kind in rows
+    ]
+    return items, cursor
 
 
 # --- reports -----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
+class Amounts:
+    net: Decimal
+    tax: Decimal
+
+    @property
+    def gross(self) -> Decimal:
+        return self.net + self.tax
+
+    def __sub__(self, other: Amounts) -> Amounts:
+        return Amounts(self.net - other.net, self.tax - other.tax)
+
+
+@dataclass(frozen=True, slots=True)
 class Commitment:
     vendor_id: UUID
     currency: str
-    ordered: Decimal
-    invoiced: Decimal
+    ordered: Amounts
+    invoiced: Amounts
 
     @property
-    def open(self) -> Decimal:
+    def open(self) -> Amounts:
         return self.ordered - self.invoiced
 
 
-async def open_commitments(session: AsyncSession) -> list[Commitment]:
+async def open_commitments(
+    session: AsyncSession, page: PageRequest
+) -> tuple[list[Commitment], str | None]:
     """Per vendor and currency, what open orders (approved, partly or fully received)
-    ordered, and what submitted invoices matched of it at the orders' prices."""
-    invoiced = func.round(
-        func.least(PurchaseOrderLine.quantity_matched, PurchaseOrderLine.quantity)
-        * PurchaseOrderLine.unit_price,
-        2,
+    ordered, net and tax, and what submitted invoices matched of it at the orders'
+    prices: a line's invoiced net is its matched quantity (at most the ordered one) at
+    the order's price, its invoiced tax the line's tax in the same proportion, each
+    rounded half-up to the cent, so a line invoiced in full leaves nothing open. A page
+    holds `limit` vendors (newest first), each with a row per currency."""
+    has_open_order = (
+        select(PurchaseOrder.id)
+        .where(PurchaseOrder.vendor_id == Vendor.id, PurchaseOrder.status.in_(list(OPEN)))
+        .exists()
     )
+    vendors, cursor = await keyset_page(
+        session, select(Vendor).where(has_open_order), Vendor.id, page
+    )
+    if not vendors:
+        return [], cursor
+    invoiced_quantity = func.least(PurchaseOrderLine.quantity_matched, PurchaseOrderLine.quantity)
     rows = await session.execute(
         select(
             PurchaseOrder.vendor_id,
             PurchaseOrder.currency,
             func.sum(PurchaseOrderLine.amount),
-            func.sum(invoiced),
+            func.sum(PurchaseOrderLine.tax_amount),
+            func.sum(func.round(invoiced_quantity * PurchaseOrderLine.unit_price, 2)),
+            func.sum(
+                func.round(
+                    PurchaseOrderLine.tax_amount * invoiced_quantity / PurchaseOrderLine.quantity,
+                    2,
+                )
+            ),
         )
         .join(PurchaseOrderLine, PurchaseOrderLine.purchase_order_id == PurchaseOrder.id)
-        .where(PurchaseOrder.status.in_(list(OPEN)))
+        .where(
+            PurchaseOrder.status.in_(list(OPEN)),
+            PurchaseOrder.vendor_id.in_([vendor.id for vendor in vendors]),
+        )
         .group_by(PurchaseOrder.vendor_id, PurchaseOrder.currency)
-        .order_by(PurchaseOrder.vendor_id, PurchaseOrder.currency)
     )
+    found: dict[UUID, list[Commitment]] = defaultdict(list)
+    for vendor_id, currency, net, tax, invoiced_net, invoiced_tax in rows:
+        found[vendor_id].append(
+            Commitment(
+                vendor_id,
+                currency,
+                Amounts(cents(net), cents(tax)),
+                Amounts(cents(invoiced_net), cents(invoiced_tax)),
+            )
+        )
     return [
-        Commitment(vendor_id, currency, cents(ordered), cents(matched))
-        for vendor_id, currency, ordered, matched in rows
-    ]
+        commitment
+        for vendor in vendors
+        for commitment in sorted(found[vendor.id], key=lambda c: c.currency)
+    ], cursor
 
 
 @dataclass(frozen=True, slots=True)
@@ -810,15 +958,27 @@ class ReceivedNotInvoiced:
         )
 
 
-async def received_not_invoiced(session: AsyncSession) -> list[ReceivedNotInvoiced]:
-    """Order lines received past what invoices matched, oldest order first."""
-    rows = await session.execute(
-        select(PurchaseOrder, PurchaseOrderLine)
-        .join(PurchaseOrderLine, PurchaseOrderLine.purchase_order_id == PurchaseOrder.id)
+async def received_not_invoiced(
+    session: AsyncSession, page: PageRequest
+) -> tuple[list[ReceivedNotInvoiced], str | None]:
+    """Order lines received past what invoices matched, newest line first."""
+    lines, cursor = await keyset_page(
+        session,
+        select(PurchaseOrderLine)
+        .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.purchase_order_id)
         .where(
             PurchaseOrder.status != PurchaseOrderStatus.CANCELLED,
             PurchaseOrderLine.quantity_received > PurchaseOrderLine.quantity_matched,
-        )
-        .order_by(PurchaseOrder.id, PurchaseOrderLine.position)
+        ),
+        PurchaseOrderLine.id,
+        page,
     )
-    return [ReceivedNotInvoiced(order, line) for order, line in rows]
+    orders = {
+        order.id: order
+        for order in await session.scalars(
+            select(PurchaseOrder).where(
+                PurchaseOrder.id.in_({line.purchase_order_id for line in lines})
+            )
+        )
+    }
+    return [ReceivedNotInvoiced(orders[line.purchase_order_id], line) for line in lines], cursor
