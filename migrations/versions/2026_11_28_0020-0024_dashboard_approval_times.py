@@ -26,7 +26,7 @@ approved, so the median submit-to-approve time reads one index instead of the hi
 No table is created, and no grant or policy changes.
 
 Revision ID: 0024
-Revises: 0022
+Revises: 0023
 Create Date: 2026-11-28 00:20:00+00:00
 """
 
@@ -38,7 +38,7 @@ from alembic import op
 from ledgerline.db.citus import citus_installed
 
 revision: str = "0024"
-down_revision: str | None = "0022"
+down_revision: str | None = "0023"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
