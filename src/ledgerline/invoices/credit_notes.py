@@ -34,6 +34,7 @@ from ledgerline.invoices.models import (
     InvoiceStatusChange,
 )
 from ledgerline.problems import Problem
+from ledgerline.purchasing.models import MatchResolution
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,25 @@ def _settled(session: AsyncSession, audit: AuditContext, invoice: Invoice) -> No
         invoice.status = InvoiceStatus.PAID
 
 
+async def _refuse_other_than_resolved(
+    session: AsyncSession, credit_note_id: UUID, invoice_ids: Sequence[UUID]
+) -> None:
+    """A credit note that resolved an invoice's match exception stands for that invoice's
+    excess over its order: it is applied to that invoice only (409 otherwise), or the
+    invoice would be paid in full and the credit spent elsewhere."""
+    resolved = await session.scalar(
+        select(MatchResolution.invoice_id).where(MatchResolution.credit_note_id == credit_note_id)
+    )
+    if resolved is not None and any(invoice_id != resolved for invoice_id in invoice_ids):
+        raise Problem(
+            409,
+            "credit_note_resolves_match",
+            "This credit note resolved another invoice's match exception; it applies to"
+            " that invoice only.",
+            extra={"resolved_invoice_id": str(resolved)},
+        )
+
+
 async def apply_credit_note(
     session: AsyncSession,
     audit: AuditContext,
@@ -80,6 +100,7 @@ async def apply_credit_note(
     ids = [invoice_id for invoice_id, _ in allocations]
     if len(set(ids)) != len(ids):
         raise Problem(422, "invoice_listed_twice", "Name each invoice once.")
+    await _refuse_other_than_resolved(session, note.id, ids)
     remaining = note.total - note.amount_paid
     wanted = sum((amount for _, amount in allocations), Decimal("0.00"))
     if wanted > remaining:
