@@ -19,7 +19,7 @@ from uuid import UUID
 from ledgerline.config import Settings
 from ledgerline.db.engine import Database
 from ledgerline.events import channels as channel_rules
-from ledgerline.events.hub import Event, Hub, Subscriber, replay
+from ledgerline.events.hub import DRAIN_GRACE_SECONDS, Event, Hub, Subscriber, replay
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
@@ -101,8 +101,8 @@ class LiveSession:
                 self.subscriber.last_sent = after
 
     async def pump(self, send: Send) -> None:
-        """Send what the hub queues, a heartbeat when nothing comes; a subscriber whose
-        queue overflowed is ended."""
+        """Send what the hub offers, a heartbeat when nothing comes; a subscriber that
+        fell behind is ended."""
         subscriber = self.subscriber
         while True:
             if subscriber.dropped.is_set():
@@ -110,7 +110,7 @@ class LiveSession:
             event: Event | None
             try:
                 event = await asyncio.wait_for(
-                    subscriber.queue.get(), self._settings.events_heartbeat_seconds
+                    subscriber.take(), self._settings.events_heartbeat_seconds
                 )
             except TimeoutError:
                 event = None
@@ -121,8 +121,17 @@ class LiveSession:
                     await send(event.message())
 
     async def watch(self) -> None:
-        """End a stream whose queue overflowed, even while its writer is stuck sending."""
-        await self.subscriber.dropped.wait()
+        """End a stream that stays past its queue size for the grace (or that the hub
+        dropped), even while its writer is stuck sending."""
+        subscriber = self.subscriber
+        loop = asyncio.get_running_loop()
+        while not subscriber.dropped.is_set():
+            await subscriber.over.wait()
+            since = subscriber.over_since
+            if since is not None:
+                await asyncio.sleep(max(0.0, since + DRAIN_GRACE_SECONDS - loop.time()))
+            if subscriber.behind(loop.time()):
+                subscriber.drop()
         raise StreamEnded(CLOSE_TOO_SLOW, "too slow: events were not read in time")
 
     async def guard(self) -> None:
