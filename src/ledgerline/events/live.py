@@ -5,25 +5,31 @@ replays what a resuming client missed, then sends what the hub queues for it, wi
 heartbeat when nothing happens. Beside it runs the guard: the access token's expiry ends
 the stream, and the caller is re-read every few seconds (a revoked session, a
 deactivated user or a revoked key ends it; a changed role changes what it receives).
-A stream ends by raising `StreamEnded` with the close code the README documents.
+A stream ends by raising `StreamEnded` with the close code the README documents; a
+database outage while the stream needs an answer from it (authentication, a subscription,
+a resume) ends it with 1013 (try again later), so that the client reconnects and resumes,
+while one during the periodic re-read keeps it: the caller is read again next time.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from ledgerline.config import Settings
 from ledgerline.db.engine import Database
+from ledgerline.db.outage import outage_kind
 from ledgerline.events import channels as channel_rules
 from ledgerline.events.hub import DRAIN_GRACE_SECONDS, Event, Hub, Subscriber, replay
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_TOO_SLOW = 4408
+CLOSE_TRY_AGAIN = 1013  # RFC 6455's "try again later": the database is unavailable
 MAX_CHANNELS = 100
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -36,6 +42,19 @@ class StreamEnded(Exception):
         super().__init__(reason)
         self.code = code
         self.reason = reason
+
+
+@contextmanager
+def outage_ends_stream() -> Iterator[None]:
+    """A database outage (`DatabaseUnavailable`, a pool timeout) inside becomes
+    `StreamEnded(1013)`: the stream closes with a code instead of dying without one."""
+    try:
+        yield
+    except Exception as error:
+        kind = outage_kind(error)
+        if kind is None:
+            raise
+        raise StreamEnded(CLOSE_TRY_AGAIN, f"database_unavailable: {kind}") from error
 
 
 class LiveSession:
@@ -66,19 +85,20 @@ class LiveSession:
             return error_frame("too_many_channels", f"At most {MAX_CHANNELS} channels.")
         refused: dict[str, str] = {}
         accepted: list[str] = []
-        for channel in channels:
-            name = channel if isinstance(channel, str) else repr(channel)
-            problem = await channel_rules.refusal(
-                self._database, self.subscriber.tenant_id, self.subscriber.permissions, channel
-            )
-            if problem is None:
-                accepted.append(name)
-            else:
-                refused[name[:100]] = problem
-        self.subscriber.channels.update(accepted)
-        if not self._registered and accepted:
-            await self._hub.add(self.subscriber)
-            self._registered = True
+        with outage_ends_stream():
+            for channel in channels:
+                name = channel if isinstance(channel, str) else repr(channel)
+                problem = await channel_rules.refusal(
+                    self._database, self.subscriber.tenant_id, self.subscriber.permissions, channel
+                )
+                if problem is None:
+                    accepted.append(name)
+                else:
+                    refused[name[:100]] = problem
+            self.subscriber.channels.update(accepted)
+            if not self._registered and accepted:
+                await self._hub.add(self.subscriber)
+                self._registered = True
         if refused:
             return error_frame("channel_refused", "Some channels were refused.", refused)
         return {"type": "subscribed", "channels": sorted(self.subscriber.channels)}
@@ -94,9 +114,10 @@ class LiveSession:
             await send(error_frame("invalid_event_id", "last_event_id must be an event id."))
             return
         async with self._sending:
-            async for event in replay(self._database, self.subscriber.tenant_id, after):
-                if self.subscriber.wants(event) and self.subscriber.fresh(event):
-                    await send(event.message())
+            with outage_ends_stream():
+                async for event in replay(self._database, self.subscriber.tenant_id, after):
+                    if self.subscriber.wants(event) and self.subscriber.fresh(event):
+                        await send(event.message())
             if self.subscriber.last_sent is None:
                 self.subscriber.last_sent = after
 

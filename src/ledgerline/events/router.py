@@ -21,13 +21,14 @@ from ledgerline.access import (
     stream_request,
     tenant_request,
 )
-from ledgerline.db.outage import DatabaseUnavailable
+from ledgerline.db.outage import outage_kind
 from ledgerline.events.live import (
     CLOSE_FORBIDDEN,
     CLOSE_UNAUTHENTICATED,
     LiveSession,
     StreamEnded,
     error_frame,
+    outage_ends_stream,
 )
 from ledgerline.problems import Problem
 from ledgerline.ratelimit import count_failed_credential
@@ -51,8 +52,9 @@ def _session(state: Any, caller: StreamCaller) -> LiveSession:
             current = await stream_caller_now(state.database, state.settings, current)
         except Problem as problem:
             raise _ended(problem) from problem
-        except DatabaseUnavailable:
-            pass  # an outage ends no stream: the caller is read again at the next interval
+        except Exception as error:  # an outage ends no stream: read again next interval
+            if outage_kind(error) is None:
+                raise
         return frozenset(current.principal.permissions)
 
     return LiveSession(
@@ -128,9 +130,10 @@ async def _authenticate(websocket: WebSocket, offered: list[str]) -> StreamCalle
     if not isinstance(token, str) or not isinstance(tenant, str):
         raise StreamEnded(CLOSE_UNAUTHENTICATED, "auth needs token and tenant_id")
     try:
-        return await stream_caller(
-            state.database, state.settings, state.access_tokens, token, tenant
-        )
+        with outage_ends_stream():
+            return await stream_caller(
+                state.database, state.settings, state.access_tokens, token, tenant
+            )
     except Problem as problem:
         if problem.status == 401:
             await _credential_failed(websocket, tenant)
