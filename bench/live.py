@@ -38,6 +38,7 @@ import resource
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -207,17 +208,16 @@ async def seed(admin_dsn: str, tenant: UUID, count: int) -> list[UUID]:
 
 async def drive(
     client: httpx.AsyncClient, headers: dict[str, str], invoices: Sequence[UUID]
-) -> tuple[dict[str, int], int, float]:
+) -> tuple[dict[str, int], Counter[int], float]:
     """Approve RATE invoices a second on a fixed schedule; the 200s' arrival times (ns)
-    by invoice id, the count of other answers, and how late the last one started (s)."""
+    by invoice id, the other answers by status, and how late the latest one started (s)."""
     approved: dict[str, int] = {}
-    failed = 0
+    failed: Counter[int] = Counter()
     lag = 0.0
     loop = asyncio.get_running_loop()
     started = loop.time()
 
     async def approve(invoice: UUID) -> None:
-        nonlocal failed
         answer = await client.post(
             f"/api/v1/invoices/{invoice}/approve",
             headers={**headers, "If-Match": f'"{APPROVE_VERSION}"'},
@@ -225,7 +225,7 @@ async def drive(
         if answer.status_code == 200:
             approved[str(invoice)] = time.time_ns()
         else:
-            failed += 1
+            failed[answer.status_code] += 1
 
     tasks = []
     for n, invoice in enumerate(invoices):
@@ -304,6 +304,13 @@ async def measure(port: int, server: int, admin_dsn: str) -> dict[str, Any]:
             assert message == "ready"
         figures["open_s"] = time.perf_counter() - opening
         figures["by_worker"] = sockets_by_worker(workers, port)
+        spread = ", ".join(f"pid {pid}: {n:,}" for pid, n in figures["by_worker"].items())
+        print(
+            f"  {SOCKETS:,} sockets opened, authenticated and subscribed in"
+            f" {figures['open_s']:.1f} s by {CLIENTS} client processes; established per"
+            f" worker: {spread}",
+            flush=True,
+        )
         figures["load_before"] = os.getloadavg()
         psutil.cpu_percent()
         server_cpu = cpu_seconds(workers)
@@ -390,16 +397,10 @@ def _latencies(label: str, ordered: Sequence[float]) -> None:
 
 
 def report(figures: dict[str, Any]) -> None:
-    by_worker: dict[int, int] = figures["by_worker"]
-    spread = ", ".join(f"pid {pid}: {count:,}" for pid, count in by_worker.items())
     print(
-        f"  {SOCKETS:,} sockets opened, authenticated and subscribed in"
-        f" {figures['open_s']:.1f} s by {CLIENTS} client processes; established per worker:"
-        f" {spread}"
-    )
-    print(
-        f"  approvals: {figures['approved']:,} committed (200), {figures['failed']:,} other"
-        f" answers, in {figures['drive_s']:.1f} s (schedule {SECONDS} s at {RATE}/s;"
+        f"  approvals: {figures['approved']:,} committed (200), other answers"
+        f" {dict(figures['failed']) or 'none'}, in {figures['drive_s']:.1f} s"
+        f" (schedule {SECONDS} s at {RATE}/s;"
         f" latest start {1000 * figures['lag_s']:.0f} ms behind it)"
     )
     counts: list[int] = figures["per_socket"]
