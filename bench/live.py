@@ -49,6 +49,7 @@ import asyncpg
 import httpx
 import psutil
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from bench.database import admin_url, fresh_database
 from bench.seed import (
@@ -76,6 +77,8 @@ DRAIN_SECONDS = 30.0  # after the last approval, how long the sockets may take t
 DRAIN_POLL_SECONDS = 0.1
 SECRET_KEY = "bench-live-signing-key-0123456789abcdef"  # noqa: S105 - throwaway tokens
 EVENT = "invoice.approved"
+TRY_AGAIN = 1013
+RETRIES_1013 = 20
 
 
 def uuid7_ns(event_id: str) -> int:
@@ -94,17 +97,28 @@ class SocketLog:
     duplicates: int = 0
 
 
-async def _open(url: str, token: str, tenant: str) -> tuple[ClientConnection, SocketLog]:
-    socket = await connect(url, max_queue=None, open_timeout=60)
-    await socket.send(json.dumps({"type": "auth", "token": token, "tenant_id": tenant}))
-    for expected in ("ready", "subscribed"):
-        while (frame := json.loads(await socket.recv()))["type"] == "heartbeat":
-            pass
-        if frame["type"] != expected:
-            raise RuntimeError(f"expected {expected}, got {frame}")
-        if expected == "ready":
-            await socket.send(json.dumps({"type": "subscribe", "channels": ["invoices"]}))
-    return socket, SocketLog({})
+async def _open(url: str, token: str, tenant: str) -> tuple[ClientConnection, SocketLog, int]:
+    """A socket authenticated and subscribed, connecting again after a close 1013 (the
+    server's database was not available in time), as the README tells clients to; and
+    how many times it had to."""
+    for again in range(RETRIES_1013 + 1):
+        socket = await connect(url, max_queue=None, open_timeout=60)
+        try:
+            await socket.send(json.dumps({"type": "auth", "token": token, "tenant_id": tenant}))
+            for expected in ("ready", "subscribed"):
+                while (frame := json.loads(await socket.recv()))["type"] == "heartbeat":
+                    pass
+                if frame["type"] != expected:
+                    raise RuntimeError(f"expected {expected}, got {frame}")
+                if expected == "ready":
+                    await socket.send(json.dumps({"type": "subscribe", "channels": ["invoices"]}))
+        except ConnectionClosed as closed:
+            if closed.rcvd is None or closed.rcvd.code != TRY_AGAIN:
+                raise
+            await asyncio.sleep(1.0)
+            continue
+        return socket, SocketLog({}), again
+    raise RuntimeError(f"closed 1013 {RETRIES_1013 + 1} times")
 
 
 async def _read(socket: ClientConnection, log: SocketLog) -> None:
@@ -124,14 +138,15 @@ async def _client(pipe: Connection, url: str, token: str, tenant: str, count: in
     loop = asyncio.get_running_loop()
     gate = asyncio.Semaphore(CONNECTING_AT_ONCE)
 
-    async def opened() -> tuple[ClientConnection, SocketLog]:
+    async def opened() -> tuple[ClientConnection, SocketLog, int]:
         async with gate:
             return await _open(url, token, tenant)
 
-    pairs = await asyncio.gather(*(opened() for _ in range(count)))
+    triples = await asyncio.gather(*(opened() for _ in range(count)))
+    pairs = [(socket, log) for socket, log, _ in triples]
     readers = [asyncio.create_task(_read(socket, log)) for socket, log in pairs]
     cpu_before = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
-    pipe.send(("ready", [socket.local_address[1] for socket, _ in pairs]))
+    pipe.send(("ready", sum(again for _, _, again in triples)))
     sent: dict[str, int] = await loop.run_in_executor(None, pipe.recv)
     for _ in range(int(DRAIN_SECONDS / DRAIN_POLL_SECONDS)):
         if all(len(log.received) >= len(sent) for _, log in pairs):
@@ -293,22 +308,25 @@ async def measure(port: int, server: int, admin_dsn: str) -> dict[str, Any]:
             process = context.Process(
                 target=client_process,
                 args=(theirs, url, tenant.access_token, tenant.tenant_id, count),
+                daemon=True,  # ended with this process, should it fail
             )
             process.start()
             pipes.append(ours)
             processes.append(process)
         loop = asyncio.get_running_loop()
         opening = time.perf_counter()
+        reconnected = 0
         for pipe in pipes:
-            message, _ports = await loop.run_in_executor(None, pipe.recv)
+            message, again = await loop.run_in_executor(None, pipe.recv)
             assert message == "ready"
+            reconnected += again
         figures["open_s"] = time.perf_counter() - opening
         figures["by_worker"] = sockets_by_worker(workers, port)
         spread = ", ".join(f"pid {pid}: {n:,}" for pid, n in figures["by_worker"].items())
         print(
             f"  {SOCKETS:,} sockets opened, authenticated and subscribed in"
-            f" {figures['open_s']:.1f} s by {CLIENTS} client processes; established per"
-            f" worker: {spread}",
+            f" {figures['open_s']:.1f} s by {CLIENTS} client processes ({reconnected:,}"
+            f" connected again after a close 1013); established per worker: {spread}",
             flush=True,
         )
         figures["load_before"] = os.getloadavg()
