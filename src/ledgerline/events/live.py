@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import asyncpg
+
 from ledgerline.config import Settings
 from ledgerline.db.engine import Database
 from ledgerline.db.outage import outage_kind
@@ -30,6 +32,7 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_TOO_SLOW = 4408
 CLOSE_TRY_AGAIN = 1013  # RFC 6455's "try again later": the database is unavailable
+CLOSE_INTERNAL_ERROR = 1011  # RFC 6455's "internal error": a failure of ours, logged
 MAX_CHANNELS = 100
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -55,6 +58,20 @@ def outage_ends_stream() -> Iterator[None]:
         if kind is None:
             raise
         raise StreamEnded(CLOSE_TRY_AGAIN, f"database_unavailable: {kind}") from error
+
+
+def failed_reread(error: BaseException) -> bool:
+    """A periodic re-read of the caller that failed in the database: an outage, a pool
+    timeout, or a connection the driver found unusable (a restart can leave one in the
+    middle of an operation). The stream goes on; the caller is read again next time."""
+    if outage_kind(error) is not None:
+        return True
+    link: BaseException | None = error
+    while link is not None:
+        if isinstance(link, (asyncpg.InternalClientError, asyncpg.InterfaceError)):
+            return True
+        link = getattr(link, "orig", None) or link.__cause__
+    return False
 
 
 class LiveSession:
