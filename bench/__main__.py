@@ -13,6 +13,7 @@ from bench import (
     identity,
     invoices,
     ledger,
+    live,
     rls_overhead,
     scaleout,
 )
@@ -27,6 +28,7 @@ BENCHMARKS = {
     "dashboard": dashboard.main,
     "http": http.main,
     "scaleout": scaleout.main,
+    "live": live.main,
 }
 
 chosen = sys.argv[1:] or list(BENCHMARKS)

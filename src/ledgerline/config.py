@@ -196,7 +196,8 @@ class Settings(BaseSettings):
     events_heartbeat_seconds: Annotated[float, Field(gt=0, le=300)] = 15.0
     # Each stream's caller is re-read this often: a revoked session ends it (4401).
     events_liveness_seconds: Annotated[float, Field(gt=0, le=300)] = 2.0
-    # Events waiting for one connection; a reader that lets more pile up is dropped.
+    # Events that may wait unread for one connection; a reader that stays past this for
+    # half a second (a burst may pass it for a moment) is dropped (4408).
     events_queue_size: Annotated[int, Field(ge=1, le=100_000)] = 256
     # Events are kept (for resume) this many days, then pruned.
     events_retention_days: Annotated[int, Field(ge=1, le=3650)] = 7

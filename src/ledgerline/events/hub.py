@@ -6,9 +6,15 @@ in id order, under the tenant's row-level security. A lost doorbell therefore lo
 nothing: after the listening connection is re-established (with backoff, e.g. across a
 PostgreSQL restart) every tenant with subscribers is read again from its last id.
 
-Each subscriber has a bounded queue. One that does not keep up is dropped (its queue is
-full), never slowing the others or the hub. Whether an event is sent to a subscriber is
-decided per event, against the subscriber's channels and its permissions as they are now.
+Each subscriber has a queue of `EVENTS_QUEUE_SIZE` events it may leave unread. A burst
+(one commit of many events, read in batches of READ_BATCH) may take a subscriber past
+that for a moment; one that stays past it for DRAIN_GRACE_SECONDS has fallen behind and
+is dropped, one that reads it down in time is not. Before reading a burst's next batch
+the hub waits for every subscriber to be back within its size, at most until the slowest
+one's grace runs out and it is dropped: a reader that does not keep up delays the others
+once, by at most the grace, and no subscriber ever holds more than its size plus one
+batch. Whether an event is sent to a subscriber is decided per event, against the
+subscriber's channels and its permissions as they are now.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -74,7 +81,8 @@ class Event:
 
 @dataclass(eq=False)
 class Subscriber:
-    """One live connection: whose, in which tenant, on which channels."""
+    """One live connection: whose, in which tenant, on which channels, and the events
+    offered to it that it has not taken yet."""
 
     tenant_id: UUID
     caller_id: UUID
@@ -83,9 +91,13 @@ class Subscriber:
     channels: set[str] = field(default_factory=set)
     dropped: asyncio.Event = field(default_factory=asyncio.Event)
     last_sent: UUID | None = None
+    # Set while more than `queue_size` events wait, since `over_since` (loop time).
+    over: asyncio.Event = field(default_factory=asyncio.Event)
+    over_since: float | None = None
 
     def __post_init__(self) -> None:
-        self.queue: asyncio.Queue[Event] = asyncio.Queue(self.queue_size)
+        self._waiting: deque[Event] = deque()
+        self._ready = asyncio.Event()
 
     def wants(self, event: Event) -> bool:
         return (
@@ -94,13 +106,37 @@ class Subscriber:
             and (event.recipient_id is None or event.recipient_id == self.caller_id)
         )
 
+    def waiting(self) -> int:
+        """Events offered and not taken yet."""
+        return len(self._waiting)
+
     def offer(self, event: Event) -> None:
         if self.dropped.is_set() or not self.wants(event):
             return
-        try:
-            self.queue.put_nowait(event)
-        except asyncio.QueueFull:
-            self.dropped.set()
+        self._waiting.append(event)
+        self._ready.set()
+        if len(self._waiting) > self.queue_size and self.over_since is None:
+            self.over_since = asyncio.get_running_loop().time()
+            self.over.set()
+
+    async def take(self) -> Event:
+        """The oldest event not taken yet, waiting for one."""
+        while not self._waiting:
+            self._ready.clear()
+            await self._ready.wait()
+        event = self._waiting.popleft()
+        if len(self._waiting) <= self.queue_size:
+            self.over_since = None
+            self.over.clear()
+        return event
+
+    def behind(self, now: float) -> bool:
+        """Past its size for longer than the grace: it does not keep up."""
+        return self.over_since is not None and now - self.over_since >= DRAIN_GRACE_SECONDS
+
+    def drop(self) -> None:
+        self.dropped.set()
+        self._waiting.clear()
 
     def fresh(self, event: Event) -> bool:
         """Not sent yet (a replay and the live queue may both hold it); marks it sent."""
@@ -234,6 +270,7 @@ class Hub:
 
     async def _deliver(self, tenant: UUID) -> None:
         while tenant in self._cursors:
+            await self._let_drain(tenant)
             batch = await read_events(self._database, tenant, self._cursors[tenant])
             if not batch or tenant not in self._cursors:
                 return
@@ -243,21 +280,23 @@ class Hub:
                     subscriber.offer(event)
             if len(batch) < READ_BATCH:
                 return
-            await self._let_drain(tenant)
 
     async def _let_drain(self, tenant: UUID) -> None:
-        """Between the batches of a burst, give the writers up to DRAIN_GRACE_SECONDS to
-        bring their queues under half full: a reader that keeps up is never dropped by a
-        burst, one that does not read fills its queue and is dropped."""
-        deadline = asyncio.get_running_loop().time() + DRAIN_GRACE_SECONDS
-        for _ in range(int(DRAIN_GRACE_SECONDS / DRAIN_POLL_SECONDS)):
-            behind = any(
-                not subscriber.dropped.is_set()
-                and subscriber.queue.qsize() * 2 > subscriber.queue_size
+        """Wait until no subscriber of the tenant holds more than its size, dropping those
+        still past it when their grace runs out."""
+        loop = asyncio.get_running_loop()
+        while True:
+            over = [
+                subscriber
                 for subscriber in self._subscribers.get(tenant, ())
-            )
-            if not behind or asyncio.get_running_loop().time() >= deadline:
+                if subscriber.over_since is not None and not subscriber.dropped.is_set()
+            ]
+            if not over:
                 return
+            now = loop.time()
+            for subscriber in over:
+                if subscriber.behind(now):
+                    subscriber.drop()
             await asyncio.sleep(DRAIN_POLL_SECONDS)
 
     async def run(self) -> None:

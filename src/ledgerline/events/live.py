@@ -5,25 +5,34 @@ replays what a resuming client missed, then sends what the hub queues for it, wi
 heartbeat when nothing happens. Beside it runs the guard: the access token's expiry ends
 the stream, and the caller is re-read every few seconds (a revoked session, a
 deactivated user or a revoked key ends it; a changed role changes what it receives).
-A stream ends by raising `StreamEnded` with the close code the README documents.
+A stream ends by raising `StreamEnded` with the close code the README documents; a
+database outage while the stream needs an answer from it (authentication, a subscription,
+a resume) ends it with 1013 (try again later), so that the client reconnects and resumes,
+while one during the periodic re-read keeps it: the caller is read again next time.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import asyncpg
+
 from ledgerline.config import Settings
 from ledgerline.db.engine import Database
+from ledgerline.db.outage import outage_kind
 from ledgerline.events import channels as channel_rules
-from ledgerline.events.hub import Event, Hub, Subscriber, replay
+from ledgerline.events.hub import DRAIN_GRACE_SECONDS, Event, Hub, Subscriber, replay
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_TOO_SLOW = 4408
+CLOSE_TRY_AGAIN = 1013  # RFC 6455's "try again later": the database is unavailable
+CLOSE_INTERNAL_ERROR = 1011  # RFC 6455's "internal error": a failure of ours, logged
 MAX_CHANNELS = 100
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -36,6 +45,33 @@ class StreamEnded(Exception):
         super().__init__(reason)
         self.code = code
         self.reason = reason
+
+
+@contextmanager
+def outage_ends_stream() -> Iterator[None]:
+    """A database outage (`DatabaseUnavailable`, a pool timeout) inside becomes
+    `StreamEnded(1013)`: the stream closes with a code instead of dying without one."""
+    try:
+        yield
+    except Exception as error:
+        kind = outage_kind(error)
+        if kind is None:
+            raise
+        raise StreamEnded(CLOSE_TRY_AGAIN, f"database_unavailable: {kind}") from error
+
+
+def failed_reread(error: BaseException) -> bool:
+    """A periodic re-read of the caller that failed in the database: an outage, a pool
+    timeout, or a connection the driver found unusable (a restart can leave one in the
+    middle of an operation). The stream goes on; the caller is read again next time."""
+    if outage_kind(error) is not None:
+        return True
+    link: BaseException | None = error
+    while link is not None:
+        if isinstance(link, (asyncpg.InternalClientError, asyncpg.InterfaceError)):
+            return True
+        link = getattr(link, "orig", None) or link.__cause__
+    return False
 
 
 class LiveSession:
@@ -66,19 +102,20 @@ class LiveSession:
             return error_frame("too_many_channels", f"At most {MAX_CHANNELS} channels.")
         refused: dict[str, str] = {}
         accepted: list[str] = []
-        for channel in channels:
-            name = channel if isinstance(channel, str) else repr(channel)
-            problem = await channel_rules.refusal(
-                self._database, self.subscriber.tenant_id, self.subscriber.permissions, channel
-            )
-            if problem is None:
-                accepted.append(name)
-            else:
-                refused[name[:100]] = problem
-        self.subscriber.channels.update(accepted)
-        if not self._registered and accepted:
-            await self._hub.add(self.subscriber)
-            self._registered = True
+        with outage_ends_stream():
+            for channel in channels:
+                name = channel if isinstance(channel, str) else repr(channel)
+                problem = await channel_rules.refusal(
+                    self._database, self.subscriber.tenant_id, self.subscriber.permissions, channel
+                )
+                if problem is None:
+                    accepted.append(name)
+                else:
+                    refused[name[:100]] = problem
+            self.subscriber.channels.update(accepted)
+            if not self._registered and accepted:
+                await self._hub.add(self.subscriber)
+                self._registered = True
         if refused:
             return error_frame("channel_refused", "Some channels were refused.", refused)
         return {"type": "subscribed", "channels": sorted(self.subscriber.channels)}
@@ -94,15 +131,16 @@ class LiveSession:
             await send(error_frame("invalid_event_id", "last_event_id must be an event id."))
             return
         async with self._sending:
-            async for event in replay(self._database, self.subscriber.tenant_id, after):
-                if self.subscriber.wants(event) and self.subscriber.fresh(event):
-                    await send(event.message())
+            with outage_ends_stream():
+                async for event in replay(self._database, self.subscriber.tenant_id, after):
+                    if self.subscriber.wants(event) and self.subscriber.fresh(event):
+                        await send(event.message())
             if self.subscriber.last_sent is None:
                 self.subscriber.last_sent = after
 
     async def pump(self, send: Send) -> None:
-        """Send what the hub queues, a heartbeat when nothing comes; a subscriber whose
-        queue overflowed is ended."""
+        """Send what the hub offers, a heartbeat when nothing comes; a subscriber that
+        fell behind is ended."""
         subscriber = self.subscriber
         while True:
             if subscriber.dropped.is_set():
@@ -110,7 +148,7 @@ class LiveSession:
             event: Event | None
             try:
                 event = await asyncio.wait_for(
-                    subscriber.queue.get(), self._settings.events_heartbeat_seconds
+                    subscriber.take(), self._settings.events_heartbeat_seconds
                 )
             except TimeoutError:
                 event = None
@@ -121,8 +159,17 @@ class LiveSession:
                     await send(event.message())
 
     async def watch(self) -> None:
-        """End a stream whose queue overflowed, even while its writer is stuck sending."""
-        await self.subscriber.dropped.wait()
+        """End a stream that stays past its queue size for the grace (or that the hub
+        dropped), even while its writer is stuck sending."""
+        subscriber = self.subscriber
+        loop = asyncio.get_running_loop()
+        while not subscriber.dropped.is_set():
+            await subscriber.over.wait()
+            since = subscriber.over_since
+            if since is not None:
+                await asyncio.sleep(max(0.0, since + DRAIN_GRACE_SECONDS - loop.time()))
+            if subscriber.behind(loop.time()):
+                subscriber.drop()
         raise StreamEnded(CLOSE_TOO_SLOW, "too slow: events were not read in time")
 
     async def guard(self) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 from uuid import UUID
@@ -21,19 +22,22 @@ from ledgerline.access import (
     stream_request,
     tenant_request,
 )
-from ledgerline.db.outage import DatabaseUnavailable
 from ledgerline.events.live import (
     CLOSE_FORBIDDEN,
+    CLOSE_INTERNAL_ERROR,
     CLOSE_UNAUTHENTICATED,
     LiveSession,
     StreamEnded,
     error_frame,
+    failed_reread,
+    outage_ends_stream,
 )
 from ledgerline.problems import Problem
 from ledgerline.ratelimit import count_failed_credential
 from ledgerline.security.permissions import Permission
 
 router = APIRouter(tags=["events"])
+log = logging.getLogger(__name__)
 CLOSE_WAIT_SECONDS = 2.0
 
 
@@ -51,8 +55,9 @@ def _session(state: Any, caller: StreamCaller) -> LiveSession:
             current = await stream_caller_now(state.database, state.settings, current)
         except Problem as problem:
             raise _ended(problem) from problem
-        except DatabaseUnavailable:
-            pass  # an outage ends no stream: the caller is read again at the next interval
+        except Exception as error:
+            if not failed_reread(error):
+                raise
         return frozenset(current.principal.permissions)
 
     return LiveSession(
@@ -128,9 +133,10 @@ async def _authenticate(websocket: WebSocket, offered: list[str]) -> StreamCalle
     if not isinstance(token, str) or not isinstance(tenant, str):
         raise StreamEnded(CLOSE_UNAUTHENTICATED, "auth needs token and tenant_id")
     try:
-        return await stream_caller(
-            state.database, state.settings, state.access_tokens, token, tenant
-        )
+        with outage_ends_stream():
+            return await stream_caller(
+                state.database, state.settings, state.access_tokens, token, tenant
+            )
     except Problem as problem:
         if problem.status == 401:
             await _credential_failed(websocket, tenant)
@@ -181,6 +187,11 @@ async def live_socket(websocket: WebSocket) -> None:
                 await websocket.close(reason.code, reason.reason)
     except* WebSocketDisconnect:
         pass
+    except* Exception as failed:  # ours: logged, and the client still gets a close frame
+        log.error("live socket failed", exc_info=failed)
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(CLOSE_WAIT_SECONDS):
+                await websocket.close(CLOSE_INTERNAL_ERROR, "internal_error")
     finally:
         if live is not None:
             live.close()
