@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from ledgerline import __version__
+from ledgerline.access import StreamCaller
 from ledgerline.api_keys.router import router as api_keys_router
 from ledgerline.assets.router import router as assets_router
 from ledgerline.audit.router import router as audit_router
@@ -24,6 +25,7 @@ from ledgerline.db.outage import DatabaseUnavailable
 from ledgerline.db.roles import verify_runtime_role
 from ledgerline.errors import install_error_handlers
 from ledgerline.events.hub import Hub
+from ledgerline.events.live import SharedRereads
 from ledgerline.events.router import router as events_router
 from ledgerline.financing.router import router as financing_router
 from ledgerline.health.router import router as health_router
@@ -97,6 +99,10 @@ def create_app(settings: Settings) -> FastAPI:
             # Every API process listens for the events it streams; pruning old ones is
             # a scheduled job of BackgroundJobs (`ledgerline worker`, or here when told).
             app.state.hub = Hub(settings, database)
+            # The live streams of one credential share their periodic re-reads of it.
+            app.state.caller_rereads = SharedRereads[StreamCaller](
+                settings.events_liveness_seconds / 2
+            )
             tasks = [asyncio.create_task(app.state.hub.run())]
             if multiprocess_mode():
                 tasks.append(asyncio.create_task(sample_pools_forever(database)))

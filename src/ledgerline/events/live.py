@@ -9,15 +9,18 @@ A stream ends by raising `StreamEnded` with the close code the README documents;
 database outage while the stream needs an answer from it (authentication, a subscription,
 a resume) ends it with 1013 (try again later), so that the client reconnects and resumes,
 while one during the periodic re-read keeps it: the caller is read again next time.
+The streams of one credential in a process share their re-reads (`SharedRereads`): a
+thousand sockets of one token cost one read per interval, not a thousand.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from time import monotonic
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -38,6 +41,49 @@ MAX_CHANNELS = 100
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 # Re-reads the caller: returns its permissions now, or raises `StreamEnded`.
 Recheck = Callable[[], Awaitable[frozenset[str]]]
+
+
+T = TypeVar("T")
+
+
+class SharedRereads(Generic[T]):
+    """One re-read per key at a time, and its answer (or its error) shared with every
+    caller of that key for `fresh_seconds` after it started.
+
+    The key is a stream's tenant and credential, so what a stream learns is never older
+    than its own re-read interval plus `fresh_seconds`: a revoked session still ends every
+    socket of it within seconds. A read that fails is shared too, so all its sockets end
+    (or stay, on an outage) together."""
+
+    def __init__(self, fresh_seconds: float) -> None:
+        self._fresh_seconds = fresh_seconds
+        self._reads: dict[Hashable, tuple[float, asyncio.Future[T]]] = {}
+
+    async def read(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
+        now = monotonic()
+        recent = self._reads.get(key)
+        if recent is None or now - recent[0] >= self._fresh_seconds:
+            self._forget_stale(now)
+            recent = (now, asyncio.ensure_future(read()))
+            recent[1].add_done_callback(_retrieve_exception)
+            self._reads[key] = recent
+        # Shielded: one stream closing while it waits does not cancel the others' read.
+        return await asyncio.shield(recent[1])
+
+    def _forget_stale(self, now: float) -> None:
+        stale = [
+            key
+            for key, (started, future) in self._reads.items()
+            if future.done() and now - started >= self._fresh_seconds
+        ]
+        for key in stale:
+            del self._reads[key]
+
+
+def _retrieve_exception(future: asyncio.Future[Any]) -> None:
+    """A shared read whose waiters have all gone leaves no "never retrieved" warning."""
+    if not future.cancelled():
+        future.exception()
 
 
 class StreamEnded(Exception):

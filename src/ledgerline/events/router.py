@@ -52,7 +52,10 @@ def _session(state: Any, caller: StreamCaller) -> LiveSession:
     async def recheck() -> frozenset[str]:
         nonlocal current
         try:
-            current = await stream_caller_now(state.database, state.settings, current)
+            current = await state.caller_rereads.read(
+                (current.tenant_id, current.credential),
+                lambda: stream_caller_now(state.database, state.settings, caller),
+            )
         except Problem as problem:
             raise _ended(problem) from problem
         except Exception as error:
