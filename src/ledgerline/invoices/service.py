@@ -691,7 +691,8 @@ async def transition(
     # the commit, and what follows it is only the event and the commit.
     entry_id = new_id() if step == "approve" else None
     release = None
-    if step == "approve":
+    # Only lines that name a purchase order line were matched, so only they can release.
+    if step == "approve" and any(line.purchase_order_line_id for line in lines):
         release = await matching.accrual_release(session, invoice)
     elif step == "void" and before == InvoiceStatus.APPROVED:
         voided = await postings.post_void(session, audit, invoice, datetime.now(UTC).date())
