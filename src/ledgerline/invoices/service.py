@@ -738,22 +738,47 @@ async def override_match(
             extra={"current_status": invoice.status},
         )
     await matching.match_overridden(session, invoice, await lines_of(session, invoice))
+    return await _matched_after_all(
+        session,
+        audit,
+        invoice,
+        reason,
+        step="override_match",
+        action="invoice.match_overridden",
+        audited={"reason": reason},
+        event={"reason": reason},
+    )
+
+
+async def _matched_after_all(
+    session: AsyncSession,
+    audit: AuditContext,
+    invoice: Invoice,
+    reason: str,
+    *,
+    step: str,
+    action: str,
+    audited: dict[str, Any],
+    event: dict[str, Any],
+) -> InvoiceWithLines:
+    """An invoice in match_exception goes on to `submitted` (by an override or a credit
+    note): history, audit record and event of the step."""
     before = invoice.status
     invoice.status = InvoiceStatus.SUBMITTED
     _history(session, audit, invoice, before, InvoiceStatus.SUBMITTED, reason)
     await session.flush()
     audit.record(
         session,
-        "invoice.match_overridden",
+        action,
         target_type="invoice",
         target_id=invoice.id,
         changes={
             "status": {"before": before, "after": InvoiceStatus.SUBMITTED},
-            "reason": reason,
+            **audited,
             "match_differences": invoice.match_differences,
         },
     )
-    await invoice_changed(session, invoice, "override_match", reason=reason)
+    await invoice_changed(session, invoice, step, **event)
     return await _with_lines(session, invoice)
 
 
@@ -828,25 +853,16 @@ async def resolve_match(
             await session.flush()
     except IntegrityError as error:
         raise _credit_note_used(None) from error
-    before = invoice.status
-    invoice.status = InvoiceStatus.SUBMITTED
-    reason = f"resolved by credit note {note.number}"
-    _history(session, audit, invoice, before, InvoiceStatus.SUBMITTED, reason)
-    await session.flush()
-    audit.record(
+    return await _matched_after_all(
         session,
-        "invoice.match_resolved",
-        target_type="invoice",
-        target_id=invoice.id,
-        changes={
-            "status": {"before": before, "after": InvoiceStatus.SUBMITTED},
-            "credit_note_id": str(note.id),
-            "match_differences": invoice.match_differences,
-            "netted": figures,
-        },
+        audit,
+        invoice,
+        f"resolved by credit note {note.number}",
+        step="resolve_match",
+        action="invoice.match_resolved",
+        audited={"credit_note_id": str(note.id), "netted": figures},
+        event={"credit_note_id": str(note.id)},
     )
-    await invoice_changed(session, invoice, "resolve_match", credit_note_id=str(note.id))
-    return await _with_lines(session, invoice)
 
 
 def _credit_note_used(invoice_id: UUID | None) -> Problem:
