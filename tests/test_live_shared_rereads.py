@@ -62,3 +62,16 @@ async def test_a_failed_read_ends_every_sharer_and_one_leaving_cancels_nothing()
         await second
     with pytest.raises(asyncio.CancelledError):
         await first
+
+
+async def test_finished_reads_past_their_freshness_are_forgotten() -> None:
+    rereads = SharedRereads[int](fresh_seconds=0.05)
+
+    async def read() -> int:
+        return 1
+
+    for key in range(100):
+        await rereads.read(key, read)
+    await asyncio.sleep(0.06)
+    await rereads.read("later", read)
+    assert list(rereads._reads) == ["later"]

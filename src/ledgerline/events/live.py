@@ -58,6 +58,7 @@ class SharedRereads(Generic[T]):
     def __init__(self, fresh_seconds: float) -> None:
         self._fresh_seconds = fresh_seconds
         self._reads: dict[Hashable, tuple[float, asyncio.Future[T]]] = {}
+        self._swept_at = monotonic()
 
     async def read(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
         now = monotonic()
@@ -71,6 +72,11 @@ class SharedRereads(Generic[T]):
         return await asyncio.shield(recent[1])
 
     def _forget_stale(self, now: float) -> None:
+        """Drop finished reads past their freshness, sweeping at most once per
+        `fresh_seconds`: with a thousand credentials, not a scan per re-read."""
+        if now - self._swept_at < self._fresh_seconds:
+            return
+        self._swept_at = now
         stale = [
             key
             for key, (started, future) in self._reads.items()
