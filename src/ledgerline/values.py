@@ -82,6 +82,15 @@ def cents(amount: Decimal) -> Decimal:
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+PRECISE = Decimal("0.0001")
+
+
+def precise(amount: Decimal) -> Decimal:
+    """A quantity, unit price or rate to four decimals, half-up, as its NUMERIC(_, 4)
+    column stores and answers it."""
+    return amount.quantize(PRECISE, rounding=ROUND_HALF_UP)
+
+
 def _decimal_pattern(places: int, *, signed: bool) -> str:
     sign = "-?" if signed else ""
     return rf"^{sign}[0-9]+(\.[0-9]{{1,{places}}})?$"

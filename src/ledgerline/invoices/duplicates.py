@@ -18,15 +18,34 @@ from __future__ import annotations
 from datetime import timedelta
 from uuid import UUID
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ledgerline.db import driver
 from ledgerline.invoices.models import Invoice, InvoiceStatus
 from ledgerline.problems import Problem
 from ledgerline.values import fold_invoice_number
 
 NEAR_DAYS = 7
 NEAR_LIMIT = 10
+
+
+# Sent with asyncpg itself (db/driver.py): both run on every create, save, submit and
+# approval, and their answers are ids. Row-level security scopes them to the tenant.
+_SAME_NUMBER = """
+SELECT id FROM invoices
+WHERE vendor_id = $1 AND number_key = $2 AND status <> $3
+  AND ($4::uuid IS NULL OR id <> $4)
+LIMIT 1
+"""
+_NEAR = """
+SELECT ARRAY(
+  SELECT id FROM invoices
+  WHERE vendor_id = $1 AND kind = $2 AND currency = $3 AND total = $4
+    AND issue_date BETWEEN $5 AND $6 AND number_key <> $7 AND status <> $8 AND id <> $9
+  ORDER BY id
+  LIMIT $10
+)
+"""
 
 
 async def refuse_same_number(
@@ -36,48 +55,43 @@ async def refuse_same_number(
     the number, folded."""
     if vendor_id is None or number is None:
         return
-    existing = await session.scalar(
-        select(Invoice.id).where(
-            Invoice.vendor_id == vendor_id,
-            Invoice.number_key == fold_invoice_number(number),
-            Invoice.status != InvoiceStatus.VOID,
-            Invoice.id != own,
-        )
+    connection = await driver.driver_connection(session)
+    existing = await connection.fetchrow(
+        _SAME_NUMBER, vendor_id, fold_invoice_number(number), InvoiceStatus.VOID.value, own
     )
     if existing is not None:
         raise Problem(
             409,
             "duplicate_invoice",
             "This vendor's invoice with this number exists.",
-            extra={"existing_invoice_id": str(existing)},
+            extra={"existing_invoice_id": str(existing["id"])},
         )
 
 
 async def near_duplicates(session: AsyncSession, invoice: Invoice) -> list[UUID]:
     """The ids of the invoice's likely twins, oldest first, at most NEAR_LIMIT."""
-    if invoice.vendor_id is None or invoice.issue_date is None or invoice.number_key is None:
+    if (
+        invoice.vendor_id is None
+        or invoice.issue_date is None
+        or invoice.number_key is None
+        or invoice.currency is None
+    ):
         return []
-    with session.no_autoflush:
-        return list(
-            await session.scalars(
-                select(Invoice.id)
-                .where(
-                    Invoice.vendor_id == invoice.vendor_id,
-                    Invoice.kind == invoice.kind,
-                    Invoice.currency == invoice.currency,
-                    Invoice.total == invoice.total,
-                    Invoice.issue_date.between(
-                        invoice.issue_date - timedelta(days=NEAR_DAYS),
-                        invoice.issue_date + timedelta(days=NEAR_DAYS),
-                    ),
-                    Invoice.number_key != invoice.number_key,
-                    Invoice.status != InvoiceStatus.VOID,
-                    Invoice.id != invoice.id,
-                )
-                .order_by(Invoice.id)
-                .limit(NEAR_LIMIT)
-            )
-        )
+    connection = await driver.driver_connection(session)
+    found = await connection.fetchrow(
+        _NEAR,
+        invoice.vendor_id,
+        str(invoice.kind),
+        invoice.currency,
+        invoice.total,
+        invoice.issue_date - timedelta(days=NEAR_DAYS),
+        invoice.issue_date + timedelta(days=NEAR_DAYS),
+        invoice.number_key,
+        InvoiceStatus.VOID.value,
+        invoice.id,
+        NEAR_LIMIT,
+    )
+    return [] if found is None else list(found[0])
 
 
 async def mark(session: AsyncSession, invoice: Invoice) -> list[UUID]:

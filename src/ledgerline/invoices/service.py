@@ -37,6 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.audit.service import AuditContext
+from ledgerline.db import driver
 from ledgerline.db.base import new_id
 from ledgerline.db.rows import locked_at_version, not_found, record_by_id, row_by_id
 from ledgerline.events.catalog import invoice_changed
@@ -59,7 +60,7 @@ from ledgerline.pagination import PageRequest, SortKey, keyset_page
 from ledgerline.problems import Problem
 from ledgerline.purchasing import matching
 from ledgerline.purchasing.models import MatchResolution
-from ledgerline.values import cents
+from ledgerline.values import cents, precise
 from ledgerline.vendors.models import Vendor
 
 TRANSITIONS: dict[str, tuple[frozenset[InvoiceStatus], InvoiceStatus]] = {
@@ -118,9 +119,12 @@ def totals(lines: Sequence[Line]) -> tuple[list[tuple[Decimal, Decimal]], Decima
     )
 
 
-async def _set_lines(session: AsyncSession, invoice: Invoice, lines: Sequence[Line]) -> None:
+async def _set_lines(
+    session: AsyncSession, invoice: Invoice, lines: Sequence[Line]
+) -> list[InvoiceLine]:
     """The invoice's lines, their tax (by code or bare rate, rounded as the invoice says),
-    its tax summary and totals."""
+    its tax summary and totals. The lines are returned as they will be stored (four
+    decimals, as their columns keep them), so the caller need not read them back."""
     state_code = None
     if invoice.vendor_id is not None and any(line.tax_code for line in lines):
         state_code = await session.scalar(
@@ -135,28 +139,30 @@ async def _set_lines(session: AsyncSession, invoice: Invoice, lines: Sequence[Li
         TaxRounding(invoice.tax_rounding or TaxRounding.PER_LINE),
     )
     per_line = zip(computed.line_subtotals, computed.line_taxes, line_taxes, strict=True)
-    for position, (line, (line_subtotal, line_tax, tax)) in enumerate(
-        zip(lines, per_line, strict=True)
-    ):
-        session.add(
-            InvoiceLine(
-                tenant_id=invoice.tenant_id,
-                invoice_id=invoice.id,
-                position=position,
-                description=line.description,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-                tax_rate=tax.rate,
-                line_subtotal=line_subtotal,
-                line_tax=line_tax,
-                account_code=line.account_code,
-                tax_code=line.tax_code,
-                purchase_order_line_id=line.purchase_order_line_id,
-            )
+    stored = [
+        InvoiceLine(
+            tenant_id=invoice.tenant_id,
+            invoice_id=invoice.id,
+            position=position,
+            description=line.description,
+            quantity=precise(line.quantity),
+            unit_price=precise(line.unit_price),
+            tax_rate=precise(tax.rate),
+            line_subtotal=line_subtotal,
+            line_tax=line_tax,
+            account_code=line.account_code,
+            tax_code=line.tax_code,
+            purchase_order_line_id=line.purchase_order_line_id,
         )
+        for position, (line, (line_subtotal, line_tax, tax)) in enumerate(
+            zip(lines, per_line, strict=True)
+        )
+    ]
+    session.add_all(stored)
     invoice.subtotal, invoice.tax_total = computed.subtotal, computed.tax_total
     invoice.total = computed.subtotal + computed.tax_total
     invoice.tax_summary = computed.summary
+    return stored
 
 
 def _check_claimed_total(claimed: Decimal | None, invoice: Invoice) -> None:
@@ -173,10 +179,16 @@ async def create_invoice(
     session: AsyncSession, audit: AuditContext, **fields: Any
 ) -> InvoiceWithLines:
     """A draft invoice (see `add_invoice`), answered with its lines."""
-    return await _with_lines(session, await add_invoice(session, audit, **fields))
+    return await _add_invoice(session, audit, **fields)
 
 
-async def add_invoice(
+async def add_invoice(session: AsyncSession, audit: AuditContext, **fields: Any) -> Invoice:
+    """A draft invoice (or credit note) whose totals come from its lines; a claimed
+    `total` must agree."""
+    return (await _add_invoice(session, audit, **fields)).invoice
+
+
+async def _add_invoice(
     session: AsyncSession,
     audit: AuditContext,
     *,
@@ -193,9 +205,7 @@ async def add_invoice(
     kind: InvoiceKind = InvoiceKind.INVOICE,
     tax_rounding: TaxRounding = TaxRounding.PER_LINE,
     original_invoice_id: UUID | None = None,
-) -> Invoice:
-    """A draft invoice (or credit note) whose totals come from its lines; a claimed
-    `total` must agree."""
+) -> InvoiceWithLines:
     vendor = await _active_vendor(session, vendor_id)
     await _check_original(session, kind, original_invoice_id, vendor_id)
     await duplicates.refuse_same_number(session, vendor_id, number, None)
@@ -220,13 +230,11 @@ async def add_invoice(
     await matching.check_references(
         session, vendor_id, [line.purchase_order_line_id for line in lines]
     )
-    await _set_lines(session, invoice, lines)  # totals before the row is written
+    stored_lines = await _set_lines(session, invoice, lines)  # totals before the row
     _check_claimed_total(total, invoice)
     await duplicates.mark(session, invoice)
     session.add(invoice)
-    await _flush_unique(session)
     _history(session, audit, invoice, None, InvoiceStatus.DRAFT, None)
-    await session.flush()
     audit.record(
         session,
         "invoice.created",
@@ -243,8 +251,9 @@ async def add_invoice(
             ),
         },
     )
+    await _flush_unique(session)  # the invoice, its lines, history and audit: one flush
     await invoice_changed(session, invoice, "create")
-    return invoice
+    return InvoiceWithLines(invoice, stored_lines)
 
 
 async def _check_original(
@@ -273,13 +282,26 @@ async def _known_account_codes(session: AsyncSession, lines: Sequence[Line]) -> 
         await postings.accounts_by_code(session, codes)
 
 
-async def _active_vendor(session: AsyncSession, vendor_id: UUID) -> Vendor:
-    vendor = await session.scalar(select(Vendor).where(Vendor.id == vendor_id))
+@dataclass(frozen=True, slots=True)
+class VendorTerms:
+    """What an invoice takes from its vendor: the currency and the payment terms."""
+
+    default_currency: str
+    payment_terms_days: int
+
+
+# Sent with asyncpg itself (db/driver.py): every create reads it.
+_VENDOR_TERMS = "SELECT is_active, default_currency, payment_terms_days FROM vendors WHERE id = $1"
+
+
+async def _active_vendor(session: AsyncSession, vendor_id: UUID) -> VendorTerms:
+    connection = await driver.driver_connection(session)
+    vendor = await connection.fetchrow(_VENDOR_TERMS, vendor_id)
     if vendor is None:
         raise Problem(404, "vendor_not_found", "No such vendor.")
-    if not vendor.is_active:
+    if not vendor["is_active"]:
         raise Problem(409, "vendor_inactive", "This vendor is deactivated.")
-    return vendor
+    return VendorTerms(vendor["default_currency"], vendor["payment_terms_days"])
 
 
 async def new_document_draft(session: AsyncSession, audit: AuditContext) -> Invoice:

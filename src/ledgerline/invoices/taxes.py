@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ledgerline.invoices.models import TaxCode, TaxKind, TaxRounding
 from ledgerline.ledger import chart
 from ledgerline.problems import Problem
-from ledgerline.values import cents
+from ledgerline.values import cents, precise
 
 INTRA_STATE = "intra_state"
 INTER_STATE = "inter_state"
@@ -111,7 +111,7 @@ def compute(
             {
                 "tax_code": group.tax.code,
                 "component": group.component.name if group.tax.code is not None else None,
-                "rate": str(group.component.rate.quantize(Decimal("0.0001"))),
+                "rate": str(precise(group.component.rate)),
                 "taxable_amount": str(group.taxable),
                 "tax_amount": str(amount),
                 "recoverable_amount": str(cents(amount * group.tax.recoverable)),

@@ -65,7 +65,7 @@ from ledgerline.purchasing.models import (
     PurchaseOrderStatusChange,
 )
 from ledgerline.purchasing.settings import read_settings
-from ledgerline.values import cents
+from ledgerline.values import cents, precise
 from ledgerline.vendors.models import Vendor
 
 RECEIPT = "goods_receipt"
@@ -183,9 +183,7 @@ async def _set_lines(
                 tax_code=line.tax_code,
                 account_code=line.account_code,
                 three_way=three_way,
-                receipt_limit=(line.quantity * (1 + over_receipt / 100)).quantize(
-                    Decimal("0.0001")
-                ),
+                receipt_limit=precise(line.quantity * (1 + over_receipt / 100)),
                 quantity_received=ZERO,
                 quantity_matched=ZERO,
                 quantity_accrued=ZERO,
@@ -626,7 +624,7 @@ async def receive(
             id=new_id(),
             receipt_id=receipt.id,
             purchase_order_line_id=line_id,
-            quantity=quantity.quantize(Decimal("0.0001")),  # as the column answers it
+            quantity=precise(quantity),  # as the column answers it
             accrued=accrue,
         )
         received.append(line)
