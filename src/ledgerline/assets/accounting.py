@@ -51,7 +51,7 @@ from ledgerline.db.timeouts import allow_long_statements
 from ledgerline.events.catalog import asset_changed, depreciation_run_posted
 from ledgerline.invoices import postings
 from ledgerline.invoices.models import Invoice, InvoiceKind, InvoiceLine, InvoiceStatus
-from ledgerline.invoices.postings import accounts_by_code
+from ledgerline.invoices.postings import account_ids_by_code, accounts_by_code
 from ledgerline.ledger import chart
 from ledgerline.ledger.models import JournalEntry, Period, PeriodStatus
 from ledgerline.ledger.posting import (
@@ -306,7 +306,7 @@ async def list_runs(
 
 async def _credit_account(session: AsyncSession, code: str | None, default: str) -> UUID:
     wanted = code or default
-    return (await accounts_by_code(session, {wanted}))[wanted].id
+    return (await account_ids_by_code(session, {wanted}))[wanted]
 
 
 async def create_asset(session: AsyncSession, audit: AuditContext, **fields: Any) -> Asset:
@@ -699,9 +699,7 @@ async def adjust(
     entry_id = None
     if moves:
         codes = {code for code, _ in moves}
-        accounts = {
-            code: account.id for code, account in (await accounts_by_code(session, codes)).items()
-        }
+        accounts = await account_ids_by_code(session, codes)
         accounts[chart.FIXED_ASSETS] = (await accounts_of(session, asset)).cost
         entry = await post(
             session,

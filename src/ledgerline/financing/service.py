@@ -37,7 +37,7 @@ from ledgerline.financing.models import (
 )
 from ledgerline.financing.terms import EarlyPayment, early_payment, share_of
 from ledgerline.invoices.models import Invoice, InvoiceStatus, InvoiceStatusChange
-from ledgerline.invoices.postings import accounts_by_code
+from ledgerline.invoices.postings import account_ids_by_code
 from ledgerline.ledger import chart
 from ledgerline.ledger.posting import PostingLine, post
 from ledgerline.mail.service import queue_mail
@@ -535,7 +535,7 @@ class Settled:
 
 async def _program_accounts(session: AsyncSession) -> dict[str, UUID]:
     codes = {chart.ACCOUNTS_PAYABLE, chart.BANK, chart.FINANCING_INCOME, chart.FUNDER_PAYABLE}
-    return {code: account.id for code, account in (await accounts_by_code(session, codes)).items()}
+    return await account_ids_by_code(session, codes)
 
 
 async def settle_offer(

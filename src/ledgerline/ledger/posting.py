@@ -30,17 +30,16 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.audit.service import AuditContext
+from ledgerline.db import driver
 from ledgerline.db.base import new_id
 from ledgerline.ledger.models import (
     Account,
     Balance,
     JournalEntry,
     JournalLine,
-    Period,
     PeriodStatus,
 )
 from ledgerline.problems import Problem
-from ledgerline.vendors.models import Vendor
 
 ZERO = Decimal("0.00")
 
@@ -114,16 +113,22 @@ def _check_lines(lines: Sequence[PostingLine]) -> None:
         )
 
 
+# Sent with asyncpg itself (db/driver.py): every posting asks both. Each follows an ORM
+# read of the same posting (`_accounts`), which has sent the session's pending writes.
+_CLOSED_SINCE = "SELECT period FROM ledger_periods WHERE status = $1 AND period >= $2"
+_VENDORS_AMONG = "SELECT id FROM vendors WHERE id = ANY($1::uuid[])"
+
+
 async def posting_day(session: AsyncSession, occurred_on: date) -> date:
     """The day a business event dated `occurred_on` posts on: that day, or the first day
     of the first open month after it when its month is closed."""
-    closed = set(
-        await session.scalars(
-            select(Period.period).where(
-                Period.status == PeriodStatus.CLOSED, Period.period >= month_of(occurred_on)
-            )
+    connection = await driver.driver_connection(session)
+    closed = {
+        row["period"]
+        for row in await connection.fetch(
+            _CLOSED_SINCE, PeriodStatus.CLOSED.value, month_of(occurred_on)
         )
-    )
+    }
     if month_of(occurred_on) not in closed:
         return occurred_on
     month = month_of(occurred_on)
@@ -179,7 +184,8 @@ async def _check_parties(session: AsyncSession, lines: Sequence[PostingLine]) ->
     wanted = {line.vendor_id for line in lines if line.vendor_id is not None}
     if not wanted:
         return
-    found = set(await session.scalars(select(Vendor.id).where(Vendor.id.in_(wanted))))
+    connection = await driver.driver_connection(session)
+    found = {row["id"] for row in await connection.fetch(_VENDORS_AMONG, list(wanted))}
     if wanted - found:
         raise Problem(
             422,
