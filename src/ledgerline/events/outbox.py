@@ -19,35 +19,31 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ledgerline.db import driver
 from ledgerline.db.base import new_id
 
 DOORBELL_CHANNEL = "ledgerline_events"
 
+# Sent with asyncpg itself (db/driver.py): every change of the busy paths ends with them.
 # Advisory-lock namespace of the event streams ('ev' in the high bits, the tenant below).
-_LOCK = text("SELECT pg_advisory_xact_lock(1702232064, hashtext(CAST(:tenant AS text)))")
-_LAST_ID = text("SELECT id FROM domain_events WHERE tenant_id = :tenant ORDER BY id DESC LIMIT 1")
-# The row and its doorbell; with :only_if_last, only when no event of the tenant has an id
-# at or past :id (the usual case: one round trip after the lock instead of two).
-_APPEND = text(
-    """
-    WITH appended AS (
-        INSERT INTO domain_events (tenant_id, id, type, channels, permission, recipient_id,
-                                   subject_type, subject_id, data)
-        SELECT CAST(:tenant AS uuid), CAST(:id AS uuid), CAST(:type AS varchar),
-               CAST(:channels AS varchar[]), CAST(:permission AS varchar),
-               CAST(:recipient AS uuid), CAST(:subject_type AS varchar),
-               CAST(:subject_id AS uuid), CAST(:data AS jsonb)
-        WHERE NOT (CAST(:only_if_last AS boolean) AND EXISTS (
-            SELECT FROM domain_events
-            WHERE tenant_id = CAST(:tenant AS uuid) AND id >= CAST(:id AS uuid)))
-        RETURNING tenant_id, id
-    )
-    SELECT pg_notify(:doorbell, tenant_id::text || ':' || id::text) FROM appended
-    """
+_LOCK = "SELECT pg_advisory_xact_lock(1702232064, hashtext($1::text))"
+_LAST_ID = "SELECT id FROM domain_events WHERE tenant_id = $1 ORDER BY id DESC LIMIT 1"
+# The row and its doorbell; with $10 (only if last), only when no event of the tenant has
+# an id at or past $2 (the usual case: one round trip after the lock instead of two).
+_APPEND = """
+WITH appended AS (
+    INSERT INTO domain_events (tenant_id, id, type, channels, permission, recipient_id,
+                               subject_type, subject_id, data)
+    SELECT $1::uuid, $2::uuid, $3::varchar, $4::varchar[], $5::varchar, $6::uuid,
+           $7::varchar, $8::uuid, $9::jsonb
+    WHERE NOT ($10::boolean AND EXISTS (
+        SELECT FROM domain_events WHERE tenant_id = $1::uuid AND id >= $2::uuid))
+    RETURNING tenant_id, id
 )
+SELECT pg_notify($11, tenant_id::text || ':' || id::text) FROM appended
+"""
 
 
 def _after(last: UUID | None) -> UUID:
@@ -72,21 +68,22 @@ async def emit(
 ) -> UUID:
     """Append one event (delivered on `channels` to subscribers holding `permission`;
     with `recipient_id`, to that user only) and ring the doorbell at commit."""
-    await session.execute(_LOCK, {"tenant": str(tenant_id)})
-    row = {
-        "tenant": tenant_id,
-        "type": event_type,
-        "channels": list(channels),
-        "permission": permission,
-        "recipient": recipient_id,
-        "subject_type": subject_type,
-        "subject_id": subject_id,
-        "data": json.dumps(data, default=str),
-        "doorbell": DOORBELL_CHANNEL,
-    }
+    await session.flush()  # the change's own writes go first: the event is the last
+    connection = await driver.driver_connection(session)
+    await connection.execute(_LOCK, str(tenant_id))
+    row = (
+        event_type,
+        list(channels),
+        permission,
+        recipient_id,
+        subject_type,
+        subject_id,
+        json.dumps(data, default=str),
+    )
     event_id = new_id()
-    appended = await session.execute(_APPEND, {**row, "id": event_id, "only_if_last": True})
-    if appended.first() is None:  # another process's clock put this id behind the last
-        event_id = _after(await session.scalar(_LAST_ID, {"tenant": tenant_id}))
-        await session.execute(_APPEND, {**row, "id": event_id, "only_if_last": False})
+    appended = await connection.fetchrow(_APPEND, tenant_id, event_id, *row, True, DOORBELL_CHANNEL)
+    if appended is None:  # another process's clock put this id behind the last
+        last = await connection.fetchrow(_LAST_ID, tenant_id)
+        event_id = _after(None if last is None else last["id"])
+        await connection.fetchrow(_APPEND, tenant_id, event_id, *row, False, DOORBELL_CHANNEL)
     return event_id
