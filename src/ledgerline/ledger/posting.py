@@ -25,7 +25,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,8 +33,6 @@ from ledgerline.audit.service import AuditContext
 from ledgerline.db import driver
 from ledgerline.db.base import new_id
 from ledgerline.ledger.models import (
-    Account,
-    Balance,
     JournalEntry,
     JournalLine,
     PeriodStatus,
@@ -113,8 +111,14 @@ def _check_lines(lines: Sequence[PostingLine]) -> None:
         )
 
 
-# Sent with asyncpg itself (db/driver.py): every posting asks both. Each follows an ORM
-# read of the same posting (`_accounts`), which has sent the session's pending writes.
+# Sent with asyncpg itself (db/driver.py): every posting asks them, after `post_many` has
+# flushed the session (so they see what the caller's transaction wrote before posting).
+_ACCOUNTS = """
+SELECT a.id, a.code, a.currency, a.active,
+       ARRAY(SELECT b.currency FROM ledger_balances b WHERE b.account_id = a.id) AS held
+FROM ledger_accounts a
+WHERE a.id = ANY($1::uuid[])
+"""
 _CLOSED_SINCE = "SELECT period FROM ledger_periods WHERE status = $1 AND period >= $2"
 _VENDORS_AMONG = "SELECT id FROM vendors WHERE id = ANY($1::uuid[])"
 
@@ -137,30 +141,32 @@ async def posting_day(session: AsyncSession, occurred_on: date) -> date:
     return month
 
 
-# The currencies each account already holds a balance row in, read with the accounts: the
-# rows an entry still needs are opened before any row is locked (`_open_missing_balances`).
-_HELD_CURRENCIES = (
-    select(func.array_agg(Balance.currency))
-    .where(Balance.account_id == Account.id)
-    .correlate(Account)
-    .scalar_subquery()
-)
+@dataclass(frozen=True, slots=True)
+class _Account:
+    """What a posting checks of an account it moves."""
+
+    id: UUID
+    code: str
+    currency: str | None
+    active: bool
 
 
 @dataclass(frozen=True, slots=True)
 class _Accounts:
-    by_id: dict[UUID, Account]
+    by_id: dict[UUID, _Account]
     held: set[tuple[UUID, str]]  # (account, currency) with a balance row
 
 
 async def _accounts(session: AsyncSession, lines: Sequence[PostingLine]) -> _Accounts:
-    found: dict[UUID, Account] = {}
+    """The accounts the lines move, with the currencies each already holds a balance row
+    in: the rows an entry still needs are opened before any row is locked
+    (`_open_missing_balances`)."""
+    found: dict[UUID, _Account] = {}
     held: set[tuple[UUID, str]] = set()
-    for account, currencies in await session.execute(
-        select(Account, _HELD_CURRENCIES).where(Account.id.in_({line.account_id for line in lines}))
-    ):
-        found[account.id] = account
-        held.update((account.id, currency) for currency in currencies or ())
+    connection = await driver.driver_connection(session)
+    for row in await connection.fetch(_ACCOUNTS, list({line.account_id for line in lines})):
+        found[row["id"]] = _Account(row["id"], row["code"], row["currency"], row["active"])
+        held.update((row["id"], currency) for currency in row["held"])
     for line in lines:
         account = found.get(line.account_id)
         if account is None:
@@ -195,7 +201,7 @@ async def _check_parties(session: AsyncSession, lines: Sequence[PostingLine]) ->
         )
 
 
-def _check_active(accounts: dict[UUID, Account]) -> None:
+def _check_active(accounts: dict[UUID, _Account]) -> None:
     for account in accounts.values():
         if not account.active:
             raise Problem(
@@ -260,7 +266,7 @@ async def _open_missing_balances(
             await session.execute(_OPEN_BALANCE, change)
 
 
-def _database_refusal(error: DBAPIError, accounts: dict[UUID, Account]) -> Problem | None:
+def _database_refusal(error: DBAPIError, accounts: dict[UUID, _Account]) -> Problem | None:
     """The problem a refusal by the ledger's constraints and triggers stands for."""
     sqlstate = str(getattr(error.orig, "sqlstate", "") or "")
     cause = getattr(error.orig, "__cause__", None)
@@ -364,6 +370,7 @@ async def post_many(
         return []
     for draft in drafts:
         _check_lines(draft.lines)
+    await session.flush()
     all_lines = [line for draft in drafts for line in draft.lines]
     accounts = await _accounts(session, all_lines)
     originals = [line for draft in drafts if draft.reverses is None for line in draft.lines]
