@@ -26,6 +26,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.audit.service import AuditContext
+from ledgerline.db import driver
 from ledgerline.db.base import new_id
 from ledgerline.db.rows import locked_at_version
 from ledgerline.invoices.models import (
@@ -54,8 +55,25 @@ def _policy(row: ApprovalPolicy | None) -> Policy:
     return Policy(row.segregation_of_duties, row.approver_cannot_pay, row.thresholds, row.version)
 
 
+# Sent with asyncpg itself (db/driver.py): every approval reads both; approvals are
+# inserted by a statement of their own, never left pending in the session.
+_POLICY = (
+    "SELECT segregation_of_duties, approver_cannot_pay, thresholds, version FROM approval_policies"
+)
+_APPROVERS = "SELECT approver_id FROM invoice_approvals WHERE invoice_id = $1 AND submission = $2"
+
+
 async def read_policy(session: AsyncSession) -> Policy:
-    return _policy(await session.scalar(select(ApprovalPolicy)))
+    connection = await driver.driver_connection(session)
+    row = await connection.fetchrow(_POLICY)
+    if row is None:
+        return _policy(None)
+    return Policy(
+        row["segregation_of_duties"],
+        row["approver_cannot_pay"],
+        row["thresholds"],
+        row["version"],
+    )
 
 
 async def replace_policy(
@@ -134,6 +152,13 @@ async def _creators_and_submitters(session: AsyncSession, invoice: Invoice) -> s
     return {actor for actor in rows if actor is not None}
 
 
+async def _approvers(session: AsyncSession, invoice: Invoice) -> list[UUID]:
+    """Who approved the invoice's current submission, one per approval given."""
+    connection = await driver.driver_connection(session)
+    rows = await connection.fetch(_APPROVERS, invoice.id, invoice.submissions)
+    return [row["approver_id"] for row in rows]
+
+
 async def approvals_of(
     session: AsyncSession, invoice_id: UUID, submission: int | None = None
 ) -> list[InvoiceApproval]:
@@ -171,8 +196,8 @@ async def record_approval(
             roles=roles,
             min_amount=threshold["min_amount"],
         )
-    given = await approvals_of(session, invoice.id, invoice.submissions)
-    if any(a.approver_id == actor for a in given):
+    given = await _approvers(session, invoice)
+    if actor in given:
         raise refused(
             "distinct_approvers",
             f"You have approved this submission already; it needs {required} approval(s),"
@@ -203,10 +228,7 @@ async def refuse_approver_paying(
     policy = await read_policy(session)
     if not policy.approver_cannot_pay:
         return
-    approvers = {
-        a.approver_id for a in await approvals_of(session, invoice.id, invoice.submissions)
-    }
-    if audit.actor.id in approvers:
+    if audit.actor.id in await _approvers(session, invoice):
         raise refused(
             "approver_cannot_pay", "Whoever approved an invoice cannot record its payment."
         )
