@@ -294,7 +294,7 @@ def _access_claims(settings: Settings, request: Request) -> dict[str, Any] | Res
         )
         if claims["typ"] != "access":
             raise jwt.InvalidTokenError("not an access token")
-    except (jwt.PyJWTError, KeyError):
+    except (jwt.PyJWTError, ValueError, TypeError, KeyError):
         return _problem(401, "The token is not valid.")
     return claims
 

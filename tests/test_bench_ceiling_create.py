@@ -11,8 +11,10 @@ never here.)
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -25,11 +27,13 @@ from bench.ceiling import create_ceiling
 from bench.floor import create_floor
 
 from ledgerline.config import Settings
+from ledgerline.values import fold_invoice_number
 from tests.helpers.database import owner_sql
 from tests.helpers.http import problem_code
 from tests.helpers.identity import Account
 from tests.helpers.invoices import API, vendor
 
+ROOT = Path(__file__).resolve().parents[1]
 # The app's read of the lines it has just written: the one statement the others skip.
 LINES_READ_BACK = "SELECT invoice_lines.tenant_id, invoice_lines.id,"
 # Differ between two creates by nature: ids, the number (each must be unique), times.
@@ -281,3 +285,19 @@ async def test_ceiling_and_floor_refuse_as_the_app_does(
         assert gone.status_code == 401, (server, gone.text)
     # Nothing but the first invoice was written.
     assert await owner_sql(settings, owner.tenant_id, "SELECT count(*) FROM invoices") == [(1,)]
+
+
+def test_the_numbers_wrk_sends_stay_unique_once_folded() -> None:
+    """Every wrk run of the benchmark numbers its creates `<tag>-...<n>`; folded as the
+    duplicate check folds them, no two runs' numbers may meet (else some creates are
+    refused as duplicates and measured as such)."""
+    script = (ROOT / "bench" / "wrk.lua").read_text()
+    found = re.search(r'"number": "([^"]+)"', script)
+    assert found is not None
+    number = found.group(1)  # a Lua format of the run's tag and the request's count
+    folded = {
+        fold_invoice_number(number % (f"W{run}", count))
+        for run in range(1, 40)
+        for count in range(1, 1_000)
+    }
+    assert len(folded) == 39 * 999
