@@ -15,7 +15,8 @@ audit, request-id middleware or Pydantic model.
 order, the same totals and answer) on the asyncpg connection of an `AsyncSession`
 transaction of the app's engine, opened by one async dependency that FastAPI closes
 before the response is sent (`scope="function"`, as the app's access hook): the commit
-(or, for a refusal, the rollback) comes first, then the 201.
+(or, for a refusal, the rollback) comes first, then the 201. As in the ceiling, no rate
+limit, request-id middleware, Pydantic model or ORM object.
 
 So floor / ceiling is what FastAPI and SQLAlchemy cost by themselves for this read or
 create, and app / floor what the app's own rules and plumbing add on top.
