@@ -42,7 +42,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache
 from typing import Any
 from uuid import UUID, uuid4
@@ -125,10 +125,12 @@ SELECT {", ".join(f"i.{field}" for field in INVOICE_FIELDS)}, i.version,
 """
 
 
-def _compiled(clause: TextClause) -> tuple[str, list[str]]:
-    """A text clause as SQLAlchemy's asyncpg dialect sends it, and its parameters' order."""
-    compiled = clause.compile(dialect=asyncpg_dialect())  # type: ignore[no-untyped-call]
-    return str(compiled), list(compiled.positiontup or [])
+def _sent(statement: str | TextClause) -> str:
+    """A statement as the app sends it: plain SQL as it is, a text clause as SQLAlchemy's
+    asyncpg dialect compiles it (its parameters numbered in their order of appearance)."""
+    if isinstance(statement, str):
+        return statement
+    return str(statement.compile(dialect=asyncpg_dialect()))  # type: ignore[no-untyped-call]
 
 
 # The statements of the app's create, as its access hook and ORM send them (traced through
@@ -215,9 +217,11 @@ VALUES ($1::UUID, $2::UUID, $3::VARCHAR, $4::UUID, $5::VARCHAR, $6::VARCHAR, $7:
     $8::JSONB, $9::VARCHAR, $10::VARCHAR, $11::VARCHAR)
 RETURNING audit_events.occurred_at
 """
-EVENT_LOCK = _compiled(outbox._LOCK)[0]
-EVENT_APPEND, EVENT_APPEND_PARAMETERS = _compiled(outbox._APPEND)
-LAST_EVENT = _compiled(outbox._LAST_ID)[0]
+EVENT_LOCK = _sent(outbox._LOCK)  # $1: the tenant as text
+# $1-$11: tenant, id, type, channels, permission, recipient, subject type, subject id,
+# data, only if last, doorbell channel.
+EVENT_APPEND = _sent(outbox._APPEND)
+LAST_EVENT = _sent(outbox._LAST_ID)  # $1: the tenant
 FOUR_PLACES = Decimal("0.0001")
 # A connection of its own (the floor's session's) or one lent by the pool (the ceiling's).
 Connection = asyncpg.Connection | PoolConnectionProxy
@@ -471,9 +475,9 @@ async def insert_draft(connection: Connection, caller: Caller, draft: Draft) -> 
     lines = [
         (
             line,
-            line.quantity.quantize(FOUR_PLACES),
-            line.unit_price.quantize(FOUR_PLACES),
-            line.tax_rate.quantize(FOUR_PLACES),
+            line.quantity.quantize(FOUR_PLACES, ROUND_HALF_UP),
+            line.unit_price.quantize(FOUR_PLACES, ROUND_HALF_UP),
+            line.tax_rate.quantize(FOUR_PLACES, ROUND_HALF_UP),
             subtotal,
             tax,
         )
@@ -582,26 +586,20 @@ async def _append_event(
         "amount_paid": str(ZERO),
         "version": 1,
     }
-    event = {
-        "tenant": tenant,
-        "id": new_id(),
-        "type": INVOICE_EVENTS["create"],
-        "channels": invoice_channels(invoice_id),
-        "permission": Permission.INVOICES_READ.value,
-        "recipient": None,
-        "subject_type": "invoice",
-        "subject_id": invoice_id,
-        "data": json.dumps(data),
-        "only_if_last": True,
-        "doorbell": outbox.DOORBELL_CHANNEL,
-    }
-    appended = await connection.fetchrow(
-        EVENT_APPEND, *(event[name] for name in EVENT_APPEND_PARAMETERS)
+    event_id = new_id()
+    row = (
+        INVOICE_EVENTS["create"],
+        invoice_channels(invoice_id),
+        Permission.INVOICES_READ.value,
+        None,
+        "invoice",
+        invoice_id,
+        json.dumps(data),
     )
-    if appended is None:
-        last = await connection.fetchval(LAST_EVENT, tenant)
-        event |= {"id": outbox._after(last), "only_if_last": False}
-        await connection.fetchrow(EVENT_APPEND, *(event[name] for name in EVENT_APPEND_PARAMETERS))
+    doorbell = outbox.DOORBELL_CHANNEL
+    if await connection.fetchrow(EVENT_APPEND, tenant, event_id, *row, True, doorbell) is None:
+        event_id = outbox._after(await connection.fetchval(LAST_EVENT, tenant))
+        await connection.fetchrow(EVENT_APPEND, tenant, event_id, *row, False, doorbell)
 
 
 def create_ceiling(settings: Settings) -> Starlette:
