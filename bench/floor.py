@@ -10,8 +10,16 @@ hooks) and the query sent with asyncpg on that transaction's connection
 (`ledgerline.db.driver`), answered as a plain `Response`. No caller check, rate limit,
 audit, request-id middleware or Pydantic model.
 
-So floor / ceiling is what FastAPI and SQLAlchemy cost by themselves for this read, and
-app / floor what the app's own rules and plumbing add on top.
+`POST /invoices` likewise does exactly the ceiling's create: the same token check, then
+`bench.ceiling.insert_draft` (the caller's liveness, the same statements in the same
+order, the same totals and answer) on the asyncpg connection of an `AsyncSession`
+transaction of the app's engine, opened by one async dependency that FastAPI closes
+before the response is sent (`scope="function"`, as the app's access hook): the commit
+(or, for a refusal, the rollback) comes first, then the 201. As in the ceiling, no rate
+limit, request-id middleware, Pydantic model or ORM object.
+
+So floor / ceiling is what FastAPI and SQLAlchemy cost by themselves for this read or
+create, and app / floor what the app's own rules and plumbing add on top.
 
     python -m bench.floor --port 8002 [--workers 2]
 """
@@ -25,18 +33,22 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bench.ceiling import INVOICE_FIELDS, INVOICE_QUERY, caller_tenant, invoice_response
+from bench.ceiling import (
+    INVOICE_FIELDS,
+    INVOICE_QUERY,
+    Caller,
+    Refused,
+    caller_tenant,
+    insert_draft,
+    invoice_response,
+    parse_draft,
+    verified_caller,
+)
 from bench.server import serve_factory
 from ledgerline.config import Settings
 from ledgerline.db import driver
 from ledgerline.db.engine import Database
 from ledgerline.log import configure_logging
-
-
-class Refused(Exception):
-    def __init__(self, response: Response) -> None:
-        super().__init__("refused")
-        self.response = response
 
 
 def create_floor(settings: Settings) -> FastAPI:
@@ -49,6 +61,14 @@ def create_floor(settings: Settings) -> FastAPI:
         assert database is not None
         async with database.tenant_transaction(tenant) as session:
             yield session
+
+    async def caller_session(request: Request) -> AsyncIterator[tuple[Caller, AsyncSession]]:
+        caller = verified_caller(settings, request)
+        if isinstance(caller, Response):
+            raise Refused(caller)
+        assert database is not None
+        async with database.tenant_transaction(caller.tenant) as session:
+            yield caller, session
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -77,6 +97,18 @@ def create_floor(settings: Settings) -> FastAPI:
         connection = await driver.driver_connection(session)
         row: Any = await connection.fetchrow(INVOICE_QUERY, invoice_id)
         return invoice_response(row)
+
+    @app.post("/invoices", status_code=201)
+    async def create_invoice(
+        request: Request,
+        context: Annotated[tuple[Caller, AsyncSession], Depends(caller_session, scope="function")],
+    ) -> Response:
+        draft = parse_draft(await request.body())
+        if isinstance(draft, Response):
+            raise Refused(draft)
+        caller, session = context
+        connection = await driver.driver_connection(session)
+        return await insert_draft(connection.driver, caller, draft)
 
     assert INVOICE_FIELDS  # the same fields as the ceiling's answer
     return app

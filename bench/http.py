@@ -1,29 +1,40 @@
-"""Requests per second of the real server, driven by wrk, beside a ceiling app.
+"""Requests per second of the real server, driven by wrk, beside a ceiling and a floor.
 
-Two server processes on 127.0.0.1, one uvicorn worker each (BENCH_HTTP_WORKERS for more),
-on one embedded PostgreSQL:
+Three server processes on 127.0.0.1, one uvicorn worker each (BENCH_HTTP_WORKERS for
+more), on one embedded PostgreSQL:
 - the app, `python -m ledgerline serve` (exactly what `make run` serves), with rate limits
   on in this process's memory (the limit raised so that nothing is refused), log level
   WARNING;
 - the ceiling, `python -m bench.ceiling`: bare Starlette + asyncpg doing the app's security
-  work for `GET /invoices/{id}` and nothing else (see its docstring).
+  and database work for `GET /invoices/{id}` and for `POST /invoices` (a two-line draft:
+  the same statements as the app's create, in its order) and nothing else (see its
+  docstring);
+- the floor, `python -m bench.floor`: the ceiling's exact work on FastAPI and the app's
+  SQLAlchemy session.
 A tenant is signed up through the app's HTTP API (a real owner, a real access token); its
 vendors and invoices of two lines each are then seeded with COPY: some to read, and
 submitted ones at version 2 for the approvals, each approved once: a run walks only the
 ids no earlier run or warm-up has sent (an approval records its approver and posts, so a
 second approval of one invoice is refused by the policy, not measured).
 
-`wrk -t1 -c32` (bench/wrk.lua sets the headers and walks the ids) measures each endpoint
-for BENCH_HTTP_SECONDS (5) in BENCH_HTTP_ROUNDS (3) rounds; within a round the app's
-endpoints run, its invoice read last, then the ceiling's, so app and ceiling alternate.
+`wrk -t1 -c32` (bench/wrk.lua sets the headers and walks the ids; every create has a
+number of its own) measures each endpoint for BENCH_HTTP_SECONDS (5) in
+BENCH_HTTP_ROUNDS (3) rounds; within a round the app's endpoints run, its create (when
+selected) followed by the floor's and the ceiling's creates, its invoice read last
+followed by the floor's and the ceiling's reads, so app, floor and ceiling alternate.
+BENCH_HTTP_ONLY=create runs the three creates and the three reads only.
 Before the rounds: 1,000 authenticated requests through httpx (checked: 2xx), 50 invoice
-reads (checked: rate-limit headers, the app's invoice equals the ceiling's), the app
-worker's RSS, and BENCH_HTTP_WARM_UP_SECONDS (2) of
-wrk on each endpoint. Printed per endpoint: req/s (median of rounds, and each round), p50
-and p99 (median of rounds), responses other than 2xx; the invoice read's ratio to the
-ceiling; the app worker's RSS after those first 1,050 authenticated requests and after
-BENCH_HTTP_RSS_REQUESTS (100,000; invoice reads top the count up); and whether the app's
-worker and the ceiling have uvloop and httptools loaded (their memory maps).
+reads (checked: rate-limit headers, the app's invoice equals the ceiling's), 20 reads of
+the floor (equal to the ceiling's), 5 creates of the wrk body on each server (checked: the
+ceiling's and the floor's answers have the app's keys and values but for ids, number
+and times), the app worker's RSS, and BENCH_HTTP_WARM_UP_SECONDS (2) of wrk on each
+endpoint. Printed per endpoint: req/s (median of rounds, and each round), p50 and p99
+(median of rounds), the server's processor time per request, responses other than 2xx;
+the invoice read's and, when measured, the create's ratios: app / ceiling (req/s, p99,
+and req/s within each round), floor / ceiling and app / floor (req/s and processor
+time); the app worker's RSS after those first authenticated requests and after
+BENCH_HTTP_RSS_REQUESTS (100,000; invoice reads top the count up); and whether the
+servers have uvloop and httptools loaded (their memory maps).
 
 Needs wrk (`apt-get install wrk`); without it the benchmark says so and is skipped.
 """
@@ -90,6 +101,8 @@ LUA = Path(__file__).with_name("wrk.lua")
 # Not a secret: the signing key of this benchmark's throwaway tokens, shared with the ceiling.
 SECRET_KEY = "bench-http-signing-key-0123456789abcdef"  # noqa: S105
 NOT_IN_A_REQUEST = ("created_at", "updated_at")  # formats differ; the rest must be equal
+# What differs between two creates of one body by nature: ids, the number, the times.
+NOT_SAME = ("id", "number", "created_at", "updated_at", "possible_duplicate_of")
 
 
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity
@@ -125,6 +138,8 @@ APPROVE = Endpoint(
 INVOICE = Endpoint("GET /api/v1/invoices/{id}", "app", "ids", "/api/v1/invoices/", "invoices")
 CEILING = Endpoint("GET /invoices/{id}, ceiling", "ceiling", "ids", "/invoices/", "invoices")
 FLOOR = Endpoint("GET /invoices/{id}, floor", "floor", "ids", "/invoices/", "invoices")
+CEILING_CREATE = Endpoint("POST /invoices, ceiling", "ceiling", "create", "/invoices", "vendors")
+FLOOR_CREATE = Endpoint("POST /invoices, floor", "floor", "create", "/invoices", "vendors")
 BY_NAME = {
     "health": HEALTH,
     "me": ME,
@@ -133,9 +148,12 @@ BY_NAME = {
     "create-keyed": CREATE_KEYED,
     "approve": APPROVE,
 }
-# A round: the app's endpoints, its invoice read last, then the ceiling's.
+SELECTED = [endpoint for name, endpoint in BY_NAME.items() if not ONLY or name in ONLY]
+# A round: the app's endpoints, its create (when selected) followed by the floor's and
+# the ceiling's, its invoice read last followed by the floor's and the ceiling's.
 ROUND = (
-    *(endpoint for name, endpoint in BY_NAME.items() if not ONLY or name in ONLY),
+    *(endpoint for endpoint in SELECTED if endpoint is not CREATE),
+    *((CREATE, FLOOR_CREATE, CEILING_CREATE) if CREATE in SELECTED else ()),
     INVOICE,
     FLOOR,
     CEILING,
@@ -403,6 +421,55 @@ async def same_as_ceiling(floor_url: str, ceiling: httpx.AsyncClient, bench: Ben
             assert ours == theirs, f"the floor reads another invoice:\n{ours}\n{theirs}"
 
 
+def wrk_create_body(vendor: str, number: str) -> dict[str, Any]:
+    """The draft bench/wrk.lua posts in `create` mode."""
+    return {
+        "vendor_id": vendor,
+        "number": number,
+        "issue_date": "2025-03-14",
+        "po_number": "PO-7781",
+        "lines": [
+            {
+                "description": "Hosting, March",
+                "quantity": "1",
+                "unit_price": "120.00",
+                "tax_rate": "0.19",
+            },
+            {
+                "description": "Support hours",
+                "quantity": "3",
+                "unit_price": "45.50",
+                "tax_rate": "0.19",
+            },
+        ],
+    }
+
+
+async def same_create_as_app(base: dict[str, str], bench: Bench) -> None:
+    """The ceiling's and the floor's creates answer the app's keys and values for the same
+    body (each with a number of its own), but for what differs between two creates by
+    nature (NOT_SAME: ids, the near duplicates' too, the number and the times)."""
+    headers = bench.tenant.headers
+    paths = {"app": "/api/v1/invoices", "ceiling": "/invoices", "floor": "/invoices"}
+    vendors = bench.files["vendors"].read_text().split()[:5]
+    async with httpx.AsyncClient(timeout=60) as client:
+        for n, vendor in enumerate(vendors):
+            answers: dict[str, dict[str, Any]] = {}
+            for server, path in paths.items():
+                body = wrk_create_body(vendor, f"SAME-{server}-{n}")
+                response = await client.post(base[server] + path, json=body, headers=headers)
+                assert response.status_code == 201, (server, response.status_code, response.text)
+                answers[server] = response.json()
+            bench.authenticated += 1
+            ours = answers["app"]
+            for server in ("ceiling", "floor"):
+                theirs = answers[server]
+                same = ours.keys() == theirs.keys() and all(
+                    ours[key] == theirs[key] for key in ours if key not in NOT_SAME
+                )
+                assert same, f"the {server} creates another invoice:\n{ours}\n{theirs}"
+
+
 async def measure(ports: dict[str, int], pids: dict[str, int], admin_dsn: str) -> dict[str, Any]:
     app_pid = pids["app"]
     figures: dict[str, Any] = {"load_before": os.getloadavg()}
@@ -424,6 +491,7 @@ async def measure(ports: dict[str, int], pids: dict[str, int], admin_dsn: str) -
             bench = Bench(ports, tenant, files, server_pids)
             await warm_up(app, ceiling, bench)
             await same_as_ceiling(base["floor"], ceiling, bench)
+            await same_create_as_app(base, bench)
             figures["rss_first"] = (bench.authenticated, rss_mib(app_pid))
             for endpoint in ROUND:
                 await bench.wrk(endpoint, WARM_UP_SECONDS)
@@ -561,6 +629,8 @@ def report(figures: dict[str, Any]) -> None:
         f" app / floor: req/s {app_rate / floor_rate:.2f}x,"
         f" processor time {cpu_medians[INVOICE] / floor_cpu:.1f}x"
     )
+    if CEILING_CREATE in runs:
+        report_creates(runs, medians, cpu_medians)
     for endpoint in (ME, VENDOR):
         if endpoint not in medians:
             continue
@@ -577,6 +647,35 @@ def report(figures: dict[str, Any]) -> None:
     print(
         f"    (the last {figures['topped_up']:,} of them invoice reads,"
         f" in {figures['top_up_s']:.0f} s)"
+    )
+
+
+def report_creates(
+    runs: dict[Endpoint, list[Run]],
+    medians: dict[Endpoint, tuple[float, float]],
+    cpu_medians: dict[Endpoint, float],
+) -> None:
+    """The create's ratios, as the read's: app / ceiling, floor / ceiling, app / floor."""
+    (app_rate, app_p99), (ceiling_rate, ceiling_p99) = medians[CREATE], medians[CEILING_CREATE]
+    app_cpu, ceiling_cpu = cpu_medians[CREATE], cpu_medians[CEILING_CREATE]
+    print(
+        f"  invoice create, app / ceiling: req/s {app_rate / ceiling_rate:.2f}x,"
+        f" p99 {app_p99 / ceiling_p99:.1f}x,"
+        f" processor time per request {app_cpu / ceiling_cpu:.1f}x"
+    )
+    pairs = list(zip(runs[CREATE], runs[CEILING_CREATE], strict=True))
+    ratios = [app.rate / ceiling.rate for app, ceiling in pairs]
+    print(
+        f"    the same within each round: {' '.join(f'{r:.2f}x' for r in ratios)},"
+        f" median {statistics.median(ratios):.2f}x"
+    )
+    floor_rate, floor_cpu = medians[FLOOR_CREATE][0], cpu_medians[FLOOR_CREATE]
+    print(
+        f"  create, FastAPI + SQLAlchemy alone (floor) / ceiling:"
+        f" req/s {floor_rate / ceiling_rate:.2f}x,"
+        f" processor time per request {floor_cpu / ceiling_cpu:.1f}x;"
+        f" app / floor: req/s {app_rate / floor_rate:.2f}x,"
+        f" processor time {app_cpu / floor_cpu:.1f}x"
     )
 
 

@@ -4,7 +4,9 @@
 --   BENCH_WRK_MODE   get:     GET the URL's path, unchanged
 --                    ids:     GET BENCH_WRK_PATH .. <id>, walking BENCH_WRK_IDS round
 --                    create:  POST BENCH_WRK_PATH a draft of two lines for a vendor of
---                             BENCH_WRK_IDS (in turn), numbered BENCH_WRK_TAG-<n>: unique;
+--                             BENCH_WRK_IDS (in turn), numbered BENCH_WRK_TAG-N<n>: unique
+--                             once folded as duplicates are compared (the letter keeps
+--                             W1-N53 and W15-N3 apart: without it both fold to w153);
 --                             with BENCH_WRK_IDEMPOTENCY=1 also a unique Idempotency-Key
 --                    approve: POST BENCH_WRK_PATH .. <id> .. "/approve" with If-Match
 --                             BENCH_WRK_IF_MATCH, each id of BENCH_WRK_IDS once (past the
@@ -37,7 +39,7 @@ local function next_id()
   return ids[(n - 1) % #ids + 1]
 end
 
-local CREATE = '{"vendor_id": "%s", "number": "%s-%d", "issue_date": "2025-03-14",'
+local CREATE = '{"vendor_id": "%s", "number": "%s-N%d", "issue_date": "2025-03-14",'
   .. ' "po_number": "PO-7781", "lines": ['
   .. '{"description": "Hosting, March", "quantity": "1", "unit_price": "120.00",'
   .. ' "tax_rate": "0.19"},'
