@@ -20,9 +20,10 @@ PO number, lines of description, quantity, unit price and bare tax rate):
   `security.liveness`; 401 when it finds nothing, 403 for a suspended or read-only
   tenant or a role without `invoices:create`), the vendor (404, 409 inactive), the same
   folded number (409 `duplicate_invoice`, rolled back), the near duplicates (the oldest
-  NEAR_LIMIT), the invoice, its lines in one statement, the status history row, the
-  audit row, the event stream's advisory lock and the event, COMMIT. Not sent: the app's
-  read of the lines it has just written, which a route that knows them does not need;
+  NEAR_LIMIT), the audit row, the invoice, its lines in one statement, the status history
+  row (the order of the app's one flush), the event stream's advisory lock and the
+  event, COMMIT: the app's 12 statements, their texts imported where the app keeps them
+  as text;
 - totals and tax computed by the app's own functions, ids by `new_id` (UUIDv7);
 - 201 with the invoice and its lines as the app answers them, its ETag and Location.
 The work after the token check is `insert_draft`, which the floor reuses.
@@ -42,7 +43,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Any
 from uuid import UUID, uuid4
@@ -65,14 +66,15 @@ from ledgerline.db.tenant_context import TENANT_SETTING
 from ledgerline.events import outbox
 from ledgerline.events.catalog import INVOICE_EVENTS
 from ledgerline.events.channels import invoice_channels
-from ledgerline.invoices import taxes
+from ledgerline.invoices import duplicates, taxes
+from ledgerline.invoices import service as invoice_service
 from ledgerline.invoices.duplicates import NEAR_DAYS, NEAR_LIMIT
 from ledgerline.invoices.models import TaxRounding
 from ledgerline.log import configure_logging
 from ledgerline.security import liveness
 from ledgerline.security.permissions import ROLE_PERMISSIONS, Permission, Role
 from ledgerline.tenants.models import TenantStatus
-from ledgerline.values import fold_invoice_number
+from ledgerline.values import fold_invoice_number, precise
 
 REQUIRED_CLAIMS = ["iss", "aud", "sub", "jti", "typ", "iat", "exp", "role", "sid"]
 INVOICE_FIELDS = (
@@ -136,30 +138,9 @@ def _sent(statement: str | TextClause) -> str:
 # The statements of the app's create, as its access hook and ORM send them (traced through
 # asyncpg; tests/test_bench_ceiling_create.py compares them with the app's).
 CALLER_QUERY = liveness._USER_NOW
-VENDOR_QUERY = """
-SELECT vendors.tenant_id, vendors.id, vendors.name, vendors.tax_id, vendors.email,
-       vendors.address, vendors.default_currency, vendors.payment_terms_days,
-       vendors.bank_account, vendors.is_active, vendors.default_expense_account_id,
-       vendors.state_code, vendors.version, vendors.created_at, vendors.updated_at
-FROM vendors
-WHERE vendors.id = $1::UUID
-"""
-SAME_NUMBER_QUERY = """
-SELECT invoices.id
-FROM invoices
-WHERE invoices.vendor_id = $1::UUID AND invoices.number_key = $2::VARCHAR
-  AND invoices.status != $3::VARCHAR AND invoices.id IS NOT NULL
-"""
-NEAR_DUPLICATES_QUERY = """
-SELECT invoices.id
-FROM invoices
-WHERE invoices.vendor_id = $1::UUID AND invoices.kind = $2::VARCHAR
-  AND invoices.currency = $3::VARCHAR AND invoices.total = $4::NUMERIC(18, 2)
-  AND invoices.issue_date BETWEEN $5::DATE AND $6::DATE
-  AND invoices.number_key != $7::VARCHAR AND invoices.status != $8::VARCHAR
-  AND invoices.id != $9::UUID ORDER BY invoices.id
- LIMIT $10::INTEGER
-"""
+VENDOR_QUERY = invoice_service._VENDOR_TERMS
+SAME_NUMBER_QUERY = duplicates._SAME_NUMBER  # vendor, folded number, "void", own id
+NEAR_DUPLICATES_QUERY = duplicates._NEAR  # an array of at most NEAR_LIMIT ids
 INSERT_INVOICE = """
 INSERT INTO invoices (tenant_id, id, vendor_id, number, issue_date, due_date, currency,
     source, po_number, notes, subtotal, tax_total, total, amount_paid, status,
@@ -222,7 +203,6 @@ EVENT_LOCK = _sent(outbox._LOCK)  # $1: the tenant as text
 # data, only if last, doorbell channel.
 EVENT_APPEND = _sent(outbox._APPEND)
 LAST_EVENT = _sent(outbox._LAST_ID)  # $1: the tenant
-FOUR_PLACES = Decimal("0.0001")
 # A connection of its own (the floor's session's) or one lent by the pool (the ceiling's).
 Connection = asyncpg.Connection | PoolConnectionProxy
 ZERO = Decimal("0.00")
@@ -429,7 +409,9 @@ async def insert_draft(connection: Connection, caller: Caller, draft: Draft) -> 
     if not vendor["is_active"]:
         raise Refused(_problem(409, "This vendor is deactivated.", "vendor_inactive"))
     number_key = fold_invoice_number(draft.number)
-    existing = await connection.fetchval(SAME_NUMBER_QUERY, draft.vendor_id, number_key, "void")
+    existing = await connection.fetchval(
+        SAME_NUMBER_QUERY, draft.vendor_id, number_key, "void", None
+    )
     if existing is not None:
         raise Refused(_duplicate(existing))
 
@@ -443,9 +425,8 @@ async def insert_draft(connection: Connection, caller: Caller, draft: Draft) -> 
     currency: str = vendor["default_currency"]
     due_date = draft.issue_date + timedelta(days=vendor["payment_terms_days"])
     near = timedelta(days=NEAR_DAYS)
-    twins: list[UUID] = [
-        row["id"]
-        for row in await connection.fetch(
+    twins: list[UUID] = list(
+        await connection.fetchval(
             NEAR_DUPLICATES_QUERY,
             draft.vendor_id,
             "invoice",
@@ -458,8 +439,20 @@ async def insert_draft(connection: Connection, caller: Caller, draft: Draft) -> 
             invoice_id,
             NEAR_LIMIT,
         )
-    ]
+    )
     tenant = caller.tenant
+    # The app flushes the four rows at once; its unit of work sends the audit row first
+    # (it depends on no other), then the invoice, its lines and the history row.
+    changes = {
+        "number": draft.number,
+        "total": str(total),
+        **({"possible_duplicate_of": [str(twin) for twin in twins]} if twins else {}),
+    }
+    await connection.fetchrow(
+        INSERT_AUDIT,
+        *(tenant, new_id(), "user", caller.user, "invoice.created", "invoice", invoice_id),
+        *(json.dumps(changes), uuid4().hex, caller.ip, (caller.user_agent or "")[:512] or None),
+    )
     try:
         written = await connection.fetchrow(
             INSERT_INVOICE,
@@ -469,15 +462,17 @@ async def insert_draft(connection: Connection, caller: Caller, draft: Draft) -> 
             *(json.dumps(computed.summary), number_key, twins, 0, "[]", None, None, 1),
         )
     except asyncpg.UniqueViolationError:  # the same number, committed meanwhile
-        existing = await connection.fetchval(SAME_NUMBER_QUERY, draft.vendor_id, number_key, "void")
+        existing = await connection.fetchval(
+            SAME_NUMBER_QUERY, draft.vendor_id, number_key, "void", None
+        )
         raise Refused(_duplicate(existing)) from None
     assert written is not None
     lines = [
         (
             line,
-            line.quantity.quantize(FOUR_PLACES, ROUND_HALF_UP),
-            line.unit_price.quantize(FOUR_PLACES, ROUND_HALF_UP),
-            line.tax_rate.quantize(FOUR_PLACES, ROUND_HALF_UP),
+            precise(line.quantity),
+            precise(line.unit_price),
+            precise(line.tax_rate),
             subtotal,
             tax,
         )
@@ -489,25 +484,15 @@ async def insert_draft(connection: Connection, caller: Caller, draft: Draft) -> 
         insert_lines(len(lines)),
         *(
             value
-            for position, (line, _, _, _, subtotal, tax) in enumerate(lines)
+            for position, (line, quantity, unit_price, tax_rate, subtotal, tax) in enumerate(lines)
             for value in (
-                *(tenant, new_id(), invoice_id, position, line.description, line.quantity),
-                *(line.unit_price, line.tax_rate, subtotal, tax, None, None, None),
+                *(tenant, new_id(), invoice_id, position, line.description, quantity),
+                *(unit_price, tax_rate, subtotal, tax, None, None, None),
             )
         ),
     )
     await connection.fetchrow(
         INSERT_HISTORY, tenant, new_id(), invoice_id, None, "draft", None, "user", caller.user
-    )
-    changes = {
-        "number": draft.number,
-        "total": str(total),
-        **({"possible_duplicate_of": [str(twin) for twin in twins]} if twins else {}),
-    }
-    await connection.fetchrow(
-        INSERT_AUDIT,
-        *(tenant, new_id(), "user", caller.user, "invoice.created", "invoice", invoice_id),
-        *(json.dumps(changes), uuid4().hex, caller.ip, (caller.user_agent or "")[:512] or None),
     )
     await _append_event(connection, tenant, invoice_id, draft.number, currency, total)
 
