@@ -168,6 +168,7 @@ class Run:
     p99_ms: float
     failed: int  # responses other than 2xx/3xx, and socket errors
     cpu_ms: float  # the server's processor time (user + system) per request, in ms
+    database_cpu_ms: float | None  # PostgreSQL's, all its processes (when it is local)
 
     @property
     def rate(self) -> float:
@@ -182,6 +183,7 @@ class Bench:
     tenant: SignedUp
     files: dict[str, Path]
     server_pids: dict[str, list[int]]
+    database_pid: int | None  # the postmaster, when PostgreSQL runs on this machine
     authenticated: int = 0  # requests the app served on the tenant's behalf
     wrk_runs: int = 0
     approvals_sent: int = 0  # approvals ids already sent, in the file's order
@@ -210,6 +212,7 @@ class Bench:
         }
         url = f"http://127.0.0.1:{self.ports[endpoint.server]}{endpoint.path}"
         cpu_before = cpu_seconds(self.server_pids[endpoint.server])
+        database_before = database_cpu_seconds(self.database_pid)
         process = await asyncio.create_subprocess_exec(
             "wrk",
             "-t1",
@@ -226,6 +229,7 @@ class Bench:
         )
         out, err = await process.communicate()
         cpu = cpu_seconds(self.server_pids[endpoint.server]) - cpu_before
+        database_after = database_cpu_seconds(self.database_pid)
         line = next((x for x in out.decode().splitlines() if x.startswith("BENCH_WRK ")), None)
         if process.returncode != 0 or line is None:
             raise RuntimeError(f"wrk failed ({process.returncode}): {out.decode()}{err.decode()}")
@@ -242,6 +246,9 @@ class Bench:
             figures["p99_us"] / 1000,
             failed,
             1000 * cpu / max(1, figures["requests"]),
+            None
+            if database_before is None or database_after is None
+            else 1000 * (database_after - database_before) / max(1, figures["requests"]),
         )
 
 
@@ -323,6 +330,37 @@ def profiled(endpoint: Endpoint, app_pid: int, round_number: int) -> Iterator[No
 def cpu_seconds(pids: list[int]) -> float:
     """Processor time (user + system) the processes have used so far."""
     return sum(sum(psutil.Process(pid).cpu_times()[:2]) for pid in pids)
+
+
+def database_cpu_seconds(postmaster: int | None) -> float | None:
+    """Processor time PostgreSQL has used so far: the postmaster's, its live processes'
+    (backends, background writers) and that of the processes it has reaped."""
+    if postmaster is None:
+        return None
+    try:
+        server = psutil.Process(postmaster)
+        times = server.cpu_times()
+        total = times.user + times.system + times.children_user + times.children_system
+        for child in server.children():
+            try:
+                total += sum(child.cpu_times()[:2])
+            except psutil.NoSuchProcess:  # reaped meanwhile: counted in children_* next time
+                continue
+        return total
+    except psutil.Error:
+        return None
+
+
+async def local_postmaster(admin_dsn: str) -> int | None:
+    """The postmaster's pid when PostgreSQL runs on this machine (a backend's parent)."""
+    connection = await asyncpg.connect(admin_dsn)
+    try:  # while the backend lives
+        parent = psutil.Process(await connection.fetchval("SELECT pg_backend_pid()")).parent()
+        return None if parent is None or "postgres" not in parent.name() else parent.pid
+    except psutil.Error:
+        return None
+    finally:
+        await connection.close()
 
 
 def worker_pids(pid: int) -> list[int]:
@@ -488,7 +526,7 @@ async def measure(ports: dict[str, int], pids: dict[str, int], admin_dsn: str) -
                 shuffled = random.Random(name).sample(values, len(values))
                 files[name].write_text("".join(f"{value}\n" for value in shuffled))
             server_pids = {name: worker_pids(pid) for name, pid in pids.items()}
-            bench = Bench(ports, tenant, files, server_pids)
+            bench = Bench(ports, tenant, files, server_pids, await local_postmaster(admin_dsn))
             await warm_up(app, ceiling, bench)
             await same_as_ceiling(base["floor"], ceiling, bench)
             await same_create_as_app(base, bench)
@@ -593,7 +631,7 @@ def report(figures: dict[str, Any]) -> None:
     runs: dict[Endpoint, list[Run]] = figures["runs"]
     print(
         f"  {'endpoint':<40} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms':>7}"
-        f" {'not 2xx':>8}   rounds"
+        f" {'DB ms':>7} {'not 2xx':>8}   rounds"
     )
     medians = {}
     cpu_medians: dict[Endpoint, float] = {}
@@ -604,11 +642,13 @@ def report(figures: dict[str, Any]) -> None:
         medians[endpoint] = (rate, p99)
         cpu = statistics.median(run.cpu_ms for run in its_runs)
         cpu_medians[endpoint] = cpu
+        database = [run.database_cpu_ms for run in its_runs if run.database_cpu_ms is not None]
+        database_cpu = f"{statistics.median(database):7.3f}" if database else f"{'-':>7}"
         failed = sum(run.failed for run in its_runs)
         rounds = " ".join(f"{run.rate:,.0f}" for run in its_runs)
         print(
             f"  {endpoint.label:<40} {rate:7,.0f} {p50:8.2f} {p99:8.2f} {cpu:7.3f}"
-            f" {failed:8,}   {rounds}"
+            f" {database_cpu} {failed:8,}   {rounds}"
         )
     (app_rate, app_p99), (ceiling_rate, ceiling_p99) = medians[INVOICE], medians[CEILING]
     print(
