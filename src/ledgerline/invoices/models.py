@@ -91,7 +91,9 @@ class Invoice(Versioned, TenantScoped, TimestampMixin, Base):
         ),
         CheckConstraint("source IN ('api', 'upload', 'import')", name="source_allowed"),
         Index(None, "tenant_id", "status"),
-        Index(None, "tenant_id", "vendor_id"),
+        # A vendor's invoices, and among them an invoice's likely twins: issued within
+        # days (invoices/duplicates.py; migration 0025).
+        Index(None, "tenant_id", "vendor_id", "issue_date"),
         # The dashboard's aggregates read only these columns (migration 0020).
         Index(
             None,
