@@ -154,21 +154,7 @@ VALUES ($1::UUID, $2::UUID, $3::UUID, $4::VARCHAR, $5::DATE, $6::DATE, $7::VARCH
     $24::JSONB, $25::TIMESTAMP WITH TIME ZONE, $26::TIMESTAMP WITH TIME ZONE, $27::INTEGER)
 RETURNING invoices.created_at, invoices.updated_at
 """
-LINE_INSERT_COLUMNS = (
-    "tenant_id",
-    "id",
-    "invoice_id",
-    "position",
-    "description",
-    "quantity",
-    "unit_price",
-    "tax_rate",
-    "line_subtotal",
-    "line_tax",
-    "account_code",
-    "tax_code",
-    "purchase_order_line_id",
-)
+LINE_INSERT_COLUMNS = ("tenant_id", "id", "invoice_id", "position", *LINE_FIELDS)
 LINE_INSERT_TYPES = (
     "UUID",
     "UUID",

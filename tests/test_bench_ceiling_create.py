@@ -24,6 +24,7 @@ from asgi_lifespan import LifespanManager
 from asyncpg import prepared_stmt
 from bench.ceiling import create_ceiling
 from bench.floor import create_floor
+from bench.http import wrk_create_body
 
 from ledgerline.config import Settings
 from ledgerline.values import fold_invoice_number
@@ -35,30 +36,6 @@ from tests.helpers.invoices import API, vendor
 ROOT = Path(__file__).resolve().parents[1]
 # Differ between two creates by nature: ids, the number (each must be unique), times.
 OWN_TO_EACH = ("id", "number", "created_at", "updated_at", "possible_duplicate_of")
-
-
-def draft(vendor_id: str, number: str) -> dict[str, Any]:
-    """The body bench/wrk.lua sends."""
-    return {
-        "vendor_id": vendor_id,
-        "number": number,
-        "issue_date": "2025-03-14",
-        "po_number": "PO-7781",
-        "lines": [
-            {
-                "description": "Hosting, March",
-                "quantity": "1",
-                "unit_price": "120.00",
-                "tax_rate": "0.19",
-            },
-            {
-                "description": "Support hours",
-                "quantity": "3",
-                "unit_price": "45.50",
-                "tax_rate": "0.19",
-            },
-        ],
-    }
 
 
 @pytest.fixture
@@ -128,11 +105,13 @@ async def test_ceiling_and_floor_send_the_apps_statements_in_its_order(
     for server, http in servers.items():
         # Once untraced: the first create of a process may prepare what later ones reuse.
         path = create_path(server)
-        warm = await http.post(path, json=draft(vendor_id, f"W-{server}"), headers=owner.headers)
+        warm = await http.post(
+            path, json=wrk_create_body(vendor_id, f"W-{server}"), headers=owner.headers
+        )
         assert warm.status_code == 201, warm.text
         with traced(monkeypatch) as sent:
             answer = await http.post(
-                path, json=draft(vendor_id, f"T-{server}"), headers=owner.headers
+                path, json=wrk_create_body(vendor_id, f"T-{server}"), headers=owner.headers
             )
         assert answer.status_code == 201, answer.text
         statements[server] = sent
@@ -154,7 +133,9 @@ async def test_ceiling_and_floor_write_and_answer_what_the_app_does(
     answers = {}
     for server, http in servers.items():
         answer = await http.post(
-            create_path(server), json=draft(vendor_id, f"B-{server}"), headers=owner.headers
+            create_path(server),
+            json=wrk_create_body(vendor_id, f"B-{server}"),
+            headers=owner.headers,
         )
         assert answer.status_code == 201, answer.text
         assert answer.headers["etag"] == '"1"'
@@ -249,23 +230,25 @@ async def test_ceiling_and_floor_refuse_as_the_app_does(
 ) -> None:
     vendor_id = await vendor(servers["app"], owner)
     first = await servers["app"].post(
-        f"{API}/invoices", json=draft(vendor_id, "R-1"), headers=owner.headers
+        f"{API}/invoices", json=wrk_create_body(vendor_id, "R-1"), headers=owner.headers
     )
     assert first.status_code == 201, first.text
     for server, http in servers.items():
         path = create_path(server)
         # The same number, folded: refused.
-        twin = await http.post(path, json=draft(vendor_id, "r 1"), headers=owner.headers)
+        twin = await http.post(path, json=wrk_create_body(vendor_id, "r 1"), headers=owner.headers)
         assert twin.status_code == 409, (server, twin.text)
         assert problem_code(twin) == "duplicate_invoice"
         assert twin.json()["existing_invoice_id"] == first.json()["id"]
         unknown = await http.post(
-            path, json=draft(str(owner.user_id), f"U-{server}"), headers=owner.headers
+            path, json=wrk_create_body(str(owner.user_id), f"U-{server}"), headers=owner.headers
         )
         assert unknown.status_code == 404, (server, unknown.text)
         assert problem_code(unknown) == "vendor_not_found"
         wrong_tenant = {**owner.headers, "X-Tenant-ID": str(owner.user_id)}
-        elsewhere = await http.post(path, json=draft(vendor_id, "E-1"), headers=wrong_tenant)
+        elsewhere = await http.post(
+            path, json=wrk_create_body(vendor_id, "E-1"), headers=wrong_tenant
+        )
         assert elsewhere.status_code == 403, (server, elsewhere.text)
         if server != "app":
             bad = await http.post(path, content=b'{"lines": [{}]}', headers=owner.headers)
@@ -276,7 +259,9 @@ async def test_ceiling_and_floor_refuse_as_the_app_does(
     assert logout.status_code == 204
     for server, http in servers.items():
         gone = await http.post(
-            create_path(server), json=draft(vendor_id, f"G-{server}"), headers=owner.headers
+            create_path(server),
+            json=wrk_create_body(vendor_id, f"G-{server}"),
+            headers=owner.headers,
         )
         assert gone.status_code == 401, (server, gone.text)
     # Nothing but the first invoice was written.
