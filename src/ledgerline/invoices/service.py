@@ -410,8 +410,7 @@ def _dates_in_order(invoice: Invoice) -> None:
 async def _flush_unique(session: AsyncSession) -> None:
     """Flush; a number another request took meanwhile is the duplicate it is (409)."""
     try:
-        async with session.begin_nested():
-            await session.flush()
+        await session.flush()
     except IntegrityError as error:
         raise Problem(
             409, "duplicate_invoice", "This vendor's invoice with this number exists."
@@ -871,8 +870,7 @@ async def resolve_match(
         )
     )
     try:
-        async with session.begin_nested():
-            await session.flush()
+        await session.flush()
     except IntegrityError as error:
         raise _credit_note_used(None) from error
     return await _matched_after_all(
