@@ -300,3 +300,52 @@ async def test_ceiling_and_floor_refuse_as_the_app_does(
     assert await owner_sql(settings, owner.tenant_id, "SELECT count(*) FROM journal_entries") == [
         (1,)
     ]
+
+
+async def test_ceiling_and_floor_refuse_possible_duplicates_as_the_app_does(
+    servers: dict[str, httpx.AsyncClient], owner: Account, settings: Settings
+) -> None:
+    # Two like invoices (the same lines, total and day) of one vendor: each the other's twin.
+    line_shapes = shapes(random.Random(5))[:2]  # noqa: S311
+    vendor_id = await vendor(servers["app"], owner)
+    (first,) = await seed_submitted(settings, owner.tenant_id, vendor_id, 1, "DUPA", line_shapes)
+    (second,) = await seed_submitted(settings, owner.tenant_id, vendor_id, 1, "DUPB", line_shapes)
+    for server, http in servers.items():
+        twin = await approve(http, server, owner, first)
+        assert twin.status_code == 409, (server, twin.text)
+        assert problem_code(twin) == "possible_duplicate"
+        assert twin.json()["possible_duplicate_of"] == [second]
+    counted = (
+        "SELECT (SELECT count(*) FROM invoice_approvals)"
+        " + (SELECT count(*) FROM audit_events WHERE target_id = $1)"
+    )
+    assert await owner_sql(settings, owner.tenant_id, counted, UUID(first)) == [(0,)]
+
+
+async def test_what_the_ceiling_does_not_do_it_refuses_and_writes_nothing(
+    servers: dict[str, httpx.AsyncClient], owner: Account, settings: Settings
+) -> None:
+    """A policy asking for two approvals: the app records the first and leaves the
+    invoice submitted; the ceiling and the floor, which only do the approval that posts,
+    refuse rather than answer otherwise."""
+    current = await servers["app"].get(f"{API}/approval-policy", headers=owner.headers)
+    changed = await servers["app"].put(
+        f"{API}/approval-policy",
+        json={"thresholds": [{"min_amount": "0.00", "approvals": 2}]},
+        headers={**owner.headers, "If-Match": current.headers["etag"]},
+    )
+    assert changed.status_code == 200, changed.text
+    vendor_id = await vendor(servers["app"], owner)
+    invoices = await seed_submitted(settings, owner.tenant_id, vendor_id, 3, "TWO")
+    for server, invoice_id in zip(SERVERS, invoices, strict=True):
+        answer = await approve(servers[server], server, owner, invoice_id)
+        if server == "app":
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["status"] == "submitted"
+        else:
+            assert answer.status_code == 409, (server, answer.text)
+            assert problem_code(answer) == "outside_the_ceiling"
+    approvals = await owner_sql(
+        settings, owner.tenant_id, "SELECT invoice_id FROM invoice_approvals"
+    )
+    assert [str(row["invoice_id"]) for row in approvals] == [invoices[0]]
