@@ -581,6 +581,9 @@ async def _append_event(
 
 
 def create_ceiling(settings: Settings) -> Starlette:
+    # The approval builds on this module's pieces: imported once they exist.
+    from bench.ceiling_approval import approve_submitted
+
     pool: asyncpg.Pool | None = None
 
     async def get_invoice(request: Request) -> Response:
@@ -621,9 +624,6 @@ def create_ceiling(settings: Settings) -> Starlette:
         return created
 
     async def approve_invoice(request: Request) -> Response:
-        # The approval builds on this module's pieces: imported once they exist.
-        from bench.ceiling_approval import approve_submitted
-
         caller = verified_caller(settings, request)
         if isinstance(caller, Response):
             return caller
