@@ -1,6 +1,6 @@
-"""The ceiling of the `http` benchmark: an authenticated tenant read and an invoice create,
-each with the app's security and database work and nothing else, on bare Starlette and
-asyncpg.
+"""The ceiling of the `http` benchmark: an authenticated tenant read, an invoice create and
+an invoice approval, each with the app's security and database work and nothing else, on
+bare Starlette and asyncpg.
 
 `GET /invoices/{id}`:
 - verify the access token: HS256 pinned, SECRET_KEY, JWT_ISSUER and JWT_AUDIENCE of the
@@ -27,6 +27,13 @@ PO number, lines of description, quantity, unit price and bare tax rate):
 - totals and tax computed by the app's own functions, ids by `new_id` (UUIDv7);
 - 201 with the invoice and its lines as the app answers them, its ETag and Location.
 The work after the token check is `insert_draft`, which the floor reuses.
+
+`POST /invoices/{id}/approve` (If-Match, no body): the same token and tenant checks, the
+same BEGIN, then `bench.ceiling_approval.approve_submitted`: the 21 statements the app
+sends for `POST /api/v1/invoices/{id}/approve` of a submitted invoice of the kind the
+benchmark seeds (caller, invoice locked, near duplicates, policy, approvals, their row,
+the invoice's update, history, lines, the posting's reads and writes, the audit row, the
+event), in its order; 200 with the approved invoice and ETag `"3"`.
 
 Settings come from the environment, like the app's. Served as `ledgerline serve` serves the
 app: `uvicorn.run` of a factory, one worker unless --workers says more, the loop and HTTP
@@ -574,6 +581,9 @@ async def _append_event(
 
 
 def create_ceiling(settings: Settings) -> Starlette:
+    # The approval builds on this module's pieces: imported once they exist.
+    from bench.ceiling_approval import approve_submitted
+
     pool: asyncpg.Pool | None = None
 
     async def get_invoice(request: Request) -> Response:
@@ -613,6 +623,27 @@ def create_ceiling(settings: Settings) -> Starlette:
             await connection.execute("COMMIT")
         return created
 
+    async def approve_invoice(request: Request) -> Response:
+        caller = verified_caller(settings, request)
+        if isinstance(caller, Response):
+            return caller
+        if_match = ", ".join(request.headers.getlist("if-match")) or None
+        assert pool is not None
+        async with pool.acquire() as connection:
+            await connection.execute(f"BEGIN; SET LOCAL {TENANT_SETTING} = '{caller.tenant}';")
+            try:
+                approved = await approve_submitted(
+                    connection, caller, request.path_params["invoice_id"], if_match
+                )
+            except Refused as refused:
+                await connection.execute("ROLLBACK")
+                return refused.response
+            except BaseException:
+                await connection.execute("ROLLBACK")
+                raise
+            await connection.execute("COMMIT")
+        return approved
+
     async def health(request: Request) -> Response:
         return Response('{"status": "ok"}', media_type="application/json")
 
@@ -635,6 +666,7 @@ def create_ceiling(settings: Settings) -> Starlette:
             Route("/health", health),
             Route("/invoices", create_invoice, methods=["POST"]),
             Route("/invoices/{invoice_id:uuid}", get_invoice),
+            Route("/invoices/{invoice_id:uuid}/approve", approve_invoice, methods=["POST"]),
         ],
         lifespan=lifespan,
     )

@@ -18,8 +18,11 @@ before the response is sent (`scope="function"`, as the app's access hook): the 
 (or, for a refusal, the rollback) comes first, then the 201. As in the ceiling, no rate
 limit, request-id middleware, Pydantic model or ORM object.
 
-So floor / ceiling is what FastAPI and SQLAlchemy cost by themselves for this read or
-create, and app / floor what the app's own rules and plumbing add on top.
+`POST /invoices/{id}/approve` likewise runs the ceiling's
+`bench.ceiling_approval.approve_submitted` on such a transaction's connection.
+
+So floor / ceiling is what FastAPI and SQLAlchemy cost by themselves for this read,
+create or approval, and app / floor what the app's own rules and plumbing add on top.
 
     python -m bench.floor --port 8002 [--workers 2]
 """
@@ -44,6 +47,7 @@ from bench.ceiling import (
     parse_draft,
     verified_caller,
 )
+from bench.ceiling_approval import approve_submitted
 from bench.server import serve_factory
 from ledgerline.config import Settings
 from ledgerline.db import driver
@@ -109,6 +113,17 @@ def create_floor(settings: Settings) -> FastAPI:
         caller, session = context
         connection = await driver.driver_connection(session)
         return await insert_draft(connection.driver, caller, draft)
+
+    @app.post("/invoices/{invoice_id}/approve")
+    async def approve_invoice(
+        invoice_id: UUID,
+        request: Request,
+        context: Annotated[tuple[Caller, AsyncSession], Depends(caller_session, scope="function")],
+    ) -> Response:
+        caller, session = context
+        connection = await driver.driver_connection(session)
+        if_match = ", ".join(request.headers.getlist("if-match")) or None
+        return await approve_submitted(connection.driver, caller, invoice_id, if_match)
 
     assert INVOICE_FIELDS  # the same fields as the ceiling's answer
     return app

@@ -6,32 +6,37 @@ more), on one embedded PostgreSQL:
   on in this process's memory (the limit raised so that nothing is refused), log level
   WARNING;
 - the ceiling, `python -m bench.ceiling`: bare Starlette + asyncpg doing the app's security
-  and database work for `GET /invoices/{id}` and for `POST /invoices` (a two-line draft:
-  the same statements as the app's create, in its order) and nothing else (see its
-  docstring);
+  and database work for `GET /invoices/{id}`, for `POST /invoices` (a two-line draft:
+  the same statements as the app's create, in its order) and for
+  `POST /invoices/{id}/approve` (a seeded submitted invoice: the app's 23 statements of an
+  approval that posts, in its order) and nothing else (see its docstring);
 - the floor, `python -m bench.floor`: the ceiling's exact work on FastAPI and the app's
   SQLAlchemy session.
 A tenant is signed up through the app's HTTP API (a real owner, a real access token); its
 vendors and invoices of two lines each are then seeded with COPY: some to read, and
-submitted ones at version 2 for the approvals, each approved once: a run walks only the
-ids no earlier run or warm-up has sent (an approval records its approver and posts, so a
-second approval of one invoice is refused by the policy, not measured).
+submitted ones at version 2 for the approvals (BENCH_HTTP_APPROVALS, 60,000, split in
+three shares: the app's, the floor's and the ceiling's), each approved once: a run walks
+only the ids of its server's share that no earlier run or warm-up has sent (an approval
+records its approver and posts, so a second approval of one invoice is refused, not
+measured).
 
 `wrk -t1 -c32` (bench/wrk.lua sets the headers and walks the ids; every create has a
 number of its own) measures each endpoint for BENCH_HTTP_SECONDS (5) in
-BENCH_HTTP_ROUNDS (3) rounds; within a round the app's endpoints run, its create (when
-selected) followed by the floor's and the ceiling's creates, its invoice read last
-followed by the floor's and the ceiling's reads, so app, floor and ceiling alternate.
-BENCH_HTTP_ONLY=create runs the three creates and the three reads only.
+BENCH_HTTP_ROUNDS (3) rounds; within a round the app's endpoints run, its create and its
+approval (when selected) each followed by the floor's and the ceiling's, its invoice
+read last followed by the floor's and the ceiling's reads, so app, floor and ceiling
+alternate. BENCH_HTTP_ONLY=create runs the three creates and the three reads only,
+BENCH_HTTP_ONLY=approve the three approvals and the three reads.
 Before the rounds: 1,000 authenticated requests through httpx (checked: 2xx), 50 invoice
 reads (checked: rate-limit headers, the app's invoice equals the ceiling's), 20 reads of
 the floor (equal to the ceiling's), 5 creates of the wrk body on each server (checked: the
 ceiling's and the floor's answers have the app's keys and values but for ids, number
-and times), the app worker's RSS, and BENCH_HTTP_WARM_UP_SECONDS (2) of wrk on each
-endpoint. Printed per endpoint: req/s (median of rounds, and each round), p50 and p99
-(median of rounds), the server's processor time per request, responses other than 2xx;
-the invoice read's and, when measured, the create's ratios: app / ceiling (req/s, p99,
-and req/s within each round), floor / ceiling and app / floor (req/s and processor
+and times), 5 approvals on each server (checked: 200, ETag "3", the app's keys, approved),
+the app worker's RSS, and BENCH_HTTP_WARM_UP_SECONDS (2) of wrk on each endpoint.
+Printed per endpoint: req/s (median of rounds, and each round), p50 and p99 (median of
+rounds), the server's processor time per request, responses other than 2xx; the invoice
+read's and, when measured, the create's and the approval's ratios: app / ceiling (req/s,
+p99, and req/s within each round), floor / ceiling and app / floor (req/s and processor
 time); the app worker's RSS after those first authenticated requests and after
 BENCH_HTTP_RSS_REQUESTS (100,000; invoice reads top the count up); and whether the
 servers have uvloop and httptools loaded (their memory maps).
@@ -81,7 +86,7 @@ ROUNDS = int(os.environ.get("BENCH_HTTP_ROUNDS", "3"))
 SECONDS = int(os.environ.get("BENCH_HTTP_SECONDS", "5"))
 WARM_UP_SECONDS = int(os.environ.get("BENCH_HTTP_WARM_UP_SECONDS", "2"))
 RSS_REQUESTS = int(os.environ.get("BENCH_HTTP_RSS_REQUESTS", "100000"))
-APPROVALS = int(os.environ.get("BENCH_HTTP_APPROVALS", "20000"))
+APPROVALS = int(os.environ.get("BENCH_HTTP_APPROVALS", "60000"))  # in all, a third each
 WORKERS = int(os.environ.get("BENCH_HTTP_WORKERS", "1"))  # of each server
 # A folder: the app worker's profile during each endpoint's first round, written there
 # by py-spy (collapsed stacks, one file per endpoint) when py-spy is installed.
@@ -140,6 +145,24 @@ CEILING = Endpoint("GET /invoices/{id}, ceiling", "ceiling", "ids", "/invoices/"
 FLOOR = Endpoint("GET /invoices/{id}, floor", "floor", "ids", "/invoices/", "invoices")
 CEILING_CREATE = Endpoint("POST /invoices, ceiling", "ceiling", "create", "/invoices", "vendors")
 FLOOR_CREATE = Endpoint("POST /invoices, floor", "floor", "create", "/invoices", "vendors")
+# Each server approves invoices of its own share: none is approved twice.
+CEILING_APPROVE = Endpoint(
+    "POST /invoices/{id}/approve, ceiling",
+    "ceiling",
+    "approve",
+    "/invoices/",
+    "ceiling-approvals",
+    APPROVE.environment,
+)
+FLOOR_APPROVE = Endpoint(
+    "POST /invoices/{id}/approve, floor",
+    "floor",
+    "approve",
+    "/invoices/",
+    "floor-approvals",
+    APPROVE.environment,
+)
+APPROVAL_SHARES = ("approvals", "floor-approvals", "ceiling-approvals")  # app, floor, ceiling
 BY_NAME = {
     "health": HEALTH,
     "me": ME,
@@ -149,11 +172,13 @@ BY_NAME = {
     "approve": APPROVE,
 }
 SELECTED = [endpoint for name, endpoint in BY_NAME.items() if not ONLY or name in ONLY]
-# A round: the app's endpoints, its create (when selected) followed by the floor's and
-# the ceiling's, its invoice read last followed by the floor's and the ceiling's.
+# A round: the app's endpoints, its create and its approval (when selected) each followed
+# by the floor's and the ceiling's, its invoice read last followed by the floor's and the
+# ceiling's.
 ROUND = (
-    *(endpoint for endpoint in SELECTED if endpoint is not CREATE),
+    *(endpoint for endpoint in SELECTED if endpoint not in (CREATE, APPROVE)),
     *((CREATE, FLOOR_CREATE, CEILING_CREATE) if CREATE in SELECTED else ()),
+    *((APPROVE, FLOOR_APPROVE, CEILING_APPROVE) if APPROVE in SELECTED else ()),
     INVOICE,
     FLOOR,
     CEILING,
@@ -186,19 +211,24 @@ class Bench:
     database_pid: int | None  # the postmaster, when PostgreSQL runs on this machine
     authenticated: int = 0  # requests the app served on the tenant's behalf
     wrk_runs: int = 0
-    approvals_sent: int = 0  # approvals ids already sent, in the file's order
+    # Per share of approvals (APPROVAL_SHARES): its ids already sent, in the file's order.
+    approvals_sent: dict[str, int] = field(default_factory=dict)
 
-    def unsent_approvals(self) -> list[str]:
-        return self.files["approvals"].read_text().split()[self.approvals_sent :]
+    def unsent_approvals(self, share: str = "approvals") -> list[str]:
+        return self.files[share].read_text().split()[self.approvals_sent.get(share, 0) :]
+
+    def sent_approvals(self, share: str, count: int) -> None:
+        self.approvals_sent[share] = self.approvals_sent.get(share, 0) + count
 
     async def wrk(self, endpoint: Endpoint, seconds: int) -> Run:
         self.wrk_runs += 1
         ids_file = self.files[endpoint.ids] if endpoint.ids else None
-        if endpoint is APPROVE:
-            unsent = self.unsent_approvals()
+        if endpoint.mode == "approve":
+            assert endpoint.ids is not None
+            unsent = self.unsent_approvals(endpoint.ids)
             if len(unsent) < 1_000:
                 raise RuntimeError("too few approvals left: raise BENCH_HTTP_APPROVALS")
-            ids_file = self.files["approvals"].with_suffix(".unsent")
+            ids_file = self.files[endpoint.ids].with_suffix(".unsent")
             ids_file.write_text("".join(f"{value}\n" for value in unsent))
         environment = {
             **os.environ,
@@ -236,8 +266,9 @@ class Bench:
         figures = json.loads(line.removeprefix("BENCH_WRK "))
         if endpoint.server == "app" and endpoint is not HEALTH:
             self.authenticated += figures["requests"]
-        if endpoint is APPROVE:  # and those in flight when wrk stopped
-            self.approvals_sent += figures["requests"] + CONNECTIONS
+        if endpoint.mode == "approve":  # and those in flight when wrk stopped
+            assert endpoint.ids is not None
+            self.sent_approvals(endpoint.ids, figures["requests"] + CONNECTIONS)
         failed = sum(figures[k] for k in ("connect", "read", "write", "status", "timeout"))
         return Run(
             figures["requests"],
@@ -253,7 +284,8 @@ class Bench:
 
 
 async def seed(admin_dsn: str, tenant: UUID) -> dict[str, list[UUID]]:
-    """The tenant's vendors, invoices to read, and submitted invoices to approve."""
+    """The tenant's vendors, invoices to read, and submitted invoices to approve (in
+    three shares: APPROVAL_SHARES)."""
     rng = random.Random(17)
     vendors, vendor_records = vendor_rows(rng, tenant, VENDORS)
     line_shapes, days = shapes(rng), issue_and_due_dates()
@@ -292,7 +324,10 @@ async def seed(admin_dsn: str, tenant: UUID) -> dict[str, list[UUID]]:
     return {
         "vendors": [vendor for vendor, _ in vendors],
         "invoices": [invoice[1] for invoice, _ in to_read],
-        "approvals": [invoice[1] for invoice, _ in to_approve],
+        **{
+            share: [invoice[1] for invoice, _ in to_approve[n :: len(APPROVAL_SHARES)]]
+            for n, share in enumerate(APPROVAL_SHARES)
+        },
     }
 
 
@@ -402,7 +437,7 @@ async def warm_up(app: httpx.AsyncClient, ceiling: httpx.AsyncClient, bench: Ben
     vendors = bench.files["vendors"].read_text().split()
     invoices = bench.files["invoices"].read_text().split()
     approvals = iter(bench.unsent_approvals())
-    bench.approvals_sent += WARM_UP_EACH
+    bench.sent_approvals("approvals", WARM_UP_EACH)
     requests: list[tuple[httpx.AsyncClient, str, str, dict[str, Any]]] = []
     for n in range(WARM_UP_EACH):
         vendor = vendors[n % len(vendors)]
@@ -508,6 +543,31 @@ async def same_create_as_app(base: dict[str, str], bench: Bench) -> None:
                 assert same, f"the {server} creates another invoice:\n{ours}\n{theirs}"
 
 
+async def same_approval_as_app(base: dict[str, str], bench: Bench) -> None:
+    """The ceiling and the floor approve as the app does: 200, ETag "3", the app's keys,
+    the invoice approved (each server approves invoices of its own share)."""
+    headers = {**bench.tenant.headers, "If-Match": f'"{APPROVE_VERSION}"'}
+    paths = {"app": "/api/v1/invoices/", "ceiling": "/invoices/", "floor": "/invoices/"}
+    shares = dict(zip(("app", "floor", "ceiling"), APPROVAL_SHARES, strict=True))
+    count = 5
+    async with httpx.AsyncClient(timeout=60) as client:
+        keys: dict[str, set[str]] = {}
+        for server, path in paths.items():
+            share = shares[server]
+            for invoice in bench.unsent_approvals(share)[:count]:
+                url = f"{base[server]}{path}{invoice}/approve"
+                response = await client.post(url, headers=headers)
+                assert response.status_code == 200, (server, response.status_code, response.text)
+                assert response.headers["etag"] == f'"{APPROVE_VERSION + 1}"', server
+                assert response.json()["status"] == "approved", server
+                keys[server] = set(response.json())
+            bench.sent_approvals(share, count)
+            if server == "app":
+                bench.authenticated += count
+        for server in ("ceiling", "floor"):
+            assert keys[server] == keys["app"], f"the {server} answers other keys: {keys}"
+
+
 async def measure(ports: dict[str, int], pids: dict[str, int], admin_dsn: str) -> dict[str, Any]:
     app_pid = pids["app"]
     figures: dict[str, Any] = {"load_before": os.getloadavg()}
@@ -530,6 +590,7 @@ async def measure(ports: dict[str, int], pids: dict[str, int], admin_dsn: str) -
             await warm_up(app, ceiling, bench)
             await same_as_ceiling(base["floor"], ceiling, bench)
             await same_create_as_app(base, bench)
+            await same_approval_as_app(base, bench)
             figures["rss_first"] = (bench.authenticated, rss_mib(app_pid))
             for endpoint in ROUND:
                 await bench.wrk(endpoint, WARM_UP_SECONDS)
@@ -611,7 +672,8 @@ def report(figures: dict[str, Any]) -> None:
     seeded = figures["seeded"]
     print(
         f"  seeded: {seeded['vendors']} vendors, {seeded['invoices']:,} invoices to read and"
-        f" {seeded['approvals']:,} submitted to approve, {LINES} lines each (COPY)"
+        f" {sum(seeded[share] for share in APPROVAL_SHARES):,} submitted to approve"
+        f" (a third each for the app, the floor and the ceiling), {LINES} lines each (COPY)"
     )
     for name, label in (
         ("app", "app worker (ledgerline serve)"),
@@ -670,7 +732,10 @@ def report(figures: dict[str, Any]) -> None:
         f" processor time {cpu_medians[INVOICE] / floor_cpu:.1f}x"
     )
     if CEILING_CREATE in runs:
-        report_creates(runs, medians, cpu_medians)
+        report_writes("create", (CREATE, FLOOR_CREATE, CEILING_CREATE), runs, medians, cpu_medians)
+    if CEILING_APPROVE in runs:
+        endpoints = (APPROVE, FLOOR_APPROVE, CEILING_APPROVE)
+        report_writes("approval", endpoints, runs, medians, cpu_medians)
     for endpoint in (ME, VENDOR):
         if endpoint not in medians:
             continue
@@ -690,28 +755,32 @@ def report(figures: dict[str, Any]) -> None:
     )
 
 
-def report_creates(
+def report_writes(
+    name: str,
+    endpoints: tuple[Endpoint, Endpoint, Endpoint],
     runs: dict[Endpoint, list[Run]],
     medians: dict[Endpoint, tuple[float, float]],
     cpu_medians: dict[Endpoint, float],
 ) -> None:
-    """The create's ratios, as the read's: app / ceiling, floor / ceiling, app / floor."""
-    (app_rate, app_p99), (ceiling_rate, ceiling_p99) = medians[CREATE], medians[CEILING_CREATE]
-    app_cpu, ceiling_cpu = cpu_medians[CREATE], cpu_medians[CEILING_CREATE]
+    """A write's ratios (`name`: create, approval; `endpoints`: the app's, the floor's and
+    the ceiling's), as the read's: app / ceiling, floor / ceiling, app / floor."""
+    app, floor, ceiling = endpoints
+    (app_rate, app_p99), (ceiling_rate, ceiling_p99) = medians[app], medians[ceiling]
+    app_cpu, ceiling_cpu = cpu_medians[app], cpu_medians[ceiling]
     print(
-        f"  invoice create, app / ceiling: req/s {app_rate / ceiling_rate:.2f}x,"
+        f"  invoice {name}, app / ceiling: req/s {app_rate / ceiling_rate:.2f}x,"
         f" p99 {app_p99 / ceiling_p99:.1f}x,"
         f" processor time per request {app_cpu / ceiling_cpu:.1f}x"
     )
-    pairs = list(zip(runs[CREATE], runs[CEILING_CREATE], strict=True))
-    ratios = [app.rate / ceiling.rate for app, ceiling in pairs]
+    pairs = list(zip(runs[app], runs[ceiling], strict=True))
+    ratios = [ours.rate / theirs.rate for ours, theirs in pairs]
     print(
         f"    the same within each round: {' '.join(f'{r:.2f}x' for r in ratios)},"
         f" median {statistics.median(ratios):.2f}x"
     )
-    floor_rate, floor_cpu = medians[FLOOR_CREATE][0], cpu_medians[FLOOR_CREATE]
+    floor_rate, floor_cpu = medians[floor][0], cpu_medians[floor]
     print(
-        f"  create, FastAPI + SQLAlchemy alone (floor) / ceiling:"
+        f"  {name}, FastAPI + SQLAlchemy alone (floor) / ceiling:"
         f" req/s {floor_rate / ceiling_rate:.2f}x,"
         f" processor time per request {floor_cpu / ceiling_cpu:.1f}x;"
         f" app / floor: req/s {app_rate / floor_rate:.2f}x,"
