@@ -283,9 +283,9 @@ class Bench:
         )
 
 
-async def seed(admin_dsn: str, tenant: UUID) -> dict[str, list[UUID]]:
-    """The tenant's vendors, invoices to read, and submitted invoices to approve (in
-    three shares: APPROVAL_SHARES)."""
+async def seed(admin_dsn: str, tenant: UUID, approvals: int = APPROVALS) -> dict[str, list[UUID]]:
+    """The tenant's vendors, invoices to read, and `approvals` submitted invoices to
+    approve (in three shares: APPROVAL_SHARES)."""
     rng = random.Random(17)
     vendors, vendor_records = vendor_rows(rng, tenant, VENDORS)
     line_shapes, days = shapes(rng), issue_and_due_dates()
@@ -297,7 +297,7 @@ async def seed(admin_dsn: str, tenant: UUID) -> dict[str, list[UUID]]:
             rng,
             tenant,
             vendors,
-            APPROVALS,
+            approvals,
             line_shapes,
             days,
             lines=LINES,
@@ -310,6 +310,8 @@ async def seed(admin_dsn: str, tenant: UUID) -> dict[str, list[UUID]]:
     try:
         await conn.copy_records_to_table("vendors", records=vendor_records, columns=VENDOR_COLUMNS)
         for rows in (to_read, to_approve):
+            if not rows:
+                continue
             await conn.copy_records_to_table(
                 "invoices", records=[invoice for invoice, _ in rows], columns=INVOICE_COLUMNS
             )

@@ -151,8 +151,8 @@ async def run(admin: URL, folder: Path, bouncer_port: int, redis_port: int) -> l
                 await asyncio.sleep(2)  # every worker up
                 if tenant is None:
                     tenant = await sign_up(client, "Scale Out", "scaleout")
-                    ids = await seed(
-                        asyncpg_dsn(admin.set(database=DATABASE)), UUID(tenant.tenant_id)
+                    ids = await seed(  # it reads and creates: nothing to approve
+                        asyncpg_dsn(admin.set(database=DATABASE)), UUID(tenant.tenant_id), 0
                     )
                     for name in ("invoices", "vendors"):
                         files[name] = folder / f"{name}.txt"
