@@ -59,12 +59,24 @@ class DriverConnection:
         try:
             return await call
         except Exception as error:
-            kind = outage.driver_kind(error)
+            kind = _outage_kind(error, self.driver)
             if kind is None:
                 raise
             if kind in outage.CONNECTION_BROKEN:
                 _discard(self.driver, self.connection, error)
             raise outage.DatabaseUnavailable(kind) from error
+
+
+def _outage_kind(error: Exception, driver: asyncpg.Connection) -> str | None:
+    """The outage `error` shows; any error on a connection that has closed meanwhile is a
+    lost connection, as SQLAlchemy's asyncpg dialect judges a disconnect (`is_disconnect`)
+    for its own statements. A server killed under load can leave a pooled connection
+    whose socket is gone while its protocol still counts an operation in progress: the
+    next statement then fails with "another operation is in progress"."""
+    kind = outage.driver_kind(error)
+    if kind is None and driver.is_closed():
+        return "connection_lost"
+    return kind
 
 
 def _discard(driver: asyncpg.Connection, connection: Connection, error: Exception) -> None:
@@ -90,7 +102,7 @@ def _begun(session: Any) -> DriverConnection:
         try:
             await_only(adapter._start_transaction())
         except Exception as error:
-            kind = outage.driver_kind(error)
+            kind = _outage_kind(error, adapter._connection)
             if kind is None:
                 raise
             if kind in outage.CONNECTION_BROKEN:
