@@ -46,7 +46,7 @@ server header.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -580,6 +580,26 @@ async def _append_event(
         await connection.fetchrow(EVENT_APPEND, tenant, event_id, *row, False, doorbell)
 
 
+async def in_tenant(
+    pool: asyncpg.Pool, tenant: UUID, work: Callable[[Connection], Awaitable[Response]]
+) -> Response:
+    """`work` in a transaction whose BEGIN carries the tenant: committed, or rolled back
+    and answered with the refusal it raised."""
+    async with pool.acquire() as connection:
+        # A genuine UUID prints as hex digits and dashes only: safe in the statement.
+        await connection.execute(f"BEGIN; SET LOCAL {TENANT_SETTING} = '{tenant}';")
+        try:
+            answer = await work(connection)
+        except Refused as refused:
+            await connection.execute("ROLLBACK")
+            return refused.response
+        except BaseException:
+            await connection.execute("ROLLBACK")
+            raise
+        await connection.execute("COMMIT")
+    return answer
+
+
 def create_ceiling(settings: Settings) -> Starlette:
     # The approval builds on this module's pieces: imported once they exist.
     from bench.ceiling_approval import approve_submitted
@@ -610,18 +630,7 @@ def create_ceiling(settings: Settings) -> Starlette:
         if isinstance(draft, Response):
             return draft
         assert pool is not None
-        async with pool.acquire() as connection:
-            await connection.execute(f"BEGIN; SET LOCAL {TENANT_SETTING} = '{caller.tenant}';")
-            try:
-                created = await insert_draft(connection, caller, draft)
-            except Refused as refused:
-                await connection.execute("ROLLBACK")
-                return refused.response
-            except BaseException:
-                await connection.execute("ROLLBACK")
-                raise
-            await connection.execute("COMMIT")
-        return created
+        return await in_tenant(pool, caller.tenant, lambda c: insert_draft(c, caller, draft))
 
     async def approve_invoice(request: Request) -> Response:
         caller = verified_caller(settings, request)
@@ -629,20 +638,10 @@ def create_ceiling(settings: Settings) -> Starlette:
             return caller
         if_match = ", ".join(request.headers.getlist("if-match")) or None
         assert pool is not None
-        async with pool.acquire() as connection:
-            await connection.execute(f"BEGIN; SET LOCAL {TENANT_SETTING} = '{caller.tenant}';")
-            try:
-                approved = await approve_submitted(
-                    connection, caller, request.path_params["invoice_id"], if_match
-                )
-            except Refused as refused:
-                await connection.execute("ROLLBACK")
-                return refused.response
-            except BaseException:
-                await connection.execute("ROLLBACK")
-                raise
-            await connection.execute("COMMIT")
-        return approved
+        invoice_id = request.path_params["invoice_id"]
+        return await in_tenant(
+            pool, caller.tenant, lambda c: approve_submitted(c, caller, invoice_id, if_match)
+        )
 
     async def health(request: Request) -> Response:
         return Response('{"status": "ok"}', media_type="application/json")
